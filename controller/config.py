@@ -1,0 +1,403 @@
+"""The TOML configuration: a typed schema with every default in this one file.
+
+Loading validates the whole file against the dataclasses below. A mistake becomes a
+:class:`ConfigError` whose message names the file, the line and the dotted key, so the
+CLI can print one line and exit with status 2. Each subsystem owns one section
+(dataclass) here; code elsewhere receives the typed objects, never raw dicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from controller.errors import UsageError
+
+DEFAULT_CONFIG_PATH = Path("/etc/edgewarden/config.toml")
+
+
+class ConfigError(UsageError):
+    """A config file that does not match the schema: `file:line: key: what is wrong`."""
+
+    def __init__(self, path: str, line: int | None, key: str, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.key = key
+        self.problem = problem
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+
+
+# --------------------------------------------------------------------------- device
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Where the service keeps its state and serves its control socket."""
+
+    name: str = "edgewarden"
+    data_dir: Path = Path("/var/lib/edgewarden")
+    runtime_dir: Path = Path("/run/edgewarden")
+
+
+# --------------------------------------------------------------------------- serial
+@dataclass(frozen=True)
+class NodeConfig:
+    """One serial-attached sensor node."""
+
+    name: str
+    port: str  # stable udev name, e.g. /dev/edgewarden/node-E661...
+    baudrate: int = 921_600
+    max_frames_per_second: float = 200.0
+
+
+@dataclass(frozen=True)
+class SerialConfig:
+    """The serial link: node keys live in `keys_dir` (0700, one 0600 file per node)."""
+
+    keys_dir: Path = Path("/var/lib/edgewarden/node-keys")
+    queue_size: int = 4096
+    reopen_backoff_max_s: float = 10.0
+    heartbeat_timeout_s: float = 10.0
+    nodes: list[NodeConfig] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- store
+@dataclass(frozen=True)
+class StoreConfig:
+    """The encrypted, sealed record store."""
+
+    epoch_seconds: int = 3600
+    seal_every_records: int = 1000
+    commit_interval_ms: int = 200
+    batch_max_records: int = 1000
+    reserved_space_mb: int = 64
+    # days to keep each record kind; a kind not listed is kept forever
+    retention_days: dict[str, float] = field(
+        default_factory=lambda: {
+            "reading": 30.0,
+            "health": 30.0,
+            "event": 90.0,
+            "alarm": 365.0,
+            "audit": 365.0,
+        }
+    )
+    # minimum seconds between stored readings per channel ("node/channel" or "*"); 0 = all
+    downsample_s: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- anomaly
+@dataclass(frozen=True)
+class ChannelRulesConfig:
+    """Anomaly rules of one channel; a rule whose values are unset is off."""
+
+    # static limits with hysteresis and debounce
+    high_warning: float | None = None
+    high_critical: float | None = None
+    low_warning: float | None = None
+    low_critical: float | None = None
+    deadband: float = 0.0
+    debounce_samples: int = 1
+    debounce_s: float = 0.0
+    # rate of change
+    max_rate_per_s: float | None = None
+    max_step: float | None = None
+    # flatline (stuck sensor)
+    flatline_s: float | None = None
+    flatline_tolerance: float = 0.0
+    # missing data
+    missing_s: float | None = None
+    # adaptive baseline
+    adaptive: Literal["off", "ewma", "mad"] = "off"
+    adaptive_threshold: float = 6.0
+    adaptive_warmup_samples: int = 288
+    adaptive_alpha: float = 0.01
+    adaptive_window: int = 288
+    adaptive_season_s: float | None = None
+    priority: Literal["low", "medium", "high", "urgent"] = "medium"
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Rules per channel, keyed "node/channel" (or "*" as the default for all)."""
+
+    channels: dict[str, ChannelRulesConfig] = field(default_factory=dict)
+    chatter_per_hour: int = 6
+
+
+# --------------------------------------------------------------------------- cameras
+@dataclass(frozen=True)
+class CameraConfig:
+    """One camera: `source` is "picamera2:N", a V4L2 device, an RTSP URL or a file."""
+
+    name: str
+    source: str
+    width: int = 1280
+    height: int = 720
+    lores_width: int = 320
+    lores_height: int = 240
+    fps: float = 15.0
+    rotation: Literal[0, 90, 180, 270] = 0
+    exposure_mode: Literal["normal", "short", "long"] = "normal"
+    loop: bool = False
+    motion_sensitivity: float = 0.5
+    pre_roll_s: float = 3.0
+    post_roll_s: float = 3.0
+    zones: dict[str, list[list[float]]] = field(default_factory=dict)
+    privacy_masks: list[list[list[float]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """The on-device detector; thresholds per model default and per label."""
+
+    model: Path | None = None
+    labels: Path | None = None
+    threads: int = 2
+    threshold: float = 0.5
+    label_thresholds: dict[str, float] = field(default_factory=dict)
+    iou_match: float = 0.3
+    max_missed_frames: int = 10
+
+
+# --------------------------------------------------------------------------- health
+@dataclass(frozen=True)
+class HealthConfig:
+    interval_s: float = 10.0
+    textfile_path: Path | None = None
+    cpu_temp_warning_c: float = 75.0
+    cpu_temp_critical_c: float = 82.0
+    disk_free_warning_mb: float = 512.0
+
+
+# --------------------------------------------------------------------------- control
+@dataclass(frozen=True)
+class ControlConfig:
+    socket_name: str = "control.sock"
+    view_group: str = "edgewarden-view"
+    ops_group: str = "edgewarden-ops"
+    admin_group: str = "edgewarden-admin"
+
+
+# --------------------------------------------------------------------------- export
+@dataclass(frozen=True)
+class ExportConfig:
+    stick_label: str = "EDGEWARDEN"
+    default_days: float = 7.0
+    redact: bool = False
+
+
+# --------------------------------------------------------------------------- top
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    serial: SerialConfig = field(default_factory=SerialConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
+    cameras: list[CameraConfig] = field(default_factory=list)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+
+# =========================================================================== loading
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate a config file; `None` gives the defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), None, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), None, "", f"cannot read: {exc}") from None
+    return parse_config(text, str(p))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Validate TOML text against the schema; errors name `source`, line and key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _decode_error_line(str(exc))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(source, line, "", f"invalid TOML: {msg}") from None
+    locator = _KeyLocator(text)
+    return typing.cast(Config, _build(Config, raw, "", source, locator))
+
+
+def config_to_dict(cfg: Any) -> Any:
+    """The config as plain TOML-able data (Paths as strings, None left out)."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(cfg):
+            value = config_to_dict(getattr(cfg, f.name))
+            if value is not None:
+                out[f.name] = value
+        return out
+    if isinstance(cfg, dict):
+        return {k: config_to_dict(v) for k, v in cfg.items()}
+    if isinstance(cfg, list | tuple):
+        return [config_to_dict(v) for v in cfg]
+    if isinstance(cfg, Path):
+        return str(cfg)
+    return cfg
+
+
+def _decode_error_line(message: str) -> int | None:
+    m = re.search(r"at line (\d+)", message)
+    return int(m.group(1)) if m else None
+
+
+class _KeyLocator:
+    """Finds the line of a dotted key in TOML text (best effort, for error messages)."""
+
+    _table = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _key = re.compile(r"""^\s*("?)([A-Za-z0-9_\-./*]+)\1\s*=""")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, dotted: str) -> int | None:
+        parts = [p for p in re.split(r"\.(?![^\[]*\])", dotted) if p]
+        parts = [re.sub(r"\[\d+\]$", "", p) for p in parts]
+        if not parts:
+            return None
+        current_table: list[str] = []
+        best: int | None = None
+        for number, line in enumerate(self.lines, start=1):
+            m = self._table.match(line)
+            if m:
+                current_table = [s.strip().strip('"') for s in m.group(1).split(".")]
+                if current_table == parts:
+                    return number
+                continue
+            k = self._key.match(line)
+            if not k:
+                continue
+            full = current_table + [s.strip().strip('"') for s in k.group(2).split(".")]
+            if full == parts:
+                return number
+            if best is None and full[: len(parts) - 1] == parts[:-1] and full[-1] == parts[-1]:
+                best = number
+        # fall back to the enclosing table
+        if best is None and len(parts) > 1:
+            return self.find(".".join(parts[:-1]))
+        return best
+
+
+def _describe(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in get_args(tp) if a is not type(None))
+    if origin is list:
+        return f"a list of {_describe(get_args(tp)[0])}"
+    if origin is dict:
+        return f"a table of {_describe(get_args(tp)[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+            Path: "a path string"}.get(tp, str(tp))
+
+
+def _build(tp: Any, value: Any, key: str, source: str, loc: _KeyLocator) -> Any:
+    def fail(problem: str) -> ConfigError:
+        return ConfigError(source, loc.find(key) if key else None, key or "(top)", problem)
+
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        errors: list[ConfigError] = []
+        for option in options:
+            try:
+                return _build(option, value, key, source, loc)
+            except ConfigError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        raise fail(f"expected {_describe(tp)}, got {value!r}")
+    if origin is Literal:
+        if value not in get_args(tp) or isinstance(value, bool) != any(
+            isinstance(a, bool) for a in get_args(tp) if a == value
+        ):
+            raise fail(f"expected {_describe(tp)}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise fail(f"expected {_describe(tp)}, got {type(value).__name__}")
+        (item,) = get_args(tp)
+        return [_build(item, v, f"{key}[{i}]", source, loc) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise fail(f"expected {_describe(tp)}, got {type(value).__name__}")
+        _, item = get_args(tp)
+        return {str(k): _build(item, v, f"{key}.{k}", source, loc) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise fail(f"expected a table, got {type(value).__name__}")
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        for name in value:
+            if name not in fields:
+                known = ", ".join(sorted(fields))
+                raise ConfigError(
+                    source, loc.find(f"{key}.{name}" if key else name),
+                    f"{key}.{name}" if key else name, f"unknown key (known: {known})",
+                )
+        kwargs: dict[str, Any] = {}
+        for name, f in fields.items():
+            sub = f"{key}.{name}" if key else name
+            if name in value:
+                kwargs[name] = _build(hints[name], value[name], sub, source, loc)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise fail(f"missing required key {name!r}")
+        obj = typing.cast(Any, tp)(**kwargs)
+        _check_values(obj, key, source, loc)
+        return obj
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise fail(f"expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise fail(f"expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, str) or not value:
+            raise fail(f"expected a path string, got {value!r}")
+        return Path(value)
+    raise fail(f"unsupported type {tp!r}")  # pragma: no cover - schema bug
+
+
+def _check_values(obj: Any, key: str, source: str, loc: _KeyLocator) -> None:
+    """Range checks that types alone cannot express: durations, sizes and counts >= 0."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        counted = f.name.endswith(_NON_NEGATIVE_SUFFIXES) or f.name in _NON_NEGATIVE_NAMES
+        if counted and value < 0:
+            sub = f"{key}.{f.name}" if key else f.name
+            raise ConfigError(source, loc.find(sub), sub, "must not be negative")
+
+
+_NON_NEGATIVE_SUFFIXES = ("_s", "_ms", "_mb", "_seconds", "_records", "_size", "_samples")
+_NON_NEGATIVE_NAMES = frozenset(
+    {"threads", "queue_size", "fps", "baudrate", "max_frames_per_second", "deadband"}
+)
