@@ -259,7 +259,7 @@ class _KeyLocator:
     """Finds the line of a dotted key in TOML text (best effort, for error messages)."""
 
     _table = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _key = re.compile(r"""^\s*("?)([A-Za-z0-9_\-./*]+)\1\s*=""")
+    _key = re.compile(r"""^\s*(["']?)([A-Za-z0-9_\-./*]+)\1\s*=""")
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
@@ -274,14 +274,14 @@ class _KeyLocator:
         for number, line in enumerate(self.lines, start=1):
             m = self._table.match(line)
             if m:
-                current_table = [s.strip().strip('"') for s in m.group(1).split(".")]
+                current_table = [s.strip().strip("\"'") for s in m.group(1).split(".")]
                 if current_table == parts:
                     return number
                 continue
             k = self._key.match(line)
             if not k:
                 continue
-            full = current_table + [s.strip().strip('"') for s in k.group(2).split(".")]
+            full = current_table + [s.strip().strip("\"'") for s in k.group(2).split(".")]
             if full == parts:
                 return number
             if best is None and full[: len(parts) - 1] == parts[:-1] and full[-1] == parts[-1]:

@@ -1,0 +1,25 @@
+"""Fixtures shared by every test area."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path:
+    """Real third-party data: $EDGEWARDEN_SHARED_DATA, else ../shared/data beside the repo."""
+    env = os.environ.get("EDGEWARDEN_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared data folder; the test is skipped (with the reason) when it is absent."""
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"real data not present at {path} (set EDGEWARDEN_SHARED_DATA)")
+    return path
