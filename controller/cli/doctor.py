@@ -1,18 +1,40 @@
-"""`edgewarden doctor`: check this device's setup."""
+"""`edgewarden doctor`: check this device's setup (PASS/WARN/FAIL, exit 1 on any FAIL)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from controller.errors import EdgewardenError
+from rich.console import Console
+from rich.table import Table
+
+from controller.config import DEFAULT_CONFIG_PATH, load_config
+from controller.doctor import run_checks
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "doctor", help="check this device's setup", description="Check this device's setup."
+        "doctor", help="check this device's setup",
+        description="Check users and groups, permissions, serial ports, camera stack, keys, "
+        "free space, clock sync and the service. Exit status 1 when any check fails.",
     )
+    p.add_argument("--config", type=Path, default=None,
+                   help=f"config file (default {DEFAULT_CONFIG_PATH} when it exists)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise EdgewardenError("not available in this version yet (issue 5)")
+    path = args.config
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    cfg = load_config(path)
+    checks = run_checks(cfg, path)
+    table = Table(title="edgewarden doctor", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    style = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+    for c in checks:
+        table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", c.detail)
+    Console().print(table)
+    return 1 if any(c.status == "FAIL" for c in checks) else 0

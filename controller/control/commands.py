@@ -1,0 +1,170 @@
+"""The command table: every control command, the least role it needs, and its arguments.
+
+The service injects the handlers (an object implementing :class:`ControlHandlers`);
+:func:`command_table` pairs them with the roles and argument specs below, and the server
+enforces both before a handler runs. ``subscribe``/``unsubscribe`` are served by the
+server itself (they manage the connection's event queue) but are in the table so role
+checks and audit treat them like the rest.
+
+Roles (see ARCHITECTURE "Local control and access"):
+
+======================  =======  ==================================================
+command                 role     what
+======================  =======  ==================================================
+status                  view     service state, nodes, alarms summary, queue drops
+subscribe/unsubscribe   view     live readings, alarms, detections, health
+alarms.ack              ops      acknowledge an alarm
+alarms.shelve           ops      shelve an alarm for a while
+events.list             ops      list event/alarm metadata (plaintext columns only)
+history.fetch           ops      hand out ciphertext records + encrypted keys
+config.get              ops      the running config (no secrets in it)
+config.validate         ops      check a candidate config without applying it
+config.apply            admin    validate, write and reload a new config
+pair                    admin    provision a node key
+export                  admin    write an evidence bundle
+======================  =======  ==================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from controller.control.roles import PeerCred, Role
+
+
+class CommandError(Exception):
+    """A handler's refusal the caller should see (bad alarm id, config invalid, ...).
+
+    The message goes to the client and into the audit record: never put secrets in it.
+    """
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who is calling: handed to every handler (for its own audit detail or checks)."""
+
+    peer: PeerCred
+    role: Role
+    request_id: int
+
+
+Handler = Callable[[Call, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: accepted JSON types and whether it must be present."""
+
+    types: tuple[type, ...]
+    required: bool = False
+
+
+_STR = (str,)
+_NUM = (int, float)
+_INT = (int,)
+_LIST = (list,)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    role: Role
+    args: Mapping[str, Arg] = field(default_factory=dict)
+    help: str = ""
+
+
+#: The least role and the argument schema of every command.
+COMMAND_SPECS: Mapping[str, CommandSpec] = {
+    "status": CommandSpec(Role.VIEW, {}, "service state"),
+    "subscribe": CommandSpec(Role.VIEW, {"events": Arg(_LIST)},
+                             "stream reading/alarm/detection/health events"),
+    "unsubscribe": CommandSpec(Role.VIEW, {}, "stop the event stream"),
+    "alarms.ack": CommandSpec(Role.OPS, {"alarm": Arg(_STR, True), "comment": Arg(_STR)},
+                              "acknowledge an alarm"),
+    "alarms.shelve": CommandSpec(
+        Role.OPS,
+        {"alarm": Arg(_STR, True), "minutes": Arg(_NUM, True), "reason": Arg(_STR)},
+        "shelve an alarm until it expires",
+    ),
+    "events.list": CommandSpec(
+        Role.OPS,
+        {"since": Arg(_NUM), "until": Arg(_NUM), "kind": Arg(_STR), "limit": Arg(_INT)},
+        "list record metadata",
+    ),
+    "history.fetch": CommandSpec(
+        Role.OPS,
+        {"since": Arg(_NUM), "until": Arg(_NUM), "kinds": Arg(_LIST), "limit": Arg(_INT)},
+        "ciphertext records, encrypted epoch keys and the encrypted identity",
+    ),
+    "config.get": CommandSpec(Role.OPS, {}, "the running config"),
+    "config.validate": CommandSpec(Role.OPS, {"toml": Arg(_STR, True)},
+                                   "check a candidate config"),
+    "config.apply": CommandSpec(Role.ADMIN, {"toml": Arg(_STR, True)},
+                                "validate, store and reload a config"),
+    "pair": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "port": Arg(_STR)},
+                        "provision a node key"),
+    "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
+                                       "redact": Arg((bool,))},
+                          "write an evidence bundle"),
+}
+
+#: Commands the server answers itself.
+SERVER_COMMANDS = frozenset({"subscribe", "unsubscribe"})
+
+
+def check_args(cmd: str, spec: CommandSpec, args: Mapping[str, Any]) -> str | None:
+    """`None` when `args` fit the spec, else the reason (pure)."""
+    for name in args:
+        if name not in spec.args:
+            known = ", ".join(sorted(spec.args)) or "none"
+            return f"{cmd}: unknown argument {name!r} (known: {known})"
+    for name, arg in spec.args.items():
+        if name not in args:
+            if arg.required:
+                return f"{cmd}: missing argument {name!r}"
+            continue
+        value = args[name]
+        ok = isinstance(value, arg.types) and not (
+            isinstance(value, bool) and bool not in arg.types
+        )
+        if not ok:
+            wanted = " or ".join(t.__name__ for t in arg.types)
+            return f"{cmd}: argument {name!r} must be {wanted}"
+    return None
+
+
+class ControlHandlers(Protocol):
+    """What the service implements; each returns JSON-able data or raises CommandError.
+
+    Binary data (history ciphertext) must be base64 text in the result.
+    """
+
+    async def status(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def alarms_shelve(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def events_list(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def history_fetch(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def config_get(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def config_validate(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def config_apply(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def pair(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def export(self, call: Call, args: dict[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    spec: CommandSpec
+    handler: Handler | None  # None: served by the server itself
+
+
+def command_table(handlers: ControlHandlers) -> dict[str, Command]:
+    """Pair each command with its handler method (``alarms.ack`` -> ``alarms_ack``)."""
+    table: dict[str, Command] = {}
+    for name, spec in COMMAND_SPECS.items():
+        if name in SERVER_COMMANDS:
+            table[name] = Command(name, spec, None)
+        else:
+            table[name] = Command(name, spec, getattr(handlers, name.replace(".", "_")))
+    return table

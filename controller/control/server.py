@@ -1,0 +1,423 @@
+"""The asyncio control server on a Unix stream socket (never TCP/UDP).
+
+Per connection: the kernel's peer credentials give the caller, :class:`RoleResolver` its
+role (once, at connect). Each request line is parsed, looked up in the command table,
+checked against the caller's role and the argument spec, then handed to the injected
+handler; every request ends in exactly one :class:`AuditEntry` passed to the audit
+callback, whatever the outcome. Subscribers get events through a bounded queue per
+connection: when a slow client lets it fill, new events are dropped and counted (the
+count travels in every event and in :meth:`ControlServer.stats`), never blocking the
+publisher.
+
+The socket file is bound under a temporary name, given mode 0660 and the access group,
+then renamed into place, so it never exists with looser permissions; the directory is
+created 0750 when it does not exist (systemd's RuntimeDirectory normally makes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import logging
+import os
+import socket
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from controller.config import Config
+from controller.control.address import MAX_SOCKET_PATH_BYTES, socket_path
+from controller.control.commands import (
+    Call,
+    Command,
+    CommandError,
+    ControlHandlers,
+    check_args,
+    command_table,
+)
+from controller.control.protocol import (
+    EVENT_KINDS,
+    ErrorCode,
+    ProtocolError,
+    Request,
+    encode_error,
+    encode_event,
+    encode_result,
+    parse_request,
+)
+from controller.control.roles import PeerCred, Role, RoleResolver, peer_credentials
+from controller.errors import EdgewardenError
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["ok", "refused", "invalid", "failed", "error"]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One control request and how it ended; the service turns it into an audit record.
+
+    `reason` is the text sent to the client on failure; arguments are never included
+    (they may carry config or pairing material).
+    """
+
+    time: float
+    uid: int
+    gid: int
+    pid: int
+    role: str | None
+    cmd: str
+    outcome: Outcome
+    reason: str | None = None
+
+
+AuditSink = Callable[[AuditEntry], None]
+
+
+@dataclass
+class _Subscriber:
+    kinds: frozenset[str]
+    queue: asyncio.Queue[tuple[str, int, Any]]
+    seq: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class _Connection:
+    peer: PeerCred
+    role: Role | None
+    writer: asyncio.StreamWriter
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    subscriber: _Subscriber | None = None
+    pump: asyncio.Task[None] | None = None
+
+
+class ControlServer:
+    """Serves the command table on `path`; start with :meth:`start`, stop with :meth:`close`."""
+
+    def __init__(
+        self,
+        path: Path,
+        table: dict[str, Command],
+        resolver: RoleResolver,
+        audit: AuditSink,
+        *,
+        socket_group: str | None = None,
+        max_clients: int = 16,
+        queue_size: int = 256,
+        max_request_bytes: int = 1_048_576,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_clients < 1 or queue_size < 1 or max_request_bytes < 1024:
+            raise ValueError("max_clients and queue_size must be >= 1, max_request_bytes >= 1024")
+        if len(os.fsencode(path)) > MAX_SOCKET_PATH_BYTES - 24:  # room for the temp name
+            raise EdgewardenError(f"control socket path too long for AF_UNIX: {path}")
+        self.path = path
+        self.table = table
+        self.resolver = resolver
+        self.audit = audit
+        self.socket_group = socket_group
+        self.max_clients = max_clients
+        self.queue_size = queue_size
+        self.max_request_bytes = max_request_bytes
+        self.clock = clock
+        self._server: asyncio.AbstractServer | None = None
+        self._inode: int | None = None
+        self._connections: dict[asyncio.Task[Any], _Connection] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._published = 0
+        self._dropped_total = 0
+        self._refused_clients = 0
+
+    @classmethod
+    def from_config(
+        cls, cfg: Config, handlers: ControlHandlers, audit: AuditSink,
+        *, resolver: RoleResolver | None = None,
+    ) -> ControlServer:
+        c = cfg.control
+        return cls(
+            socket_path(cfg), command_table(handlers), resolver or RoleResolver(c), audit,
+            socket_group=c.socket_group, max_clients=c.max_clients,
+            queue_size=c.subscriber_queue_size, max_request_bytes=c.max_request_bytes,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sock = self._bind()
+        self._server = await asyncio.start_unix_server(
+            self._serve, sock=sock, limit=self.max_request_bytes
+        )
+        log.info("control socket ready at %s", self.path)
+
+    async def close(self) -> None:
+        """Stop accepting, end every connection, remove the socket file (if still ours)."""
+        if self._server is not None:
+            self._server.close()
+        for task, conn in list(self._connections.items()):
+            if conn.pump is not None:
+                conn.pump.cancel()
+            conn.writer.close()
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(OSError):
+            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
+        self._inode = None
+
+    async def __aenter__(self) -> ControlServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _bind(self) -> socket.socket:
+        directory = self.path.parent
+        if not directory.exists():
+            directory.mkdir(mode=0o750, parents=True)
+            self._chgrp(directory)
+        if self.path.exists() or self.path.is_symlink():
+            mode = os.lstat(self.path).st_mode
+            if not stat.S_ISSOCK(mode):
+                raise EdgewardenError(f"{self.path} exists and is not a socket; not replacing it")
+            if _socket_alive(self.path):
+                raise EdgewardenError(f"another service is already serving {self.path}")
+        tmp = directory / f".{self.path.name}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            sock.bind(os.fsencode(tmp))
+            os.chmod(tmp, 0o660)
+            self._chgrp(tmp)
+            os.rename(tmp, self.path)  # replaces a stale socket atomically
+            self._inode = os.stat(self.path).st_ino
+            sock.listen(64)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return sock
+
+    def _chgrp(self, path: Path) -> None:
+        if not self.socket_group:
+            return
+        try:
+            gid = grp.getgrnam(self.socket_group).gr_gid
+        except KeyError:
+            log.warning("group %s does not exist; %s keeps the service's group",
+                        self.socket_group, path)
+            return
+        try:
+            os.chown(path, -1, gid)
+        except PermissionError:
+            log.warning("cannot give %s to group %s (is the service user a member?)",
+                        path, self.socket_group)
+
+    # ------------------------------------------------------------------ events
+    def publish(self, kind: str, data: Any) -> None:
+        """Queue an event for every subscriber of `kind` (call on the server's loop)."""
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        self._published += 1
+        for conn in self._connections.values():
+            sub = conn.subscriber
+            if sub is None or kind not in sub.kinds:
+                continue
+            sub.seq += 1
+            try:
+                sub.queue.put_nowait((kind, sub.seq, data))
+            except asyncio.QueueFull:
+                sub.dropped += 1
+                self._dropped_total += 1
+
+    def publish_threadsafe(self, kind: str, data: Any) -> None:
+        """:meth:`publish` from another thread (e.g. the detector worker)."""
+        if self._loop is None:
+            raise RuntimeError("server not started")
+        self._loop.call_soon_threadsafe(self.publish, kind, data)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for `status`: clients, subscribers and every drop."""
+        subs = [c.subscriber for c in self._connections.values() if c.subscriber]
+        return {
+            "clients": len(self._connections),
+            "subscribers": len(subs),
+            "events_published": self._published,
+            "events_dropped": self._dropped_total,
+            "clients_refused": self._refused_clients,
+            "queue_size": self.queue_size,
+        }
+
+    # ------------------------------------------------------------------ connections
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            peer = peer_credentials(writer.get_extra_info("socket"))
+        except OSError:
+            writer.close()
+            return
+        if len(self._connections) >= self.max_clients:
+            self._refused_clients += 1
+            log.warning("control: refusing pid %d uid %d: %d clients connected",
+                        peer.pid, peer.uid, len(self._connections))
+            with contextlib.suppress(ConnectionError):
+                writer.write(encode_error(None, "busy", "too many clients connected"))
+                await writer.drain()
+            writer.close()
+            return
+        conn = _Connection(peer=peer, role=self.resolver.resolve(peer), writer=writer)
+        self._connections[task] = conn
+        try:
+            while True:
+                try:
+                    line = await reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError:
+                    break  # EOF (a partial last line is ignored)
+                except asyncio.LimitOverrunError:
+                    self._audit(conn, "?", "invalid", "request too large")
+                    await self._send(conn, encode_error(
+                        None, "too_large", f"request over {self.max_request_bytes} bytes"))
+                    break
+                if line.strip():
+                    await self._handle_line(conn, line)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            if conn.pump is not None:
+                conn.pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await conn.pump
+            self._connections.pop(task, None)
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _send(self, conn: _Connection, data: bytes) -> None:
+        async with conn.lock:
+            conn.writer.write(data)
+            await conn.writer.drain()
+
+    def _audit(self, conn: _Connection, cmd: str, outcome: Outcome, reason: str | None) -> None:
+        entry = AuditEntry(
+            time=self.clock(), uid=conn.peer.uid, gid=conn.peer.gid, pid=conn.peer.pid,
+            role=conn.role.label if conn.role else None, cmd=cmd, outcome=outcome,
+            reason=reason,
+        )
+        try:
+            self.audit(entry)
+        except Exception:
+            log.exception("control: audit sink failed for %s", cmd)
+
+    async def _fail(self, conn: _Connection, request_id: int | None, cmd: str,
+                    outcome: Outcome, code: ErrorCode, reason: str) -> None:
+        self._audit(conn, cmd, outcome, reason)
+        await self._send(conn, encode_error(request_id, code, reason))
+
+    async def _handle_line(self, conn: _Connection, line: bytes) -> None:
+        try:
+            req = parse_request(line)
+        except ProtocolError as exc:
+            await self._fail(conn, exc.request_id, "?", "invalid", exc.code, str(exc))
+            return
+        command = self.table.get(req.cmd)
+        if command is None:
+            await self._fail(conn, req.id, req.cmd[:64], "invalid", "unknown_command",
+                             f"unknown command {req.cmd[:64]!r}")
+            return
+        if conn.role is None:
+            await self._fail(conn, req.id, req.cmd, "refused", "refused",
+                             f"{req.cmd} refused: {self.resolver.no_role_reason(conn.peer)}")
+            return
+        if conn.role < command.spec.role:
+            await self._fail(
+                conn, req.id, req.cmd, "refused", "refused",
+                f"{req.cmd} needs role {command.spec.role.label}; uid {conn.peer.uid} "
+                f"has role {conn.role.label}",
+            )
+            return
+        problem = check_args(req.cmd, command.spec, req.args)
+        if problem is not None:
+            await self._fail(conn, req.id, req.cmd, "invalid", "invalid", problem)
+            return
+        if command.handler is None:
+            await self._server_command(conn, req)
+            return
+        call = Call(peer=conn.peer, role=conn.role, request_id=req.id)
+        try:
+            result = await command.handler(call, req.args)
+            payload = encode_result(req.id, result)
+        except CommandError as exc:
+            await self._fail(conn, req.id, req.cmd, "failed", "failed", str(exc))
+            return
+        except Exception as exc:
+            log.error("control: %s failed: %s", req.cmd, type(exc).__name__, exc_info=True)
+            await self._fail(conn, req.id, req.cmd, "error", "internal",
+                             f"{req.cmd}: internal error (see the service log)")
+            return
+        self._audit(conn, req.cmd, "ok", None)
+        await self._send(conn, payload)
+
+    async def _server_command(self, conn: _Connection, req: Request) -> None:
+        if req.cmd == "unsubscribe":
+            if conn.pump is not None:
+                conn.pump.cancel()
+            conn.subscriber, conn.pump = None, None
+            self._audit(conn, req.cmd, "ok", None)
+            await self._send(conn, encode_result(req.id, {"events": []}))
+            return
+        kinds = req.args.get("events", list(EVENT_KINDS))
+        bad = [k for k in kinds if k not in EVENT_KINDS]
+        if bad or not kinds:
+            await self._fail(conn, req.id, req.cmd, "invalid", "invalid",
+                             f"subscribe: events must be some of {', '.join(EVENT_KINDS)}")
+            return
+        if conn.subscriber is None:
+            conn.subscriber = _Subscriber(frozenset(kinds), asyncio.Queue(self.queue_size))
+        else:
+            conn.subscriber.kinds = frozenset(kinds)
+        self._audit(conn, req.cmd, "ok", None)
+        # the response goes out before the first event
+        await self._send(conn, encode_result(
+            req.id, {"events": sorted(conn.subscriber.kinds), "queue_size": self.queue_size}))
+        if conn.pump is None:
+            conn.pump = asyncio.create_task(self._pump(conn, conn.subscriber))
+
+    async def _pump(self, conn: _Connection, sub: _Subscriber) -> None:
+        while True:
+            kind, seq, data = await sub.queue.get()
+            try:
+                line = encode_event(kind, seq, sub.dropped, data)
+            except (TypeError, ValueError) as exc:
+                log.error("control: %s event not JSON (%s); dropped", kind, exc)
+                sub.dropped += 1
+                self._dropped_total += 1
+                continue
+            try:
+                await self._send(conn, line)
+            except ConnectionError:
+                return
+
+
+def _socket_alive(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    probe.settimeout(0.5)
+    try:
+        probe.connect(os.fsencode(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
