@@ -75,8 +75,13 @@ class StoreConfig:
     seal_every_records: int = 1000
     commit_interval_ms: int = 200
     batch_max_records: int = 1000
+    # disk space kept for alarm and audit records when the disk is nearly full
     reserved_space_mb: int = 64
-    # days to keep each record kind; a kind not listed is kept forever
+    # below reserve + margin the store sheds media first, then the oldest readings
+    shed_margin_mb: int = 64
+    # records queued for the writer; beyond it readings/health/events are dropped (counted)
+    max_pending_records: int = 100_000
+    # days to keep each record kind; a kind not listed (or 0) is kept forever
     retention_days: dict[str, float] = field(
         default_factory=lambda: {
             "reading": 30.0,
@@ -93,37 +98,54 @@ class StoreConfig:
 # --------------------------------------------------------------------------- anomaly
 @dataclass(frozen=True)
 class ChannelRulesConfig:
-    """Anomaly rules of one channel; a rule whose values are unset is off."""
+    """Anomaly rules of one channel; a rule whose values are unset is off.
 
-    # static limits with hysteresis and debounce
+    Limits alarm at or beyond the level and clear `deadband` inside it. Every rule's
+    alarm waits for `debounce_samples` consecutive samples and `debounce_s` seconds of
+    its condition before it is raised, and for `clear_delay_s` without it before clearing.
+    """
+
+    # static limits with hysteresis
     high_warning: float | None = None
     high_critical: float | None = None
     low_warning: float | None = None
     low_critical: float | None = None
     deadband: float = 0.0
+    # debounce of every rule's alarm (on-delay by count and time, off-delay by time)
     debounce_samples: int = 1
     debounce_s: float = 0.0
-    # rate of change
+    clear_delay_s: float = 0.0
+    # rate of change: alarm above these
     max_rate_per_s: float | None = None
     max_step: float | None = None
-    # flatline (stuck sensor)
+    # flatline (stuck sensor): within tolerance of the run's first value for this long
     flatline_s: float | None = None
     flatline_tolerance: float = 0.0
-    # missing data
+    # missing data: no reading or heartbeat for this long
     missing_s: float | None = None
-    # adaptive baseline
-    adaptive: Literal["off", "ewma", "mad"] = "off"
-    adaptive_threshold: float = 6.0
+    # adaptive baseline (robust EWMA level and spread, learned daily profile); scores the
+    # short-term mean residual (fast_alpha) in spreads; defaults tuned on the NAB data
+    # ("mad": rolling median/MAD over adaptive_window samples instead of the EWMAs)
+    adaptive: Literal["off", "ewma", "mad"] = "ewma"
+    adaptive_threshold: float = 2.5
     adaptive_warmup_samples: int = 288
-    adaptive_alpha: float = 0.01
-    adaptive_window: int = 288
-    adaptive_season_s: float | None = None
+    adaptive_alpha: float = 0.001
+    adaptive_fast_alpha: float = 0.015
+    adaptive_window: int = 2016
+    adaptive_clear_ratio: float = 0.5
+    adaptive_critical_factor: float = 2.0
+    adaptive_season_s: float | None = 86_400.0
+    adaptive_season_bins: int = 24
+    adaptive_season_alpha: float = 0.1
     priority: Literal["low", "medium", "high", "urgent"] = "medium"
 
 
 @dataclass(frozen=True)
 class AnomalyConfig:
-    """Rules per channel, keyed "node/channel" (or "*" as the default for all)."""
+    """Rules per channel, keyed "node/channel" (or "*" as the default for all).
+
+    An alarm raised `chatter_per_hour` times or more within an hour is shown as chattering.
+    """
 
     channels: dict[str, ChannelRulesConfig] = field(default_factory=dict)
     chatter_per_hour: int = 6
@@ -147,7 +169,12 @@ class CameraConfig:
     motion_sensitivity: float = 0.5
     pre_roll_s: float = 3.0
     post_roll_s: float = 3.0
+    h264_bitrate: int = 4_000_000  # picamera2 H.264 encoder
+    reopen_backoff_initial_s: float = 0.5
+    reopen_backoff_max_s: float = 30.0
+    # zone name -> polygon of [x, y] points normalised 0..1; none = the whole frame
     zones: dict[str, list[list[float]]] = field(default_factory=dict)
+    # polygons blacked out before analysis and storage
     privacy_masks: list[list[list[float]]] = field(default_factory=list)
 
 
@@ -162,30 +189,53 @@ class DetectConfig:
     label_thresholds: dict[str, float] = field(default_factory=dict)
     iou_match: float = 0.3
     max_missed_frames: int = 10
+    min_hits: int = 3  # detections before a track counts (and can make an event)
+    nms_iou: float = 0.45  # YOLO-style outputs
+    float_input_range: Literal["0..1", "-1..1"] = "0..1"  # float (unquantised) models only
+    motion_gate: bool = True
+    motion_hold_s: float = 1.0  # keep detecting this long after the last motion
 
 
 # --------------------------------------------------------------------------- health
 @dataclass(frozen=True)
 class HealthConfig:
+    """Device health sampling; the limits become the default rules of the health/* channels."""
+
     interval_s: float = 10.0
+    # node_exporter textfile collector output (*.prom); unset = not written. The unit's
+    # ProtectSystem=strict needs a ReadWritePaths= entry for a path outside /var/lib/edgewarden.
     textfile_path: Path | None = None
     cpu_temp_warning_c: float = 75.0
     cpu_temp_critical_c: float = 82.0
     disk_free_warning_mb: float = 512.0
+    disk_free_critical_mb: float = 128.0
+    memory_available_warning_mb: float = 64.0
 
 
 # --------------------------------------------------------------------------- control
 @dataclass(frozen=True)
 class ControlConfig:
+    """The local control socket (`device.runtime_dir`/`socket_name`) and who may use it.
+
+    The socket is 0660 and owned by `socket_group`, so only its members can connect at
+    all; the caller's role then comes from the three role groups (root is admin).
+    """
+
     socket_name: str = "control.sock"
+    socket_group: str = "edgewarden"
     view_group: str = "edgewarden-view"
     ops_group: str = "edgewarden-ops"
     admin_group: str = "edgewarden-admin"
+    max_clients: int = 16
+    subscriber_queue_size: int = 256
+    max_request_bytes: int = 1_048_576
 
 
 # --------------------------------------------------------------------------- export
 @dataclass(frozen=True)
 class ExportConfig:
+    """Evidence export; a USB stick whose filesystem label is `stick_label` starts one."""
+
     stick_label: str = "EDGEWARDEN"
     default_days: float = 7.0
     redact: bool = False
