@@ -1,0 +1,147 @@
+"""OpenCV backend: V4L2 devices, RTSP/HTTP streams, video files (optionally looped) and
+folders of still images (played in name order)."""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from controller.camera.clip import ClipRecorder, FrameClipRecorder
+from controller.camera.frame import Frame
+from controller.camera.source import CameraDown
+from controller.config import CameraConfig
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+def source_kind(source: str) -> str:
+    """``device``, ``stream``, ``dir`` or ``file``."""
+    if source.isdigit() or source.startswith("/dev/video") or source.startswith("/dev/v4l"):
+        return "device"
+    if "://" in source:
+        return "stream"
+    if Path(source).is_dir():
+        return "dir"
+    return "file"
+
+
+class OpenCvSource:
+    """Frames as BGR arrays; file and folder frames are timed by their index and fps,
+    live frames by the clock, so recordings replay the same way every time."""
+
+    def __init__(self, config: CameraConfig, clock: Callable[[], float] | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.kind = source_kind(config.source)
+        self._clock = clock or _time.monotonic
+        self._cap: cv2.VideoCapture | None = None
+        self._images: list[Path] = []
+        self._index = 0
+        self._position = 0
+        self._fps = config.fps
+        self._last_live: float | None = None
+        self._dropped = 0
+
+    @property
+    def live(self) -> bool:
+        return self.kind in ("device", "stream")
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    def open(self) -> None:
+        src = self.config.source
+        self.close()
+        self._position = 0
+        if self.kind == "dir":
+            self._images = sorted(
+                p for p in Path(src).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not self._images:
+                raise CameraDown(f"{src}: folder holds no images")
+            return
+        if self.kind == "file" and not Path(src).is_file():
+            raise CameraDown(f"{src}: no such video file")
+        if self.kind == "device":
+            target: int | str = int(src) if src.isdigit() else src
+            cap = cv2.VideoCapture(target, cv2.CAP_V4L2)
+        else:
+            cap = cv2.VideoCapture(src)
+        if not cap.isOpened():
+            cap.release()
+            raise CameraDown(f"{src}: cannot open video source")
+        if self.kind == "device":
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
+            cap.set(cv2.CAP_PROP_FPS, self.config.fps)
+        reported = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if self.kind == "file" and 0.0 < reported < 1000.0:
+            self._fps = reported
+        self._cap = cap
+
+    def read(self) -> Frame | None:
+        image = self._read_image()
+        if image is None:
+            return None
+        if self.config.rotation:
+            image = np.asarray(cv2.rotate(image, _ROTATE[self.config.rotation]), dtype=np.uint8)
+        if self.live:
+            now = self._clock()
+            self._count_gap(now)
+        else:
+            now = self._index / self._fps
+        frame = Frame(index=self._index, time=now, image=image)
+        self._index += 1
+        return frame
+
+    def _read_image(self) -> npt.NDArray[np.uint8] | None:
+        if self.kind == "dir":
+            if self._position >= len(self._images):
+                if not (self.config.loop and self._images):
+                    return None
+                self._position = 0
+            path = self._images[self._position]
+            self._position += 1
+            still = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if still is None:
+                raise CameraDown(f"{path}: not a readable image")
+            return np.asarray(still, dtype=np.uint8)
+        if self._cap is None:
+            raise CameraDown(f"{self.config.source}: camera is not open")
+        ok, image = self._cap.read()
+        if ok and image is not None:
+            return np.asarray(image, dtype=np.uint8)
+        if self.live:
+            raise CameraDown(f"{self.config.source}: no frame (camera failed or vanished)")
+        if self.config.loop and self._index > 0:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                return np.asarray(image, dtype=np.uint8)
+        return None
+
+    def _count_gap(self, now: float) -> None:
+        if self._last_live is not None and self._fps > 0:
+            expected = (now - self._last_live) * self._fps
+            if expected > 1.5:
+                self._dropped += round(expected) - 1
+        self._last_live = now
+
+    def clip_recorder(self) -> ClipRecorder:
+        return FrameClipRecorder(self.config.pre_roll_s, self._fps)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

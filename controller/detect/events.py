@@ -1,0 +1,166 @@
+"""Events (pure): one tracked object in one zone makes one event, not one per frame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from controller.detect.regions import Zones
+from controller.detect.tracker import Track, TrackerUpdate, TrackPoint
+
+
+@dataclass(frozen=True)
+class DetectionEvent:
+    """A finished event, as handed to the record store.
+
+    ``snapshot_jpeg`` is the privacy-masked frame of the best score; ``clip`` the
+    privacy-masked recording with pre- and post-roll (``clip_format`` "mp4" or
+    "h264"). Both are plaintext bytes in memory only: the store encrypts them.
+    """
+
+    camera: str
+    zone: str
+    label: str
+    track_id: int
+    start: float
+    end: float
+    best_score: float
+    best_time: float
+    track: tuple[TrackPoint, ...]
+    snapshot_jpeg: bytes | None = None
+    clip: bytes | None = None
+    clip_format: str | None = None
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.camera}/{self.zone}/{self.start:.3f}/{self.track_id}"
+
+    def summary(self) -> dict[str, object]:
+        """What `detect --jsonl`/logs show: no media bytes."""
+        return {
+            "camera": self.camera, "zone": self.zone, "label": self.label,
+            "track_id": self.track_id, "start": round(self.start, 3),
+            "end": round(self.end, 3), "best_score": round(self.best_score, 4),
+            "points": len(self.track),
+            "snapshot_bytes": len(self.snapshot_jpeg or b""),
+            "clip_bytes": len(self.clip or b""),
+        }
+
+    def __repr__(self) -> str:  # media bytes stay out of logs and tracebacks
+        return f"DetectionEvent({self.summary()!r})"
+
+
+class EventSink(Protocol):
+    """Where finished events go (the record store, a test list, the CLI summary)."""
+
+    def on_event(self, event: DetectionEvent) -> None: ...
+
+
+@dataclass
+class ListSink:
+    """Keeps events in memory (tests, `edgewarden detect`)."""
+
+    events: list[DetectionEvent] = field(default_factory=list)
+
+    def on_event(self, event: DetectionEvent) -> None:
+        self.events.append(event)
+
+
+@dataclass
+class OpenEvent:
+    """An event still going on; ``best_time`` names the frame to snapshot."""
+
+    track_id: int
+    zone: str
+    start: float
+    last_seen: float
+    best_score: float
+    best_time: float
+    improved: bool = True
+    points: list[TrackPoint] = field(default_factory=list)
+
+
+class EventBuilder:
+    """Turns tracker updates into events per (track, zone)."""
+
+    def __init__(self, camera: str, zones: Zones) -> None:
+        self.camera = camera
+        self.zones = zones
+        self._open: dict[tuple[int, str], OpenEvent] = {}
+
+    @property
+    def open_events(self) -> list[OpenEvent]:
+        return list(self._open.values())
+
+    def update(self, update: TrackerUpdate, time: float) -> list[DetectionEvent]:
+        """Feed one frame's tracker result; returns events that ended now.
+
+        An event opens the first frame a confirmed track stands in a zone (its earlier
+        points, from before it was confirmed, are part of it) and ends when the track
+        ends. ``OpenEvent.improved`` is set when the best score rose in this frame.
+        """
+        for event in self._open.values():
+            event.improved = False
+        for track in update.active:
+            for zone in self.zones.containing(track.box):
+                key = (track.track_id, zone)
+                found = self._open.get(key)
+                if found is None:
+                    best = max(track.points, key=lambda p: p.score)
+                    self._open[key] = OpenEvent(
+                        track.track_id, zone, track.first_seen, time, best.score, best.time,
+                        True, list(track.points),
+                    )
+                    continue
+                found.points.append(track.points[-1])
+                found.last_seen = time
+                if track.score > found.best_score:
+                    found.best_score, found.best_time, found.improved = track.score, time, True
+        return self.end(update.ended)
+
+    def end(self, tracks: Iterable[Track]) -> list[DetectionEvent]:
+        """Close the events of tracks that ended."""
+        out: list[DetectionEvent] = []
+        for track in tracks:
+            for key in [k for k in self._open if k[0] == track.track_id]:
+                event = self._open.pop(key)
+                out.append(
+                    DetectionEvent(
+                        camera=self.camera, zone=event.zone, label=track.label,
+                        track_id=track.track_id, start=event.start, end=track.last_seen,
+                        best_score=event.best_score, best_time=event.best_time,
+                        track=tuple(event.points),
+                    )
+                )
+        return out
+
+
+@dataclass
+class ClipSchedule:
+    """When the clip recorder runs: from the first open event until ``post_roll_s``
+    after the last one ended (pre-roll comes from the recorder's ring buffer)."""
+
+    post_roll_s: float
+    recording: bool = False
+    _quiet_since: float | None = None
+
+    def step(self, open_events: int, time: float) -> str | None:
+        """``"start"``, ``"stop"`` or None for this frame."""
+        if open_events:
+            self._quiet_since = None
+            if not self.recording:
+                self.recording = True
+                return "start"
+            return None
+        if not self.recording:
+            return None
+        if self._quiet_since is None:
+            self._quiet_since = time
+        if time - self._quiet_since >= self.post_roll_s:
+            self.recording = False
+            self._quiet_since = None
+            return "stop"
+        return None
+
+

@@ -1,0 +1,150 @@
+"""One camera's analysis: privacy mask -> motion gate -> detector -> tracker -> events.
+
+Synchronous and single-threaded on purpose: the service runs ``process`` on its
+inference worker thread, the CLI and the benchmark call it in a loop. Finished events,
+with their snapshot and clip, go to an :class:`EventSink`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from controller.camera.clip import ClipRecorder
+from controller.camera.frame import Frame
+from controller.config import CameraConfig, DetectConfig
+from controller.detect.detection import Detection
+from controller.detect.detector import Detector
+from controller.detect.events import ClipSchedule, DetectionEvent, EventBuilder, EventSink
+from controller.detect.motion import DetectorGate, MotionDetector, MotionParams
+from controller.detect.regions import PrivacyMask, Zones
+from controller.detect.tracker import IouTracker
+
+MOTION_LABEL = "motion"
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    index: int
+    time: float
+    motion: bool
+    detected: bool  # did the detector run on this frame
+    detections: list[Detection]
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    detector_runs: int = 0
+    motion_frames: int = 0
+    events: int = 0
+    labels: dict[str, int] = field(default_factory=dict)
+
+
+class DetectionPipeline:
+    """Without a detector, moving regions become ``motion`` detections (motion-only events)."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        detect: DetectConfig,
+        detector: Detector | None,
+        sink: EventSink,
+        clip_recorder: ClipRecorder | None = None,
+        motion_gate: bool | None = None,
+    ) -> None:
+        self.camera = camera
+        self.detector = detector
+        self.sink = sink
+        self.mask = PrivacyMask.from_config(camera.privacy_masks, camera.name)
+        zones = Zones.from_config(camera.zones, camera.name)
+        lores = (camera.lores_width, camera.lores_height)
+        self._lores_size = lores
+        self.motion = MotionDetector(
+            MotionParams.from_sensitivity(camera.motion_sensitivity),
+            self.mask.raster(*lores) if self.mask else None,
+        )
+        gate_on = detect.motion_gate if motion_gate is None else motion_gate
+        self.gate = DetectorGate(hold_s=detect.motion_hold_s, enabled=gate_on or detector is None)
+        self.tracker = IouTracker(detect.iou_match, detect.max_missed_frames, detect.min_hits)
+        self.events = EventBuilder(camera.name, zones)
+        self.recorder = clip_recorder
+        self.schedule = ClipSchedule(camera.post_roll_s)
+        self.stats = PipelineStats()
+        self._best_image: dict[tuple[int, str], npt.NDArray[np.uint8]] = {}
+        self._pending: list[DetectionEvent] = []
+        self._was_running = False
+
+    def process(self, frame: Frame) -> FrameResult:
+        t = frame.time
+        image = self.mask.apply(frame.image)
+        lores = frame.lores
+        if lores is None or lores.shape[:2] != self._lores_size[::-1]:
+            small = cv2.resize(image, self._lores_size, interpolation=cv2.INTER_LINEAR)
+            lores = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        moved = self.motion.observe(lores)
+        run = self.gate.decide(moved.moving, self.tracker.any_moving(), t)
+        detections: list[Detection] = []
+        ended: list[DetectionEvent] = []
+        if run:
+            if self.detector is not None:
+                if not self._was_running:
+                    self.detector.reset_state()  # recurrent state is stale after a gap
+                detections = self.detector.detect(image)
+            elif moved.box is not None:
+                detections = [Detection(MOTION_LABEL, 1.0, moved.box)]
+            self.stats.detector_runs += 1
+            ended = self.events.update(self.tracker.update(detections, t), t)
+        elif self._was_running:
+            ended = self.events.end(self.tracker.end_all())
+        self._was_running = run
+        self.stats.frames += 1
+        self.stats.motion_frames += int(moved.moving)
+        for event in self.events.open_events:
+            if event.improved:
+                self._best_image[(event.track_id, event.zone)] = image
+        self._collect(ended)
+        self._clip(image, t)
+        return FrameResult(frame.index, t, moved.moving, run, detections)
+
+    def finish(self) -> None:
+        """End of input: close every event, finish the clip, hand everything to the sink."""
+        self._collect(self.events.end(self.tracker.end_all()))
+        clip = self.recorder.stop() if self.recorder is not None else b""
+        self.schedule.recording = False
+        self._release(clip)
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def _collect(self, ended: list[DetectionEvent]) -> None:
+        for event in ended:
+            image = self._best_image.pop((event.track_id, event.zone), None)
+            snapshot = None
+            if image is not None:
+                ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+                snapshot = jpeg.tobytes() if ok else None
+            self._pending.append(replace(event, snapshot_jpeg=snapshot))
+        if self.recorder is None and self._pending:
+            self._release(b"")
+
+    def _clip(self, image: npt.NDArray[np.uint8], t: float) -> None:
+        if self.recorder is None:
+            return
+        self.recorder.add(image, t)
+        action = self.schedule.step(len(self.events.open_events), t)
+        if action == "start":
+            self.recorder.start(t)
+        elif action == "stop":
+            self._release(self.recorder.stop())
+
+    def _release(self, clip: bytes) -> None:
+        pending, self._pending = self._pending, []
+        for event in pending:
+            if clip and self.recorder is not None:
+                event = replace(event, clip=clip, clip_format=self.recorder.format)
+            self.stats.events += 1
+            self.stats.labels[event.label] = self.stats.labels.get(event.label, 0) + 1
+            self.sink.on_event(event)
