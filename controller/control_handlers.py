@@ -1,0 +1,187 @@
+"""The service's answers to control-socket commands (the socket enforces roles first).
+
+Each handler works on the running :class:`~controller.service.Service` and returns
+JSON-able data, or raises :class:`CommandError` with a reason the caller may see.
+History leaves the service only as ciphertext: records, age-encrypted epoch keys and the
+passphrase-encrypted identity; the caller decrypts in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from controller.anomaly.alarm import AlarmActionError
+from controller.config import ConfigError, config_to_dict, parse_config
+from controller.control.commands import Call, CommandError
+from controller.errors import EdgewardenError
+
+if TYPE_CHECKING:
+    from controller.service import Service
+
+MAX_SHELVE_MINUTES = 7 * 24 * 60
+
+
+def user_name(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name}({uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+class ServiceHandlers:
+    """Implements :class:`controller.control.commands.ControlHandlers`."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def status(self, call: Call, args: dict[str, Any]) -> Any:
+        result = self.service.status()
+        result["you"] = {"uid": call.peer.uid, "role": str(call.role)}
+        return result
+
+    async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
+        desk = self._desk()
+        try:
+            desk.acknowledge(args["alarm"], user_name(call.peer.uid), time.time(),
+                             args.get("comment", ""))
+            return _view(desk, args["alarm"])
+        except AlarmActionError as exc:
+            raise CommandError(str(exc)) from None
+
+    async def alarms_shelve(self, call: Call, args: dict[str, Any]) -> Any:
+        minutes = float(args["minutes"])
+        if not 0 < minutes <= MAX_SHELVE_MINUTES:
+            raise CommandError(f"minutes must be between 0 and {MAX_SHELVE_MINUTES}")
+        desk = self._desk()
+        now = time.time()
+        try:
+            desk.shelve(args["alarm"], user_name(call.peer.uid), now, now + minutes * 60,
+                        args.get("reason", ""))
+            return _view(desk, args["alarm"])
+        except AlarmActionError as exc:
+            raise CommandError(str(exc)) from None
+
+    async def events_list(self, call: Call, args: dict[str, Any]) -> Any:
+        writer = self.service.writer
+        if writer is None:
+            raise CommandError("the record store is not open")
+        from controller.store.handout import list_headers
+
+        return await asyncio.to_thread(
+            list_headers, writer.layout.database, args.get("since"), args.get("until"),
+            args.get("kind"), int(args.get("limit", 200)),
+        )
+
+    async def history_fetch(self, call: Call, args: dict[str, Any]) -> Any:
+        writer = self.service.writer
+        if writer is None:
+            raise CommandError("the record store is not open")
+        from controller.store.handout import hand_out
+
+        kinds = args.get("kinds")
+        if kinds is not None and not all(isinstance(k, str) for k in kinds):
+            raise CommandError("kinds must be a list of strings")
+        await asyncio.to_thread(writer.flush, 5.0)
+        return await asyncio.to_thread(
+            hand_out, writer.layout, args.get("since"), args.get("until"), kinds,
+            int(args.get("limit", 2000)),
+        )
+
+    async def config_get(self, call: Call, args: dict[str, Any]) -> Any:
+        path = self.service.config_path
+        text = None
+        if path is not None:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"{path}: cannot read: {exc.strerror}") from None
+        return {"path": str(path) if path else None, "toml": text,
+                "effective": config_to_dict(self.service.cfg)}
+
+    async def config_validate(self, call: Call, args: dict[str, Any]) -> Any:
+        try:
+            parse_config(args["toml"], "<candidate>")
+        except ConfigError as exc:
+            return {"valid": False, "error": str(exc), "line": exc.line, "key": exc.key}
+        return {"valid": True, "error": None, "line": None, "key": None}
+
+    async def config_apply(self, call: Call, args: dict[str, Any]) -> Any:
+        path = self.service.config_path
+        if path is None:
+            raise CommandError("the service runs without a config file (no --config)")
+        try:
+            new = parse_config(args["toml"], str(path))
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from None
+        try:
+            await asyncio.to_thread(_replace_file, Path(path), args["toml"].encode("utf-8"))
+        except OSError as exc:
+            raise CommandError(f"{path}: cannot write: {exc.strerror}") from None
+        try:
+            await self.service.apply_config(new)
+        except EdgewardenError as exc:
+            raise CommandError(f"written but not applied: {exc}") from None
+        return {"applied": True, "path": str(path)}
+
+    async def pair(self, call: Call, args: dict[str, Any]) -> Any:
+        port = args.get("port")
+        if not port:
+            raise CommandError("pair needs the node's port (the node must be in pairing mode)")
+        if any(p.path == port for p in self.service._ports()):
+            raise CommandError(f"{port} is in use by the link; remove it from the config "
+                               "or run `edgewarden pair` with the service stopped")
+        from firmware_bridge.pairing import pair_over_serial
+        from firmware_bridge.signing import KEY_LEN, SecretKey
+
+        store = self.service.keystore
+        name = args["node"]
+        key = SecretKey(os.urandom(KEY_LEN))
+
+        def check(uid: str) -> None:
+            store.check_can_pair(uid, name, replace=False)
+
+        def work() -> str:
+            store.ensure_dir()
+            paired = pair_over_serial(port, key, check, timeout_s=15.0)
+            store.add(paired.uid, name, key, datetime.now(UTC).isoformat(timespec="seconds"))
+            return paired.uid
+
+        try:
+            uid = await asyncio.to_thread(work)
+        except Exception as exc:
+            raise CommandError(f"pairing on {port} failed: {exc}") from None
+        self.service.audit_event("node.paired", {"node": name, "uid": uid, "port": port,
+                                                 "by": call.peer.uid})
+        return {"node": name, "uid": uid, "paired": True}
+
+    async def export(self, call: Call, args: dict[str, Any]) -> Any:
+        raise CommandError("evidence export is not available in this version yet")
+
+    def _desk(self) -> Any:
+        if self.service.desk is None:
+            raise CommandError("the anomaly engine is not running")
+        return self.service.desk
+
+
+def _view(desk: Any, alarm_id: str) -> dict[str, Any]:
+    from controller.alarm_desk import view_to_json
+
+    return view_to_json(desk.engine.alarm(alarm_id))
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".new")
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o640
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

@@ -1,0 +1,503 @@
+"""`edgewarden run`: the one process that owns the device.
+
+Wiring only: the serial link, anomaly rules, record store, health, cameras and the control
+socket are separate parts; this module starts them on one asyncio loop, moves data between
+them, and handles the systemd life cycle (READY, WATCHDOG, STATUS, RELOADING, STOPPING),
+SIGTERM (flush and seal) and SIGHUP (reload; a bad new config is refused and the old one
+keeps running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller import health
+from controller.alarm_desk import AlarmDesk, with_defaults
+from controller.anomaly.engine import AnomalyEngine
+from controller.camera.reconnect import CameraStatus
+from controller.camera_worker import CameraWorker
+from controller.config import Config, load_config
+from controller.control.server import AuditEntry, ControlServer
+from controller.detect.events import DetectionEvent
+from controller.errors import EdgewardenError
+from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
+from controller.store import RecordWriter
+from firmware_bridge.keystore import KeyStore
+from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
+from firmware_bridge.messages import Heartbeat, Message
+from firmware_bridge.reading import Reading
+from firmware_bridge.reasons import RejectReason
+
+log = logging.getLogger("service")
+
+VERSION = "0.1.0"
+TICK_S = 1.0
+
+
+@dataclass
+class ChannelLive:
+    """The latest value of one channel, for status screens."""
+
+    node: str
+    channel: str
+    unit: str
+    value: float
+    t: float
+    history: list[float] = field(default_factory=list)
+
+
+class _LinkEvents(LinkObserver):
+    """Heartbeats feed the missing-data rules; rejects are only counted by the link."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    def on_message(self, port: str, uid: str, message: Message) -> None:
+        if isinstance(message, Heartbeat):
+            self._service.on_heartbeat(uid)
+
+    def on_reject(self, port: str, uid: str | None, reason: RejectReason) -> None:
+        log.debug("rejected frame on %s from %s: %s", port, uid or "?", reason)
+
+
+class Service:
+    """The running service; `run()` returns when stopped."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        config_path: Path | None = None,
+        *,
+        port_specs: list[PortSpec] | None = None,
+        key_lookup: KeyLookup | None = None,
+        notifier: Notifier | None = None,
+        health_reader: health.HealthReader | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self._fixed_ports = port_specs
+        self.keystore = KeyStore(cfg.serial.keys_dir)
+        self._key_lookup = key_lookup or self.keystore.key_lookup
+        self.notifier = notifier or Notifier.from_environ()
+        self._health_reader = health_reader or health.HealthReader(cfg.device.data_dir)
+        self.started_wall = time.time()
+        self.started_mono = time.monotonic()
+        self.state = "starting"
+        self.writer: RecordWriter | None = None
+        self.link: LinkManager | None = None
+        self.desk: AlarmDesk | None = None
+        self.server: ControlServer | None = None
+        self.cameras: list[CameraWorker] = []
+        self.channels: dict[str, ChannelLive] = {}
+        self.last_health: dict[str, Any] | None = None
+        self.records_not_stored = 0
+        self._last_stored: dict[str, float] = {}
+        self._uid_names: dict[str, str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._link_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.reload_count = 0
+        self.last_reload_error: str | None = None
+
+    # ================================================================== life cycle
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, seconds: float | None = None, ready: Callable[[], None] | None = None,
+                  ) -> None:
+        """Serve until SIGTERM/SIGINT, `request_stop()`, or `seconds` have passed."""
+        self._loop = asyncio.get_running_loop()
+        self._start_parts()
+        assert self.writer is not None
+        try:
+            from controller.control_handlers import ServiceHandlers
+
+            self.server = ControlServer.from_config(self.cfg, ServiceHandlers(self), self._audit)
+            await self.server.start()
+            self._install_signals()
+            self._start_link()
+            self._start_cameras()
+            self._tasks += [
+                asyncio.create_task(self._consume_readings(), name="readings"),
+                asyncio.create_task(self._tick(), name="tick"),
+                asyncio.create_task(self._health_loop(), name="health"),
+            ]
+            self.state = "running"
+            self.audit_event("service.start", {"version": VERSION, "pid": os.getpid()})
+            self.notifier.ready(status=self._status_line())
+            log.info("serving: %d node port(s), %d camera(s), control socket %s",
+                     len(self._ports()), len(self.cameras), self.server.path)
+            if ready is not None:
+                ready()
+            await self._main_loop(seconds)
+        finally:
+            await self._shutdown()
+
+    async def _main_loop(self, seconds: float | None) -> None:
+        deadline = None if seconds is None else time.monotonic() + seconds
+        interval = watchdog_interval(os.environ, os.getpid())
+        pacer = WatchdogPacer(interval) if interval else None
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if self._reload.is_set():
+                self._reload.clear()
+                await self._do_reload()
+            if pacer is not None and pacer.due(now):
+                self.notifier.watchdog()
+                pacer.pinged(now)
+            waits = [1.0]
+            if pacer is not None:
+                waits.append(pacer.seconds_until_due(now) or 0.0)
+            if deadline is not None:
+                waits.append(deadline - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=max(0.01, min(waits)))
+
+    def _start_parts(self) -> None:
+        cfg = self.cfg
+        self.writer = RecordWriter.open(cfg.device.data_dir, cfg.store)
+        self.desk = self._make_desk(cfg)
+
+    def _make_desk(self, cfg: Config) -> AlarmDesk:
+        anomaly = with_defaults(cfg.anomaly, health.suggested_rules(cfg.health))
+        state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
+        return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file)
+
+    def _ports(self) -> list[PortSpec]:
+        if self._fixed_ports is not None:
+            return self._fixed_ports
+        return [PortSpec(n.port, n.name, n.baudrate, n.max_frames_per_second)
+                for n in self.cfg.serial.nodes]
+
+    def _start_link(self) -> None:
+        s = self.cfg.serial
+        self.link = LinkManager(self._ports(), self._key_lookup, s.queue_size,
+                                s.reopen_backoff_max_s, s.heartbeat_timeout_s, _LinkEvents(self))
+        self._link_task = asyncio.create_task(self.link.run(), name="link")
+
+    async def _stop_link(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+        if self._link_task is not None:
+            self._link_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._link_task
+        self._link_task = None
+
+    def _start_cameras(self) -> None:
+        for cam in self.cfg.cameras:
+            worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
+                                  self._on_camera_status)
+            self.cameras.append(worker)
+            worker.start()
+
+    def _stop_cameras(self) -> None:
+        for worker in self.cameras:
+            worker.stop()
+        self.cameras = []
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+
+    async def _shutdown(self) -> None:
+        self.state = "stopping"
+        self.notifier.stopping(status="flushing and sealing")
+        log.info("stopping: flushing and sealing")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        await self._stop_link()
+        await asyncio.to_thread(self._stop_cameras)
+        if self.server is not None:
+            await self.server.close()
+        if self.desk is not None:
+            try:
+                self.desk.save()
+            except OSError as exc:
+                log.error("cannot save learned anomaly state: %s", exc)
+        if self.writer is not None:
+            with contextlib.suppress(EdgewardenError):
+                self.audit_event("service.stop", {"pid": os.getpid()})
+            await asyncio.to_thread(self.writer.close)
+        self.state = "stopped"
+        self.notifier.close()
+
+    # ================================================================== reload
+    async def _do_reload(self) -> None:
+        if self.config_path is None:
+            log.warning("SIGHUP: no config file to reload (started without --config)")
+            return
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path)
+            desk = self._make_desk(new)  # validates the rules before anything changes
+        except EdgewardenError as exc:
+            self.last_reload_error = str(exc)
+            log.error("reload refused, keeping the running config: %s", exc)
+            self.audit_event("config.reload", {"outcome": "refused", "reason": str(exc)})
+            self.notifier.ready(status=self._status_line())
+            return
+        await self.apply_config(new, desk)
+        self.notifier.ready(status=self._status_line())
+
+    async def apply_config(self, new: Config, desk: AlarmDesk | None = None) -> None:
+        """Switch to a validated config: rules, nodes and cameras follow it at once."""
+        old = self.cfg
+        if desk is None:
+            desk = self._make_desk(new)
+        if self.desk is not None:
+            desk.engine.load_state(self.desk.engine.save_state())
+        self.desk = desk
+        self.cfg = new
+        if new.serial != old.serial and self._fixed_ports is None:
+            await self._stop_link()
+            self._start_link()
+        if new.cameras != old.cameras or new.detect != old.detect:
+            await asyncio.to_thread(self._stop_cameras)
+            self._start_cameras()
+        if new.store != old.store or new.device != old.device or new.control != old.control:
+            log.warning("store, device and control settings take effect at the next restart")
+        self.reload_count += 1
+        self.last_reload_error = None
+        self.audit_event("config.reload", {"outcome": "applied"})
+        log.info("config reloaded")
+
+    # ================================================================== data paths
+    def record(self, kind: str, source: str, severity: str, body: dict[str, Any]) -> object:
+        """Append a record; a full or closed store is counted, never raised into the loop."""
+        if self.writer is None:
+            self.records_not_stored += 1
+            return None
+        try:
+            return self.writer.append(kind, source, severity, body)
+        except (EdgewardenError, ValueError) as exc:
+            self.records_not_stored += 1
+            log.error("record not stored (%s %s): %s", kind, source, exc)
+            return None
+
+    def audit_event(self, action: str, detail: dict[str, Any]) -> None:
+        self.record("audit", "service", "info", {"action": action, **detail})
+
+    def publish(self, kind: str, data: Any) -> None:
+        if self.server is not None:
+            self.server.publish(kind, data)
+
+    def _audit(self, entry: AuditEntry) -> None:
+        self.record("audit", f"uid:{entry.uid}", "info" if entry.outcome == "ok" else "warning", {
+            "action": entry.cmd, "uid": entry.uid, "gid": entry.gid, "pid": entry.pid,
+            "role": entry.role, "outcome": entry.outcome, "reason": entry.reason,
+        })
+
+    async def _consume_readings(self) -> None:
+        while True:
+            assert self.link is not None
+            reading = await self.link.readings.get()
+            self.on_reading(reading)
+
+    def on_reading(self, r: Reading) -> None:
+        key = f"{r.node_name}/{r.channel}"
+        self._uid_names[r.node_uid] = r.node_name
+        live = self.channels.get(key)
+        if live is None:
+            live = self.channels[key] = ChannelLive(r.node_name, r.channel, r.unit, r.value,
+                                                    r.received_wall)
+        live.value, live.t = r.value, r.received_wall
+        live.history.append(r.value)
+        del live.history[:-60]
+        if self._due_for_storage(key, r.received_wall):
+            self.record("reading", r.node_name, "info", r.to_json())
+        assert self.desk is not None
+        self.desk.observe(key, r.received_wall, r.value)
+        self.publish("reading", r.to_json())
+
+    def _due_for_storage(self, key: str, t: float) -> bool:
+        ds = self.cfg.store.downsample_s
+        period = ds.get(key, ds.get("*", 0.0))
+        if period <= 0:
+            return True
+        last = self._last_stored.get(key)
+        if last is not None and t - last < period:
+            return False
+        self._last_stored[key] = t
+        return True
+
+    def on_heartbeat(self, uid: str) -> None:
+        if self.desk is not None:
+            self.desk.heartbeat(self._uid_names.get(uid, uid), time.time())
+
+    async def _tick(self) -> None:
+        last_status = 0.0
+        last_save = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_S)
+            assert self.desk is not None
+            self.desk.tick(time.time())
+            now = time.monotonic()
+            if now - last_status >= 10.0:
+                self.notifier.status(self._status_line())
+                last_status = now
+            if now - last_save >= 300.0:
+                await asyncio.to_thread(self.desk.save)
+                last_save = now
+
+    async def _health_loop(self) -> None:
+        hc = self.cfg.health
+        while True:
+            try:
+                sample = await asyncio.to_thread(self._health_reader.read, time.time())
+            except Exception as exc:  # health must never take the service down
+                log.warning("health sample failed: %s", exc)
+            else:
+                self.on_health(sample)
+            await asyncio.sleep(max(0.5, hc.interval_s))
+
+    def on_health(self, sample: health.HealthSample) -> None:
+        rec = health.sample_to_record(sample)
+        self.last_health = rec
+        self.record("health", "device", "info", rec)
+        assert self.desk is not None
+        for channel, value in health.sample_to_channels(sample).items():
+            self.desk.observe(channel, sample.time, value)
+        self.publish("health", rec)
+        path = self.cfg.health.textfile_path
+        if path is not None:
+            try:
+                health.write_textfile(Path(path), health.render_metrics(
+                    health.health_metrics(sample) + self._service_metrics()))
+            except OSError as exc:
+                log.warning("%s: cannot write metrics textfile: %s", path, exc)
+
+    def _service_metrics(self) -> list[health.Metric]:
+        stats = self.writer.stats if self.writer else None
+        m = [
+            health.Metric("edgewarden_records_committed_total", "records durably stored",
+                          "counter", [({}, float(stats.committed if stats else 0))]),
+            health.Metric("edgewarden_records_not_stored_total",
+                          "records the service could not store", "counter",
+                          [({}, float(self.records_not_stored))]),
+            health.Metric("edgewarden_readings_dropped_total",
+                          "readings dropped by a full link queue", "counter",
+                          [({}, float(self.link.dropped if self.link else 0))]),
+            health.Metric("edgewarden_alarms_active", "alarms not normal", "gauge",
+                          [({}, float(len(self.desk.views()) if self.desk else 0))]),
+        ]
+        return m
+
+    # ================================================================== cameras
+    def _on_camera_event(self, event: DetectionEvent) -> None:
+        """Called on a camera thread: media are encrypted there, the record queued."""
+        assert self.writer is not None
+        refs = []
+        try:
+            if event.snapshot_jpeg:
+                refs.append(self.writer.add_media(event.snapshot_jpeg, "image/jpeg"))
+            if event.clip:
+                kind = "video/mp4" if event.clip_format == "mp4" else "video/h264"
+                refs.append(self.writer.add_media(event.clip, kind))
+        except EdgewardenError as exc:
+            log.warning("event media of %s not stored: %s", event.camera, exc)
+        body: dict[str, Any] = dict(event.summary())
+        body["track"] = [{"t": p.time, "box": list(p.box), "score": p.score}
+                         for p in event.track]
+        try:
+            self.writer.append("event", event.camera, "warning", body, media=refs)
+        except (EdgewardenError, ValueError) as exc:
+            self.records_not_stored += 1
+            log.error("event of %s not stored: %s", event.camera, exc)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.publish, "detection", dict(event.summary()))
+
+    def _on_camera_status(self, status: CameraStatus) -> None:
+        """Camera up/down becomes a health channel the anomaly rules alarm on."""
+        if self._loop is None:
+            return
+        value = 1.0 if status.down else 0.0
+        channel = f"camera/{status.name}/down"
+
+        def observe() -> None:
+            if self.desk is not None:
+                self.desk.observe(channel, time.time(), value)
+
+        self._loop.call_soon_threadsafe(observe)
+
+    # ================================================================== status
+    def _status_line(self) -> str:
+        nodes = self.link.node_stats() if self.link else []
+        online = sum(1 for n in nodes if n.state == "online")
+        committed = self.writer.stats.committed if self.writer else 0
+        active = len(self.desk.views()) if self.desk else 0
+        return (f"{online}/{len(nodes)} nodes online, {active} alarm(s), "
+                f"{committed} records stored")
+
+    def status(self) -> dict[str, Any]:
+        """Everything `edgewarden status` and the TUI's dashboard show."""
+        now = time.time()
+        nodes = []
+        if self.link is not None:
+            for n in self.link.node_stats():
+                nodes.append({
+                    "name": n.name, "uid": n.uid, "port": n.port, "state": n.state,
+                    "paired": n.state != "unpaired",
+                    "last_seen": n.last_seen_wall, "frames_ok": n.frames_ok,
+                    "readings": n.readings_ok, "rejected": dict(n.rejected),
+                    "firmware": n.firmware_version,
+                })
+        ws = self.writer.stats if self.writer else None
+        return {
+            "state": self.state,
+            "version": VERSION,
+            "device": self.cfg.device.name,
+            "time": now,
+            "uptime_s": round(time.monotonic() - self.started_mono, 1),
+            "nodes": nodes,
+            "ports": [{"path": p.path, "open": p.is_open, "reopens": p.reopens,
+                       "frame_errors": dict(p.frame_errors), "last_error": p.last_error}
+                      for p in (self.link.port_stats() if self.link else [])],
+            "channels": [
+                {"key": k, "node": c.node, "channel": c.channel, "unit": c.unit,
+                 "value": c.value, "t": c.t, "history": list(c.history[-30:]),
+                 "score": round(self.desk.engine.score(k), 3) if self.desk else 0.0}
+                for k, c in sorted(self.channels.items())
+            ],
+            "alarms": self.desk.views() if self.desk else [],
+            "cameras": [w.status for w in self.cameras],
+            "health": self.last_health,
+            "store": {
+                "records": ws.committed if ws else 0,
+                "batches": ws.batches if ws else 0,
+                "epoch": ws.epoch if ws else None,
+                "pending": ws.pending if ws else 0,
+                "dropped_no_space": ws.dropped_no_space if ws else 0,
+                "dropped_queue_full": ws.dropped_queue_full if ws else 0,
+                "shed_media_files": ws.shed_media_files if ws else 0,
+                "shed_readings": ws.shed_readings if ws else 0,
+                "not_stored": self.records_not_stored,
+            },
+            "queues": {
+                "readings_dropped": self.link.dropped if self.link else 0,
+                "control": self.server.stats() if self.server else {},
+            },
+            "config": {"path": str(self.config_path) if self.config_path else None,
+                       "reloads": self.reload_count, "last_error": self.last_reload_error},
+        }

@@ -1,0 +1,155 @@
+"""History over the control socket: the service hands out ciphertext, the client decrypts.
+
+Service side (`list_headers`, `hand_out`) reads plaintext headers, ciphertext bodies,
+age-encrypted epoch keys and the passphrase-encrypted identity, and never decrypts
+anything. Client side (`HandoutReader`) unlocks the identity with the passphrase the user
+typed, in the client's own process, and checks every AEAD tag as it opens records.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyrage
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from controller.errors import EdgewardenError
+from controller.store import database
+from controller.store.identity import _parse as parse_identity
+from controller.store.identity import is_encrypted_identity
+from controller.store.layout import StoreLayout
+from controller.store.records import Header, Record, open_record
+
+HANDOUT_FORMAT = 1
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _where(since: float | None, until: float | None, kinds: Sequence[str] | None,
+           ) -> tuple[str, list[Any]]:
+    clauses = ["1"]
+    params: list[Any] = []
+    if since is not None:
+        clauses.append("r.t_wall >= ?")
+        params.append(float(since))
+    if until is not None:
+        clauses.append("r.t_wall < ?")
+        params.append(float(until))
+    if kinds:
+        clauses.append(f"r.kind IN ({','.join('?' * len(kinds))})")
+        params.extend(kinds)
+    return " AND ".join(clauses), params
+
+
+def list_headers(db_path: Path, since: float | None, until: float | None, kind: str | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """Newest first: the plaintext metadata of records (no ciphertext, nothing secret)."""
+    conn = database.connect(db_path, readonly=True)
+    try:
+        where, params = _where(since, until, [kind] if kind else None)
+        media = "(SELECT COUNT(*) FROM media m WHERE m.seq = r.seq AND m.state = 'stored')"
+        # `where` holds only fixed clauses with ? placeholders
+        sql = f"SELECT r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, {media} FROM records r WHERE {where} ORDER BY r.seq DESC LIMIT ?"  # noqa: S608, E501
+        rows = conn.execute(sql, [*params, max(1, min(limit, 10_000))]).fetchall()
+    finally:
+        conn.close()
+    return [{"id": seq, "time": t, "epoch": epoch, "kind": k, "source": src,
+             "severity": sev, "media": n} for seq, t, epoch, k, src, sev, n in rows]
+
+
+def hand_out(layout: StoreLayout, since: float | None, until: float | None,
+             kinds: Sequence[str] | None, limit: int) -> dict[str, Any]:
+    """Ciphertext records (oldest first), their epochs' wrapped keys and the identity."""
+    conn = database.connect(layout.database, readonly=True)
+    try:
+        where, params = _where(since, until, kinds)
+        cols = "r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, r.prev_hash, b.ct"
+        sql = f"SELECT {cols} FROM records r JOIN bodies b ON b.seq = r.seq WHERE {where} ORDER BY r.seq DESC LIMIT ?"  # noqa: S608, E501
+        rows = conn.execute(sql, [*params, max(1, min(limit, 50_000))]).fetchall()
+        rows.reverse()
+        epochs = sorted({r[2] for r in rows})
+        keys: dict[str, str | None] = {}
+        for epoch in epochs:
+            row = conn.execute("SELECT wrapped_key FROM epochs WHERE epoch = ?",
+                               (epoch,)).fetchone()
+            keys[str(epoch)] = _b64(bytes(row[0])) if row and row[0] is not None else None
+    finally:
+        conn.close()
+    identity = None
+    if layout.identity.exists():
+        identity = _b64(layout.identity.read_bytes())  # passphrase-encrypted (age scrypt)
+    return {
+        "format": HANDOUT_FORMAT,
+        "records": [
+            {"id": seq, "time": t, "epoch": epoch, "kind": kind, "source": src,
+             "severity": sev, "prev_hash": _b64(bytes(prev)), "ct": _b64(bytes(ct))}
+            for seq, t, epoch, kind, src, sev, prev, ct in rows
+        ],
+        "epoch_keys": keys,
+        "identity": identity,
+    }
+
+
+def unlock_handed_identity(handout: dict[str, Any], passphrase: str,
+                           ) -> pyrage.x25519.Identity:
+    """The identity from a handout, decrypted with the user's passphrase (client side)."""
+    blob = handout.get("identity")
+    if not blob:
+        raise EdgewardenError("the device keeps no identity: use the identity file kept "
+                              "off the device")
+    data = base64.b64decode(blob)
+    if not is_encrypted_identity(data):
+        raise EdgewardenError("the device's identity is not passphrase-protected")
+    try:
+        plain = pyrage.passphrase.decrypt(data, passphrase)
+    except pyrage.DecryptError:
+        raise EdgewardenError("wrong passphrase: nothing was decrypted") from None
+    return parse_identity(bytes(plain), Path("<device identity>"))
+
+
+class HandoutReader:
+    """Decrypts a handout with an unlocked identity; every AEAD tag is checked."""
+
+    def __init__(self, handout: dict[str, Any], identity: pyrage.x25519.Identity) -> None:
+        if handout.get("format") != HANDOUT_FORMAT:
+            raise EdgewardenError("unknown history handout format")
+        self._handout = handout
+        self._identity = identity
+        self._aead: dict[int, AESGCM | None] = {}
+
+    def _key(self, epoch: int) -> AESGCM | None:
+        if epoch not in self._aead:
+            wrapped = self._handout["epoch_keys"].get(str(epoch))
+            if wrapped is None:
+                self._aead[epoch] = None  # shredded by retention
+            else:
+                try:
+                    key = pyrage.decrypt(base64.b64decode(wrapped), [self._identity])
+                except pyrage.DecryptError:
+                    raise EdgewardenError(f"epoch {epoch}: key not readable with this "
+                                          "identity") from None
+                self._aead[epoch] = AESGCM(bytes(key))
+        return self._aead[epoch]
+
+    def records(self) -> Iterator[Record]:
+        for r in self._handout["records"]:
+            aead = self._key(int(r["epoch"]))
+            if aead is None:
+                continue
+            header = Header(int(r["id"]), float(r["time"]), int(r["epoch"]), r["kind"],
+                            r["source"], r["severity"], base64.b64decode(r["prev_hash"]))
+            try:
+                yield open_record(aead, header, base64.b64decode(r["ct"]))
+            except (InvalidTag, ValueError):
+                raise EdgewardenError(f"record {r['id']} fails its AEAD tag (altered)") from None
+
+    def __repr__(self) -> str:
+        return f"HandoutReader({len(self._handout.get('records', []))} records)"
+
+
