@@ -140,7 +140,12 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto(payload, self._address)
+            # never block the service's loop on a peer that is not reading
+            self._sock.sendto(payload, socket.MSG_DONTWAIT, self._address)
+        except BlockingIOError:
+            log.warning("sd_notify to %s: the receiver is not reading; message dropped",
+                        self._printable_address())
+            return False
         except OSError as exc:
             log.warning("sd_notify to %s failed: %s", self._printable_address(), exc)
             self.close()

@@ -141,3 +141,16 @@ def test_watchdog_pacer() -> None:
     off = WatchdogPacer(None)
     assert not off.due(0.0)
     assert off.seconds_until_due(0.0) is None
+
+
+def test_a_receiver_that_stops_reading_never_blocks_the_sender(
+    path_socket: tuple[str, socket.socket],
+) -> None:
+    address, receiver = path_socket
+    notifier = Notifier(address)
+    # fill the receiver's queue: systemd busy or a test that reads only READY
+    results = [notifier.watchdog() for _ in range(5000)]
+    assert results[0] is True
+    assert results[-1] is False  # dropped, not blocked
+    receiver.settimeout(1)
+    assert receiver.recv(64).startswith(b"WATCHDOG=1")
