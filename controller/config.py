@@ -131,10 +131,10 @@ class ChannelRulesConfig:
     adaptive_warmup_samples: int = 288
     adaptive_alpha: float = 0.001
     adaptive_fast_alpha: float = 0.015
-    adaptive_window: int = 2016
+    adaptive_window: int = 2016  # "mad" only; keep it well above 3 / adaptive_fast_alpha
     adaptive_clear_ratio: float = 0.5
     adaptive_critical_factor: float = 2.0
-    adaptive_season_s: float | None = 86_400.0
+    adaptive_season_s: float = 86_400.0  # period of the learned profile; 0 = none
     adaptive_season_bins: int = 24
     adaptive_season_alpha: float = 0.1
     priority: Literal["low", "medium", "high", "urgent"] = "medium"

@@ -58,14 +58,16 @@ def channel_rules(config: Path | None, channel: str | None) -> ChannelRulesConfi
             raise UsageError(f"--channel {channel}: needs --config with that channel's rules")
         return ChannelRulesConfig()
     channels = load_config(config).anomaly.channels
+    key = "*"
     if channel is not None:
-        rules = channels.get(channel) or channels.get("*")
-        if rules is None:
+        key = channel if channel in channels else "*"
+        if key not in channels:
             raise UsageError(f"{config}: no [anomaly.channels.\"{channel}\"] (nor \"*\")")
-        check_channel_rules(rules, channel)
-        return rules
-    rules = channels.get("*") or ChannelRulesConfig()
-    check_channel_rules(rules, "*")
+    rules = channels.get(key) or ChannelRulesConfig()
+    try:
+        check_channel_rules(rules, key)
+    except UsageError as exc:
+        raise UsageError(f"{config}: {exc}") from None
     return rules
 
 
