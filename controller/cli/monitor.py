@@ -131,7 +131,7 @@ async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
               f"readings {st.readings_ok}, rejected {dict(st.rejected) or 0}",
               file=sys.stderr)
     for ps in link.port_stats():
-        print(f"port {ps.path}: opened {ps.reopens}x, {ps.bytes_in} bytes, "
+        print(f"port {ps.path}: opened {ps.opens}x, {ps.bytes_in} bytes, "
               f"frame errors {dict(ps.frame_errors) or 0}", file=sys.stderr)
     return 0
 

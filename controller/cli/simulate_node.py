@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run the reference node firmware on a pty",
         description="Run the reference sensor-node firmware (the MicroPython code, under "
         "CPython) on a new pty. The first line of stdout is the port to open. Serves "
-        "until SIGTERM or Ctrl-C.",
+        "until SIGTERM or Ctrl-C; SIGUSR1 unplugs / replugs the node (use --link).",
     )
     p.add_argument("--pty", action="store_true", required=True,
                    help="serve on a new pseudo-terminal (the only transport for now)")
@@ -57,15 +57,22 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     stop = threading.Event()
+    toggle = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: toggle.set())
     node.start()
     print(node.path, flush=True)
     print(f"node {args.uid.upper()} on {node.slave_path}"
           + (" in pairing mode" if args.pairing else ""), file=sys.stderr, flush=True)
     try:
-        while not stop.wait(0.5):
-            pass
+        unplugged = False
+        while not stop.wait(0.05):
+            if toggle.is_set():  # SIGUSR1: pull / put back the cable
+                toggle.clear()
+                unplugged = not unplugged
+                (node.unplug if unplugged else node.replug)()
+                print("unplugged" if unplugged else "replugged", file=sys.stderr, flush=True)
     finally:
         node.stop()
     return 0

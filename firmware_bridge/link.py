@@ -1,0 +1,336 @@
+"""Link manager: serial ports -> authenticated `Reading`s, on an asyncio loop.
+
+I/O model: one asyncio loop; each port's fd is watched with `loop.add_reader` (no thread
+per port). A read error or EOF (USB unplug: the pty closes) closes the port and reopens
+it by its stable name with exponential backoff (0.1 s doubling up to `backoff_max_s`).
+Each decoded frame passes a per-node token bucket (before any HMAC work), then the node's
+session (firmware_bridge.session). Accepted readings go to a bounded asyncio.Queue; what
+does not fit is dropped and counted (QUEUE_FULL), never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import serial
+
+from firmware_bridge.frame import Frame, FrameDecoder, FrameError
+from firmware_bridge.messages import ChannelSpec, Message, ReadingMsg
+from firmware_bridge.ratelimit import TokenBucket
+from firmware_bridge.reading import Reading
+from firmware_bridge.reasons import RejectReason
+from firmware_bridge.session import NodeSession, SessionState
+from firmware_bridge.signing import SecretKey
+
+if TYPE_CHECKING:
+    from controller.config import SerialConfig
+
+log = logging.getLogger(__name__)
+
+MAX_NODES_PER_PORT = 16  # uids tracked per port; more is an attack or a wiring fault
+BACKOFF_START_S = 0.1
+
+# uid -> (key, name) or None when the controller holds no key for it
+KeyLookup = Callable[[str], "tuple[SecretKey, str] | None"]
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    path: str  # stable name, e.g. /dev/edgewarden/node-E661...
+    name: str = ""  # default node name for nodes on this port without a registry name
+    baudrate: int = 921_600
+    max_frames_per_second: float = 200.0
+
+
+@dataclass
+class NodeStats:
+    """Per-node statistics, as `status`, the TUI and `monitor` show them."""
+
+    uid: str
+    name: str
+    port: str
+    state: str = "offline"  # online | offline | unpaired
+    frames_ok: int = 0
+    readings_ok: int = 0
+    rejected: collections.Counter[str] = field(default_factory=collections.Counter)
+    last_seen_wall: float | None = None
+    last_seen_mono: float | None = None
+    firmware_version: str = ""
+
+
+@dataclass
+class PortStats:
+    path: str
+    is_open: bool = False
+    opens: int = 0  # successful opens, the first included
+    reopens: int = 0  # opens after the port had gone away
+    bytes_in: int = 0
+    frame_errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    last_error: str = ""
+
+
+class LinkObserver:
+    """Hooks for consumers that want more than readings (monitor, audit); default no-op."""
+
+    def on_reject(self, port: str, uid: str | None, reason: RejectReason) -> None:
+        """A frame or reading was refused."""
+
+    def on_message(self, port: str, uid: str, message: Message) -> None:
+        """An authenticated non-reading message (HELLO, LOG, STATUS, ...)."""
+
+
+@dataclass
+class _Node:
+    session: NodeSession
+    stats: NodeStats
+    bucket: TokenBucket
+    port: _Port
+
+
+class _Port:
+    def __init__(self, spec: PortSpec) -> None:
+        self.spec = spec
+        self.fd: int | None = None
+        self.serial: serial.Serial | None = None
+        self.decoder = FrameDecoder()
+        self.stats = PortStats(spec.path)
+        self.uids: set[str] = set()
+
+
+class LinkManager:
+    """Reads every configured port, authenticates frames and queues `Reading`s."""
+
+    def __init__(
+        self,
+        ports: list[PortSpec],
+        keys: KeyLookup,
+        queue_size: int = 4096,
+        backoff_max_s: float = 10.0,
+        heartbeat_timeout_s: float = 10.0,
+        observer: LinkObserver | None = None,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.readings: asyncio.Queue[Reading] = asyncio.Queue(maxsize=queue_size)
+        self.dropped = 0
+        self._ports = [_Port(p) for p in ports]
+        self._keys = keys
+        self._backoff_max = backoff_max_s
+        self._heartbeat_timeout = heartbeat_timeout_s
+        self._observer = observer or LinkObserver()
+        self._random = random_bytes
+        self._nodes: dict[bytes, _Node] = {}
+        self._stopping = asyncio.Event()
+
+    @classmethod
+    def from_config(cls, cfg: SerialConfig, keys: KeyLookup,
+                    observer: LinkObserver | None = None) -> LinkManager:
+        """The link of `[serial]`: one port per `[[serial.nodes]]` entry."""
+        ports = [PortSpec(n.port, n.name, n.baudrate, n.max_frames_per_second)
+                 for n in cfg.nodes]
+        return cls(ports, keys, cfg.queue_size, cfg.reopen_backoff_max_s,
+                   cfg.heartbeat_timeout_s, observer)
+
+    # ------------------------------------------------------------------ public
+    async def run(self) -> None:
+        """Serve all ports until :meth:`stop` or cancellation."""
+        tasks = [asyncio.create_task(self._keep_open(p)) for p in self._ports]
+        try:
+            await self._stopping.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            for p in self._ports:
+                self._close(p, "stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def node_stats(self, now_mono: float | None = None) -> list[NodeStats]:
+        now = time.monotonic() if now_mono is None else now_mono
+        out = []
+        for node in self._nodes.values():
+            st = node.stats
+            if node.session.state is SessionState.UNPAIRED:
+                st.state = "unpaired"
+            elif (node.session.state is SessionState.ESTABLISHED
+                  and st.last_seen_mono is not None
+                  and now - st.last_seen_mono <= self._heartbeat_timeout):
+                st.state = "online"
+            else:
+                st.state = "offline"
+            out.append(st)
+        return sorted(out, key=lambda s: (s.name, s.uid))
+
+    def port_stats(self) -> list[PortStats]:
+        return [p.stats for p in self._ports]
+
+    def channels(self, uid: str) -> dict[int, ChannelSpec]:
+        node = self._nodes.get(bytes.fromhex(uid))
+        return node.session.channels if node else {}
+
+    def send(self, uid: str, message: Message) -> bool:
+        """Send an authenticated command (CONFIG_SET, TIME_SYNC, REBOOT) to a node in
+        session; False when there is no session or the port is closed."""
+        node = self._nodes.get(bytes.fromhex(uid))
+        if node is None:
+            return False
+        data = node.session.seal(message)
+        return data is not None and self._write(node.port, data)
+
+    # ------------------------------------------------------------------ port life
+    async def _keep_open(self, port: _Port) -> None:
+        backoff = BACKOFF_START_S
+        loop = asyncio.get_running_loop()
+        while True:
+            if port.fd is None:
+                if self._open(port, loop):
+                    backoff = BACKOFF_START_S
+                else:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self._backoff_max)
+                    continue
+            await asyncio.sleep(0.2)
+
+    def _open(self, port: _Port, loop: asyncio.AbstractEventLoop) -> bool:
+        try:
+            ser = serial.Serial(port.spec.path, port.spec.baudrate, timeout=0)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            port.stats.last_error = str(exc)
+            return False
+        port.serial = ser
+        port.fd = ser.fileno()
+        os.set_blocking(port.fd, False)
+        port.decoder = FrameDecoder()
+        if port.stats.opens:
+            port.stats.reopens += 1
+            log.info("%s: port is back", port.spec.path)
+        port.stats.is_open = True
+        port.stats.opens += 1
+        loop.add_reader(port.fd, self._on_readable, port)
+        return True
+
+    def _close(self, port: _Port, why: str) -> None:
+        if port.fd is None:
+            return
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(port.fd)
+        with contextlib.suppress(Exception):
+            if port.serial is not None:
+                port.serial.close()
+        port.fd = None
+        port.serial = None
+        port.stats.is_open = False
+        port.stats.last_error = why
+        if why != "stopped":
+            log.warning("%s: port closed (%s); reopening with backoff", port.spec.path, why)
+
+    def _write(self, port: _Port, data: bytes) -> bool:
+        if port.fd is None:
+            return False
+        try:
+            os.write(port.fd, data)
+        except OSError:
+            return False  # a full or vanished port; the node will ask again
+        return True
+
+    def _on_readable(self, port: _Port) -> None:
+        assert port.fd is not None
+        try:
+            data = os.read(port.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._close(port, exc.strerror or "read error")
+            return
+        if not data:
+            self._close(port, "end of file")
+            return
+        port.stats.bytes_in += len(data)
+        self.ingest(port, data, time.time(), time.monotonic())
+
+    # ------------------------------------------------------------------ frames
+    def ingest(self, port: _Port, data: bytes, wall: float, mono: float) -> None:
+        """Decode, rate-limit, authenticate and queue what `data` carries."""
+        for item in port.decoder.feed(data):
+            if isinstance(item, FrameError):
+                port.stats.frame_errors[item.reason.value] += 1
+                self._observer.on_reject(port.spec.path, None, item.reason)
+                continue
+            self._handle_frame(port, item, wall, mono)
+
+    def _node_for(self, port: _Port, frame: Frame, mono: float) -> _Node | None:
+        node = self._nodes.get(frame.node_id)
+        if node is not None:
+            node.port = port
+            return node
+        if len(port.uids) >= MAX_NODES_PER_PORT:
+            return None
+        uid = frame.uid
+        try:
+            found = self._keys(uid)
+        except Exception as exc:  # a broken key file must not stop the other nodes
+            log.error("node %s: cannot load its key (%s); treated as unpaired", uid, exc)
+            found = None
+        key, name = found if found else (None, port.spec.name or uid)
+        rate = port.spec.max_frames_per_second
+        node = _Node(
+            session=NodeSession(frame.node_id, key, self._random),
+            stats=NodeStats(uid=uid, name=name or uid, port=port.spec.path),
+            bucket=TokenBucket(rate, max(rate, 10.0), mono),
+            port=port,
+        )
+        self._nodes[frame.node_id] = node
+        port.uids.add(uid)
+        return node
+
+    def _reject(self, port: _Port, node: _Node | None, uid: str | None,
+                reason: RejectReason) -> None:
+        if node is not None:
+            node.stats.rejected[reason.value] += 1
+        else:
+            port.stats.frame_errors[reason.value] += 1
+        self._observer.on_reject(port.spec.path, uid, reason)
+
+    def _handle_frame(self, port: _Port, frame: Frame, wall: float, mono: float) -> None:
+        node = self._node_for(port, frame, mono)
+        if node is None:
+            self._reject(port, None, frame.uid, RejectReason.UNPAIRED)
+            return
+        if not node.bucket.allow(mono):
+            self._reject(port, node, frame.uid, RejectReason.RATE_LIMITED)
+            return
+        result = node.session.handle(frame, int(wall * 1000))
+        for reply in result.replies:
+            self._write(port, reply)
+        for reason in result.rejected:
+            self._reject(port, node, frame.uid, reason)
+        if not result.messages:
+            return
+        st = node.stats
+        st.frames_ok += 1
+        st.last_seen_wall, st.last_seen_mono = wall, mono
+        st.firmware_version = node.session.firmware_version or st.firmware_version
+        for msg in result.messages:
+            if isinstance(msg, ReadingMsg):
+                spec = result.channels[msg.channel_id]
+                reading = Reading(st.uid, st.name, spec.name, msg.value, spec.unit,
+                                  msg.node_time_ms, wall, mono, frame.counter)
+                try:
+                    self.readings.put_nowait(reading)
+                    st.readings_ok += 1
+                except asyncio.QueueFull:
+                    self.dropped += 1
+                    self._reject(port, node, frame.uid, RejectReason.QUEUE_FULL)
+            else:
+                self._observer.on_message(port.spec.path, st.uid, msg)
