@@ -18,16 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller import health
 from controller.alarm_desk import AlarmDesk, with_defaults
 from controller.anomaly.engine import AnomalyEngine
-from controller.camera.reconnect import CameraStatus
-from controller.camera_worker import CameraWorker
 from controller.config import Config, load_config
 from controller.control.server import AuditEntry, ControlServer
-from controller.detect.events import DetectionEvent
 from controller.errors import EdgewardenError
 from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from controller.store import RecordWriter
@@ -36,6 +33,11 @@ from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
 from firmware_bridge.messages import Heartbeat, Message
 from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
+
+if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when configured
+    from controller.camera.reconnect import CameraStatus
+    from controller.camera_worker import CameraWorker
+    from controller.detect.events import DetectionEvent
 
 log = logging.getLogger("service")
 
@@ -198,6 +200,10 @@ class Service:
         self._link_task = None
 
     def _start_cameras(self) -> None:
+        if not self.cfg.cameras:
+            return
+        from controller.camera_worker import CameraWorker
+
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
                                   self._on_camera_status)
@@ -212,9 +218,9 @@ class Service:
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.request_stop)
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, self._reload.set)
 
     async def _shutdown(self) -> None:

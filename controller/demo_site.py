@@ -1,0 +1,184 @@
+"""A whole simulated site for `edgewarden demo`: store, paired nodes with faults, a camera.
+
+Everything lives in one data directory: the store initialised with a printed demo
+passphrase, node keys, a config file the service reads like a real one, and (without
+`../shared`) a synthetic video of a still yard that something crosses now and then.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.config import Config, load_config
+from controller.store import initialise
+from controller.store.layout import StoreLayout
+from firmware_bridge.fleet import SimulatedFleet, start_paired_nodes
+
+DEMO_PASSPHRASE = "edgewarden demo passphrase"  # noqa: S105 (public by design: demo data only)
+NODE_NAMES = ["north-door", "server-room", "loading-bay"]
+# fault windows (seconds after start) that make the alarm life cycle visible
+NODE_FAULTS = {0: ["spike@12:15"], 1: ["stuck@40:30"], 2: ["dropout@25:15"]}
+
+
+def shared_traffic_dir() -> Path | None:
+    """The real traffic data when ../shared is beside the checkout (or $EDGEWARDEN_SHARED_DATA)."""
+    env = os.environ.get("EDGEWARDEN_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve().parent.parent
+    candidates += [here.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    for base in candidates:
+        video = base / "traffic" / "traffic_frames.mp4"
+        if video.is_file():
+            return video.parent
+    return None
+
+
+def write_synthetic_video(path: Path, frames: int = 150, fps: float = 15.0) -> Path:
+    """A still yard with a box crossing it: motion for the camera pipeline to find."""
+    import cv2
+    import numpy as np
+
+    w, h = 640, 360
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
+    if not writer.isOpened():
+        raise OSError(f"{path}: cannot write a video (OpenCV has no mp4v encoder)")
+    rng = np.random.default_rng(7)
+    background = np.full((h, w, 3), 90, np.uint8)
+    background[h // 2 :, :] = (60, 110, 70)  # grass
+    cv2.rectangle(background, (40, 60), (200, 170), (140, 140, 150), -1)  # a shed
+    try:
+        for i in range(frames):
+            frame = background.copy()
+            frame += rng.integers(0, 3, frame.shape, dtype=np.uint8)  # sensor noise
+            if 40 <= i < 110:  # something crosses the yard
+                x = int((i - 40) / 70 * (w + 80)) - 80
+                cv2.rectangle(frame, (x, 180), (x + 60, 300), (30, 30, 200), -1)
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path
+
+
+@dataclass
+class DemoSite:
+    root: Path
+    config_path: Path
+    config: Config
+    fleet: SimulatedFleet
+    passphrase: str | None
+    verification_key: str | None
+    video: Path | None
+    model: Path | None
+
+    def stop(self) -> None:
+        self.fleet.stop()
+
+
+def build_site(
+    root: Path,
+    *,
+    rate_hz: float = 2.0,
+    camera: bool = True,
+    video: Path | None = None,
+    model: Path | None = None,
+    labels: Path | None = None,
+    runtime_dir: Path | None = None,
+) -> DemoSite:
+    """Initialise (or reuse) the demo data dir, start the nodes, write the config."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = root / "data"
+    passphrase: str | None = None
+    verification_key: str | None = None
+    if not StoreLayout(data).manifest.exists():
+        result = initialise(data, passphrase=DEMO_PASSPHRASE)
+        passphrase = DEMO_PASSPHRASE
+        verification_key = result.verification_key
+    fleet = start_paired_nodes(len(NODE_NAMES), root / "nodes", rate_hz=rate_hz,
+                               faults=NODE_FAULTS, names=NODE_NAMES)
+    source: Path | None = None
+    if camera:
+        if video is not None:
+            source = video
+        else:
+            traffic = shared_traffic_dir()
+            if traffic is not None:
+                source = traffic / "traffic_frames.mp4"
+                if model is not None and labels is None:
+                    pbtxt = traffic / "traffic_label_map.pbtxt"
+                    labels = pbtxt if pbtxt.exists() else None
+            else:
+                source = root / "yard.mp4"
+                if not source.exists():
+                    write_synthetic_video(source)
+    config_path = root / "config.toml"
+    runtime = runtime_dir or root / "run"
+    config_path.write_text(_config_text(root, runtime, fleet, source, model, labels),
+                           encoding="utf-8")
+    return DemoSite(root, config_path, load_config(config_path), fleet, passphrase,
+                    verification_key, source, model)
+
+
+def _config_text(root: Path, runtime: Path, fleet: SimulatedFleet, video: Path | None,
+                 model: Path | None, labels: Path | None) -> str:
+    nodes = "".join(
+        f'\n[[serial.nodes]]\nname = "{n.name}"\nport = "{n.port}"\n' for n in fleet.nodes
+    )
+    camera = ""
+    if video is not None:
+        camera = (f'\n[[cameras]]\nname = "yard"\nsource = "{video}"\nloop = true\n'
+                  "fps = 10.0\nwidth = 640\nheight = 360\npre_roll_s = 1.0\npost_roll_s = 1.0\n")
+    detect = "\n[detect]\nthreshold = 0.3\n"
+    if model is not None:
+        detect += f'model = "{model}"\n'
+        if labels is not None:
+            detect += f'labels = "{labels}"\n'
+    return f"""# edgewarden demo site: a normal config file, written by `edgewarden demo`
+[device]
+name = "demo-site"
+data_dir = "{root / 'data'}"
+runtime_dir = "{runtime}"
+
+[serial]
+keys_dir = "{root / 'nodes' / 'keys'}"
+heartbeat_timeout_s = 5.0
+
+[store]
+epoch_seconds = 60
+seal_every_records = 200
+commit_interval_ms = 100
+
+[health]
+interval_s = 5.0
+textfile_path = "{root / 'metrics.prom'}"
+
+[anomaly]
+chatter_per_hour = 6
+
+# channels not named below: no rules but the health defaults
+[anomaly.channels."*"]
+adaptive = "off"
+{''.join(_node_rules(n.name) for n in fleet.nodes)}
+{detect}{camera}{nodes}"""
+
+
+def _node_rules(node: str) -> str:
+    """Limits and stuck-sensor rules on temperature; every channel alarms when missing."""
+    rules = f"""
+[anomaly.channels."{node}/temperature"]
+high_warning = 35.0
+high_critical = 60.0
+deadband = 2.0
+flatline_s = 8.0
+missing_s = 6.0
+adaptive = "off"
+priority = "high"
+"""
+    for channel in ("humidity", "vibration", "door"):
+        rules += f"""
+[anomaly.channels."{node}/{channel}"]
+missing_s = 6.0
+adaptive = "off"
+"""
+    return rules
