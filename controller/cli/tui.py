@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     path = socket_path(args)
     if args.idle_lock <= 0:
         raise UsageError("--idle-lock: must be a positive number of seconds")
-    from tui.app import EdgewardenApp  # Textual loads only for this command
+    from tui.app import run_app  # Textual loads only for this command
 
-    EdgewardenApp(path, idle_lock_s=args.idle_lock).run()
+    run_app(path, idle_lock_s=args.idle_lock)
     return 0

@@ -1,0 +1,220 @@
+"""The sans-IO cores of the TUI: payload models, live state, session key, config edits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.tui.scripted_service import T0, base_status
+from tui.config_edit import unified_diff, validate
+from tui.connection import retry_delay
+from tui.live_state import (
+    ALARMS,
+    CAMERAS,
+    HEALTH,
+    NODES,
+    STORE,
+    LiveState,
+    ago,
+    filter_alarms,
+    sort_alarms,
+    sparkline,
+)
+from tui.model import Role, parse_alarm, parse_status
+from tui.secret import Identity, Passphrase
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_parsing_any_json_never_raises(raw: object) -> None:
+    parse_status(raw)
+    parse_status({"nodes": [raw], "alarms": [raw], "cameras": [raw], "health": raw,
+                  "store": raw, "role": raw})
+    LiveState().apply_event({"event": "reading", "node": raw, "channel": raw, "value": raw})
+    LiveState().apply_event({"event": "alarm", "alarm": raw})
+
+
+def test_status_parses_the_documented_shape() -> None:
+    s = parse_status(base_status("ops"))
+    assert s.role == Role.OPS and s.user == "tech"
+    assert [n.id for n in s.nodes] == ["node-1", "node-2", "node-3"]
+    assert s.nodes[0].channels[0].unit == "°C" and s.nodes[0].link.rejected_total == 4
+    assert not s.nodes[2].paired
+    assert s.alarms[0].id == "node-1/temp:limits" and s.alarms[0].needs_ack
+    assert s.alarms[1].chattering and not s.alarms[1].needs_ack
+    assert s.cameras[0].last_detection is not None and s.cameras[1].last_detection is None
+    assert s.store.epoch == 472 and s.health.cpu_temp_c == 54.2
+
+
+def test_wrong_types_become_neutral_defaults() -> None:
+    s = parse_status({"role": "root", "nodes": [{"id": 5, "online": "yes",
+                                                 "channels": "x"}]})
+    assert s.role == Role.NONE
+    assert s.nodes[0].id == "?" and s.nodes[0].online is False and s.nodes[0].channels == ()
+
+
+def test_readings_update_value_history_and_liveness() -> None:
+    live = LiveState(history_points=3)
+    live.apply_status(parse_status(base_status("view")))
+    for v in (1.0, 2.0, 3.0, 4.0):
+        changed = live.apply_event({"event": "reading", "node": "node-2", "channel": "humidity",
+                                    "value": v, "time": T0 + v})
+        assert changed == {NODES}
+    node = live.status.nodes[1]
+    assert node.online and node.last_seen == T0 + 4.0 and node.channels[0].value == 4.0
+    assert live.history("node-2", "humidity") == (2.0, 3.0, 4.0)
+
+
+def test_a_reading_from_an_unknown_node_or_channel_adds_it() -> None:
+    live = LiveState()
+    live.apply_event({"event": "reading", "node": "n9", "channel": "lux", "value": 3,
+                      "unit": "lx"})
+    assert live.status.nodes[0].id == "n9" and live.status.nodes[0].channels[0].unit == "lx"
+
+
+def test_alarm_events_replace_by_id_and_normal_removes() -> None:
+    live = LiveState()
+    live.apply_status(parse_status(base_status("view")))
+    a = {"alarm_id": "node-1/temp:limits", "state": "active_ack", "channel": "node-1/temp"}
+    assert live.apply_event({"event": "alarm", "alarm": a}) == {ALARMS}
+    assert [x.state for x in live.status.alarms if x.id == a["alarm_id"]] == ["active_ack"]
+    live.apply_event({"event": "alarm", "alarm": {**a, "state": "normal"}})
+    assert all(x.id != a["alarm_id"] for x in live.status.alarms)
+
+
+def test_detection_health_and_node_events() -> None:
+    live = LiveState()
+    live.apply_status(parse_status(base_status("view")))
+    assert live.apply_event({"event": "detection", "camera": "yard", "label": "person",
+                             "score": 0.9, "time": T0}) == {CAMERAS}
+    assert live.status.cameras[1].last_detection.label == "person"  # type: ignore[union-attr]
+    assert live.apply_event({"event": "health", "health": {"cpu_temp_c": 80.0},
+                             "store": {"epoch": 473}}) == {HEALTH, STORE}
+    assert live.status.store.epoch == 473
+    live.apply_event({"event": "node", "node": {"id": "node-1", "name": "boiler",
+                                                "online": False}})
+    assert not live.status.nodes[0].online and len(live.status.nodes[0].channels) == 2
+    assert live.apply_event({"event": "bogus"}) == set()
+
+
+def test_sparkline_scales_between_min_and_max() -> None:
+    assert sparkline([0, 7], 10) == "▁█"
+    assert sparkline([5, 5, 5], 2) == "▄▄"
+    assert sparkline([1, 2, 3, 4], 2) == "▁█"  # only the last `width` values
+    assert sparkline([], 5) == ""
+
+
+def test_ago() -> None:
+    assert ago(None, T0) == "—"
+    assert [ago(T0 - d, T0) for d in (5, 120, 7200, 3 * 86400)] == ["5s", "2m", "2h", "3d"]
+
+
+def test_alarm_sort_puts_action_first_and_filter_matches_text_and_state() -> None:
+    alarms = [parse_alarm({"alarm_id": "b", "state": "active_ack", "priority": "urgent"}),
+              parse_alarm({"alarm_id": "a", "state": "active_unack", "priority": "low"}),
+              parse_alarm({"alarm_id": "c", "state": "active_unack", "priority": "high",
+                           "channel": "pump/flow"})]
+    assert [a.id for a in sort_alarms(alarms)] == ["c", "a", "b"]
+    assert [a.id for a in filter_alarms(alarms, "PUMP")] == ["c"]
+    assert [a.id for a in filter_alarms(alarms, "", "active_ack")] == ["b"]
+
+
+def test_retry_delay_backs_off_to_a_cap() -> None:
+    assert [retry_delay(n) for n in (1, 2, 3, 10)] == [0.5, 1.0, 2.0, 5.0]
+
+
+def test_session_key_auto_locks_after_idle_and_logs_without_secrets() -> None:
+    from tui.session_key import SessionKey
+
+    key = SessionKey(idle_s=60)
+    ident = Identity(object())  # type: ignore[arg-type]
+    key.unlock(ident, now=100.0)
+    assert key.use(150.0) is ident  # use restarts the idle timer
+    key.touch(200.0)
+    assert key.unlocked and key.remaining(230.0) == 30.0
+    assert not key.expire(259.0)
+    assert key.expire(260.0) and not key.unlocked
+    assert key.use(261.0) is None
+    assert [e.what for e in key.log] == ["unlocked", "auto-locked after idle"]
+    assert "unlocked=False" in repr(key)
+
+
+def test_secrets_never_show_in_reprs() -> None:
+    assert "hunter2" not in repr(Passphrase("hunter2")) + str(Passphrase("hunter2"))
+    assert "AGE-SECRET" not in repr(Identity(object()))  # type: ignore[arg-type]
+
+
+def test_config_validation_names_line_and_key() -> None:
+    assert validate("[device]\nname = 'x'\n") is None
+    problem = validate("[device]\nname = 'x'\n\n[health]\ninterval_s = -2\n")
+    assert problem is not None and problem.line == 5 and problem.key == "health.interval_s"
+    assert str(problem) == "line 5: health.interval_s: must not be negative"
+    bad = validate("[device\n")
+    assert bad is not None and "invalid TOML" in bad.message
+
+
+def test_unified_diff_shows_the_change_only() -> None:
+    diff = unified_diff("a = 1\nb = 2\n", "a = 1\nb = 3\n", "c.toml")
+    assert "-b = 2" in diff and "+b = 3" in diff and "-a = 1" not in diff
+    assert unified_diff("x\n", "x\n", "c.toml") == ""
+
+
+@pytest.mark.parametrize("role", ["view", "ops", "admin"])
+def test_role_order(role: str) -> None:
+    r = Role.parse(role)
+    assert Role.VIEW <= r <= Role.ADMIN and r.label == role
+    assert dataclasses.replace(parse_status({}), role=r).role == r
+
+
+def test_the_running_service_status_shape_parses() -> None:
+    """`controller.service.status()` + `you`: nodes by name, channels top-level."""
+    raw = {
+        "device": "site", "you": {"uid": 0, "role": 3},
+        "nodes": [{"name": "north-door", "uid": "6DA1", "state": "online", "paired": True,
+                   "last_seen": T0, "frames_ok": 9, "rejected": {"bad_crc": 2}}],
+        "channels": [{"key": "north-door/temperature", "node": "north-door",
+                      "channel": "temperature", "unit": "C", "value": 21.2, "t": T0,
+                      "history": [21.0, 21.1, 21.2]}],
+        "alarms": [{"id": "north-door/temperature:limits", "channel": "north-door/temperature",
+                    "state": "returned_unack", "priority": "high", "value": 51.0,
+                    "since": T0 - 6}],
+        "cameras": [{"name": "yard", "state": "up", "last_detection": None}],
+        "health": {"cpu_percent": 12.0, "cpu_temp_c": None, "memory_total_bytes": 100,
+                   "memory_available_bytes": 75,
+                   "filesystems": [{"free_bytes": 2 * 1024 * 1024,
+                                    "total_bytes": 4 * 1024 * 1024}]},
+        "store": {"records": 6, "epoch": 0},
+    }
+    s = parse_status(raw)
+    assert s.role == Role.ADMIN and s.user == "uid 0"
+    node = s.nodes[0]
+    assert node.online and node.paired and node.link.rejected == {"bad_crc": 2}
+    assert node.channels[0].name == "temperature" and node.channels[0].value == 21.2
+    assert s.alarms[0].needs_ack and s.alarms[0].value == 51.0
+    assert s.cameras[0].state == "running"
+    assert s.health.memory_used_pct == 25.0 and s.health.disk_free_mb == 2.0
+    live = LiveState()
+    from tui.model import channel_histories
+
+    live.apply_status(s, channel_histories(raw))
+    assert live.history("north-door", "temperature") == (21.0, 21.1, 21.2)
+    # a published transition (AlarmTransition.to_record) updates the known alarm
+    live.apply_event({"event": "alarm", "t": T0, "alarm_id": "north-door/temperature:limits",
+                      "channel": "north-door/temperature", "rule": "limits",
+                      "transition": "ack", "from_state": "returned_unack",
+                      "to_state": "active_ack", "value": 20.0, "user": "tech"})
+    alarm = live.status.alarms[0]
+    assert alarm.state == "active_ack" and alarm.value == 51.0  # an ack keeps the trigger
+    assert alarm.history[-1].event == "ack" and alarm.history[-1].state == "active_ack"
+    live.apply_event({"event": "alarm", "alarm_id": "north-door/temperature:limits",
+                      "transition": "clear", "to_state": "normal", "t": T0 + 1})
+    assert live.status.alarms == ()

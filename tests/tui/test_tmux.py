@@ -1,0 +1,74 @@
+"""`edgewarden tui` in a real terminal (tmux): keys in, screen text out via capture-pane."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+def capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                          capture_output=True, text=True, check=False).stdout
+
+
+def wait_for(session: str, *needles: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = capture(session)
+        if all(n in screen for n in needles):
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{needles} not on screen:\n{screen}")
+
+
+@pytest.fixture
+def service_process(short_dir: Path) -> Iterator[Path]:
+    sock = short_dir / "control.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.tui.scripted_service", "--socket", str(sock),
+         "--role", "ops"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    yield sock
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_tui_in_tmux_acknowledges_an_alarm(service_process: Path) -> None:
+    session = f"ewtui-{os.getpid()}"
+    edgewarden = Path(sys.executable).parent / "edgewarden"
+    command = f"{edgewarden} tui --socket {service_process}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    "-e", "TERM=xterm-256color", command], check=True, cwd=REPO_ROOT)
+    try:
+        screen = wait_for(session, "connected", "tech (ops)", "Sensor nodes")
+        assert "node-1/temp" in screen  # the active alarm on top of the dashboard
+        subprocess.run(["tmux", "send-keys", "-t", session, "2"], check=True)
+        wait_for(session, "Alarms", "ACTIVE", "a Ack")
+        subprocess.run(["tmux", "send-keys", "-t", session, "a"], check=True)
+        screen = wait_for(session, "Acknowledged node-1/temp:limits")
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = subprocess.run(["tmux", "has-session", "-t", session],
+                                   capture_output=True, check=False).returncode == 0
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, "the app did not quit on q"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True,
+                       check=False)

@@ -1,0 +1,445 @@
+"""Typed models of the control-socket payloads the TUI consumes.
+
+Parsing is tolerant on purpose: the service and the TUI ship from the same tree but may be
+upgraded apart, so a missing or mistyped field becomes a neutral default instead of a crash,
+and unknown fields are ignored. Every ``parse_*`` function takes decoded JSON (``Any``) and
+never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import Any
+
+
+class Role(IntEnum):
+    """The caller's role from its Unix groups; higher includes lower."""
+
+    NONE = 0
+    VIEW = 1
+    OPS = 2
+    ADMIN = 3
+
+    @classmethod
+    def parse(cls, value: Any) -> Role:
+        """A label ("ops"), or the service's numeric role (2 or "2")."""
+        if isinstance(value, str) and value.upper() in cls.__members__:
+            return cls[value.upper()]
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 3:
+            return cls(value)
+        return cls.NONE
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+# ----------------------------------------------------------------------------- helpers
+def _str(value: Any, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _float(value: Any, default: float | None = None) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return float(value)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return int(value)
+
+
+def _bool(value: Any, default: bool = False) -> bool:
+    return value if isinstance(value, bool) else default
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# ----------------------------------------------------------------------------- status parts
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    unit: str = ""
+    value: float | None = None
+    time: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    """Frames accepted and rejected on one node's serial link, rejected counted by reason."""
+
+    frames_ok: int = 0
+    rejected: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    name: str
+    online: bool = False
+    paired: bool = False
+    last_seen: float | None = None
+    firmware: str = ""
+    sample_rate_hz: float | None = None
+    channels: tuple[Channel, ...] = ()
+    link: LinkStats = field(default_factory=LinkStats)
+
+
+@dataclass(frozen=True)
+class AlarmTransition:
+    time: float
+    state: str
+    user: str = ""
+    event: str = ""
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One alarm in its ISA-18.2 life cycle."""
+
+    id: str
+    source: str
+    rule: str = ""
+    message: str = ""
+    priority: str = "medium"
+    state: str = "normal"
+    value: float | None = None
+    since: float | None = None
+    shelved_until: float | None = None
+    chattering: bool = False
+    severity: str = ""
+    acked_by: str = ""
+    shelve_reason: str = ""
+    rule_event: str = ""  # set when parsed from a transition ("raise", "ack", ...)
+    user_of_change: str = ""  # who made that transition
+    history: tuple[AlarmTransition, ...] = ()
+
+    @property
+    def needs_ack(self) -> bool:
+        return self.state in ("active_unack", "returned_unack")
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("active_unack", "active_ack")
+
+
+ALARM_STATES = ("active_unack", "active_ack", "returned_unack", "shelved", "suppressed", "normal")
+PRIORITIES = ("urgent", "high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class Detection:
+    time: float
+    label: str
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Camera:
+    name: str
+    state: str = "unknown"
+    fps: float | None = None
+    last_detection: Detection | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    cpu_temp_c: float | None = None
+    throttled: bool = False
+    throttle_flags: tuple[str, ...] = ()
+    cpu_pct: float | None = None
+    memory_used_pct: float | None = None
+    disk_free_mb: float | None = None
+    disk_total_mb: float | None = None
+    dropped: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    records: int = 0
+    sealed: int = 0
+    epoch: int | None = None
+    verification_key_fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything the dashboard shows; what `status` returns and events keep up to date."""
+
+    user: str = ""
+    role: Role = Role.NONE
+    device: str = ""
+    time: float | None = None
+    nodes: tuple[Node, ...] = ()
+    alarms: tuple[Alarm, ...] = ()
+    cameras: tuple[Camera, ...] = ()
+    health: Health = field(default_factory=Health)
+    store: StoreInfo = field(default_factory=StoreInfo)
+    export_available: bool = False
+
+
+# ----------------------------------------------------------------------------- history
+@dataclass(frozen=True)
+class EventMeta:
+    """The plaintext metadata of one stored record (everything else is ciphertext)."""
+
+    id: int
+    time: float
+    kind: str
+    source: str = ""
+    severity: str = ""
+    epoch: int | None = None
+    seal: str = "unknown"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit record after decryption: who did what."""
+
+    id: int
+    time: float
+    uid: int | None
+    user: str
+    command: str
+    ok: bool
+    detail: str = ""
+
+
+# ----------------------------------------------------------------------------- parsers
+def parse_channel(raw: Any) -> Channel:
+    d = _dict(raw)
+    return Channel(
+        name=_str(d.get("name"), _str(d.get("channel"), "?")),
+        unit=_str(d.get("unit")),
+        value=_float(d.get("value")),
+        time=_float(d.get("time"), _float(d.get("t"))),
+        low=_float(d.get("min")),
+        high=_float(d.get("max")),
+    )
+
+
+def parse_link(raw: Any) -> LinkStats:
+    """``{"frames_ok": n, "rejected": {reason: n}}`` (or those keys on the node itself)."""
+    d = _dict(raw)
+    rejected = {str(k): _int(v) for k, v in _dict(d.get("rejected")).items()}
+    return LinkStats(frames_ok=_int(d.get("frames_ok")), rejected=rejected)
+
+
+def parse_node(raw: Any) -> Node:
+    d = _dict(raw)
+    node_id = _str(d.get("id"), _str(d.get("name"), "?"))
+    online = d.get("online")
+    return Node(
+        id=node_id,
+        name=_str(d.get("name"), node_id),
+        online=online if isinstance(online, bool) else d.get("state") == "online",
+        paired=_bool(d.get("paired")),
+        last_seen=_float(d.get("last_seen")),
+        firmware=_str(d.get("firmware")),
+        sample_rate_hz=_float(d.get("sample_rate_hz")),
+        channels=tuple(parse_channel(c) for c in _list(d.get("channels"))),
+        link=parse_link(d.get("link") if isinstance(d.get("link"), dict) else d),
+    )
+
+
+def _transition(d: Mapping[str, Any]) -> str:
+    """The transition's event name when `d` is an alarm transition, else ""."""
+    if "to_state" not in d or "state" in d:
+        return ""
+    named = _str(d.get("transition"), _str(d.get("event")))
+    return named if named and named != "alarm" else "change"
+
+
+def parse_alarm(raw: Any) -> Alarm:
+    d = _dict(raw)
+    alarm_id = _str(d.get("alarm_id"), _str(d.get("id"), "?"))
+    history = tuple(
+        AlarmTransition(
+            time=_float(_dict(h).get("t"), 0.0) or 0.0,
+            state=_str(_dict(h).get("to_state"), "?"),
+            user=_str(_dict(h).get("user")),
+            event=_str(_dict(h).get("event")),
+        )
+        for h in _list(d.get("history"))
+    )
+    return Alarm(
+        id=alarm_id,
+        source=_str(d.get("channel"), alarm_id),
+        rule=_str(d.get("rule")),
+        message=_str(d.get("message")),
+        priority=_str(d.get("priority"), "medium"),
+        state=_str(d.get("state"), _str(d.get("to_state"), "normal")),
+        value=_float(d.get("trigger_value"), _float(d.get("value"))),
+        since=_float(d.get("trigger_t"), _float(d.get("since"), _float(d.get("t")))),
+        shelved_until=_float(d.get("shelved_until")),
+        chattering=_bool(d.get("chattering")),
+        severity=_str(d.get("severity")),
+        acked_by=_str(d.get("acked_by")),
+        rule_event=_transition(d),
+        user_of_change=_str(d.get("user")),
+        shelve_reason=_str(d.get("shelve_reason")),
+        history=history,
+    )
+
+
+def parse_detection(raw: Any) -> Detection | None:
+    if not isinstance(raw, dict):
+        return None
+    return Detection(
+        time=_float(raw.get("time"), 0.0) or 0.0,
+        label=_str(raw.get("label"), "?"),
+        score=_float(raw.get("score")),
+    )
+
+
+def parse_camera(raw: Any) -> Camera:
+    d = _dict(raw)
+    return Camera(
+        name=_str(d.get("name"), "?"),
+        state={"up": "running", "down": "down"}.get(_str(d.get("state")),
+                                                  _str(d.get("state"), "unknown")),
+        fps=_float(d.get("fps")),
+        last_detection=parse_detection(d.get("last_detection")),
+    )
+
+
+def parse_health(raw: Any) -> Health:
+    d = _dict(raw)
+    mb = 1024 * 1024
+    if "memory_used_pct" not in d and _float(d.get("memory_total_bytes")):
+        total = _float(d.get("memory_total_bytes")) or 1.0
+        avail = _float(d.get("memory_available_bytes"), 0.0) or 0.0
+        d = {**d, "memory_used_pct": 100.0 * (1 - avail / total)}
+    filesystems = _list(d.get("filesystems"))
+    if "disk_free_mb" not in d and filesystems:
+        fs = _dict(filesystems[0])
+        free, total_b = _float(fs.get("free_bytes")), _float(fs.get("total_bytes"))
+        d = {**d, "disk_free_mb": None if free is None else free / mb,
+             "disk_total_mb": None if total_b is None else total_b / mb}
+    throttling = _dict(d.get("throttling"))
+    flags = d.get("throttle_flags")
+    if flags is None and throttling:
+        flags = [k for k, v in throttling.items() if v is True]
+    return Health(
+        cpu_temp_c=_float(d.get("cpu_temp_c")),
+        throttled=_bool(d.get("throttled"), bool(flags)),
+        throttle_flags=tuple(str(f) for f in _list(flags)),
+        cpu_pct=_float(d.get("cpu_pct"), _float(d.get("cpu_percent"))),
+        memory_used_pct=_float(d.get("memory_used_pct")),
+        disk_free_mb=_float(d.get("disk_free_mb")),
+        disk_total_mb=_float(d.get("disk_total_mb")),
+        dropped={str(k): _int(v) for k, v in _dict(d.get("dropped")).items()},
+    )
+
+
+def parse_store(raw: Any) -> StoreInfo:
+    d = _dict(raw)
+    epoch = d.get("epoch")
+    return StoreInfo(
+        records=_int(d.get("records")),
+        sealed=_int(d.get("sealed")),
+        epoch=_int(epoch) if _float(epoch) is not None else None,
+        verification_key_fingerprint=_str(d.get("verification_key_fingerprint")),
+    )
+
+
+def _nodes_with_channels(d: Mapping[str, Any]) -> tuple[Node, ...]:
+    """Nodes, with the service's top-level ``channels`` list folded into their nodes."""
+    nodes = [parse_node(n) for n in _list(d.get("nodes"))]
+    extra: dict[str, list[Channel]] = {}
+    for c in _list(d.get("channels")):
+        node = _str(_dict(c).get("node"))
+        if node:
+            extra.setdefault(node, []).append(parse_channel(c))
+    out = []
+    for n in nodes:
+        known = {c.name for c in n.channels}
+        added = tuple(c for c in extra.pop(n.name, extra.pop(n.id, [])) if c.name not in known)
+        out.append(replace(n, channels=n.channels + added) if added else n)
+    out += [Node(id=name, name=name, online=True, paired=True, channels=tuple(chs))
+            for name, chs in extra.items()]
+    return tuple(out)
+
+
+def channel_histories(raw: Any) -> dict[tuple[str, str], list[float]]:
+    """Recent values per (node, channel) from the status ``channels[].history``."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for c in _list(_dict(raw).get("channels")):
+        cd = _dict(c)
+        values = [v for v in (_float(x) for x in _list(cd.get("history"))) if v is not None]
+        if values:
+            out[(_str(cd.get("node")), _str(cd.get("channel")))] = values
+    return out
+
+
+def parse_status(raw: Any) -> Status:
+    d = _dict(raw)
+    you = _dict(d.get("you"))
+    uid = you.get("uid")
+    return Status(
+        user=_str(d.get("user"), _str(you.get("user"), f"uid {uid}" if uid is not None else "")),
+        role=Role.parse(d.get("role", you.get("role"))),
+        device=_str(d.get("device")),
+        time=_float(d.get("time")),
+        nodes=_nodes_with_channels(d),
+        alarms=tuple(parse_alarm(a) for a in _list(d.get("alarms"))),
+        cameras=tuple(parse_camera(c) for c in _list(d.get("cameras"))),
+        health=parse_health(d.get("health")),
+        store=parse_store(d.get("store")),
+        export_available=_bool(d.get("export_available")),
+    )
+
+
+def parse_event_meta(raw: Any) -> EventMeta:
+    d = _dict(raw)
+    epoch = d.get("epoch")
+    return EventMeta(
+        id=_int(d.get("id")),
+        time=_float(d.get("time"), 0.0) or 0.0,
+        kind=_str(d.get("kind"), "?"),
+        source=_str(d.get("source")),
+        severity=_str(d.get("severity")),
+        epoch=_int(epoch) if _float(epoch) is not None else None,
+        seal=_str(d.get("seal"), "unknown"),
+    )
+
+
+def parse_event_list(raw: Any) -> tuple[EventMeta, ...]:
+    """`events.list` result: a list of metadata objects (or ``{"events": [...]}``)."""
+    items = raw if isinstance(raw, list) else _list(_dict(raw).get("events"))
+    return tuple(parse_event_meta(e) for e in items)
+
+
+def parse_audit_entry(meta: EventMeta, content: Mapping[str, Any]) -> AuditEntry:
+    uid = content.get("uid")
+    return AuditEntry(
+        id=meta.id,
+        time=meta.time,
+        uid=_int(uid) if _float(uid) is not None else None,
+        user=_str(content.get("user"), meta.source),
+        command=_str(content.get("cmd"), "?"),
+        ok=_bool(content.get("ok"), True),
+        detail=_str(content.get("detail")),
+    )

@@ -1,0 +1,1 @@
+"""One module per screen; each composes widgets and talks to the app, never the socket."""

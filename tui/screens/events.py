@@ -1,0 +1,285 @@
+"""Events: detections and alarm history by time, camera, node and label; detail with snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Input, Label, Select, Static
+
+from tui.model import EventMeta, Role, parse_event_list
+from tui.screens.alarms import clock_text
+from tui.screens.base import SiteScreen
+from tui.screens.dialogs import UnlockDialog
+from tui.secret import HandoutError, Locked, OpenedRecord
+from tui.service_client import ServiceError, ServiceUnavailable
+from tui.widgets.image_support import TerminalImage, decode_image
+
+RANGES: list[tuple[str, float | None]] = [
+    ("last hour", 3600.0),
+    ("last 24 h", 86400.0),
+    ("last 7 days", 7 * 86400.0),
+    ("all time", None),
+]
+SEAL_STYLE = {"verified": "green", "sealed": "green", "pending": "yellow", "broken": "bold red"}
+LIST_LIMIT = 500
+DECRYPT_LIMIT = 200
+
+
+def event_label(body: Mapping[str, Any]) -> str:
+    """What a decrypted record is about in a few words (detection label or alarm change)."""
+    if "label" in body:
+        score = body.get("score")
+        return f"{body['label']} {score:.2f}" if isinstance(score, float) else str(body["label"])
+    if "event" in body and "to_state" in body:
+        return f"{body['event']} → {body['to_state']}"
+    return ", ".join(sorted(body))[:40]
+
+
+def seal_text(state: str) -> Text:
+    return Text(state, style=SEAL_STYLE.get(state, "dim"))
+
+
+class EventsScreen(SiteScreen):
+    TITLE_TEXT = "Events"
+    AUTO_FOCUS = "#event-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,o", "open_event", "Open"),
+        Binding("r", "reload", "Reload"),
+        Binding("u", "unlock", "Unlock"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metas: tuple[EventMeta, ...] = ()
+        self.bodies: dict[int, OpenedRecord] = {}
+        self._loaded_once = False
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(classes="filters"):
+            yield Select(RANGES, value=86400.0, allow_blank=False, id="event-range")
+            yield Select([("events+alarms", "all"), ("detections", "event"),
+                          ("alarms", "alarm")], value="all", allow_blank=False,
+                         id="event-kind")
+            yield Input(placeholder="camera/node", id="event-source")
+            yield Input(placeholder="label", id="event-label")
+        yield Label("", id="event-note", classes="role-note")
+        yield DataTable(id="event-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("time (UTC)", "kind", "source", "sev", "what",
+                                              "seal")
+        super().on_mount()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.action_reload()
+
+    def refresh_view(self, changed: set[str]) -> None:
+        if "keys" in changed and self.site.session_key.unlocked and not self.bodies:
+            self.action_reload()
+        if not self._loaded_once and self.site.connected:
+            self._loaded_once = True
+            self.action_reload()
+        self._draw()
+
+    def _draw(self) -> None:
+        refusal = self.site.refusal(Role.OPS, "browsing events")
+        note = self.query_one("#event-note", Label)
+        table = self.query_one(DataTable)
+        table.display = refusal is None
+        if refusal:
+            note.update(refusal)
+            return
+        if not self.site.session_key.unlocked:
+            note.update("History is locked: times and sources only. Press u to unlock.")
+        else:
+            note.update("")
+        note.display = bool(note.content)
+        label = self.query_one("#event-label", Input).value.strip().lower()
+        table.clear()
+        for meta in self.metas:
+            opened = self.bodies.get(meta.id)
+            what = event_label(opened.body) if opened else "locked"
+            if label and (opened is None or label not in what.lower()):
+                continue
+            table.add_row(clock_text(meta.time), meta.kind, meta.source, meta.severity,
+                          what, seal_text(opened.meta.seal if opened else meta.seal),
+                          key=str(meta.id))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "event-label":
+            self._draw()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.action_reload()
+
+    def on_select_changed(self, _event: Select.Changed) -> None:
+        self.action_reload()
+
+    # ------------------------------------------------------------------ loading
+    def list_args(self) -> dict[str, Any]:
+        span = self.query_one("#event-range", Select).value
+        kind = self.query_one("#event-kind", Select).value
+        args: dict[str, Any] = {"limit": LIST_LIMIT}
+        if kind != "all":
+            args["kind"] = kind
+        if isinstance(span, float):
+            args["since"] = self.site.clock() - span
+        return args
+
+    def _shown(self, metas: tuple[EventMeta, ...]) -> tuple[EventMeta, ...]:
+        """Events and alarms only (audit has its own screen), matching the source filter."""
+        source = self.query_one("#event-source", Input).value.strip().lower()
+        return tuple(m for m in metas if m.kind in ("event", "alarm")
+                     and (not source or source in m.source.lower()))
+
+    def action_reload(self) -> None:
+        if self.site.refusal(Role.OPS, "browsing events") or not self.site.connected:
+            self._draw()
+            return
+        self._load()
+
+    @work(exclusive=True, group="events-load")
+    async def _load(self) -> None:
+        result = await self.site.call_or_notify("events.list", self.list_args())
+        if result is None:
+            return
+        self.metas = self._shown(parse_event_list(result))
+        self.bodies = {}
+        if self.site.session_key.unlocked and self.metas:
+            times = [m.time for m in self.metas]
+            kinds = sorted({m.kind for m in self.metas})
+            try:
+                opened = await self.site.fetch_history(
+                    {"since": min(times), "until": max(times), "kinds": kinds,
+                     "limit": DECRYPT_LIMIT})
+                self.bodies = {r.meta.id: r for r in opened}
+            except (HandoutError, ServiceError, ServiceUnavailable) as exc:
+                self.notify(str(exc), title="History", severity="error")
+            except Locked:
+                pass  # the list stays metadata-only
+        self._draw()
+
+    # ------------------------------------------------------------------ opening
+    def selected_meta(self) -> EventMeta | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((m for m in self.metas if str(m.id) == key), None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        refused = self.site.refusal(Role.OPS, "browsing events") is not None
+        if action in ("open_event", "reload", "unlock") and refused:
+            return None
+        return not (action == "unlock" and self.site.session_key.unlocked)
+
+    def on_data_table_row_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_open_event()
+
+    def action_unlock(self) -> None:
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.action_reload()
+
+        self.app.push_screen(UnlockDialog(), done)
+
+    def action_open_event(self) -> None:
+        meta = self.selected_meta()
+        if meta is None:
+            return
+        if self.site.session_key.unlocked:
+            self.app.push_screen(EventDetailScreen(meta))
+            return
+
+        def then_open(ok: bool | None) -> None:
+            if ok:
+                self.app.push_screen(EventDetailScreen(meta))
+
+        self.app.push_screen(UnlockDialog(), then_open)
+
+
+def render_event_body(record: OpenedRecord) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    meta = record.meta
+    table.add_row("record", f"#{meta.id}  {meta.kind}  epoch {meta.epoch}")
+    table.add_row("time", clock_text(meta.time))
+    table.add_row("source", meta.source)
+    table.add_row("seal", seal_text(meta.seal))
+    body = record.body
+    for key in ("label", "score", "camera", "zone", "start", "end", "event", "from_state",
+                "to_state", "value", "user", "comment"):
+        if key in body:
+            value = body[key]
+            if key in ("start", "end") and isinstance(value, int | float):
+                value = clock_text(float(value))
+            table.add_row(key, str(value))
+    track = body.get("track")
+    if isinstance(track, list) and track:
+        table.add_row("track", f"{len(track)} boxes")
+        for point in track[:8]:
+            table.add_row("", " ".join(f"{v:.2f}" if isinstance(v, float) else str(v)
+                                       for v in (point if isinstance(point, list) else [point])))
+    return table
+
+
+class EventDetailScreen(SiteScreen):
+    """One decrypted record: its fields, the track, the seal state, and the snapshot."""
+
+    TITLE_TEXT = "Event"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,backspace", "back", "Back")]
+
+    def __init__(self, meta: EventMeta) -> None:
+        super().__init__()
+        self.meta = meta
+        self.seq = meta.id
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="event-detail"):
+            with VerticalScroll(id="event-fields", classes="panel"):
+                yield Static("Decrypting…", id="event-body")
+            yield Static("", id="event-snapshot", classes="panel")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#event-snapshot").border_title = "Snapshot"
+        self._load()
+
+    @work(exclusive=True, group="event-detail")
+    async def _load(self) -> None:
+        body = self.query_one("#event-body", Static)
+        try:
+            records = await self.site.fetch_history(
+                {"since": self.meta.time, "until": self.meta.time, "kinds": [self.meta.kind],
+                 "limit": 50})
+        except (HandoutError, ServiceError, ServiceUnavailable) as exc:
+            body.update(Text(str(exc), style="red"))
+            return
+        except Locked:
+            body.update(Text("History is locked.", style="red"))
+            return
+        record = next((r for r in records if r.meta.id == self.seq), None)
+        if record is None:
+            body.update(Text(f"Record {self.seq} was not handed out (retention?).", style="red"))
+            return
+        body.update(render_event_body(record))
+        data = record.first_image()
+        image = decode_image(data) if data else None
+        holder = self.query_one("#event-snapshot", Static)
+        if image is None:
+            holder.update(Text("no snapshot", style="dim"))
+            return
+        holder.display = False
+        await self.query_one("#event-detail").mount(TerminalImage(image, id="snapshot-image"))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,1 @@
+"""Reusable widgets and the renderers behind them (no screen logic here)."""

@@ -1,0 +1,42 @@
+"""The one-line bar on top of every screen: where we are, who we are, link and key state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.connection import AWAY, CONNECTED, ConnectionInfo
+from tui.model import Role
+
+
+def render_bar(
+    screen_title: str, info: ConnectionInfo, user: str, role: Role, unlocked: bool
+) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(" edgewarden ", style="bold reverse")
+    text.append(f" {screen_title} ", style="bold")
+    if info.state == CONNECTED:
+        text.append("● connected", style="green")
+        if user:
+            text.append(f"  {user} ({role.label})")
+    elif info.state == AWAY:
+        text.append("● service away", style="bold red")
+        text.append(f": {info.detail}  reconnecting…", style="red")
+    else:
+        text.append("● connecting…", style="yellow")
+    text.append("  ")
+    text.append("unlocked" if unlocked else "locked", style="yellow" if unlocked else "dim")
+    return text
+
+
+class ConnectionBar(Static):
+    """Shows `render_bar`; the screen calls `show` whenever something in it changes."""
+
+    DEFAULT_CSS = """
+    ConnectionBar { height: 1; background: $panel; }
+    """
+
+    def show(
+        self, screen_title: str, info: ConnectionInfo, user: str, role: Role, unlocked: bool
+    ) -> None:
+        self.update(render_bar(screen_title, info, user, role, unlocked))

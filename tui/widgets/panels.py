@@ -1,0 +1,138 @@
+"""Renderers of the dashboard panels: status data in, Rich renderables out (no I/O)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tui.live_state import LiveState, ago, format_value, sort_alarms, sparkline
+from tui.model import Alarm, Status
+
+PRIORITY_STYLE = {
+    "urgent": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+}
+STATE_LABEL = {
+    "active_unack": "ACTIVE",
+    "active_ack": "acked",
+    "returned_unack": "RETURNED",
+    "shelved": "shelved",
+    "suppressed": "suppressed",
+    "normal": "normal",
+}
+
+
+def alarm_state_text(alarm: Alarm) -> Text:
+    label = STATE_LABEL.get(alarm.state, alarm.state)
+    style = "bold blink" if alarm.state == "active_unack" else ""
+    text = Text(label, style=style)
+    if alarm.chattering:
+        text.append(" ~chatter", style="magenta")
+    return text
+
+
+def priority_text(priority: str) -> Text:
+    return Text(priority, style=PRIORITY_STYLE.get(priority, ""))
+
+
+def render_alarm_banner(status: Status, limit: int) -> RenderableType:
+    """Active alarms on top of the dashboard, most urgent first."""
+    shown = [a for a in sort_alarms(status.alarms) if a.state not in ("normal",)]
+    if not shown:
+        return Text("No active alarms", style="green")
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(width=8)
+    table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column(no_wrap=True)
+    for alarm in shown[:limit]:
+        what = Text(f"{alarm.source} {alarm.rule}".strip())
+        if alarm.message:
+            what.append(f" {alarm.message}", style="dim")
+        table.add_row(priority_text(alarm.priority), what, alarm_state_text(alarm))
+    if len(shown) > limit:
+        table.add_row("", Text(f"… {len(shown) - limit} more (press 2)", style="dim"), "")
+    return table
+
+
+def render_sensors(live: LiveState, now: float, spark_width: int) -> RenderableType:
+    status = live.status
+    if not status.nodes:
+        return Text("No sensor nodes reported yet", style="dim")
+    table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+    table.add_column("node", no_wrap=True, overflow="ellipsis", max_width=16)
+    table.add_column("state", no_wrap=True)
+    table.add_column("channel", no_wrap=True, overflow="ellipsis", max_width=14)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("trend", no_wrap=True, width=spark_width)
+    for node in status.nodes:
+        if not node.paired:
+            state = Text("unpaired", style="yellow")
+        elif node.online:
+            state = Text(f"on {ago(node.last_seen, now)}", style="green")
+        else:
+            state = Text(f"off {ago(node.last_seen, now)}", style="red")
+        if not node.channels:
+            table.add_row(node.name, state, "—", "", "")
+            continue
+        for i, ch in enumerate(node.channels):
+            table.add_row(
+                node.name if i == 0 else "",
+                state if i == 0 else "",
+                ch.name,
+                format_value(ch.value, ch.unit),
+                Text(sparkline(live.history(node.id, ch.name), spark_width), style="cyan"),
+            )
+    return table
+
+
+def render_cameras(status: Status, now: float) -> RenderableType:
+    if not status.cameras:
+        return Text("No cameras", style="dim")
+    table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+    table.add_column("camera", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("last detection", no_wrap=True, overflow="ellipsis")
+    for cam in status.cameras:
+        style = "green" if cam.state == "running" else "red"
+        det = cam.last_detection
+        if det is None:
+            last = Text("none", style="dim")
+        else:
+            score = f" {det.score:.2f}" if det.score is not None else ""
+            last = Text(f"{det.label}{score} {ago(det.time, now)} ago")
+        table.add_row(cam.name, Text(cam.state, style=style), last)
+    return table
+
+
+def render_health(status: Status) -> RenderableType:
+    h = status.health
+    s = status.store
+    lines = []
+    temp = Text("CPU ")
+    if h.cpu_temp_c is None:
+        temp.append("—")
+    else:
+        temp.append(f"{h.cpu_temp_c:.1f} °C", style="red" if h.cpu_temp_c >= 75 else "green")
+    temp.append("  throttled " if h.throttled else "  not throttled",
+                style="bold red" if h.throttled else "dim")
+    if h.throttle_flags:
+        temp.append(",".join(h.throttle_flags), style="red")
+    lines.append(temp)
+    mem = "—" if h.memory_used_pct is None else f"{h.memory_used_pct:.0f}%"
+    if h.disk_free_mb is None:
+        disk = "—"
+    else:
+        disk = f"{h.disk_free_mb:,.0f} MB free"
+        if h.disk_total_mb:
+            disk += f" of {h.disk_total_mb:,.0f}"
+    lines.append(Text(f"memory {mem}  disk {disk}"))
+    epoch = "—" if s.epoch is None else str(s.epoch)
+    lines.append(Text(f"records {s.records:,}  sealed {s.sealed:,}  epoch {epoch}"))
+    dropped = {k: v for k, v in h.dropped.items() if v}
+    if dropped:
+        lines.append(Text("dropped " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())),
+                          style="yellow"))
+    return Group(*lines)
