@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from controller.service import Service
 
 MAX_SHELVE_MINUTES = 7 * 24 * 60
+MAX_SAMPLE_RATE_HZ = 100.0
 
 
 def user_name(uid: int) -> str:
@@ -128,6 +129,29 @@ class ServiceHandlers:
         except EdgewardenError as exc:
             raise CommandError(f"written but not applied: {exc}") from None
         return {"applied": True, "path": str(path)}
+
+    async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any:
+        hz = float(args["hz"])
+        if not 0 < hz <= MAX_SAMPLE_RATE_HZ:
+            raise CommandError(f"hz must be between 0 and {MAX_SAMPLE_RATE_HZ:g}")
+        link = self.service.link
+        if link is None:
+            raise CommandError("the serial link is not running")
+        wanted = args["node"]
+        nodes = [n for n in link.node_stats() if wanted in (n.name, n.uid)]
+        if not nodes:
+            raise CommandError(f"no node {wanted!r}")
+        node = nodes[0]
+        if node.state != "online":
+            raise CommandError(f"node {node.name} is {node.state}: it cannot take a setting now")
+        from firmware_bridge.messages import ConfigSet
+
+        if not link.send(node.uid, ConfigSet("rate_hz", hz)):
+            raise CommandError(f"node {node.name}: the setting could not be sent")
+        self.service.sample_rates[node.uid] = hz
+        self.service.audit_event("node.sample_rate", {"node": node.name, "uid": node.uid,
+                                                      "hz": hz, "by": call.peer.uid})
+        return {"node": node.name, "sample_rate_hz": hz}
 
     async def pair(self, call: Call, args: dict[str, Any]) -> Any:
         port = args.get("port")

@@ -28,6 +28,7 @@ from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
 from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from controller.store import RecordWriter
+from controller.store.layout import read_manifest
 from firmware_bridge.keystore import KeyStore
 from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
 from firmware_bridge.messages import Heartbeat, Message
@@ -103,12 +104,14 @@ class Service:
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
         self._last_stored: dict[str, float] = {}
+        self.sample_rates: dict[str, float] = {}  # uid -> rate last set through CONFIG_SET
         self._uid_names: dict[str, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._link_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._vk_fingerprint: str | None = None
         self.reload_count = 0
         self.last_reload_error: str | None = None
 
@@ -171,6 +174,8 @@ class Service:
     def _start_parts(self) -> None:
         cfg = self.cfg
         self.writer = RecordWriter.open(cfg.device.data_dir, cfg.store)
+        manifest = read_manifest(self.writer.layout)
+        self._vk_fingerprint = str(manifest.get("verification_key_fingerprint") or "") or None
         self.desk = self._make_desk(cfg)
 
     def _make_desk(self, cfg: Config) -> AlarmDesk:
@@ -310,9 +315,13 @@ class Service:
             self.server.publish(kind, data)
 
     def _audit(self, entry: AuditEntry) -> None:
+        from controller.control_handlers import user_name
+
         self.record("audit", f"uid:{entry.uid}", "info" if entry.outcome == "ok" else "warning", {
-            "action": entry.cmd, "uid": entry.uid, "gid": entry.gid, "pid": entry.pid,
+            "action": entry.cmd, "cmd": entry.cmd, "ok": entry.outcome == "ok",
+            "user": user_name(entry.uid), "uid": entry.uid, "gid": entry.gid, "pid": entry.pid,
             "role": entry.role, "outcome": entry.outcome, "reason": entry.reason,
+            "detail": entry.reason,
         })
 
     async def _consume_readings(self) -> None:
@@ -448,6 +457,25 @@ class Service:
         self._loop.call_soon_threadsafe(observe)
 
     # ================================================================== status
+    def _store_totals(self) -> dict[str, int]:
+        """Records in the store and how many of them a seal covers (a quick read-only look)."""
+        if self.writer is None:
+            return {}
+        import sqlite3
+
+        try:
+            conn = sqlite3.connect(f"file:{self.writer.layout.database}?mode=ro", uri=True,
+                                   timeout=0.5)
+            try:
+                records = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
+                sealed, seals = conn.execute(
+                    "SELECT COALESCE(MAX(last_seq), 0), COUNT(*) FROM seals").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return {}
+        return {"records": int(records), "sealed": int(sealed), "seals": int(seals)}
+
     def _status_line(self) -> str:
         nodes = self.link.node_stats() if self.link else []
         online = sum(1 for n in nodes if n.state == "online")
@@ -468,8 +496,10 @@ class Service:
                     "last_seen": n.last_seen_wall, "frames_ok": n.frames_ok,
                     "readings": n.readings_ok, "rejected": dict(n.rejected),
                     "firmware": n.firmware_version,
+                    "sample_rate_hz": self.sample_rates.get(n.uid),
                 })
         ws = self.writer.stats if self.writer else None
+        totals = self._store_totals()
         return {
             "state": self.state,
             "version": VERSION,
@@ -490,7 +520,11 @@ class Service:
             "cameras": [w.status for w in self.cameras],
             "health": self.last_health,
             "store": {
-                "records": ws.committed if ws else 0,
+                "records": totals.get("records", 0),
+                "sealed": totals.get("sealed", 0),
+                "seals": totals.get("seals", 0),
+                "verification_key_fingerprint": self._vk_fingerprint,
+                "committed_since_start": ws.committed if ws else 0,
                 "batches": ws.batches if ws else 0,
                 "epoch": ws.epoch if ws else None,
                 "pending": ws.pending if ws else 0,

@@ -20,6 +20,7 @@ history.fetch           ops      hand out ciphertext records + encrypted keys
 config.get              ops      the running config (no secrets in it)
 config.validate         ops      check a candidate config without applying it
 config.apply            admin    validate, write and reload a new config
+node.sample_rate        admin    set a node's sampling rate
 pair                    admin    provision a node key
 export                  admin    write an evidence bundle
 ======================  =======  ==================================================
@@ -102,6 +103,8 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
                                    "check a candidate config"),
     "config.apply": CommandSpec(Role.ADMIN, {"toml": Arg(_STR, True)},
                                 "validate, store and reload a config"),
+    "node.sample_rate": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "hz": Arg(_NUM, True)},
+                                    "set a node's sampling rate (CONFIG_SET)"),
     "pair": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "port": Arg(_STR)},
                         "provision a node key"),
     "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
@@ -148,6 +151,7 @@ class ControlHandlers(Protocol):
     async def config_get(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def config_validate(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def config_apply(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def pair(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def export(self, call: Call, args: dict[str, Any]) -> Any: ...
 

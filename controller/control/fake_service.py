@@ -105,6 +105,12 @@ class FakeService:
         self.config_toml = args["toml"]
         return {"applied": True}
 
+    async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "node.sample_rate")
+        if not 0 < args["hz"] <= 100:
+            raise CommandError("hz must be between 0 and 100")
+        return {"node": args["node"], "sample_rate_hz": args["hz"]}
+
     async def pair(self, call: Call, args: dict[str, Any]) -> Any:
         self._log(call, "pair")
         return {"node": args["node"], "paired": True}

@@ -25,6 +25,7 @@ from controller.store.layout import StoreLayout
 from controller.store.records import Header, Record, open_record
 
 HANDOUT_FORMAT = 1
+MEDIA_BUDGET_BYTES = 32 * 2**20  # media ciphertext handed out with one history request
 
 
 def _b64(data: bytes) -> str:
@@ -73,6 +74,13 @@ def hand_out(layout: StoreLayout, since: float | None, until: float | None,
         sql = f"SELECT {cols} FROM records r JOIN bodies b ON b.seq = r.seq WHERE {where} ORDER BY r.seq DESC LIMIT ?"  # noqa: S608, E501
         rows = conn.execute(sql, [*params, max(1, min(limit, 50_000))]).fetchall()
         rows.reverse()
+        sealed_to = conn.execute("SELECT COALESCE(MAX(last_seq), 0) FROM seals").fetchone()[0]
+        media_rows: list[tuple[int, str]] = []
+        if rows:
+            media_rows = conn.execute(
+                "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq BETWEEN ? AND ?",
+                (rows[0][0], rows[-1][0]),
+            ).fetchall()
         epochs = sorted({r[2] for r in rows})
         keys: dict[str, str | None] = {}
         for epoch in epochs:
@@ -81,6 +89,23 @@ def hand_out(layout: StoreLayout, since: float | None, until: float | None,
             keys[str(epoch)] = _b64(bytes(row[0])) if row and row[0] is not None else None
     finally:
         conn.close()
+    wanted = {r[0] for r in rows}
+    media: dict[str, str] = {}
+    omitted = 0
+    budget = MEDIA_BUDGET_BYTES
+    for seq, sha in media_rows:
+        if seq not in wanted or sha in media:
+            continue
+        path = layout.media_file(sha)
+        try:
+            size = path.stat().st_size
+            if size > budget:
+                omitted += 1
+                continue
+            media[sha] = _b64(path.read_bytes())  # age ciphertext, as stored
+            budget -= size
+        except FileNotFoundError:
+            omitted += 1  # shed for space or by retention
     identity = None
     if layout.identity.exists():
         identity = _b64(layout.identity.read_bytes())  # passphrase-encrypted (age scrypt)
@@ -88,10 +113,13 @@ def hand_out(layout: StoreLayout, since: float | None, until: float | None,
         "format": HANDOUT_FORMAT,
         "records": [
             {"id": seq, "time": t, "epoch": epoch, "kind": kind, "source": src,
-             "severity": sev, "prev_hash": _b64(bytes(prev)), "ct": _b64(bytes(ct))}
+             "severity": sev, "prev_hash": _b64(bytes(prev)), "ct": _b64(bytes(ct)),
+             "seal": "sealed" if seq <= sealed_to else "pending"}
             for seq, t, epoch, kind, src, sev, prev, ct in rows
         ],
         "epoch_keys": keys,
+        "media": media,
+        "media_omitted": omitted,
         "identity": identity,
     }
 
@@ -148,6 +176,16 @@ class HandoutReader:
                 yield open_record(aead, header, base64.b64decode(r["ct"]))
             except (InvalidTag, ValueError):
                 raise EdgewardenError(f"record {r['id']} fails its AEAD tag (altered)") from None
+
+    def media(self, sha256: str) -> bytes | None:
+        """A handed-out media file decrypted (None when it was not handed out)."""
+        blob = self._handout.get("media", {}).get(sha256)
+        if blob is None:
+            return None
+        try:
+            return bytes(pyrage.decrypt(base64.b64decode(blob), [self._identity]))
+        except pyrage.DecryptError:
+            raise EdgewardenError(f"media {sha256[:12]}: not readable with this identity") from None
 
     def __repr__(self) -> str:
         return f"HandoutReader({len(self._handout.get('records', []))} records)"

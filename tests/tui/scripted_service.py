@@ -258,6 +258,9 @@ class ScriptedHandlers:
         self.config_text = args["toml"]
         return {"applied": True}
 
+    async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any:
+        return {"node": args["node"], "sample_rate_hz": args["hz"]}
+
     async def pair(self, call: Call, args: dict[str, Any]) -> Any:
         node = next((n for n in self.status_doc["nodes"] if n["id"] == args["node"]), None)
         if node is None:

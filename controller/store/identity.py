@@ -1,0 +1,53 @@
+"""The record identity (age X25519 secret): unlocking it with the passphrase."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyrage
+
+from controller.errors import EdgewardenError, UsageError
+from controller.store.layout import StoreLayout
+
+_SECRET_PREFIX = b"AGE-SECRET-KEY-"
+
+
+def _parse(plain: bytes, where: Path) -> pyrage.x25519.Identity:
+    for line in plain.splitlines():
+        if line.strip().startswith(_SECRET_PREFIX):
+            try:
+                return pyrage.x25519.Identity.from_str(line.strip().decode("ascii"))
+            except (pyrage.IdentityError, UnicodeDecodeError, ValueError):
+                break
+    raise EdgewardenError(f"{where}: holds no usable age X25519 identity")
+
+
+def is_encrypted_identity(data: bytes) -> bool:
+    return not data.lstrip().startswith(_SECRET_PREFIX) and not data.lstrip().startswith(b"#")
+
+
+def load_identity_file(path: Path, passphrase: str | None) -> pyrage.x25519.Identity:
+    """A plain age identity file, or a passphrase-encrypted one (needs `passphrase`)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read identity ({exc.strerror})") from None
+    if not is_encrypted_identity(data):
+        return _parse(data, path)
+    if passphrase is None:
+        raise UsageError(f"{path}: identity is passphrase-protected; a passphrase is needed")
+    try:
+        plain = pyrage.passphrase.decrypt(data, passphrase)
+    except pyrage.DecryptError:
+        raise EdgewardenError(f"{path}: wrong passphrase (nothing was read)") from None
+    return _parse(bytes(plain), path)
+
+
+def unlock_identity(data_dir: Path | str, passphrase: str) -> pyrage.x25519.Identity:
+    """The device's stored identity, decrypted with the admin passphrase."""
+    layout = StoreLayout(Path(data_dir))
+    if not layout.identity.exists():
+        raise EdgewardenError(
+            f"{layout.identity}: no identity on this device (kept off-device at init)"
+        )
+    return load_identity_file(layout.identity, passphrase)

@@ -1,0 +1,36 @@
+"""What to do when the disk fills up (pure policy; the writer measures and acts).
+
+Free space counts the file system's free bytes plus the free pages inside the database
+(which new records reuse). Below reserve + margin the store sheds media files first,
+then the ciphertexts of the oldest readings; below the reserve only alarm and audit
+records are still written. Every shed is reported so the writer can record it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SpacePlan:
+    shed_media: bool
+    shed_readings: bool
+    accept_unprotected: bool
+
+
+def plan_space(
+    fs_free: int, db_free: int, reserved: int, margin: int, media_left: bool
+) -> SpacePlan:
+    """The actions for the measured free space (bytes)."""
+    available = fs_free + db_free
+    low = available < reserved + margin
+    return SpacePlan(
+        shed_media=low and media_left,
+        shed_readings=low and not media_left,
+        accept_unprotected=available >= reserved,
+    )
+
+
+def media_fits(fs_free: int, size: int, reserved: int, margin: int) -> bool:
+    """A new media file may only use space above the reserve and the shedding margin."""
+    return fs_free - size >= reserved + margin

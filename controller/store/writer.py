@@ -1,0 +1,767 @@
+"""The one writer of the record store: encrypts, chains, seals and commits in batches.
+
+`append` only validates and queues (in the caller's thread); a single writer thread
+takes everything queued, encrypts it under the current epoch key, extends the hash
+chain, seals the batch with the epoch's sealing key and commits it in one transaction
+(WAL, synchronous=FULL). Only then are the batch's tickets marked durable. The thread
+also rolls epochs over (end seal, key evolution with erasure, new data key), sheds data
+when the disk is nearly full and enforces retention, all inside transactions so a crash
+at any instant leaves a store that verifies.
+
+The writer holds only public keys (the recipients) and the current epoch's keys.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyrage
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from controller.config import StoreConfig
+from controller.errors import EdgewardenError
+from controller.store import clock, database, media, retention, sealstate, space
+from controller.store.keyschedule import seal_key
+from controller.store.layout import StoreLayout, read_manifest
+from controller.store.records import (
+    PROTECTED_KINDS,
+    MediaRef,
+    chain_hash,
+    check_header_fields,
+    encode_body,
+    encode_header,
+    genesis_hash,
+    nonce_for,
+)
+from controller.store.sealing import GENESIS_MAC, Seal, make_seal
+
+log = logging.getLogger(__name__)
+MB = 1 << 20
+_SHED_CHUNK = 2000
+_DROP_AUDIT_INTERVAL_S = 60.0
+
+
+class RecordNotStored(EdgewardenError):
+    """A record was dropped (no space, queue full, or a failed commit)."""
+
+
+class _Completion:
+    """Shared by all tickets of one batch: set once the batch is committed (or failed)."""
+
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+
+class Ticket:
+    """The caller's handle on one appended record."""
+
+    __slots__ = ("_completion", "error", "seq")
+
+    def __init__(self, completion: _Completion) -> None:
+        self._completion = completion
+        self.seq: int | None = None
+        self.error: str | None = None
+
+    @property
+    def durable(self) -> bool:
+        return self._completion.event.is_set() and self.error is None
+
+    def wait_durable(self, timeout: float | None = None) -> bool:
+        """True once the record survives power loss; False on timeout; raises if dropped."""
+        if not self._completion.event.wait(timeout):
+            return False
+        if self.error is not None:
+            raise RecordNotStored(self.error)
+        return True
+
+
+@dataclass(slots=True)
+class _Item:
+    kind: str
+    source: str
+    severity: str
+    plain: bytes
+    media: tuple[MediaRef, ...]
+    t_wall: float
+    ticket: Ticket | None
+
+
+@dataclass
+class WriterStats:
+    """Counters for status screens: nothing the store drops is silent."""
+
+    committed: int = 0
+    batches: int = 0
+    dropped_no_space: int = 0
+    dropped_queue_full: int = 0
+    failed_commits: int = 0
+    shed_media_files: int = 0
+    shed_readings: int = 0
+    epoch: int = 0
+    pending: int = 0
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    expired: dict[str, int] = field(default_factory=dict)
+    shredded_epochs: tuple[int, ...] = ()
+    media_deleted: int = 0
+
+
+@dataclass
+class _Job:
+    fn: Callable[[], Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _default_free_space(path: Path) -> Callable[[], int]:
+    return lambda: shutil.disk_usage(path).free
+
+
+def _boottime() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+class RecordWriter:
+    """Appends records durably; see the module docstring. Use `RecordWriter.open`."""
+
+    def __init__(
+        self,
+        layout: StoreLayout,
+        cfg: StoreConfig,
+        conn: sqlite3.Connection,
+        store_id: bytes,
+        recipients: list[pyrage.x25519.Recipient],
+        *,
+        wall: Callable[[], float],
+        monotonic: Callable[[], float],
+        free_space: Callable[[], int],
+        clock_synced: Callable[[], bool],
+    ) -> None:
+        self.layout = layout
+        self.cfg = cfg
+        self._conn = conn
+        self._store_id = store_id
+        self._recipients = recipients
+        self._wall = wall
+        self._monotonic = monotonic
+        self._free_space = free_space
+        self._clock_synced = clock_synced
+        self._boot_id = clock.boot_id()
+        self._synced = clock_synced()
+        self._synced_checked = monotonic()
+        self.stats = WriterStats()
+        # writer-thread state
+        self._state = sealstate.load(layout.seal_state)
+        self._seal_mac_key = b""
+        self._aead: AESGCM | None = None
+        self._epoch_started = 0.0
+        self._next_seq = 1
+        self._head = genesis_hash(store_id)
+        self._seal_no = 0
+        self._last_mac = GENESIS_MAC
+        self._since_seal = 0
+        self._dropped_unreported: dict[str, int] = {}
+        self._last_drop_audit = -_DROP_AUDIT_INTERVAL_S
+        # shared with callers
+        self._cond = threading.Condition()
+        # the batch being filled (sharing `_current`), then full batches waiting to commit;
+        # one batch is one transaction of at most batch_max_records records
+        self._pending: list[_Item] = []
+        self._current = _Completion()
+        self._full: collections.deque[tuple[_Completion, list[_Item]]] = collections.deque()
+        self._queued = 0
+        self._inflight: _Completion | None = None
+        self._jobs: list[_Job] = []
+        self._flush_requested = False
+        self._stopping = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | str,
+        cfg: StoreConfig,
+        *,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = _boottime,
+        free_space: Callable[[], int] | None = None,
+        clock_synced: Callable[[], bool] = clock.clock_synced,
+    ) -> RecordWriter:
+        """Open the store for writing: recover after a crash, start a fresh epoch."""
+        layout = StoreLayout(Path(data_dir))
+        manifest = read_manifest(layout)
+        store_id = bytes.fromhex(manifest["store_id"])
+        recipients = [pyrage.x25519.Recipient.from_str(r) for r in manifest["recipients"]]
+        conn = database.connect(layout.database)
+        writer = cls(
+            layout, cfg, conn, store_id, recipients,
+            wall=wall, monotonic=monotonic,
+            free_space=free_space or _default_free_space(layout.data_dir),
+            clock_synced=clock_synced,
+        )
+        try:
+            writer._recover()
+            writer._open_epoch()
+        except BaseException:
+            conn.close()
+            raise
+        writer._thread = threading.Thread(target=writer._run, name="store-writer", daemon=True)
+        writer._thread.start()
+        return writer
+
+    def _recover(self) -> None:
+        """Bring the chain head, seals and key state in line after a stop or crash."""
+        c = self._conn
+        row = c.execute(
+            "SELECT seal_no, epoch, kind, last_seq, last_hash, mac FROM seals "
+            "ORDER BY seal_no DESC LIMIT 1"
+        ).fetchone()
+        last_epoch_row = c.execute("SELECT MAX(epoch) FROM epochs").fetchone()[0]
+        last_epoch = -1 if last_epoch_row is None else int(last_epoch_row)
+        if row is not None:
+            self._seal_no, _, _, last_seq, self._head, self._last_mac = row
+            self._next_seq = int(last_seq) + 1
+        max_seq = c.execute("SELECT MAX(seq) FROM records").fetchone()[0]
+        if max_seq is not None and max_seq >= self._next_seq:
+            raise EdgewardenError(
+                f"{self.layout.database}: records after the last seal (seq {self._next_seq}.."
+                f"{max_seq}); the store was altered, run `edgewarden verify`"
+            )
+        state = self._state
+        if state.epoch == last_epoch:
+            ended = c.execute(
+                "SELECT 1 FROM seals WHERE epoch = ? AND kind = 'end'", (last_epoch,)
+            ).fetchone()
+            if ended is None:
+                # crash: close the interrupted epoch with its own (still present) key
+                self._seal_mac_key = seal_key(state.key)
+                self._write_end_seal(last_epoch)
+            self._evolve()
+        elif state.epoch != last_epoch + 1:
+            raise EdgewardenError(
+                f"{self.layout.seal_state}: sealing key is at epoch {state.epoch} but the "
+                f"records end at epoch {last_epoch}; the store was altered or restored"
+            )
+
+    # ------------------------------------------------------------------ epochs
+    def _write_end_seal(self, epoch: int) -> None:
+        seal = self._next_seal(epoch, "end")
+        self._transaction(lambda c: self._insert_seals(c, [seal]))
+        self._seal_no, self._last_mac, self._since_seal = seal.seal_no, seal.mac, 0
+
+    def _evolve(self) -> None:
+        self._state = self._state.evolved()
+        sealstate.store(self.layout.seal_state, self._state)
+
+    def _open_epoch(self) -> None:
+        key = AESGCM.generate_key(bit_length=256)
+        wrapped = pyrage.encrypt(key, self._recipients)
+        epoch = self._state.epoch
+        self._transaction(
+            lambda c: c.execute(
+                "INSERT INTO epochs (epoch, started_at, wrapped_key) VALUES (?, ?, ?)",
+                (epoch, self._wall(), wrapped),
+            )
+        )
+        self._aead = AESGCM(key)
+        self._seal_mac_key = seal_key(self._state.key)
+        self._epoch_started = self._monotonic()
+        self.stats.epoch = epoch
+
+    def _rollover(self) -> None:
+        self._write_end_seal(self._state.epoch)
+        self._evolve()
+        self._open_epoch()
+
+    def _next_seal(self, epoch: int, kind: str, *, seal_no: int | None = None,
+                   last_seq: int | None = None, last_hash: bytes | None = None,
+                   prev_mac: bytes | None = None) -> Seal:
+        return make_seal(
+            self._seal_mac_key,
+            self._store_id,
+            seal_no=(self._seal_no if seal_no is None else seal_no) + 1,
+            epoch=epoch,
+            kind=kind,
+            last_seq=(self._next_seq - 1) if last_seq is None else last_seq,
+            last_hash=self._head if last_hash is None else last_hash,
+            t_wall=self._wall(),
+            prev_mac=self._last_mac if prev_mac is None else prev_mac,
+        )
+
+    # ------------------------------------------------------------------ public API
+    def append(
+        self,
+        kind: str,
+        source: str,
+        severity: str,
+        body: dict[str, Any],
+        media: Sequence[MediaRef] = (),
+        t_wall: float | None = None,
+    ) -> Ticket:
+        """Queue one record; the ticket says when it is durable. ValueError if malformed."""
+        check_header_fields(kind, source, severity)
+        now_mono = self._monotonic()
+        if now_mono - self._synced_checked > 10.0:
+            self._synced = self._clock_synced()
+            self._synced_checked = now_mono
+        plain = encode_body(body, media, now_mono, self._boot_id, self._synced)
+        item = _Item(kind, source, severity, plain, tuple(media),
+                     self._wall() if t_wall is None else float(t_wall), None)
+        with self._cond:
+            if self._closed or self._stopping:
+                raise EdgewardenError("the record store is closed")
+            ticket = Ticket(self._current)
+            item.ticket = ticket
+            if self._queued >= self.cfg.max_pending_records and kind not in PROTECTED_KINDS:
+                ticket.error = "record queue full"
+                ticket._completion = _Completion()
+                ticket._completion.event.set()
+                self.stats.dropped_queue_full += 1
+                return ticket
+            self._enqueue(item)
+        return ticket
+
+    def _enqueue(self, item: _Item) -> None:
+        """Add to the batch being filled (caller holds the lock)."""
+        self._pending.append(item)
+        self._queued += 1
+        self.stats.pending = self._queued
+        if len(self._pending) >= max(1, self.cfg.batch_max_records):
+            self._full.append((self._current, self._pending))
+            self._pending, self._current = [], _Completion()
+            self._cond.notify()  # a full batch: commit now
+        elif len(self._pending) == 1:
+            self._cond.notify()  # start the commit timer
+
+    def add_media(self, data: bytes, content_type: str) -> MediaRef:
+        """Encrypt and store a media file durably; pass the ref to `append` afterwards."""
+        reserved = self.cfg.reserved_space_mb * MB
+        margin = self.cfg.shed_margin_mb * MB
+        if not space.media_fits(self._free_space(), len(data), reserved, margin):
+            self._queue_internal_audit(
+                {"action": "media-refused", "bytes": len(data), "reason": "low disk space"}
+            )
+            raise RecordNotStored(f"{self.layout.media_dir}: not enough free space for media")
+        return media.write_media(self.layout, self._recipients, data, content_type)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything appended so far is durable (False on timeout)."""
+        with self._cond:
+            if self._pending:
+                completion = self._current
+                self._flush_requested = True
+                self._cond.notify()
+            elif self._full:
+                completion = self._full[-1][0]
+            elif self._inflight is not None:
+                completion = self._inflight
+            else:
+                return True
+        return completion.event.wait(timeout)
+
+    def enforce_retention(self, now: float | None = None) -> RetentionReport:
+        """Expire records per kind and crypto-shred whole expired epochs (in the writer)."""
+        t = self._wall() if now is None else now
+        result = self._run_job(lambda: self._retention(t))
+        assert isinstance(result, RetentionReport)
+        return result
+
+    def close(self) -> None:
+        """Commit what is queued, seal and close the epoch (erasing its sealing key)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self._write_end_seal(self._state.epoch)
+            self._evolve()
+        finally:
+            self._closed = True
+            self._aead = None
+            self._conn.close()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RecordWriter({self.layout.data_dir}, epoch={self._state.epoch})"
+
+    # ------------------------------------------------------------------ writer thread
+    def _run_job(self, fn: Callable[[], Any]) -> Any:
+        job = _Job(fn)
+        with self._cond:
+            if self._closed or self._stopping:
+                raise EdgewardenError("the record store is closed")
+            self._jobs.append(job)
+            self._cond.notify()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _queue_internal_audit(self, body: dict[str, Any]) -> None:
+        item = self._audit_item(body)
+        with self._cond:
+            if not (self._closed or self._stopping):
+                self._enqueue(item)
+                self._cond.notify()
+
+    def _audit_item(self, body: dict[str, Any]) -> _Item:
+        plain = encode_body(body, (), self._monotonic(), self._boot_id, self._synced)
+        return _Item("audit", "store", "info", plain, (), self._wall(), None)
+
+    def _run(self) -> None:
+        interval = self.cfg.commit_interval_ms / 1000.0
+        last_commit = time.monotonic()
+        while True:
+            with self._cond:
+                while True:
+                    n = len(self._pending)
+                    since = time.monotonic() - last_commit
+                    due = bool(self._full) or (n > 0 and (
+                        self._flush_requested or since >= interval or self._stopping
+                    ))
+                    epoch_left = self.cfg.epoch_seconds - (self._monotonic() - self._epoch_started)
+                    if due or self._jobs or epoch_left <= 0 or (self._stopping and n == 0):
+                        break
+                    self._cond.wait(min(interval - since if n else 3600.0, max(epoch_left, 0.05)))
+                if self._full:
+                    completion, items = self._full.popleft()
+                else:
+                    items, self._pending = self._pending, []
+                    completion, self._current = self._current, _Completion()
+                    self._flush_requested = False
+                self._queued -= len(items)
+                self._inflight = completion
+                jobs, self._jobs = self._jobs, []
+                stopping = self._stopping
+                self.stats.pending = self._queued
+            if items:
+                self._commit_batch(items)
+            elif self._monotonic() - self._epoch_started >= self.cfg.epoch_seconds:
+                self._idle_rollover()
+            with self._cond:
+                self._inflight = None
+            completion.event.set()
+            for job in jobs:
+                try:
+                    job.result = job.fn()
+                except BaseException as exc:  # handed to the caller
+                    job.error = exc
+                job.done.set()
+            last_commit = time.monotonic()
+            if stopping:
+                with self._cond:
+                    if not self._pending and not self._full and not self._jobs:
+                        return
+
+    def _commit_batch(self, items: list[_Item]) -> None:
+        try:
+            if self._monotonic() - self._epoch_started >= self.cfg.epoch_seconds:
+                self._rollover()
+            extra, accept_all = self._manage_space()
+            keep: list[_Item] = []
+            for item in items:
+                if accept_all or item.kind in PROTECTED_KINDS:
+                    keep.append(item)
+                else:
+                    self.stats.dropped_no_space += 1
+                    self._dropped_unreported[item.kind] = (
+                        self._dropped_unreported.get(item.kind, 0) + 1
+                    )
+                    if item.ticket is not None:
+                        item.ticket.error = "dropped: disk nearly full (reserve kept for alarms)"
+            keep.extend(extra)
+            keep.extend(self._drop_audit())
+            self._write(keep)
+        except (sqlite3.Error, OSError, EdgewardenError) as exc:
+            log.error("store commit failed: %s", exc)
+            self.stats.failed_commits += 1
+            for item in items:
+                if item.ticket is not None and item.ticket.error is None:
+                    item.ticket.error = f"store write failed: {exc}"
+
+    def _idle_rollover(self) -> None:
+        """Close an epoch even when nothing was written, so its key is erased on time."""
+        try:
+            self._rollover()
+        except (sqlite3.Error, OSError, EdgewardenError) as exc:
+            log.error("store epoch rollover failed: %s", exc)
+            self.stats.failed_commits += 1
+
+    def _write(self, items: list[_Item]) -> None:
+        """Encrypt, chain and seal `items`, then commit them in one transaction."""
+        aead = self._aead
+        assert aead is not None
+        epoch = self._state.epoch
+        seq, head, since = self._next_seq, self._head, self._since_seal
+        seal_no, last_mac = self._seal_no, self._last_mac
+        every = max(1, self.cfg.seal_every_records)
+        rows: list[tuple[Any, ...]] = []
+        bodies: list[tuple[int, bytes]] = []
+        media_rows: list[tuple[int, str, int, float]] = []
+        seals: list[Seal] = []
+        sha256 = hashlib.sha256
+        for item in items:
+            hb = encode_header(seq, item.t_wall, epoch, item.kind, item.source, item.severity,
+                               head)
+            ct = aead.encrypt(nonce_for(seq), item.plain, hb)
+            body_hash = sha256(ct).digest()
+            rows.append((seq, item.t_wall, epoch, item.kind, item.source, item.severity,
+                         head, body_hash))
+            bodies.append((seq, ct))
+            if item.media:
+                media_rows.extend((seq, m.sha256, m.size, item.t_wall) for m in item.media)
+                head = chain_hash(hb, body_hash, [m.sha256 for m in item.media])
+            else:
+                head = chain_hash(hb, body_hash)
+            if item.ticket is not None:
+                item.ticket.seq = seq
+            since += 1
+            if since >= every:
+                seal = self._next_seal(epoch, "batch", seal_no=seal_no, last_seq=seq,
+                                       last_hash=head, prev_mac=last_mac)
+                seals.append(seal)
+                seal_no, last_mac, since = seal.seal_no, seal.mac, 0
+            seq += 1
+        if since:
+            seal = self._next_seal(epoch, "batch", seal_no=seal_no, last_seq=seq - 1,
+                                   last_hash=head, prev_mac=last_mac)
+            seals.append(seal)
+            seal_no, last_mac, since = seal.seal_no, seal.mac, 0
+
+        def insert(c: sqlite3.Connection) -> None:
+            c.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            c.executemany("INSERT INTO bodies VALUES (?, ?)", bodies)
+            if media_rows:
+                c.executemany(
+                    "INSERT INTO media (seq, sha256, size, t_wall) VALUES (?, ?, ?, ?)",
+                    media_rows,
+                )
+            self._insert_seals(c, seals)
+
+        try:
+            self._transaction(insert)
+        except BaseException:
+            for item in items:
+                if item.ticket is not None:
+                    item.ticket.seq = None
+            raise
+        self._next_seq, self._head, self._since_seal = seq, head, since
+        self._seal_no, self._last_mac = seal_no, last_mac
+        self.stats.committed += len(rows)
+        self.stats.batches += 1
+
+    @staticmethod
+    def _insert_seals(c: sqlite3.Connection, seals: Iterable[Seal]) -> None:
+        c.executemany(
+            "INSERT INTO seals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(s.seal_no, s.epoch, s.kind, s.last_seq, s.last_hash, s.t_wall, s.prev_mac, s.mac)
+             for s in seals],
+        )
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(c)
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        return result
+
+    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self._transaction(lambda c: c.executemany(sql, rows))
+
+    # ------------------------------------------------------------------ space
+    def _db_free(self) -> int:
+        pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages) * int(size)
+
+    def _media_left(self) -> bool:
+        return self._conn.execute(
+            "SELECT 1 FROM media WHERE state = 'stored' LIMIT 1"
+        ).fetchone() is not None
+
+    def _plan(self) -> space.SpacePlan:
+        return space.plan_space(
+            self._free_space(), self._db_free(), self.cfg.reserved_space_mb * MB,
+            self.cfg.shed_margin_mb * MB, self._media_left(),
+        )
+
+    def _manage_space(self) -> tuple[list[_Item], bool]:
+        """Shed media, then old readings, when space is low. Returns the audit records of
+        what was shed and whether unprotected kinds may still be written."""
+        audits: list[_Item] = []
+        plan = self._plan()
+        if plan.shed_media:
+            audits.extend(self._shed_media())
+            plan = self._plan()
+        if plan.shed_readings:
+            audits.extend(self._shed_readings())
+            plan = self._plan()
+        return audits, plan.accept_unprotected
+
+    def _shed_media(self) -> list[_Item]:
+        target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
+        count = size = 0
+        hashes: list[str] = []
+        while self._free_space() < target:
+            rows = self._conn.execute(
+                "SELECT seq, sha256, size FROM media WHERE state = 'stored' "
+                "ORDER BY t_wall, seq LIMIT 50"
+            ).fetchall()
+            if not rows:
+                break
+            for _seq, sha, n in rows:
+                self._delete_media_file(sha)
+                hashes.append(sha)
+                count += 1
+                size += int(n)
+            self._executemany(
+                "UPDATE media SET state = 'shed' WHERE seq = ? AND sha256 = ?",
+                [(r[0], r[1]) for r in rows],
+            )
+        if not count:
+            return []
+        self.stats.shed_media_files += count
+        log.warning("disk nearly full: shed %d media files (%d bytes)", count, size)
+        return [self._audit_item({"action": "shed-media", "files": count, "bytes": size,
+                                  "sha256": hashes[:100], "reason": "low disk space"})]
+
+    def _shed_readings(self) -> list[_Item]:
+        target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
+        total, first, last = 0, None, None
+        while self._free_space() + self._db_free() < target:
+            seqs = [r[0] for r in self._conn.execute(
+                "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
+                "WHERE r.kind = 'reading' ORDER BY b.seq LIMIT ?", (_SHED_CHUNK,)
+            )]
+            if not seqs:
+                break
+            self._executemany("DELETE FROM bodies WHERE seq = ?", [(s,) for s in seqs])
+            total += len(seqs)
+            first = seqs[0] if first is None else first
+            last = seqs[-1]
+        if not total:
+            return []
+        self.stats.shed_readings += total
+        log.warning("disk nearly full: shed %d old readings", total)
+        return [self._audit_item({"action": "shed-readings", "records": total,
+                                  "first_seq": first, "last_seq": last,
+                                  "reason": "low disk space"})]
+
+    def _drop_audit(self) -> list[_Item]:
+        """One audit record per minute summarising records refused for lack of space."""
+        items: list[_Item] = []
+        now = self._monotonic()
+        if self._dropped_unreported and now - self._last_drop_audit >= _DROP_AUDIT_INTERVAL_S:
+            items.append(self._audit_item({"action": "dropped-records",
+                                           "counts": dict(self._dropped_unreported),
+                                           "reason": "low disk space"}))
+            self._dropped_unreported = {}
+            self._last_drop_audit = now
+        return items
+
+    def _delete_media_file(self, sha: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.layout.media_file(sha))
+
+    # ------------------------------------------------------------------ retention
+    def _retention(self, now: float) -> RetentionReport:
+        c = self._conn
+        expired: dict[str, int] = {}
+        media_deleted = 0
+        for kind, cutoff in retention.cutoffs(now, self.cfg.retention_days).items():
+            seqs = [r[0] for r in c.execute(
+                "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
+                "WHERE r.kind = ? AND r.t_wall < ?", (kind, cutoff)
+            )]
+            if not seqs:
+                continue
+            files = c.execute(
+                "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq IN "
+                "(SELECT seq FROM records WHERE kind = ? AND t_wall < ?)", (kind, cutoff)
+            ).fetchall()
+            for _, sha in files:
+                self._delete_media_file(sha)
+            media_deleted += len(files)
+
+            def expire(c: sqlite3.Connection, seqs: list[int] = seqs,
+                       files: list[Any] = files) -> None:
+                c.executemany("DELETE FROM bodies WHERE seq = ?", [(s,) for s in seqs])
+                c.executemany("UPDATE media SET state = 'expired' WHERE seq = ? AND sha256 = ?",
+                              files)
+
+            self._transaction(expire)
+            expired[kind] = len(seqs)
+        shredded = self._shred_epochs(now)
+        report = RetentionReport(expired, tuple(shredded), media_deleted)
+        if expired or shredded:
+            self._write([self._audit_item({
+                "action": "retention", "expired": expired, "shredded_epochs": shredded,
+                "media_deleted": media_deleted,
+            })])
+        return report
+
+    def _shred_epochs(self, now: float) -> list[int]:
+        """Delete the data key (and remaining headers) of closed epochs with no body left."""
+        c = self._conn
+        shredded: list[int] = []
+        candidates = c.execute(
+            "SELECT e.epoch FROM epochs e WHERE e.shredded_at IS NULL AND e.epoch < ? AND "
+            "EXISTS (SELECT 1 FROM seals s WHERE s.epoch = e.epoch AND s.kind = 'end') "
+            "ORDER BY e.epoch", (self._state.epoch,)
+        ).fetchall()
+        for (epoch,) in candidates:
+            lo_row = c.execute("SELECT MAX(last_seq) FROM seals WHERE epoch < ?", (epoch,))
+            lo = (lo_row.fetchone()[0] or 0) + 1
+            hi = c.execute("SELECT MAX(last_seq) FROM seals WHERE epoch = ?",
+                           (epoch,)).fetchone()[0]
+            left = c.execute("SELECT 1 FROM bodies WHERE seq BETWEEN ? AND ? LIMIT 1",
+                             (lo, hi)).fetchone()
+            if left is not None:
+                continue
+
+            def shred(c: sqlite3.Connection, epoch: int = epoch, lo: int = lo,
+                      hi: int = hi) -> None:
+                c.execute("UPDATE epochs SET wrapped_key = NULL, shredded_at = ? WHERE epoch = ?",
+                          (now, epoch))
+                c.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi))
+                c.execute("DELETE FROM media WHERE seq BETWEEN ? AND ?", (lo, hi))
+
+            self._transaction(shred)
+            shredded.append(int(epoch))
+        return shredded
