@@ -4,6 +4,10 @@ Each command lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``handler`` to a function
 ``(argparse.Namespace) -> int``. This module only wires them and turns
 :class:`~controller.errors.EdgewardenError` into one line on stderr and an exit status.
+
+Only the module of the command being run is imported: the others pull in OpenCV, NumPy,
+Textual and the crypto stack, which the service (and its memory footprint) must not pay
+for. The top-level `--help` lists every command from the table below.
 """
 
 from __future__ import annotations
@@ -16,27 +20,29 @@ from collections.abc import Sequence
 
 from controller.errors import EdgewardenError
 
-# Command modules, in the order `--help` lists them.
-COMMAND_MODULES = (
-    "init",
-    "run",
-    "demo",
-    "tui",
-    "status",
-    "pair",
-    "simulate_node",
-    "monitor",
-    "anomaly",
-    "detect",
-    "verify",
-    "export",
-    "verify_bundle",
-    "install",
-    "doctor",
-)
+# Command -> its one-line help, in the order `--help` lists them; module = name with "_".
+COMMANDS = {
+    "init": "create the device's keys and data directory",
+    "run": "run the headless service (systemd starts this)",
+    "demo": "run the service with simulated nodes and a video file, no hardware",
+    "tui": "open the Textual admin interface",
+    "status": "print the running service's state",
+    "pair": "provision a key to a sensor node in pairing mode",
+    "simulate-node": "run the reference node firmware on a pty",
+    "monitor": "print readings and rejected frames from a serial port",
+    "anomaly": "replay and explain anomaly rules on recorded data",
+    "detect": "run the camera detection pipeline on a recording",
+    "verify": "check the record store's hash chain, seals and tags",
+    "export": "write an evidence bundle (BagIt) to a directory",
+    "verify-bundle": "check an evidence bundle",
+    "install": "lay out systemd units, udev rules and config",
+    "doctor": "check this device's setup",
+}
+COMMAND_MODULES = tuple(name.replace("-", "_") for name in COMMANDS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's module is imported (others: help only)."""
     parser = argparse.ArgumentParser(
         prog="edgewarden",
         description="On-device controller of a site-guarding Raspberry Pi.",
@@ -46,15 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"controller.cli.{name}")
-        module.register(sub)
+    for name, help_text in COMMANDS.items():
+        if only is None or name == only:
+            module = importlib.import_module(f"controller.cli.{name.replace('-', '_')}")
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str:
+    """The command word of argv ("" when there is none: top-level help or a typo)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else ""
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_command_in(words))
+    args = parser.parse_args(words)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -14,8 +14,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-import sqlite_utils
-
 from controller.errors import EdgewardenError
 from controller.store.layout import fsync_dir
 
@@ -71,6 +69,8 @@ def create(path: Path) -> None:
     """Create the database file 0600 with the schema (the -wal/-shm files inherit 0600)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
+    import sqlite_utils  # only at creation: it pulls in NumPy, ~20 MB the service never needs
+
     conn = connect(path)
     try:
         db = sqlite_utils.Database(conn)
