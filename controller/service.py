@@ -394,7 +394,8 @@ class Service:
         assert self.desk is not None
         for channel, value in health.sample_to_channels(sample).items():
             self.desk.observe(channel, sample.time, value)
-        self.publish("health", rec)
+        # the dashboard's device, store and link panels follow this event
+        self.publish("health", {**rec, "store": self._store_json(), "nodes": self._nodes_json()})
         path = self.cfg.health.textfile_path
         if path is not None:
             try:
@@ -484,9 +485,7 @@ class Service:
         return (f"{online}/{len(nodes)} nodes online, {active} alarm(s), "
                 f"{committed} records stored")
 
-    def status(self) -> dict[str, Any]:
-        """Everything `edgewarden status` and the TUI's dashboard show."""
-        now = time.time()
+    def _nodes_json(self) -> list[dict[str, Any]]:
         nodes = []
         if self.link is not None:
             for n in self.link.node_stats():
@@ -498,15 +497,37 @@ class Service:
                     "firmware": n.firmware_version,
                     "sample_rate_hz": self.sample_rates.get(n.uid),
                 })
+        return nodes
+
+    def _store_json(self) -> dict[str, Any]:
         ws = self.writer.stats if self.writer else None
         totals = self._store_totals()
+        return {
+            "records": totals.get("records", 0),
+            "sealed": totals.get("sealed", 0),
+            "seals": totals.get("seals", 0),
+            "verification_key_fingerprint": self._vk_fingerprint,
+            "committed_since_start": ws.committed if ws else 0,
+            "batches": ws.batches if ws else 0,
+            "epoch": ws.epoch if ws else None,
+            "pending": ws.pending if ws else 0,
+            "dropped_no_space": ws.dropped_no_space if ws else 0,
+            "dropped_queue_full": ws.dropped_queue_full if ws else 0,
+            "shed_media_files": ws.shed_media_files if ws else 0,
+            "shed_readings": ws.shed_readings if ws else 0,
+            "not_stored": self.records_not_stored,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Everything `edgewarden status` and the TUI's dashboard show."""
+        now = time.time()
         return {
             "state": self.state,
             "version": VERSION,
             "device": self.cfg.device.name,
             "time": now,
             "uptime_s": round(time.monotonic() - self.started_mono, 1),
-            "nodes": nodes,
+            "nodes": self._nodes_json(),
             "ports": [{"path": p.path, "open": p.is_open, "reopens": p.reopens,
                        "frame_errors": dict(p.frame_errors), "last_error": p.last_error}
                       for p in (self.link.port_stats() if self.link else [])],
@@ -519,21 +540,7 @@ class Service:
             "alarms": self.desk.views() if self.desk else [],
             "cameras": [w.status for w in self.cameras],
             "health": self.last_health,
-            "store": {
-                "records": totals.get("records", 0),
-                "sealed": totals.get("sealed", 0),
-                "seals": totals.get("seals", 0),
-                "verification_key_fingerprint": self._vk_fingerprint,
-                "committed_since_start": ws.committed if ws else 0,
-                "batches": ws.batches if ws else 0,
-                "epoch": ws.epoch if ws else None,
-                "pending": ws.pending if ws else 0,
-                "dropped_no_space": ws.dropped_no_space if ws else 0,
-                "dropped_queue_full": ws.dropped_queue_full if ws else 0,
-                "shed_media_files": ws.shed_media_files if ws else 0,
-                "shed_readings": ws.shed_readings if ws else 0,
-                "not_stored": self.records_not_stored,
-            },
+            "store": self._store_json(),
             "queues": {
                 "readings_dropped": self.link.dropped if self.link else 0,
                 "control": self.server.stats() if self.server else {},
