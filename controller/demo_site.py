@@ -54,7 +54,7 @@ def write_synthetic_video(path: Path, frames: int = 150, fps: float = 15.0) -> P
             frame += rng.integers(0, 3, frame.shape, dtype=np.uint8)  # sensor noise
             if 40 <= i < 110:  # something crosses the yard
                 x = int((i - 40) / 70 * (w + 80)) - 80
-                cv2.rectangle(frame, (x, 180), (x + 60, 300), (30, 30, 200), -1)
+                cv2.rectangle(frame, (x, 180), (x + 60, 300), (235, 235, 245), -1)
             writer.write(frame)
     finally:
         writer.release()
@@ -85,6 +85,8 @@ def build_site(
     model: Path | None = None,
     labels: Path | None = None,
     runtime_dir: Path | None = None,
+    faults: dict[int, list[str]] | None = None,
+    extra_config: str = "",
 ) -> DemoSite:
     """Initialise (or reuse) the demo data dir, start the nodes, write the config."""
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -96,7 +98,8 @@ def build_site(
         passphrase = DEMO_PASSPHRASE
         verification_key = result.verification_key
     fleet = start_paired_nodes(len(NODE_NAMES), root / "nodes", rate_hz=rate_hz,
-                               faults=NODE_FAULTS, names=NODE_NAMES)
+                               faults=NODE_FAULTS if faults is None else faults,
+                               names=NODE_NAMES)
     source: Path | None = None
     if camera:
         if video is not None:
@@ -114,8 +117,8 @@ def build_site(
                     write_synthetic_video(source)
     config_path = root / "config.toml"
     runtime = runtime_dir or root / "run"
-    config_path.write_text(_config_text(root, runtime, fleet, source, model, labels),
-                           encoding="utf-8")
+    config_path.write_text(_config_text(root, runtime, fleet, source, model, labels)
+                           + extra_config, encoding="utf-8")
     return DemoSite(root, config_path, load_config(config_path), fleet, passphrase,
                     verification_key, source, model)
 

@@ -40,7 +40,7 @@ def _where(since: float | None, until: float | None, kinds: Sequence[str] | None
         clauses.append("r.t_wall >= ?")
         params.append(float(since))
     if until is not None:
-        clauses.append("r.t_wall < ?")
+        clauses.append("r.t_wall <= ?")  # inclusive: a record's own time finds it
         params.append(float(until))
     if kinds:
         clauses.append(f"r.kind IN ({','.join('?' * len(kinds))})")
