@@ -171,6 +171,8 @@ def test_a_view_role_user_cannot_acknowledge(real_service: RealService) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to run the TUI as another uid")
     _preload_for_child()
+    # the same session once as root imports everything the child will need
+    asyncio.run(_view_role_session(str(real_service.socket_path)))
     access = os.stat(real_service.socket_path).st_gid
     view = real_service.view_group
     out = run_as(unused_uid(), view, [view, access],
