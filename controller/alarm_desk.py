@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from controller.anomaly.alarm import AlarmTransition, AlarmView
 from controller.anomaly.engine import AnomalyEngine
+from controller.atomic_file import write_atomic
 from controller.config import AnomalyConfig, ChannelRulesConfig
 
 log = logging.getLogger("alarms")
@@ -103,15 +103,8 @@ class AlarmDesk:
     def save(self) -> None:
         if self._state_file is None:
             return
-        data = json.dumps(self.engine.save_state()).encode("utf-8")
-        tmp = self._state_file.with_name(self._state_file.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self._state_file)
+        write_atomic(self._state_file, json.dumps(self.engine.save_state()).encode("utf-8"),
+                     0o600)
 
     def _emit(self, transitions: list[AlarmTransition]) -> None:
         for tr in transitions:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.anomaly.alarm import AlarmActionError
+from controller.atomic_file import write_atomic
 from controller.config import ConfigError, config_to_dict, parse_config
 from controller.control.commands import Call, CommandError
 from controller.errors import EdgewardenError
@@ -200,12 +201,5 @@ def _view(desk: Any, alarm_id: str) -> dict[str, Any]:
 
 
 def _replace_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".new")
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o640
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode)

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import psutil
 
+from controller.atomic_file import write_atomic
 from controller.config import ChannelRulesConfig, HealthConfig
 
 # --------------------------------------------------------------------------- throttling
@@ -316,32 +317,9 @@ def _fs_labels(fs: FilesystemUsage) -> dict[str, str]:
 def write_textfile(path: Path, text: str) -> None:
     """Replace `path` atomically with `text`, mode 0644, durable once this returns.
 
-    The temp file lives in the same directory (so the rename is atomic) and its name does
-    not end in ``.prom`` (so the collector ignores it while it is written).
+    The temp name does not end in ``.prom``, so the collector ignores it while written.
     """
-    directory = path.parent
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            os.fchmod(fd, 0o644)  # the service's UMask may be stricter than 022
-            data = text.encode("utf-8")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(path, text.encode("utf-8"), 0o644)
 
 
 # --------------------------------------------------------------------------- reader

@@ -9,7 +9,6 @@ root (never under ``--destdir``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import grp
 import json
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from controller.atomic_file import write_atomic
 from controller.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from controller.errors import EdgewardenError, UsageError
 
@@ -196,23 +196,6 @@ def _commented_fields(tp: Any, _: None) -> list[str]:
 # --------------------------------------------------------------------------- apply
 def target_path(destdir: Path | None, path: Path) -> Path:
     return destdir / path.relative_to("/") if destdir else path
-
-
-def write_atomic(path: Path, content: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        try:
-            os.fchmod(fd, mode)
-            os.write(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def apply_file(destdir: Path | None, planned: PlannedFile) -> Change:

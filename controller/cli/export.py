@@ -18,8 +18,7 @@ from controller.errors import EdgewardenError, UsageError
 from controller.evidence.bundle import export_bundle
 from controller.evidence.selection import Selection, parse_time
 from controller.evidence.stick import run_stick
-from controller.store import passphrase as pw
-from controller.store.identity import is_encrypted_identity, load_identity_file
+from controller.store.identity import open_identity
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +107,7 @@ def _selection(args: argparse.Namespace) -> Selection:
 def _identity(args: argparse.Namespace) -> Any:
     if args.identity is None:
         return None
-    try:
-        encrypted = is_encrypted_identity(args.identity.read_bytes())
-    except OSError as exc:
-        raise UsageError(f"{args.identity}: cannot read identity ({exc.strerror})") from None
-    passphrase = None
-    if encrypted:
-        passphrase = (pw.read_from_fd(args.passphrase_fd) if args.passphrase_fd is not None
-                      else pw.prompt_existing("Identity passphrase"))
-    return load_identity_file(args.identity, passphrase)
+    return open_identity(args.identity, args.passphrase_fd)
 
 
 class StageBars:

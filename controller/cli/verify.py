@@ -12,7 +12,7 @@ from rich.progress import Progress
 from controller.config import load_config
 from controller.errors import EdgewardenError, UsageError
 from controller.store import passphrase as pw
-from controller.store.identity import is_encrypted_identity, load_identity_file
+from controller.store.identity import open_identity
 from controller.store.keyschedule import decode_verification_key
 from controller.store.layout import StoreLayout
 from controller.store.verify import verify_store
@@ -53,15 +53,7 @@ def run(args: argparse.Namespace) -> int:
     identity = None
     if args.identity is not None:
         path = Path(args.identity) if args.identity else StoreLayout(data_dir).identity
-        passphrase = None
-        try:
-            encrypted = is_encrypted_identity(path.read_bytes())
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read identity ({exc.strerror})") from None
-        if encrypted:
-            passphrase = (pw.read_from_fd(args.passphrase_fd) if args.passphrase_fd is not None
-                          else pw.prompt_existing())
-        identity = load_identity_file(path, passphrase)
+        identity = open_identity(path, args.passphrase_fd)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("verifying records", total=None)

@@ -12,8 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from controller.cli.export import StageBars
 from controller.errors import UsageError
 from controller.evidence.verify_bundle import verify_bundle
-from controller.store import passphrase as pw
-from controller.store.identity import is_encrypted_identity, load_identity_file
+from controller.store.identity import open_identity
 from controller.store.keyschedule import decode_verification_key
 
 
@@ -46,15 +45,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--verification-key: {exc}") from None
     identity = None
     if args.identity is not None:
-        try:
-            encrypted = is_encrypted_identity(args.identity.read_bytes())
-        except OSError as exc:
-            raise UsageError(f"{args.identity}: cannot read identity ({exc.strerror})") from None
-        passphrase = None
-        if encrypted:
-            passphrase = (pw.read_from_fd(args.passphrase_fd) if args.passphrase_fd is not None
-                          else pw.prompt_existing("Identity passphrase"))
-        identity = load_identity_file(args.identity, passphrase)
+        identity = open_identity(args.identity, args.passphrase_fd)
     with Progress(TextColumn("{task.description}"), BarColumn(), console=Console(stderr=True),
                   transient=True) as progress:
         report = verify_bundle(args.bundle, identity=identity, seed=seed,

@@ -51,3 +51,18 @@ def unlock_identity(data_dir: Path | str, passphrase: str) -> pyrage.x25519.Iden
             f"{layout.identity}: no identity on this device (kept off-device at init)"
         )
     return load_identity_file(layout.identity, passphrase)
+
+
+def open_identity(path: Path, passphrase_fd: int | None) -> pyrage.x25519.Identity:
+    """An identity file for a command: asks for (or reads from fd N) its passphrase if any."""
+    from controller.store import passphrase as pw
+
+    try:
+        encrypted = is_encrypted_identity(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read identity ({exc.strerror})") from None
+    passphrase = None
+    if encrypted:
+        passphrase = (pw.read_from_fd(passphrase_fd) if passphrase_fd is not None
+                      else pw.prompt_existing("Identity passphrase"))
+    return load_identity_file(path, passphrase)
