@@ -186,7 +186,37 @@ class ServiceHandlers:
         return {"node": name, "uid": uid, "paired": True}
 
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
-        raise CommandError("evidence export is not available in this version yet")
+        """A bundle of the last `days` into `dest`, written, verified and renamed there."""
+        if args.get("redact"):
+            raise CommandError("redaction needs the identity, which the service never holds: "
+                               "run `edgewarden export --redact --identity F` instead")
+        dest = args.get("dest")
+        if not dest:
+            raise CommandError("export needs dest (a directory, e.g. a mounted stick)")
+        days = float(args.get("days", self.service.cfg.export.default_days))
+        if not 0 < days <= 3650:
+            raise CommandError("days must be between 0 and 3650")
+        writer = self.service.writer
+        if writer is None:
+            raise CommandError("the record store is not open")
+        from controller.evidence.bundle import export_bundle
+        from controller.evidence.selection import Selection
+
+        now = time.time()
+        await asyncio.to_thread(writer.flush, 10.0)
+
+        def audit(body: dict[str, Any]) -> None:
+            self.service.audit_event("export", {**body, "by": call.peer.uid})
+
+        try:
+            result = await asyncio.to_thread(
+                export_bundle, writer.layout.data_dir, Path(dest),
+                Selection(since=now - days * 86400, until=now), now=now, on_audit=audit)
+        except EdgewardenError as exc:
+            raise CommandError(str(exc)) from None
+        return {"bundle": str(result.path), "records": result.records,
+                "selected": result.selected, "media_files": result.media_files,
+                "bytes": result.bytes_written, "verified": result.report.ok}
 
     def _desk(self) -> Any:
         if self.service.desk is None:

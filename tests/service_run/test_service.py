@@ -121,3 +121,28 @@ def test_missing_data_dir_is_a_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "edgewarden init" in lines[0]
+
+
+def test_admin_exports_evidence_through_the_socket(service: RunningService) -> None:
+    service.wait_notify("READY=1")
+    stick = service.root / "stick"
+    stick.mkdir()
+    with ControlClient(service.socket_path) as client:
+        _wait(lambda: client.call("status")["store"]["records"] > 20, what="records")
+        result = client.call("export", {"dest": str(stick), "days": 1})
+        assert result["verified"] and result["selected"] > 0
+        refused = None
+        try:
+            client.call("export", {"dest": str(stick), "redact": True})
+        except Exception as exc:  # the service never holds the identity
+            refused = str(exc)
+        assert refused and "identity" in refused
+    bundle = Path(result["bundle"])
+    assert bundle.parent == stick and bundle.is_dir()
+    check = subprocess.run(
+        [sys.executable, "-m", "controller", "verify-bundle", str(bundle),
+         "--verification-key", service.verification_key],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert service.stop() == 0
