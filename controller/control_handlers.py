@@ -9,6 +9,7 @@ passphrase-encrypted identity; the caller decrypts in its own process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pwd
 import time
@@ -190,19 +191,34 @@ class ServiceHandlers:
         if args.get("redact"):
             raise CommandError("redaction needs the identity, which the service never holds: "
                                "run `edgewarden export --redact --identity F` instead")
-        dest = args.get("dest")
-        if not dest:
-            raise CommandError("export needs dest (a directory, e.g. a mounted stick)")
         days = float(args.get("days", self.service.cfg.export.default_days))
         if not 0 < days <= 3650:
             raise CommandError("days must be between 0 and 3650")
         writer = self.service.writer
         if writer is None:
             raise CommandError("the record store is not open")
-        from controller.evidence.bundle import export_bundle
+        from controller.evidence.bundle import estimate_bundle, export_bundle, removable_mounts
         from controller.evidence.selection import Selection
 
         now = time.time()
+        dest = args.get("dest")
+        if args.get("estimate"):
+            try:
+                records, size = await asyncio.to_thread(
+                    estimate_bundle, writer.layout.data_dir,
+                    Selection(since=now - days * 86400, until=now))
+            except EdgewardenError as exc:
+                raise CommandError(str(exc)) from None
+            free = None
+            if dest:
+                import shutil
+
+                with contextlib.suppress(OSError):
+                    free = shutil.disk_usage(dest).free
+            return {"records": records, "bytes": size, "free": free,
+                    "sticks": removable_mounts()}
+        if not dest:
+            raise CommandError("export needs dest (a directory, e.g. a mounted stick)")
         await asyncio.to_thread(writer.flush, 10.0)
 
         def audit(body: dict[str, Any]) -> None:

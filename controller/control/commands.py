@@ -108,7 +108,7 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "pair": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "port": Arg(_STR)},
                         "provision a node key"),
     "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
-                                       "redact": Arg((bool,))},
+                                       "redact": Arg((bool,)), "estimate": Arg((bool,))},
                           "write an evidence bundle"),
 }
 

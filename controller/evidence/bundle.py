@@ -76,6 +76,33 @@ def default_name(store_id: str, now: float) -> str:
     return f"edgewarden-{store_id[:8]}-{stamp}"
 
 
+def estimate_bundle(data_dir: Path | str, selection: Selection) -> tuple[int, int]:
+    """(records selected, bytes the bundle will take), reading the store read-only."""
+    layout = StoreLayout(Path(data_dir))
+    conn = database.connect(layout.database, readonly=True)
+    try:
+        snap = _Snapshot.read(conn, selection)
+        return len(snap.selected), snap.estimate(layout)
+    finally:
+        conn.close()
+
+
+def removable_mounts(mounts_file: Path = Path("/proc/mounts")) -> list[str]:
+    """Mounted filesystems under the usual places for USB sticks (/media, /run/media, /mnt)."""
+    found: list[str] = []
+    try:
+        lines = mounts_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2:
+            point = parts[1].replace("\\040", " ")
+            if point.startswith(("/media/", "/run/media/", "/mnt/")) and point not in found:
+                found.append(point)
+    return found
+
+
 def export_bundle(
     data_dir: Path | str,
     out_dir: Path | str,

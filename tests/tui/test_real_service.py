@@ -182,3 +182,30 @@ def test_a_view_role_user_cannot_acknowledge(real_service: RealService) -> None:
     assert result["disabled"], result
     assert result["refused"], result
     assert "needs the ops role; you are view" in result["note"], result
+
+
+@run_async
+async def test_admin_exports_evidence_from_the_export_screen(real_service: RealService) -> None:
+    stick = real_service.socket_path.parent.parent / "stick"
+    stick.mkdir(exist_ok=True)
+    app = EdgewardenApp(real_service.socket_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.connected, tries=200)
+        await pilot.press("5")
+        await until(pilot, lambda: app.screen.query("#export-dest"), tries=100)
+        app.screen.query_one("#export-days", Input).value = "1"
+        app.screen.query_one("#export-dest", Input).value = str(stick)
+        await pilot.click("#export-estimate")
+        await until(pilot, lambda: "records, about" in text_of(app, "#export-estimate-text"),
+                    tries=200)
+        assert "fits" in text_of(app, "#export-estimate-text")
+        await pilot.click("#export-run")
+        await until(pilot, lambda: "verified" in text_of(app, "#export-result"), tries=600)
+        assert "NOT verified" not in text_of(app, "#export-result")
+    bundles = [p for p in stick.iterdir() if not p.name.startswith(".")]
+    assert len(bundles) == 1
+    check = subprocess.run(
+        [sys.executable, "-m", "controller", "verify-bundle", str(bundles[0])],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
