@@ -129,6 +129,10 @@ def chain_hash(header_bytes: bytes, body_hash: bytes, media_hashes: Sequence[str
     return hashlib.sha256(_CHAIN + header_bytes + body_hash + tail).digest()
 
 
+# one encoder for every record: json.dumps with options builds a new one per call
+_BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def encode_body(
     body: dict[str, Any],
     media: Sequence[MediaRef],
@@ -143,7 +147,7 @@ def encode_body(
     if media:
         doc["m"] = [{"h": m.sha256, "t": m.content_type, "n": m.size} for m in media]
     try:
-        return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        return _BODY_ENCODER.encode(doc).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"record body is not JSON-serialisable: {exc}") from None
 
