@@ -98,8 +98,14 @@ def _text(value: str) -> bytes:
     return struct.pack(">H", len(raw)) + raw
 
 
+_KIND_SET = frozenset(KINDS)
+
+
 def check_header_fields(kind: str, source: str, severity: str) -> None:
     """ValueError naming the field when a header value is not storable."""
+    if (kind in _KIND_SET and type(source) is str and type(severity) is str
+            and len(source) <= _MAX_TEXT and len(severity) <= _MAX_TEXT):
+        return  # the common case, checked cheaply: this runs for every record
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r} (known: {', '.join(KINDS)})")
     for name, value in (("source", source), ("severity", severity)):

@@ -325,7 +325,7 @@ class RecordWriter:
             self._synced = self._clock_synced()
             self._synced_checked = now_mono
         plain = encode_body(body, media, now_mono, self._boot_id, self._synced)
-        item = _Item(kind, source, severity, plain, tuple(media),
+        item = _Item(kind, source, severity, plain, tuple(media) if media else (),
                      self._wall() if t_wall is None else float(t_wall), None)
         with self._cond:
             if self._closed or self._stopping:
