@@ -25,6 +25,7 @@ from controller.alarm_desk import AlarmDesk, with_defaults
 from controller.anomaly.engine import AnomalyEngine
 from controller.config import Config, load_config
 from controller.control.server import AuditEntry, ControlServer
+from controller.control_handlers import ServiceHandlers, user_name
 from controller.errors import EdgewardenError
 from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from controller.store import RecordWriter
@@ -126,8 +127,6 @@ class Service:
         self._start_parts()
         assert self.writer is not None
         try:
-            from controller.control_handlers import ServiceHandlers
-
             self.server = ControlServer.from_config(self.cfg, ServiceHandlers(self), self._audit)
             await self.server.start()
             self._install_signals()
@@ -315,8 +314,6 @@ class Service:
             self.server.publish(kind, data)
 
     def _audit(self, entry: AuditEntry) -> None:
-        from controller.control_handlers import user_name
-
         self.record("audit", f"uid:{entry.uid}", "info" if entry.outcome == "ok" else "warning", {
             "action": entry.cmd, "cmd": entry.cmd, "ok": entry.outcome == "ok",
             "user": user_name(entry.uid), "uid": entry.uid, "gid": entry.gid, "pid": entry.pid,

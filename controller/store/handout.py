@@ -9,6 +9,7 @@ typed, in the client's own process, and checks every AEAD tag as it opens record
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.errors import EdgewardenError
 from controller.store import database
-from controller.store.identity import _parse as parse_identity
-from controller.store.identity import is_encrypted_identity
+from controller.store.identity import decrypt_identity, is_encrypted_identity
 from controller.store.layout import StoreLayout
 from controller.store.records import Header, Record, open_record
 
@@ -131,21 +131,26 @@ def unlock_handed_identity(handout: dict[str, Any], passphrase: str,
     if not blob:
         raise EdgewardenError("the device keeps no identity: use the identity file kept "
                               "off the device")
-    data = base64.b64decode(blob)
+    data = _unb64(blob, "identity")
     if not is_encrypted_identity(data):
         raise EdgewardenError("the device's identity is not passphrase-protected")
+    return decrypt_identity(data, passphrase, "device identity")
+
+
+def _unb64(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise EdgewardenError(f"{what}: expected base64 text")
     try:
-        plain = pyrage.passphrase.decrypt(data, passphrase)
-    except pyrage.DecryptError:
-        raise EdgewardenError("wrong passphrase: nothing was decrypted") from None
-    return parse_identity(bytes(plain), Path("<device identity>"))
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise EdgewardenError(f"{what}: not valid base64") from None
 
 
 class HandoutReader:
     """Decrypts a handout with an unlocked identity; every AEAD tag is checked."""
 
     def __init__(self, handout: dict[str, Any], identity: pyrage.x25519.Identity) -> None:
-        if handout.get("format") != HANDOUT_FORMAT:
+        if handout.get("format", HANDOUT_FORMAT) != HANDOUT_FORMAT:
             raise EdgewardenError("unknown history handout format")
         self._handout = handout
         self._identity = identity
@@ -153,41 +158,53 @@ class HandoutReader:
 
     def _key(self, epoch: int) -> AESGCM | None:
         if epoch not in self._aead:
-            wrapped = self._handout["epoch_keys"].get(str(epoch))
+            wrapped = (self._handout.get("epoch_keys") or {}).get(str(epoch))
             if wrapped is None:
                 self._aead[epoch] = None  # shredded by retention
             else:
                 try:
-                    key = pyrage.decrypt(base64.b64decode(wrapped), [self._identity])
+                    key = pyrage.decrypt(_unb64(wrapped, f"epoch {epoch} key"),
+                                         [self._identity])
                 except pyrage.DecryptError:
                     raise EdgewardenError(f"epoch {epoch}: key not readable with this "
                                           "identity") from None
                 self._aead[epoch] = AESGCM(bytes(key))
         return self._aead[epoch]
 
+    def open(self, raw: dict[str, Any]) -> Record | None:
+        """One handed-out record decrypted; None when its epoch was crypto-shredded."""
+        try:
+            header = Header(int(raw["id"]), float(raw["time"]), int(raw["epoch"]),
+                            str(raw["kind"]), str(raw["source"]), str(raw["severity"]),
+                            _unb64(raw["prev_hash"], "prev_hash"))
+        except (KeyError, TypeError, ValueError, EdgewardenError):
+            raise EdgewardenError(f"record {raw.get('id', '?')}: header incomplete") from None
+        aead = self._key(header.epoch)
+        if aead is None:
+            return None
+        try:
+            return open_record(aead, header, _unb64(raw.get("ct"), f"record {header.seq}"))
+        except InvalidTag:
+            raise EdgewardenError(f"record {header.seq}: ciphertext or header altered "
+                                  "(AEAD tag fails)") from None
+        except (ValueError, KeyError, TypeError):
+            raise EdgewardenError(f"record {header.seq}: body does not decode") from None
+
     def records(self) -> Iterator[Record]:
-        for r in self._handout["records"]:
-            aead = self._key(int(r["epoch"]))
-            if aead is None:
-                continue
-            header = Header(int(r["id"]), float(r["time"]), int(r["epoch"]), r["kind"],
-                            r["source"], r["severity"], base64.b64decode(r["prev_hash"]))
-            try:
-                yield open_record(aead, header, base64.b64decode(r["ct"]))
-            except (InvalidTag, ValueError):
-                raise EdgewardenError(f"record {r['id']} fails its AEAD tag (altered)") from None
+        for raw in self._handout.get("records") or []:
+            record = self.open(raw)
+            if record is not None:
+                yield record
 
     def media(self, sha256: str) -> bytes | None:
         """A handed-out media file decrypted (None when it was not handed out)."""
-        blob = self._handout.get("media", {}).get(sha256)
+        blob = (self._handout.get("media") or {}).get(sha256)
         if blob is None:
             return None
         try:
-            return bytes(pyrage.decrypt(base64.b64decode(blob), [self._identity]))
+            return bytes(pyrage.decrypt(_unb64(blob, "media"), [self._identity]))
         except pyrage.DecryptError:
             raise EdgewardenError(f"media {sha256[:12]}: not readable with this identity") from None
 
     def __repr__(self) -> str:
-        return f"HandoutReader({len(self._handout.get('records', []))} records)"
-
-
+        return f"HandoutReader({len(self._handout.get('records') or [])} records)"

@@ -12,7 +12,11 @@ from controller.store.layout import StoreLayout
 _SECRET_PREFIX = b"AGE-SECRET-KEY-"
 
 
-def _parse(plain: bytes, where: Path) -> pyrage.x25519.Identity:
+class WrongPassphraseError(EdgewardenError):
+    """The passphrase does not open the identity (the message names no secret)."""
+
+
+def _parse(plain: bytes, where: Path | str) -> pyrage.x25519.Identity:
     for line in plain.splitlines():
         if line.strip().startswith(_SECRET_PREFIX):
             try:
@@ -36,11 +40,16 @@ def load_identity_file(path: Path, passphrase: str | None) -> pyrage.x25519.Iden
         return _parse(data, path)
     if passphrase is None:
         raise UsageError(f"{path}: identity is passphrase-protected; a passphrase is needed")
+    return decrypt_identity(data, passphrase, path)
+
+
+def decrypt_identity(data: bytes, passphrase: str, where: Path | str) -> pyrage.x25519.Identity:
+    """A passphrase-encrypted (age scrypt) identity opened; `where` names it in errors."""
     try:
         plain = pyrage.passphrase.decrypt(data, passphrase)
     except pyrage.DecryptError:
-        raise EdgewardenError(f"{path}: wrong passphrase (nothing was read)") from None
-    return _parse(bytes(plain), path)
+        raise WrongPassphraseError(f"{where}: wrong passphrase (nothing was read)") from None
+    return _parse(bytes(plain), where)
 
 
 def unlock_identity(data_dir: Path | str, passphrase: str) -> pyrage.x25519.Identity:

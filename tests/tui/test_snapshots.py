@@ -38,6 +38,9 @@ def test_screen_snapshot(
             if name != "config" or (area and "north-gate" in area.first().text):
                 break
             await pilot.pause(0.05)
+        # a blinking cursor is on or off depending on when the frame is taken
+        for widget in app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
         await pilot.pause(0.5)
         await pilot.wait_for_scheduled_animations()
 

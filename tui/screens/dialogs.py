@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import RenderableType
 from textual.app import ComposeResult
@@ -19,6 +19,29 @@ SHELVE_DURATIONS: list[tuple[str, int]] = [
     ("8 hours", 8 * 3600),
     ("24 hours", 24 * 3600),
 ]
+
+
+class FormDialog(SiteModal):
+    """A dialog with a form: Enter or the confirm button submits, Escape or Cancel dismisses
+    with `CANCELLED`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    CANCELLED: Any = None
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != "confirm":
+            self.dismiss(self.CANCELLED)
+            return
+        self._submit()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.CANCELLED)
 
 
 class ConfirmDialog(SiteModal):
@@ -47,10 +70,9 @@ class ConfirmDialog(SiteModal):
         self.dismiss(False)
 
 
-class ShelveDialog(SiteModal):
+class ShelveDialog(FormDialog):
     """Asks how long to shelve an alarm and why; dismisses (seconds, reason) or None."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, alarm_id: str) -> None:
         super().__init__()
@@ -66,15 +88,6 @@ class ShelveDialog(SiteModal):
                 yield Button("Shelve", variant="warning", id="confirm")
                 yield Button("Cancel", id="cancel")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id != "confirm":
-            self.dismiss(None)
-            return
-        self._submit()
-
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self._submit()
-
     def _submit(self) -> None:
         reason = self.query_one("#reason", Input).value.strip()
         if not reason:
@@ -83,14 +96,9 @@ class ShelveDialog(SiteModal):
         duration = self.query_one("#duration", Select).value
         self.dismiss((int(duration) if isinstance(duration, int) else 3600, reason))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class NumberDialog(SiteModal):
+class NumberDialog(FormDialog):
     """Asks for one positive number; dismisses the float or None."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, current: float | None, unit: str) -> None:
         super().__init__()
@@ -108,15 +116,6 @@ class NumberDialog(SiteModal):
                 yield Button("Set", variant="primary", id="confirm")
                 yield Button("Cancel", id="cancel")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id != "confirm":
-            self.dismiss(None)
-            return
-        self._submit()
-
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self._submit()
-
     def _submit(self) -> None:
         try:
             value = float(self.query_one("#number", Input).value)
@@ -128,14 +127,11 @@ class NumberDialog(SiteModal):
             return
         self.dismiss(value)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class UnlockDialog(SiteModal):
+class UnlockDialog(FormDialog):
     """Asks for the passphrase and unlocks history in a worker; dismisses True once open."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    CANCELLED = False
+
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -147,15 +143,6 @@ class UnlockDialog(SiteModal):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Unlock", variant="primary", id="confirm")
                 yield Button("Cancel", id="cancel")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id != "confirm":
-            self.dismiss(False)
-            return
-        self._submit()
-
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self._submit()
 
     def _submit(self) -> None:
         field = self.query_one("#passphrase", Input)
@@ -171,6 +158,3 @@ class UnlockDialog(SiteModal):
             self.dismiss(True)
         else:
             self.query_one("#unlock-error", Label).update(error)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
