@@ -44,9 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--kind", action="append", default=[], metavar="K",
                    help="only records of this kind (repeatable)")
     p.add_argument("--redact", action="store_true",
-                   help="blur faces and plates in snapshots (detector boxes, OpenCV cascades "
-                   "when available); clips and unblurrable images are withheld. Needs the "
-                   "identity (--identity and its passphrase): blurring needs the plaintext")
+                   help="blur faces, plates and the detector's boxes in snapshots and clips "
+                   "(OpenCV's Haar cascades); media that cannot be decoded are withheld. "
+                   "Needs the identity (--identity and its passphrase): blurring needs the "
+                   "plaintext")
     p.add_argument("--identity", type=Path, metavar="FILE",
                    help="age identity (plain or passphrase-protected); needed for --redact, "
                    "and also decrypts every record while verifying")

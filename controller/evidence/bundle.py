@@ -18,6 +18,12 @@ file and directory; verify the whole bundle; only then rename to OUT/<name> and 
 A bundle cut short at any point is either a `.partial` (refused by verify-bundle) or fails
 its checksums. The store is opened read-only, inside one read transaction (a consistent
 snapshot even while the service writes).
+
+Speed: media are copied in the kernel (like cp) by a few threads, each fsyncing its file
+while the others copy, so the disk writes while copying goes on. Their bag checksums are
+their names (media files are content-addressed by SHA-256), so the payload is hashed
+once, by the verification that reads the written bundle back (evidence/fixity.py), not
+also by the bagging (evidence/bag.py writes the tag files from the digests known).
 """
 
 from __future__ import annotations
@@ -33,16 +39,17 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import bagit
 import pyrage
 
 from controller.errors import EdgewardenError, UsageError
 from controller.evidence import manifest as mf
-from controller.evidence.redact import boxes_in, is_redactable, redact_image
+from controller.evidence.bag import write_tag_files
+from controller.evidence.redact import boxes_in, is_redactable, redact_media
 from controller.evidence.selection import Segment, Selection, plan_segment
 from controller.evidence.verify_bundle import BundleReport, verify_bundle
 from controller.store import database
@@ -53,7 +60,7 @@ from controller.store.sealing import Seal
 
 ProgressFn = Callable[[str, int, int], None]
 AuditFn = Callable[[dict[str, Any]], None]
-_CHUNK = 4 << 20
+_COPY_THREADS = 4  # copying and fsyncing wait on the disk more than on a core
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 _HEADER_OVERHEAD = 400  # bytes of JSON per record line, generous
 _SLACK = 1 << 20
@@ -167,39 +174,31 @@ def _export(layout: StoreLayout, store: dict[str, Any], out: Path, name: str,
 
     conn = database.connect(layout.database, readonly=True)
     try:
-        conn.isolation_level = None
-        conn.execute("BEGIN")  # one snapshot for the whole export
-        snap = _Snapshot.read(conn, selection)
-        estimate = snap.estimate(layout)
-        free = shutil.disk_usage(out).free
-        if estimate + _SLACK > free:
-            raise EdgewardenError(
-                f"{out}: not enough free space (bundle needs about {_mb(estimate)} MB, "
-                f"{_mb(free)} MB free)")
-        if partial.exists():
-            shutil.rmtree(partial)  # left by an export that was cut short
-        partial.mkdir(mode=0o700)
         try:
-            written = _write_payload(layout, store, conn, snap, partial, selection, identity,
-                                     redact, now, signing, progress)
+            conn.isolation_level = None
+            conn.execute("BEGIN")  # one snapshot for the whole export
+            snap = _Snapshot.read(conn, selection)
+            estimate = snap.estimate(layout)
+            free = shutil.disk_usage(out).free
+            if estimate + _SLACK > free:
+                raise EdgewardenError(
+                    f"{out}: not enough free space (bundle needs about {_mb(estimate)} MB, "
+                    f"{_mb(free)} MB free)")
+            if partial.exists():
+                shutil.rmtree(partial)  # left by an export that was cut short
+            partial.mkdir(mode=0o700)
+            (partial / "data").mkdir(mode=0o700)
+            written = _write_payload(layout, store, conn, snap, partial / "data", selection,
+                                     identity, redact, now, signing, progress)
         finally:
-            conn.execute("ROLLBACK")
-    except BaseException:
-        conn.close()
-        if partial.exists():
-            shutil.rmtree(partial, ignore_errors=True)
-        raise
-    conn.close()
-    try:
-        progress("checksums", 0, 1)
-        bagit.make_bag(str(partial), bag_info={
+            conn.close()  # ends the read transaction; nothing was written to the store
+        write_tag_files(partial, written.payload, {
             "Source-Organization": "edgewarden",
             "External-Identifier": name,
             "External-Description": "edgewarden evidence bundle; check with "
                                     "`edgewarden verify-bundle`",
-        }, checksums=["sha256"], processes=1)
-        progress("checksums", 1, 1)
-        _fsync_tree(partial)
+        }, now=now)
+        _fsync_dirs(partial)  # every file was fsynced as it was written
         report = verify_bundle(partial, identity=identity, allow_partial=True,
                                progress=progress)
         if not report.ok:
@@ -207,10 +206,14 @@ def _export(layout: StoreLayout, store: dict[str, Any], out: Path, name: str,
                                   f"{report.problems[0]}")
         os.rename(partial, final)
         fsync_dir(out)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        where = exc.filename or out
+        raise EdgewardenError(f"{where}: cannot write the bundle "
+                              f"({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    os.sync()
     return ExportResult(final, written.records, written.selected, written.media,
                         written.redacted, written.withheld, _tree_bytes(final), report)
 
@@ -276,19 +279,23 @@ class _Written:
     media: int = 0
     redacted: int = 0
     withheld: int = 0
+    payload: dict[str, tuple[str, int]] = field(default_factory=dict)  # rel: (sha256, size)
 
 
 class _HashingWriter:
-    """A new file that hashes what goes into it and is fsynced on close."""
+    """A new private file that hashes what goes into it and is fsynced on close."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._f: IO[bytes] = open(path, "xb")  # noqa: SIM115 - closed in close()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._f = os.fdopen(fd, "wb", buffering=1 << 20)
         self._h = hashlib.sha256()
+        self.size = 0
 
     def write(self, data: bytes) -> None:
         self._h.update(data)
         self._f.write(data)
+        self.size += len(data)
 
     def close(self) -> str:
         self._f.flush()
@@ -361,7 +368,7 @@ def _write_payload(
                         entry["state"] = "redacted"
                     elif redact:
                         entry["state"] = "withheld"
-                        entry["reason"] = "not an image that can be redacted"
+                        entry["reason"] = f"{refs.get(sha) or 'media'} cannot be redacted"
                         written.withheld += 1
                     else:
                         entry["state"] = "included"
@@ -371,14 +378,15 @@ def _write_payload(
                 progress("records", written.records, total)
     finally:
         files["records.jsonl"] = rec.close()
+        written.payload["records.jsonl"] = (files["records.jsonl"], rec.size)
     progress("records", written.records, total)
 
-    files["seals.jsonl"] = _write_lines(root / "seals.jsonl", (
+    files["seals.jsonl"] = _write_lines(root, "seals.jsonl", written, (
         {"seal_no": s.seal_no, "epoch": s.epoch, "kind": s.kind, "last_seq": s.last_seq,
          "last_hash": s.last_hash.hex(), "t_wall": s.t_wall, "prev_mac": s.prev_mac.hex(),
          "mac": s.mac.hex()} for s in seg.seals))
     low, high = (min(epochs), max(epochs)) if epochs else (0, -1)
-    files["epochs.jsonl"] = _write_lines(root / "epochs.jsonl", (
+    files["epochs.jsonl"] = _write_lines(root, "epochs.jsonl", written, (
         {"epoch": e, "wrapped_key": base64.b64encode(bytes(wk)).decode("ascii")
          if wk is not None else None}
         for e, wk in conn.execute(
@@ -386,24 +394,33 @@ def _write_payload(
             (low, high)) if e in epochs))
 
     if to_copy:
-        (root / "media").mkdir()
+        (root / "media").mkdir(mode=0o700)
     total_media = sum(layout.media_file(s).stat().st_size for s in to_copy)
     done = 0
-    for sha in to_copy:
-        rel = f"media/{sha}.age"
-        files[rel], size = _copy_checked(layout.media_file(sha), root / rel, sha)
-        done += size
-        written.media += 1
-        progress("media", done, total_media)
+    with ThreadPoolExecutor(max_workers=_COPY_THREADS, thread_name_prefix="export") as pool:
+        copies = [(sha, pool.submit(_copy_synced, layout.media_file(sha),
+                                    root / f"media/{sha}.age")) for sha in to_copy]
+        try:
+            for sha, fut in copies:
+                size = fut.result()
+                rel = f"media/{sha}.age"
+                files[rel] = sha  # content-addressed; verification re-hashes the copy
+                written.payload[rel] = (sha, size)
+                done += size
+                written.media += 1
+                progress("media", done, total_media)
+        finally:
+            for _, fut in copies:
+                fut.cancel()
     if redact_jobs:
-        (root / "redacted").mkdir()
+        (root / "redacted").mkdir(mode=0o700)
     for i, (seq, sha, content_type, boxes) in enumerate(redact_jobs):
         progress("redacting", i, len(redact_jobs))
         entry = next(e for e in media_entries if e["sha256"] == sha and e["seq"] == seq)
         assert identity is not None
         plain = _read_media(layout.media_file(sha), sha, identity)
         try:
-            red = redact_image(plain, content_type, boxes)
+            red = redact_media(plain, content_type, boxes)
         except ValueError as exc:
             entry.update(state="withheld", reason=str(exc))
             written.withheld += 1
@@ -414,8 +431,10 @@ def _write_payload(
         w = _HashingWriter(root / rel)
         w.write(ct)
         files[rel] = w.close()
+        written.payload[rel] = (files[rel], w.size)
         entry.update(redacted_sha256=new_sha, regions=red.regions, methods=list(red.methods),
-                     content_type=content_type)
+                     content_type=red.content_type, original_content_type=content_type,
+                     frames=red.frames)
         written.redacted += 1
     if redact_jobs:
         progress("redacting", len(redact_jobs), len(redact_jobs))
@@ -441,34 +460,47 @@ def _write_payload(
                         (mf.PUBLIC_KEY_NAME, (mf.public_hex(signing) + "\n").encode())):
         w = _HashingWriter(root / fname)
         w.write(data)
-        w.close()
+        written.payload[fname] = (w.close(), w.size)
     return written
 
 
-def _write_lines(path: Path, docs: Iterable[dict[str, Any]]) -> str:
-    w = _HashingWriter(path)
+def _write_lines(root: Path, rel: str, written: _Written,
+                 docs: Iterable[dict[str, Any]]) -> str:
+    w = _HashingWriter(root / rel)
     for doc in docs:
         w.write(_jsonl_line(doc))
-    return w.close()
+    digest = w.close()
+    written.payload[rel] = (digest, w.size)
+    return digest
 
 
-def _copy_checked(src: Path, dst: Path, sha: str) -> tuple[str, int]:
-    """Copy a media file in the kernel (like cp) and fsync it.
+def _copy_synced(src: Path, dst: Path) -> int:
+    """Copy a media file in the kernel (like cp) into a new 0600 file, fsync it; its size.
 
-    No hashing here: the bag manifest hashes the copy, and verification compares that
-    hash with the file's name, so a file altered on the device or on the way is caught.
+    No hashing here: the file's name is its SHA-256, which goes into the bag manifest,
+    and the verification that follows hashes the copy, so a file altered on the device
+    or on the way is caught there.
     """
     try:
-        shutil.copyfile(src, dst)
+        with src.open("rb") as fin:
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                size = os.fstat(fin.fileno()).st_size
+                offset = 0
+                while offset < size:
+                    sent = os.sendfile(fd, fin.fileno(), offset, size - offset)
+                    if sent == 0:
+                        break
+                    offset += sent
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     except OSError as exc:
-        raise EdgewardenError(f"{src}: cannot copy to {dst} ({exc.strerror})") from None
-    fd = os.open(dst, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        size = os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-    return sha, size
+        raise EdgewardenError(f"{src}: cannot copy to {dst} ({exc.strerror or exc})") \
+            from None
+    if offset != size:
+        raise EdgewardenError(f"{src}: changed size while it was copied")
+    return size
 
 
 def _read_media(path: Path, sha: str, identity: pyrage.x25519.Identity) -> bytes:
@@ -481,17 +513,10 @@ def _read_media(path: Path, sha: str, identity: pyrage.x25519.Identity) -> bytes
         raise EdgewardenError(f"{path}: cannot decrypt with this identity") from None
 
 
-def _fsync_tree(root: Path) -> None:
-    """fsync every file, then every directory bottom-up (bagit writes without syncing)."""
-    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
-        for fname in filenames:
-            fd = os.open(os.path.join(dirpath, fname), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+def _fsync_dirs(root: Path) -> None:
+    """fsync every directory bottom-up, so every file's name is durable too."""
+    for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
         fsync_dir(Path(dirpath))
-    fsync_dir(root.parent)
 
 
 def _tree_bytes(root: Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,46 @@ def snapshot_png() -> bytes:
     return data.tobytes()
 
 
+def clip_frames(n: int = 12) -> list[np.ndarray]:
+    """Textured frames with the bright object where the event's box says it is."""
+    rng = np.random.default_rng(11)
+    frames = []
+    for _ in range(n):
+        image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+        image[30:90, 40:120] = 255
+        frames.append(image)
+    return frames
+
+
+def encode_clip(frames: list[np.ndarray], fps: float = 10.0) -> bytes:
+    """An MP4 (mp4v) clip as the OpenCV clip recorder makes them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.mp4"
+        height, width = frames[0].shape[:2]
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps,
+                                 (width, height))
+        assert writer.isOpened()
+        for frame in frames:
+            writer.write(frame)
+        writer.release()
+        return path.read_bytes()
+
+
+def decode_clip(data: bytes) -> list[np.ndarray]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.mp4"
+        path.write_bytes(data)
+        cap = cv2.VideoCapture(str(path))
+        frames = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+        cap.release()
+        return frames
+
+
 def build_store(tmp_path: Path, epochs: int = 3, per_epoch: int = 40) -> Store:
     identity = pyrage.x25519.Identity.generate()
     identity_file = tmp_path / "custodian.txt"
@@ -53,7 +94,7 @@ def build_store(tmp_path: Path, epochs: int = 3, per_epoch: int = 40) -> Store:
                 t += 60.0
                 if i % 10 == 5:
                     snap = w.add_media(snapshot_png(), "image/png")
-                    clip = w.add_media(b"\x00\x00\x00\x18ftypmp42 fake clip " * 50, "video/mp4")
+                    clip = w.add_media(encode_clip(clip_frames()), "video/mp4")
                     body = {"camera": "cam0", "label": "person",
                             "detections": [{"label": "person", "score": 0.9,
                                             "box": [0.25, 0.25, 0.75, 0.75]}]}

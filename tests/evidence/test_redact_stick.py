@@ -17,12 +17,19 @@ from controller.config import Config, DeviceConfig, ExportConfig
 from controller.evidence import Selection, export_bundle, verify_bundle
 from controller.evidence.redact import (
     boxes_in,
-    cascade_regions,
     cascades_available,
     redact_image,
+    redact_media,
 )
 from controller.evidence.stick import MOUNT_OPTIONS, run_stick
-from tests.evidence.conftest import T0, Store, snapshot_png
+from tests.evidence.conftest import (
+    T0,
+    Store,
+    clip_frames,
+    decode_clip,
+    encode_clip,
+    snapshot_png,
+)
 
 
 def test_box_blur_changes_only_the_box() -> None:
@@ -48,15 +55,66 @@ def _detail(patch: np.ndarray) -> float:
 
 
 def test_without_boxes_or_cascades_an_image_is_not_redactable() -> None:
-    if cascades_available():
-        pytest.skip("this OpenCV ships Haar cascades")
     with pytest.raises(ValueError, match="cannot be redacted safely"):
-        redact_image(snapshot_png(), "image/png", [])
+        redact_image(snapshot_png(), "image/png", [], use_cascades=False)
+    with pytest.raises(ValueError, match="cannot be redacted safely"):
+        redact_media(encode_clip(clip_frames()), "video/mp4", [], use_cascades=False)
 
 
-def test_cascade_path_runs() -> None:
-    image = _decode(snapshot_png())
-    assert cascade_regions(image) == [] or cascades_available()
+def _plate_scene() -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A grey noisy scene with a Russian-format licence plate nobody boxed."""
+    rng = np.random.default_rng(1)
+    image = (np.full((480, 640, 3), 90, np.int32) + rng.integers(0, 30, (480, 640, 3)))
+    image = image.astype(np.uint8)
+    x, y, w, h = 200, 300, 260, 56
+    cv2.rectangle(image, (x, y), (x + w, y + h), (255, 255, 255), -1)
+    cv2.rectangle(image, (x, y), (x + w, y + h), (0, 0, 0), 3)
+    cv2.putText(image, "A123BC", (x + 10, y + 45), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (0, 0, 0), 4)
+    cv2.putText(image, "77", (x + 200, y + 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 3)
+    return image, (x, y, w, h)
+
+
+def test_shipped_cascades_find_a_plate_the_detector_did_not_box() -> None:
+    assert cascades_available(), "OpenCV 4.x wheels ship the Haar cascades (pinned <5)"
+    image, (x, y, w, h) = _plate_scene()
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    out = redact_image(png.tobytes(), "image/png", [])
+    assert out.methods == ("opencv-haar",) and out.regions >= 1
+    red = _decode(out.data)
+    plate = (slice(y + 8, y + h - 8), slice(x + 8, x + w - 8))
+    assert _detail(red[plate]) < _detail(image[plate]) / 3  # the characters are gone
+    assert np.array_equal(red[:100, :100], image[:100, :100])
+
+
+def test_clip_frames_are_all_obscured_where_the_track_went() -> None:
+    frames = clip_frames(14)
+    clip = encode_clip(frames)
+    out = redact_media(clip, "video/mp4", [(0.25, 0.25, 0.75, 0.75)])
+    assert out.content_type == "video/mp4" and out.frames == 14
+    assert out.methods == ("detector-boxes", "opencv-haar")
+    red, plain = decode_clip(out.data), decode_clip(clip)
+    assert len(red) == len(plain) == 14
+    for before, after in zip(plain, red, strict=True):
+        # the object's rim (box grown by the margin) lost its texture in every frame
+        assert _detail(after[91:95, 36:124]) < _detail(before[91:95, 36:124]) / 2
+        # far from the box the frame is still the scene (mp4v is lossy: close, not equal)
+        assert abs(_detail(after[:20, :20]) - _detail(before[:20, :20])) < 15
+
+
+def test_a_plate_in_a_clip_is_found_in_every_frame() -> None:
+    image, (x, y, w, h) = _plate_scene()
+    frames = [image.copy() for _ in range(16)]
+    out = redact_media(encode_clip(frames, fps=15.0), "video/mp4", [])
+    plate = (slice(y + 8, y + h - 8), slice(x + 8, x + w - 8))
+    for after in decode_clip(out.data):
+        assert _detail(after[plate]) < _detail(image[plate]) / 3
+
+
+def test_an_undecodable_clip_is_refused_not_passed_through() -> None:
+    with pytest.raises(ValueError, match="not a decodable video/mp4 clip"):
+        redact_media(b"\x00\x00\x00\x18ftypmp42 not really" * 20, "video/mp4",
+                     [(0.1, 0.1, 0.2, 0.2)])
 
 
 def test_boxes_found_anywhere_in_the_event_body() -> None:
@@ -71,12 +129,20 @@ def test_redacted_export_blurs_and_marks(store: Store, out_dir: Path) -> None:
     doc = json.loads((result.path / "data/bundle.json").read_text())
     assert doc["redacted"] is True
     states = {e["state"] for e in doc["media"]}
-    assert states == {"redacted", "withheld"}  # snapshots blurred, clips withheld
+    assert states == {"redacted"}  # snapshots and clips blurred
     assert not (result.path / "data/media").exists()  # no original leaves the device
     red = [e for e in doc["media"] if e["state"] == "redacted"]
     assert all(e["regions"] >= 1 and "detector-boxes" in e["methods"] for e in red)
+    clips = [e for e in red if e["content_type"] == "video/mp4"]
+    snaps = [e for e in red if e["content_type"] == "image/png"]
+    assert clips and snaps and all(e["frames"] == 12 for e in clips)
+    clip = pyrage.decrypt((result.path / "data/redacted" /
+                           f"{clips[0]['redacted_sha256']}.age").read_bytes(), [store.identity])
+    first = decode_clip(clip)[0]
+    assert _detail(first[91:95, 36:124]) < _detail(clip_frames()[0][91:95, 36:124]) / 2
     plain = pyrage.decrypt((result.path / "data/redacted" /
-                            f"{red[0]['redacted_sha256']}.age").read_bytes(), [store.identity])
+                            f"{snaps[0]['redacted_sha256']}.age").read_bytes(),
+                           [store.identity])
     image = _decode(plain)
     original = _decode(snapshot_png())
     # the event's box (0.25..0.75) grown by the margin: its noisy rim is obscured
