@@ -9,11 +9,12 @@ bagit.txt, bag-info.txt, manifest-sha256.txt and tagmanifest-sha256.txt. The bag
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
+
+from controller.store.layout import write_new_file
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 ALGORITHM = "sha256"
@@ -25,15 +26,8 @@ _SAFE_VALUE = re.compile(r"[\r\n]")
 
 
 def _write_synced(path: Path, data: bytes) -> str:
-    """Create ``path`` (never overwrite), fsync it, return its SHA-256."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Create ``path`` 0600 (never overwrite), fsynced; its SHA-256."""
+    write_new_file(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
