@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from controller.anomaly.engine import AnomalyEngine
-from controller.anomaly.rules import AdaptiveRule
+from controller.anomaly.rules import build_rules
 from controller.config import AnomalyConfig, ChannelRulesConfig
 
 N = 300_000
@@ -53,8 +53,7 @@ def main() -> None:
         engine_run(dataclasses.replace(RULES, adaptive="mad"))
 
     def adaptive_run() -> None:
-        rule = AdaptiveRule(threshold=2.5, warmup=288, alpha=0.001, fast_alpha=0.015,
-                            season_s=86_400.0)
+        [rule] = build_rules(ChannelRulesConfig(adaptive="ewma"))  # the defaults, alone
         update = rule.update
         for t, v in data:
             update(t, v)

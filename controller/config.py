@@ -123,13 +123,14 @@ class ChannelRulesConfig:
     flatline_tolerance: float = 0.0
     # missing data: no reading or heartbeat for this long
     missing_s: float | None = None
-    # adaptive baseline (robust EWMA level and spread, learned daily profile); scores the
+    # adaptive baseline (robust EWMA level and spreads, learned daily profile); scores the
     # short-term mean residual (fast_alpha) in spreads; defaults tuned on the NAB data
     # ("mad": rolling median/MAD over adaptive_window samples instead of the EWMAs)
     adaptive: Literal["off", "ewma", "mad"] = "ewma"
     adaptive_threshold: float = 2.5
-    adaptive_warmup_samples: int = 288
-    adaptive_alpha: float = 0.001
+    adaptive_warmup_samples: int = 1440  # keep it >= 1/adaptive_spread_alpha
+    adaptive_alpha: float = 0.003
+    adaptive_spread_alpha: float = 0.00075  # "ewma" only; slower than the level on purpose
     adaptive_fast_alpha: float = 0.015
     adaptive_window: int = 2016  # "mad" only; keep it well above 3 / adaptive_fast_alpha
     adaptive_clear_ratio: float = 0.5

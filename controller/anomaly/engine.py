@@ -39,6 +39,10 @@ def check_channel_rules(cfg: ChannelRulesConfig, key: str) -> None:
         raise bad("adaptive_threshold", "must be greater than 0")
     if not 0 < cfg.adaptive_alpha <= 1:
         raise bad("adaptive_alpha", "must be in (0, 1]")
+    if not 0 < cfg.adaptive_spread_alpha <= 1:
+        raise bad("adaptive_spread_alpha", "must be in (0, 1]")
+    if cfg.adaptive_warmup_samples < 0:
+        raise bad("adaptive_warmup_samples", "must not be negative")
     if not 0 < cfg.adaptive_fast_alpha <= 1:
         raise bad("adaptive_fast_alpha", "must be in (0, 1]")
     if not 0 < cfg.adaptive_season_alpha <= 1:

@@ -25,6 +25,8 @@ CRITICAL = "critical"
 FAST_CLIP = 6.0  # residuals enter the short-term mean clipped at this many spreads
 FAST_FLOOR = 0.5  # a lasting shift must reach this many spreads of single readings too
 MAD_FAST_CLIP = 3.0  # the same for the rolling median/MAD rule (MADs are tighter)
+SPREAD_RATE = 0.25  # spreads learn this much slower than the level unless told otherwise
+ROBUST_AFTER = 32  # readings of spread learned before residuals are clipped against it
 RuleResult = tuple[float, bool]
 _QUIET: RuleResult = (0.0, False)
 
@@ -308,26 +310,83 @@ class SeasonProfile:
         self.last_t = None if last is None else float(last)
 
 
-class AdaptiveRule:
-    """A baseline learned on the device: robust EWMA level and spread, plus a daily profile.
+class _AdaptiveBase:
+    """What both adaptive rules share: threshold with hysteresis, warm-up, daily profile.
 
-    Each reading's residual is taken against ``level + profile[time-of-day bin]``. The
-    rule scores the *short-term mean* of the residuals (an EWMA with ``fast_alpha``, about
-    1/fast_alpha readings) against its own learned spread, floored at ``FAST_FLOOR``
-    spreads of single readings: a lasting shift of a noisy signal stands out long before
-    single readings do, while plain noise averages away and one spike (clipped at
-    ``FAST_CLIP`` spreads) barely counts. Learning is slow (``alpha``) and robust:
-    residuals are clipped at ``clip`` spreads, so an anomaly is not absorbed at once,
-    while a lasting new normal is absorbed gradually (the spread grows, then the level
-    follows). No alarm during ``warmup`` readings. Score is ``|z| / threshold`` clipped to
-    1; the condition clears below ``clear_ratio * threshold`` (hysteresis); ``|z|`` beyond
-    ``critical_factor * threshold`` is critical.
+    Both score the *short-term mean* of the residuals (an EWMA with ``fast_alpha``, about
+    1/fast_alpha readings) in its own learned spreads: a lasting shift of a noisy signal
+    stands out long before single readings do, while plain noise averages away. No alarm
+    during ``warmup`` readings (learning goes on the same either way). Score is
+    ``|z| / threshold`` clipped to 1; the condition clears below ``clear_ratio *
+    threshold`` (hysteresis); ``|z|`` beyond ``critical_factor * threshold`` is critical.
     """
 
     __slots__ = (
-        "active", "alpha", "clear_z", "clip", "crit_z", "fast", "fast_alpha", "fast_spread",
-        "floor", "level", "n", "name", "season", "severity", "spread", "threshold", "warmup",
+        "active", "clear_z", "crit_z", "fast", "fast_alpha", "floor", "n", "name", "season",
+        "severity", "threshold", "warmup",
     )
+
+    def __init__(
+        self,
+        threshold: float,
+        warmup: int,
+        fast_alpha: float,
+        season_s: float | None,
+        season_bins: int,
+        season_alpha: float,
+        clear_ratio: float,
+        critical_factor: float,
+        floor: float,
+    ) -> None:
+        self.name = "adaptive"
+        self.severity = WARNING
+        self.threshold = threshold
+        self.clear_z = threshold * clear_ratio
+        self.crit_z = threshold * critical_factor
+        self.warmup = warmup
+        self.fast_alpha = fast_alpha
+        self.floor = floor
+        self.season = (
+            SeasonProfile(season_s, season_bins, season_alpha)
+            if season_s and season_s > 0 else None
+        )
+        self.fast = 0.0
+        self.n = 0
+        self.active = False
+
+    def _verdict(self, z: float) -> RuleResult:
+        """The condition for a warmed-up rule's ``z``: threshold, hysteresis, severity."""
+        thr = self.threshold
+        score = z / thr
+        if z >= thr or (self.active and z >= self.clear_z):
+            self.active = True
+            self.severity = CRITICAL if z >= self.crit_z else WARNING
+            return (1.0 if score > 1.0 else score, True)
+        self.active = False
+        return (score, False)
+
+
+class AdaptiveRule(_AdaptiveBase):
+    """A baseline learned on the device: robust EWMA level and spreads, plus a daily profile.
+
+    Each reading's residual is taken against ``level + profile[time-of-day bin]``; the
+    short-term mean of the residuals (single ones clipped at ``FAST_CLIP`` spreads, so one
+    spike barely counts) is scored against its own learned spread, floored at
+    ``FAST_FLOOR`` spreads of single readings.
+
+    Learning: every estimate starts as a running mean over all readings so far and turns
+    into its EWMA only once it has seen its horizon (1/alpha readings for the level,
+    1/spread_alpha for the spreads). Switching to the slow rate at the end of the warm-up
+    instead would freeze in spreads learned from the first day, and every ordinary
+    excursion of the next days would alarm. The spreads learn slower than the level
+    (``spread_alpha``, by default alpha * ``SPREAD_RATE``): an excursion in progress then
+    widens them far less, so it does not teach the rule that such excursions are normal
+    and the next one, or the jump back, is still seen, while a lasting new normal is
+    absorbed by the level. Residuals are clipped at ``clip`` spreads for learning (after
+    ``ROBUST_AFTER`` readings), so an anomaly is not absorbed at once.
+    """
+
+    __slots__ = ("alpha", "clip", "fast_spread", "level", "spread", "spread_alpha")
 
     def __init__(
         self,
@@ -342,27 +401,16 @@ class AdaptiveRule:
         critical_factor: float = 2.0,
         clip: float = 3.0,
         floor: float = 1e-9,
+        spread_alpha: float | None = None,
     ) -> None:
-        self.name = "adaptive"
-        self.severity = WARNING
-        self.threshold = threshold
-        self.clear_z = threshold * clear_ratio
-        self.crit_z = threshold * critical_factor
-        self.warmup = warmup
+        super().__init__(threshold, warmup, fast_alpha, season_s, season_bins, season_alpha,
+                         clear_ratio, critical_factor, floor)
         self.alpha = alpha
-        self.fast_alpha = fast_alpha
+        self.spread_alpha = alpha * SPREAD_RATE if spread_alpha is None else spread_alpha
         self.clip = clip
-        self.floor = floor
-        self.season = (
-            SeasonProfile(season_s, season_bins, season_alpha)
-            if season_s and season_s > 0 else None
-        )
         self.level = 0.0
         self.spread = 0.0
-        self.fast = 0.0
         self.fast_spread = 0.0
-        self.n = 0
-        self.active = False
 
     def update(self, t: float, value: float) -> RuleResult:
         n = self.n
@@ -384,9 +432,9 @@ class AdaptiveRule:
         sigma = self.spread * 1.25
         if sigma < floor:
             sigma = floor
-        warm = n >= self.warmup
+        robust = n >= ROBUST_AFTER
         r = resid
-        if warm:
+        if robust:
             lim = FAST_CLIP * sigma
             r = lim if resid > lim else (-lim if resid < -lim else resid)
         fast = self.fast + self.fast_alpha * (r - self.fast)
@@ -397,35 +445,29 @@ class AdaptiveRule:
         if fsigma < floor:
             fsigma = floor
         z = abs(fast) / fsigma
-        # learn: a running mean while warming up, then a robust (clipped) slow EWMA
+        # learn: running means until each horizon is reached, then robust (clipped) EWMAs
+        k = 1.0 / (n + 1)
+        a = self.alpha
+        if a < k:
+            a = k
+        s = self.spread_alpha
+        if s < k:
+            s = k
         f = fast
-        if warm:
-            a = self.alpha
+        if robust:
             lim = self.clip * sigma
             r = lim if resid > lim else (-lim if resid < -lim else resid)
             lim = self.clip * fsigma
             f = lim if fast > lim else (-lim if fast < -lim else fast)
-        else:
-            a = 1.0 / (n + 1)
-            if a < self.alpha:
-                a = self.alpha
-        level += a * r
-        self.level = level
-        self.spread += a * (abs(r) - self.spread)
-        self.fast_spread += a * (abs(f) - self.fast_spread)
+        self.level = level + a * r
+        self.spread += s * (abs(r) - self.spread)
+        self.fast_spread += s * (abs(f) - self.fast_spread)
         if season is not None:
             season.learn(b, t, seasonal + r)  # clipped too: robust to spikes
         self.n = n + 1
-        if not warm:
+        if n < self.warmup:
             return _QUIET
-        thr = self.threshold
-        score = z / thr
-        if z >= thr or (self.active and z >= self.clear_z):
-            self.active = True
-            self.severity = CRITICAL if z >= self.crit_z else WARNING
-            return (1.0 if score > 1.0 else score, True)
-        self.active = False
-        return (score, False)
+        return self._verdict(z)
 
     @property
     def warmed_up(self) -> bool:
@@ -460,7 +502,7 @@ def _load_season(season: SeasonProfile | None, saved: Any) -> None:
         season.load(saved)
 
 
-class RollingMadRule:
+class RollingMadRule(_AdaptiveBase):
     """The robust alternative: rolling median and MAD over the last ``window`` readings.
 
     Same scoring as :class:`AdaptiveRule` (the short-term mean of the residuals, in
@@ -471,9 +513,8 @@ class RollingMadRule:
     """
 
     __slots__ = (
-        "abs_fast", "abs_fast_sorted", "abs_res", "abs_res_sorted", "active", "clear_z",
-        "crit_z", "fast", "fast_alpha", "floor", "n", "name", "season", "severity",
-        "threshold", "values", "values_sorted", "warmup", "window",
+        "abs_fast", "abs_fast_sorted", "abs_res", "abs_res_sorted", "values", "values_sorted",
+        "window",
     )
 
     def __init__(
@@ -489,28 +530,15 @@ class RollingMadRule:
         critical_factor: float = 2.0,
         floor: float = 1e-9,
     ) -> None:
-        self.name = "adaptive"
-        self.severity = WARNING
-        self.threshold = threshold
-        self.clear_z = threshold * clear_ratio
-        self.crit_z = threshold * critical_factor
-        self.warmup = max(warmup, 3)
+        super().__init__(threshold, max(warmup, 3), fast_alpha, season_s, season_bins,
+                         season_alpha, clear_ratio, critical_factor, floor)
         self.window = max(window, 3)
-        self.fast_alpha = fast_alpha
-        self.floor = floor
-        self.season = (
-            SeasonProfile(season_s, season_bins, season_alpha)
-            if season_s and season_s > 0 else None
-        )
         self.values: deque[float] = deque()
         self.values_sorted: list[float] = []
         self.abs_res: deque[float] = deque()
         self.abs_res_sorted: list[float] = []
         self.abs_fast: deque[float] = deque()
         self.abs_fast_sorted: list[float] = []
-        self.fast = 0.0
-        self.n = 0
-        self.active = False
 
     def _push(self, q: deque[float], srt: list[float], x: float) -> None:
         q.append(x)
@@ -556,14 +584,7 @@ class RollingMadRule:
             season.learn(b, t, seasonal + (lim if resid > lim else max(resid, -lim)))
         if n < self.warmup:
             return _QUIET
-        thr = self.threshold
-        score = z / thr
-        if z >= thr or (self.active and z >= self.clear_z):
-            self.active = True
-            self.severity = CRITICAL if z >= self.crit_z else WARNING
-            return (1.0 if score > 1.0 else score, True)
-        self.active = False
-        return (score, False)
+        return self._verdict(z)
 
     def save(self) -> dict[str, Any]:
         return {
@@ -631,6 +652,7 @@ def build_rules(cfg: ChannelRulesConfig) -> list[Rule]:
                 season_alpha=cfg.adaptive_season_alpha,
                 clear_ratio=cfg.adaptive_clear_ratio,
                 critical_factor=cfg.adaptive_critical_factor,
+                spread_alpha=cfg.adaptive_spread_alpha,
             )
         )
     return rules

@@ -224,6 +224,9 @@ def test_default_channel_rules_and_bad_config() -> None:
     assert [t.alarm_id for t in e.observe("x/y", 0, 2.0)] == ["x/y:limits"]
     with pytest.raises(UsageError, match=r"anomaly.channels.a/b.adaptive_alpha"):
         AnomalyEngine(AnomalyConfig(channels={"a/b": ChannelRulesConfig(adaptive_alpha=0)}))
+    for bad in (dict(adaptive_spread_alpha=0.0), dict(adaptive_warmup_samples=-1)):
+        with pytest.raises(UsageError, match=rf"anomaly.channels.a/b.{next(iter(bad))}"):
+            AnomalyEngine(AnomalyConfig(channels={"a/b": ChannelRulesConfig(**bad)}))
 
 
 def test_suppression_over_a_shelved_alarm_keeps_the_shelve() -> None:

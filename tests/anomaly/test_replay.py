@@ -104,29 +104,33 @@ def test_missing_data_in_a_recording_shows_as_an_alarm(tmp_path: Path) -> None:
     assert [(e.rule, e.start_t, e.clear_t) for e in result.episodes] == [("missing", 500, 500)]
 
 
-def test_real_data_alarm_in_every_labelled_window(shared_data: Path) -> None:
-    """Default rules, the same for both files: every labelled window is in alarm.
+MAX_FALSE_PER_DAY = 0.15  # raises outside every labelled window, per file
 
-    Each window gets an alarm raised inside it, or one raised shortly before it that is
-    still active when it starts (machine window 1: raised 10 min before the label).
+
+def test_real_data_alarm_in_every_labelled_window(shared_data: Path) -> None:
+    """Default rules, the same for both files: an alarm is raised inside every window.
+
+    An alarm raised before a window and still active in it does not count. False alarms
+    stay at or below MAX_FALSE_PER_DAY per file, and most windows are caught before their
+    labelled anomaly point (NAB centres each window on it).
     """
     base = shared_data / "sensors"
     windows = json.loads((base / "anomaly_windows.json").read_text())
+    early = total = 0
     for name, wins in windows.items():
         samples = list(read_samples(base / name))
-        result = replay(samples, ChannelRulesConfig())
-        rep = window_report(result, [(parse_timestamp(a), parse_timestamp(b)) for a, b in wins],
+        spans = [(parse_timestamp(a), parse_timestamp(b)) for a, b in wins]
+        rep = window_report(replay(samples, ChannelRulesConfig()), spans,
                             samples[0].t, samples[-1].t)
-        delays = [
-            ("missed" if d is None else f"{d / 3600:.1f} h") + (" (already in alarm)" if a else "")
-            for d, a in zip(rep.delays_s, rep.active_at_start, strict=True)
-        ]
+        delays = ["missed" if d is None else f"{d / 3600:.1f} h" for d in rep.delays_s]
         print(f"{name}: delays {delays}, false alarms {rep.false_alarms} "
               f"({rep.false_per_day:.3f}/day)")
-        for delay, active, label in zip(rep.delays_s, rep.active_at_start, delays, strict=True):
-            assert delay is not None or active, f"{name}: no alarm in a window: {label}"
-        assert sum(d is not None for d in rep.delays_s) >= len(wins) - 1, name
-        assert rep.false_per_day < 0.2, name
+        assert None not in rep.delays_s, f"{name}: no alarm raised in a window: {delays}"
+        assert rep.false_per_day <= MAX_FALSE_PER_DAY, name
+        total += len(spans)
+        early += sum(d is not None and d < (b - a) / 2
+                     for d, (a, b) in zip(rep.delays_s, spans, strict=True))
+    assert early * 3 >= total * 2, f"only {early} of {total} windows before the label"
 
 
 def test_progress_reaches_the_whole_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -166,6 +167,60 @@ def test_adaptive_single_spike_barely_moves_the_baseline_and_raises_nothing() ->
     assert abs(r.level - before) < 1.0
     for t, v in noisy(100, seed=2, step_s=300.0):
         assert not r.update(288 * 4 * 300 + 300 + t, v)[1]
+
+
+def test_adaptive_warmup_only_holds_alarms_back_learning_is_the_same() -> None:
+    """The warm-up gates alarms; the baseline learns the same way whatever its length."""
+    short, long = adaptive(warmup=50), adaptive(warmup=5000)
+    data = noisy(2000)
+    for t, v in data:
+        assert not short.update(t, v)[1]
+        assert long.update(t, v) == (0.0, False)
+    assert short.save() == long.save()
+
+
+def excursions(shift: float) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """8 normal days, then a day at ``shift``, a day back, another day at ``shift``, 2 days."""
+    rnd = random.Random(3)
+    data: list[tuple[float, float]] = []
+    spans: list[tuple[float, float]] = []
+    day = 86400.0
+    for days, d in [(8, 0.0), (1, shift), (1, 0.0), (1, shift), (2, 0.0)]:
+        start = len(data) * 300.0
+        for _ in range(days * 288):
+            t = len(data) * 300.0
+            data.append((t, 20.0 + 3 * math.sin(t / day * 2 * math.pi) + rnd.gauss(0, 0.5) + d))
+        if d:
+            spans.append((start, len(data) * 300.0))
+    return data, spans
+
+
+def raises(rule: AdaptiveRule, data: list[tuple[float, float]]) -> list[float]:
+    out, before = [], False
+    for t, v in data:
+        active = rule.update(t, v)[1]
+        if active and not before:
+            out.append(t)
+        before = active
+    return out
+
+
+def test_adaptive_an_excursion_does_not_teach_that_excursions_are_normal() -> None:
+    """A second day-long excursion after a day back to normal gets a fresh alarm.
+
+    The spreads learn four times slower than the level, so the first excursion barely
+    widens them; with spreads as fast as the level the second one would go unseen.
+    """
+    data, spans = excursions(-3.0)  # 6 spreads of single readings
+    cfg = ChannelRulesConfig(adaptive_warmup_samples=288)
+    [rule] = build_rules(cfg)
+    assert isinstance(rule, AdaptiveRule)
+    got = raises(rule, data)
+    assert [any(a <= t < b for t in got) for a, b in spans] == [True, True]
+    assert all(any(a <= t < b for a, b in spans) for t in got[:2])
+    [fast] = build_rules(dataclasses.replace(cfg, adaptive_spread_alpha=cfg.adaptive_alpha))
+    assert isinstance(fast, AdaptiveRule)
+    assert not any(spans[1][0] <= t < spans[1][1] for t in raises(fast, data))
 
 
 def test_adaptive_state_round_trip_continues_identically() -> None:
