@@ -320,8 +320,8 @@ def _write_payload(
     keys = EpochKeys(conn, identity) if identity is not None else None
     recipients = [pyrage.x25519.Recipient.from_str(r) for r in store["recipients"]]
     media_entries: list[dict[str, Any]] = []
-    to_copy: list[str] = []
-    redact_jobs: list[tuple[int, str, str, list[Any]]] = []  # seq, sha, content type, boxes
+    to_copy: dict[str, None] = {}  # ordered set of sha256
+    to_redact: dict[str, str] = {}  # sha256 -> content type, once per file
     epochs: set[int] = set()
     total = seg.last_seq - seg.first_seq + 1
     first_prev: str | None = None
@@ -350,21 +350,19 @@ def _write_payload(
                 written.selected += 1
                 epochs.add(epoch)
                 refs: dict[str, str] = {}
-                body: Any = None
                 if redact and keys is not None and ct is not None and media:
                     aead = keys.get(epoch)
                     if aead is not None:
                         header = Header(seq, t_wall, epoch, kind, source, severity, bytes(prev))
                         record = open_record(aead, header, bytes(ct))
                         refs = {m.sha256: m.content_type for m in record.media}
-                        body = record.body
                 for sha, size, state in media:
                     entry: dict[str, Any] = {"seq": seq, "sha256": sha, "size": size}
                     if state != "stored" or not layout.media_file(sha).exists():
                         entry["state"] = "absent"
                         entry["device_state"] = state
                     elif redact and is_redactable(refs.get(sha, "")):
-                        redact_jobs.append((seq, sha, refs[sha], boxes_in(body)))
+                        to_redact.setdefault(sha, refs[sha])
                         entry["state"] = "redacted"
                     elif redact:
                         entry["state"] = "withheld"
@@ -372,7 +370,7 @@ def _write_payload(
                         written.withheld += 1
                     else:
                         entry["state"] = "included"
-                        to_copy.append(sha)
+                        to_copy.setdefault(sha)  # records may share a file (one clip)
                     media_entries.append(entry)
             if written.records % 2000 == 0:
                 progress("records", written.records, total)
@@ -412,17 +410,18 @@ def _write_payload(
         finally:
             for _, fut in copies:
                 fut.cancel()
-    if redact_jobs:
+    if to_redact:
         (root / "redacted").mkdir(mode=0o700)
-    for i, (seq, sha, content_type, boxes) in enumerate(redact_jobs):
-        progress("redacting", i, len(redact_jobs))
-        entry = next(e for e in media_entries if e["sha256"] == sha and e["seq"] == seq)
-        assert identity is not None
+    for i, (sha, content_type) in enumerate(to_redact.items()):
+        progress("redacting", i, len(to_redact))
+        assert identity is not None and keys is not None
+        entries = [e for e in media_entries if e["sha256"] == sha]
         plain = _read_media(layout.media_file(sha), sha, identity)
         try:
-            red = redact_media(plain, content_type, boxes)
+            red = redact_media(plain, content_type, _boxes_of_media(conn, keys, sha))
         except ValueError as exc:
-            entry.update(state="withheld", reason=str(exc))
+            for entry in entries:
+                entry.update(state="withheld", reason=str(exc))
             written.withheld += 1
             continue
         ct = pyrage.encrypt(red.data, recipients)
@@ -432,12 +431,13 @@ def _write_payload(
         w.write(ct)
         files[rel] = w.close()
         written.payload[rel] = (files[rel], w.size)
-        entry.update(redacted_sha256=new_sha, regions=red.regions, methods=list(red.methods),
-                     content_type=red.content_type, original_content_type=content_type,
-                     frames=red.frames)
+        for entry in entries:
+            entry.update(redacted_sha256=new_sha, regions=red.regions,
+                         methods=list(red.methods), content_type=red.content_type,
+                         original_content_type=content_type, frames=red.frames)
         written.redacted += 1
-    if redact_jobs:
-        progress("redacting", len(redact_jobs), len(redact_jobs))
+    if to_redact:
+        progress("redacting", len(to_redact), len(to_redact))
 
     doc = {
         "format": mf.BUNDLE_FORMAT,
@@ -501,6 +501,25 @@ def _copy_synced(src: Path, dst: Path) -> int:
     if offset != size:
         raise EdgewardenError(f"{src}: changed size while it was copied")
     return size
+
+
+def _boxes_of_media(conn: sqlite3.Connection, keys: EpochKeys, sha: str) -> list[Any]:
+    """The detector's boxes of every record on the device that names this media file.
+
+    One clip can serve several events (objects seen during the same recording); each
+    event's boxes must be obscured in it, whether or not that event was selected.
+    """
+    boxes: list[Any] = []
+    for seq, t_wall, epoch, kind, source, severity, prev, ct in conn.execute(
+        "SELECT r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, r.prev_hash, b.ct "
+        "FROM media m JOIN records r ON r.seq = m.seq JOIN bodies b ON b.seq = m.seq "
+        "WHERE m.sha256 = ? ORDER BY r.seq", (sha,)):
+        aead = keys.get(epoch) if ct is not None else None
+        if aead is None:
+            continue  # body expired or epoch shredded: nothing left to read boxes from
+        header = Header(seq, t_wall, epoch, kind, source, severity, bytes(prev))
+        boxes.extend(boxes_in(open_record(aead, header, bytes(ct)).body))
+    return boxes
 
 
 def _read_media(path: Path, sha: str, identity: pyrage.x25519.Identity) -> bytes:

@@ -13,15 +13,17 @@ import numpy as np
 import pyrage
 import pytest
 
-from controller.config import Config, DeviceConfig, ExportConfig
+from controller.config import Config, DeviceConfig, ExportConfig, StoreConfig
 from controller.evidence import Selection, export_bundle, verify_bundle
 from controller.evidence.redact import (
     boxes_in,
     cascades_available,
+    merge_regions,
     redact_image,
     redact_media,
 )
 from controller.evidence.stick import MOUNT_OPTIONS, run_stick
+from controller.store import RecordWriter, initialise
 from tests.evidence.conftest import (
     T0,
     Store,
@@ -233,3 +235,61 @@ def test_stick_on_a_loop_mounted_image(store: Store, tmp_path: Path) -> None:
             subprocess.run(["umount", str(mnt)], check=True)
     finally:
         subprocess.run(["losetup", "-d", device], check=False)
+
+
+def test_merged_regions_cover_every_box_with_few_rectangles() -> None:
+    # a track: 200 boxes of 100x60 drifting right by 2 px per frame
+    track = [(10 + 2 * i, 50, 100, 60) for i in range(200)]
+    merged = merge_regions(track)
+    assert len(merged) <= 20
+    for x, y, w, h in track:
+        assert any(mx <= x and my <= y and x + w <= mx + mw and y + h <= my + mh
+                   for mx, my, mw, mh in merged)
+    # what is covered stays close to what was boxed: no rectangle much larger than a box
+    assert all(mw * mh <= 1.25 * 100 * 60 for _, _, mw, mh in merged)
+
+
+def _shared_clip_store(tmp_path: Path) -> Store:
+    """Two events seen during one recording: both records name the same clip file."""
+    identity = pyrage.x25519.Identity.generate()
+    data_dir = tmp_path / "data"
+    result = initialise(data_dir, passphrase=None, identity_on_device=False,
+                        extra_recipients=[str(identity.to_public())])
+    cfg = StoreConfig(commit_interval_ms=5, seal_every_records=4, reserved_space_mb=1,
+                      shed_margin_mb=1)
+    with RecordWriter.open(data_dir, cfg) as w:
+        clip = w.add_media(encode_clip(clip_frames()), "video/mp4")
+        w.append("event", "cam0", "warning", {"track": [{"box": [0.05, 0.05, 0.3, 0.3]}]},
+                 [clip], t_wall=T0 + 10)
+        last = w.append("event", "cam0", "warning",
+                        {"track": [{"box": [0.6, 0.6, 0.95, 0.95]}]}, [clip], t_wall=T0 + 20)
+        assert last.wait_durable(10)
+    return Store(data_dir, identity, tmp_path / "unused", b"", result.verification_key)
+
+
+def test_a_clip_shared_by_two_events_is_copied_once(tmp_path: Path) -> None:
+    store = _shared_clip_store(tmp_path)
+    out = tmp_path / "stick"
+    out.mkdir()
+    result = export_bundle(store.data_dir, out, Selection(), now=T0 + 60)
+    assert result.media_files == 1 and len(list((result.path / "data/media").iterdir())) == 1
+    assert verify_bundle(result.path, identity=store.identity).ok
+
+
+def test_a_shared_clip_hides_the_boxes_of_every_event_in_it(tmp_path: Path) -> None:
+    store = _shared_clip_store(tmp_path)
+    out = tmp_path / "stick"
+    out.mkdir()
+    only_first = Selection(until=T0 + 15)  # the second event is not even exported
+    result = export_bundle(store.data_dir, out, only_first, now=T0 + 60,
+                           identity=store.identity, redact=True)
+    doc = json.loads((result.path / "data/bundle.json").read_text())
+    (entry,) = doc["media"]
+    assert entry["state"] == "redacted"
+    clip = pyrage.decrypt((result.path / f"data/redacted/{entry['redacted_sha256']}.age")
+                          .read_bytes(), [store.identity])
+    before, after = clip_frames()[0], decode_clip(clip)[0]
+    first_box = (slice(10, 32), slice(12, 44))    # event 1: 0.05..0.3
+    second_box = (slice(76, 110), slice(100, 148))  # event 2: 0.6..0.95
+    for region in (first_box, second_box):
+        assert _detail(after[region]) < _detail(before[region]) / 2
