@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
+from asyncio import AbstractEventLoop
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from textual import events, work
-from textual.app import App
+from textual.app import App, AutopilotCallbackType
 from textual.binding import Binding, BindingType
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 
-import tui.widgets.image_support  # noqa: F401 - probe the terminal before Textual takes it
+from tui import terminal_graphics
 from tui.commands import SiteCommands
 from tui.connection import AWAY, CONNECTED, CONNECTING, ConnectionInfo, retry_delay
 from tui.live_state import ALARMS, LiveState
@@ -83,8 +84,10 @@ class EdgewardenApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    revision: reactive[int] = reactive(0, always_update=True)
-    connection: reactive[ConnectionInfo] = reactive(ConnectionInfo, always_update=True)
+    # `var`, not `reactive`: screens watch these and repaint what changed; a reactive would
+    # also repaint the whole screen on every change (four times a second)
+    revision: var[int] = var(0, always_update=True)
+    connection: var[ConnectionInfo] = var(ConnectionInfo, always_update=True)
 
     def __init__(
         self,
@@ -107,6 +110,28 @@ class EdgewardenApp(App[None]):
         self.first_status_at: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    def run(
+        self,
+        *,
+        headless: bool = False,
+        inline: bool = False,
+        inline_no_clear: bool = False,
+        mouse: bool = True,
+        size: tuple[int, int] | None = None,
+        auto_pilot: AutopilotCallbackType | None = None,
+        loop: AbstractEventLoop | None = None,
+    ) -> None:
+        """`App.run`, after the terminal has said what it can draw (tui.terminal_graphics).
+
+        Once the driver owns the tty nobody can ask; the CLI starts the question before it
+        imports Textual, so this wait is normally over before it begins. Returns what `exit`
+        was given (the snapshot plugin's SVG, typed None for this app).
+        """
+        if not headless:
+            terminal_graphics.wait()
+        return super().run(headless=headless, inline=inline, inline_no_clear=inline_no_clear,
+                           mouse=mouse, size=size, auto_pilot=auto_pilot, loop=loop)
+
     def on_mount(self) -> None:
         self.switch_mode("dashboard")
         self._connect_loop()
@@ -269,6 +294,7 @@ def run_app(
     call but unused: the TUI reads history only through the control socket.
     """
     del data_dir
+    terminal_graphics.start()  # a no-op when `edgewarden tui` has started it already
     app = EdgewardenApp(socket_path, idle_lock_s=idle_lock_s)
     if seconds is not None:
         app.call_later(lambda: app.set_timer(seconds, app.exit))

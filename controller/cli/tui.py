@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     path = socket_path(args)
     if args.idle_lock <= 0:
         raise UsageError("--idle-lock: must be a positive number of seconds")
+    # ask the terminal what it can draw now, on a thread, while Textual imports (stdlib only)
+    from tui import terminal_graphics
+
+    terminal_graphics.start()
     from tui.app import run_app  # Textual loads only for this command
 
     run_app(path, idle_lock_s=args.idle_lock)

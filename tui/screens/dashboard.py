@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from tui.live_state import ALARMS, CAMERAS, HEALTH, NODES, STORE
 from tui.screens.base import SiteScreen
+from tui.widgets.panel import Panel
 from tui.widgets.panels import render_alarm_banner, render_cameras, render_health, render_sensors
 
 
@@ -19,11 +20,11 @@ class DashboardScreen(SiteScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="dashboard"):
-            yield Static(id="alarm-banner", classes="panel")
-            yield Static(id="sensors", classes="panel")
+            yield Panel(id="alarm-banner", classes="panel")
+            yield Panel(id="sensors", classes="panel")
             with Horizontal(id="dash-bottom"):
-                yield Static(id="cameras", classes="panel")
-                yield Static(id="health", classes="panel")
+                yield Panel(id="cameras", classes="panel")
+                yield Panel(id="health", classes="panel")
 
     def on_mount(self) -> None:
         self.query_one("#alarm-banner").border_title = "Active alarms"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -13,13 +14,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Select, Static
 
+from tui import terminal_graphics
 from tui.model import EventMeta, Role, parse_event_list
 from tui.screens.alarms import clock_text
 from tui.screens.base import SiteScreen
 from tui.screens.dialogs import UnlockDialog
 from tui.secret import HandoutError, Locked, OpenedRecord
 from tui.service_client import ServiceError, ServiceUnavailable
-from tui.widgets.image_support import TerminalImage, decode_image
 
 RANGES: list[tuple[str, float | None]] = [
     ("last hour", 3600.0),
@@ -273,13 +274,27 @@ class EventDetailScreen(SiteScreen):
             return
         body.update(render_event_body(record))
         data = record.first_image()
-        image = decode_image(data) if data else None
         holder = self.query_one("#event-snapshot", Static)
-        if image is None:
+        if not data:
             holder.update(Text("no snapshot", style="dim"))
             return
+        holder.update(Text("loading snapshot…", style="dim"))
+        # PIL, NumPy and textual-image load on first use (~0.4 s), off the UI thread
+        from tui.widgets.image_support import UnsupportedTextualImage, load_snapshot
+
+        graphics = (terminal_graphics.headless() if self.app.is_headless
+                    else terminal_graphics.current())
+        try:
+            loaded = await asyncio.to_thread(load_snapshot, data, graphics)
+        except UnsupportedTextualImage as exc:
+            holder.update(Text(f"snapshot not shown: {exc}", style="red"))
+            return
+        if loaded is None:
+            holder.update(Text("no snapshot", style="dim"))
+            return
+        widget_class, image = loaded
         holder.display = False
-        await self.query_one("#event-detail").mount(TerminalImage(image, id="snapshot-image"))
+        await self.query_one("#event-detail").mount(widget_class(image, id="snapshot-image"))
 
     def action_back(self) -> None:
         self.app.pop_screen()

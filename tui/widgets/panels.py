@@ -8,6 +8,7 @@ from rich.text import Text
 
 from tui.live_state import LiveState, ago, format_value, sort_alarms, sparkline
 from tui.model import Alarm, Status
+from tui.widgets.fast_table import FastColumn, FastTable
 
 PRIORITY_STYLE = {
     "urgent": "bold white on red",
@@ -61,12 +62,14 @@ def render_sensors(live: LiveState, now: float, spark_width: int) -> RenderableT
     status = live.status
     if not status.nodes:
         return Text("No sensor nodes reported yet", style="dim")
-    table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
-    table.add_column("node", no_wrap=True, overflow="ellipsis", max_width=16)
-    table.add_column("state", no_wrap=True)
-    table.add_column("channel", no_wrap=True, overflow="ellipsis", max_width=14)
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("trend", no_wrap=True, width=spark_width)
+    # redrawn four times a second: FastTable, not rich's Table (same output, far less CPU)
+    table = FastTable([
+        FastColumn("node", max_width=16),
+        FastColumn("state"),
+        FastColumn("channel", max_width=14),
+        FastColumn("value", justify="right"),
+        FastColumn("trend", width=spark_width),
+    ])
     for node in status.nodes:
         if not node.paired:
             state = Text("unpaired", style="yellow")
