@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 # syslog priorities (sd-daemon(3)) for the logging levels
@@ -73,3 +74,19 @@ def setup_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO - 10 * min(verbosity, 1) if verbosity else logging.INFO)
+
+
+def log_to_file(path: Path) -> None:
+    """Route the root logger to a private (0600) file, with timestamps.
+
+    For when stderr is a terminal something else draws on (the demo's TUI): log lines
+    written there would tear its screen.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8", buffering=1))
+    handler.setFormatter(TerminalFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)

@@ -90,7 +90,7 @@ class _ServiceThread:
 
 def run(args: argparse.Namespace) -> int:
     from controller.demo_site import build_site
-    from controller.journal import setup_logging
+    from controller.journal import log_to_file, setup_logging
 
     console = Console()
     with contextlib.ExitStack() as stack:
@@ -113,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
             import logging
 
             logging.getLogger().setLevel(logging.ERROR)
+        else:
+            # the TUI owns the terminal: the service's log goes to the site instead
+            log_to_file(root / "service.log")
+            console.print(f"  service log: {root / 'service.log'}")
         svc = _ServiceThread(site)
         svc.start()
         stack.callback(svc.stop)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from controller.demo_site import DEMO_PASSPHRASE
 from controller.store import HistoryReader, unlock_identity
+from tests.tui.test_tmux import capture, wait_for
 
 CLI = [sys.executable, "-m", "controller"]
 
@@ -46,3 +52,32 @@ def test_demo_shows_readings_a_fault_alarm_and_leaves_a_verifiable_store(tmp_pat
     events = [r for r in records if r.kind == "event"]
     assert events, "the demo camera made no event"
     assert events[0].media
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_demo_tui_screen_is_not_torn_by_service_log_lines(tmp_path: Path) -> None:
+    """The demo's TUI owns the terminal: the service's warnings go to the site's log."""
+    site = tmp_path / "site"
+    done = tmp_path / "exit"
+    session = f"ewdemo-{os.getpid()}"
+    edgewarden = Path(sys.executable).parent / "edgewarden"
+    command = (f"{edgewarden} demo --seconds 22 --no-camera --data-dir {site}; "
+               f"echo $? > {done}")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                    "-e", "TERM=xterm-256color", command], check=True)
+    try:
+        # the spike injected at 12 s raises an alarm: its service log line is a WARNING
+        screen = wait_for(session, "Sensor nodes", "north-door/temperature", timeout=60)
+        time.sleep(1.0)
+        screen = capture(session)
+        assert "WARNING" not in screen and "->" not in screen, screen
+        deadline = time.monotonic() + 90
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert done.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True,
+                       check=False)
+    log = site / "service.log"
+    assert "north-door/temperature" in log.read_text()
+    assert log.stat().st_mode & 0o777 == 0o600
