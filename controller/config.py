@@ -170,6 +170,9 @@ class CameraConfig:
     motion_sensitivity: float = 0.5
     pre_roll_s: float = 3.0
     post_roll_s: float = 3.0
+    # an object still in view after this long is recorded and goes on in a new event with
+    # a new clip (0 = never: a busy scene would keep its events and clip open forever)
+    max_event_s: float = 60.0
     h264_bitrate: int = 4_000_000  # picamera2 H.264 encoder
     reopen_backoff_initial_s: float = 0.5
     reopen_backoff_max_s: float = 30.0

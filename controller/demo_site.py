@@ -131,7 +131,8 @@ def _config_text(root: Path, runtime: Path, fleet: SimulatedFleet, video: Path |
     camera = ""
     if video is not None:
         camera = (f'\n[[cameras]]\nname = "yard"\nsource = "{video}"\nloop = true\n'
-                  "fps = 10.0\nwidth = 640\nheight = 360\npre_roll_s = 1.0\npost_roll_s = 1.0\n")
+                  "fps = 10.0\nwidth = 640\nheight = 360\npre_roll_s = 1.0\npost_roll_s = 1.0\n"
+                  "max_event_s = 10.0\n")
     detect = "\n[detect]\nthreshold = 0.3\n"
     if model is not None:
         detect += f'model = "{model}"\n'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from controller.detect.regions import Zones
@@ -31,6 +31,8 @@ class DetectionEvent:
     snapshot_jpeg: bytes | None = None
     clip: bytes | None = None
     clip_format: str | None = None
+    continued: bool = False  # the object was already there: an earlier event was cut
+    continues: bool = False  # cut at the clip limit: the object is still there
 
     @property
     def event_id(self) -> str:
@@ -45,10 +47,23 @@ class DetectionEvent:
             "points": len(self.track),
             "snapshot_bytes": len(self.snapshot_jpeg or b""),
             "clip_bytes": len(self.clip or b""),
+            "continued": self.continued, "continues": self.continues,
         }
 
     def __repr__(self) -> str:  # media bytes stay out of logs and tracebacks
         return f"DetectionEvent({self.summary()!r})"
+
+    def shifted(self, offset: float) -> DetectionEvent:
+        """The same event with every time moved by ``offset`` seconds.
+
+        The pipeline runs on frame times (a monotonic clock for live cameras, the position
+        in a file for recordings); records and the TUI need wall-clock times.
+        """
+        return replace(
+            self, start=self.start + offset, end=self.end + offset,
+            best_time=self.best_time + offset,
+            track=tuple(TrackPoint(p.time + offset, p.box, p.score) for p in self.track),
+        )
 
 
 class EventSink(Protocol):
@@ -79,6 +94,7 @@ class OpenEvent:
     best_time: float
     improved: bool = True
     points: list[TrackPoint] = field(default_factory=list)
+    continued: bool = False
 
 
 class EventBuilder:
@@ -125,33 +141,59 @@ class EventBuilder:
         for track in tracks:
             for key in [k for k in self._open if k[0] == track.track_id]:
                 event = self._open.pop(key)
-                out.append(
-                    DetectionEvent(
-                        camera=self.camera, zone=event.zone, label=track.label,
-                        track_id=track.track_id, start=event.start, end=track.last_seen,
-                        best_score=event.best_score, best_time=event.best_time,
-                        track=tuple(event.points),
-                    )
-                )
+                out.append(self._finished(event, track.label, track.last_seen))
         return out
+
+    def cut(self, time: float, labels: dict[int, str]) -> list[DetectionEvent]:
+        """Close every open event at ``time`` and open its continuation.
+
+        An object that stays in view (a parked car, a busy road) would otherwise hold its
+        event, and the clip, open forever: nothing would reach the records. Each cut
+        event says ``continues``; the next one of the same track says ``continued``.
+        """
+        out = []
+        for key, event in list(self._open.items()):
+            out.append(self._finished(event, labels.get(event.track_id, "object"), time,
+                                      continues=True))
+            last = event.points[-1:] if event.points else []
+            score = last[0].score if last else 0.0
+            self._open[key] = OpenEvent(event.track_id, event.zone, time, time, score, time,
+                                        True, list(last), continued=True)
+        return out
+
+    def _finished(self, event: OpenEvent, label: str, end: float,
+                  continues: bool = False) -> DetectionEvent:
+        return DetectionEvent(
+            camera=self.camera, zone=event.zone, label=label, track_id=event.track_id,
+            start=event.start, end=end, best_score=event.best_score,
+            best_time=event.best_time, track=tuple(event.points),
+            continued=event.continued, continues=continues,
+        )
 
 
 @dataclass
 class ClipSchedule:
     """When the clip recorder runs: from the first open event until ``post_roll_s``
-    after the last one ended (pre-roll comes from the recorder's ring buffer)."""
+    after the last one ended (pre-roll comes from the recorder's ring buffer), and
+    ``"cut"`` when a clip reaches ``max_clip_s`` with events still open (0 = no limit)."""
 
     post_roll_s: float
+    max_clip_s: float = 0.0
     recording: bool = False
     _quiet_since: float | None = None
+    _started: float = 0.0
 
     def step(self, open_events: int, time: float) -> str | None:
-        """``"start"``, ``"stop"`` or None for this frame."""
+        """``"start"``, ``"stop"``, ``"cut"`` or None for this frame."""
         if open_events:
             self._quiet_since = None
             if not self.recording:
                 self.recording = True
+                self._started = time
                 return "start"
+            if self.max_clip_s and time - self._started >= self.max_clip_s:
+                self._started = time
+                return "cut"
             return None
         if not self.recording:
             return None

@@ -72,7 +72,7 @@ class DetectionPipeline:
         self.tracker = IouTracker(detect.iou_match, detect.max_missed_frames, detect.min_hits)
         self.events = EventBuilder(camera.name, zones)
         self.recorder = clip_recorder
-        self.schedule = ClipSchedule(camera.post_roll_s)
+        self.schedule = ClipSchedule(camera.post_roll_s, camera.max_event_s)
         self.stats = PipelineStats()
         self._best_image: dict[tuple[int, str], npt.NDArray[np.uint8]] = {}
         self._pending: list[DetectionEvent] = []
@@ -139,6 +139,18 @@ class DetectionPipeline:
             self.recorder.start(t)
         elif action == "stop":
             self._release(self.recorder.stop())
+        elif action == "cut":
+            self._cut(image, t)
+            self._release(self.recorder.stop())
+            self.recorder.start(t)
+
+    def _cut(self, image: npt.NDArray[np.uint8], t: float) -> None:
+        """Hand over the open events up to now (with this clip); they go on in new ones,
+        whose snapshot is this frame until a better one comes."""
+        labels = {track.track_id: track.label for track in self.tracker.tracks}
+        self._collect(self.events.cut(t, labels))
+        for event in self.events.open_events:
+            self._best_image[(event.track_id, event.zone)] = image
 
     def _release(self, clip: bytes) -> None:
         pending, self._pending = self._pending, []

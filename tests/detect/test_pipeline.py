@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 
@@ -72,3 +74,51 @@ def test_event_repr_keeps_media_out_of_logs() -> None:
     camera = CameraConfig(name="yard", source="test", lores_width=80, lores_height=60)
     (event,), _, _ = run(camera, scene(5, 15, 20))
     assert "snapshot_bytes" in repr(event) and "\\xff" not in repr(event)
+
+
+def busy_scene(n: int) -> list[np.ndarray]:
+    """A white box that never stops: it walks back and forth across the yard."""
+    frames = []
+    for i in range(n):
+        image = np.full((120, 160, 3), 80, np.uint8)
+        phase = i % 40
+        x = 10 + 6 * (phase if phase < 20 else 39 - phase)
+        cv2.rectangle(image, (x, 60), (x + 20, 90), (255, 255, 255), -1)
+        frames.append(image)
+    return frames
+
+
+def test_an_object_that_never_leaves_is_recorded_in_bounded_events() -> None:
+    camera = CameraConfig(name="yard", source="test", pre_roll_s=1.0, post_roll_s=1.0,
+                          max_event_s=5.0, lores_width=80, lores_height=60)
+    sink = ListSink()
+    pipeline = DetectionPipeline(camera, DetectConfig(min_hits=2, max_missed_frames=3,
+                                                      iou_match=0.1), None, sink,
+                                 FrameClipRecorder(camera.pre_roll_s, FPS))
+    seen_while_busy = 0
+    for i, img in enumerate(busy_scene(200)):  # 20 s of motion
+        pipeline.process(Frame(i, i / FPS, img))
+        if i == 150:
+            seen_while_busy = len(sink.events)
+    assert seen_while_busy >= 2  # recorded while the object is still there
+    pipeline.finish()
+    events = sink.events
+    cut = [e for e in events if e.continues]
+    assert len(cut) >= 3
+    for event in events:
+        assert event.end - event.start <= 5.0 + 3 / FPS  # plus the frames to confirm
+        assert event.clip and b"ftyp" in event.clip[:64]
+        assert event.snapshot_jpeg is not None
+    # the pieces of one object follow each other without a gap
+    by_track = sorted((e for e in events if e.track_id == events[0].track_id),
+                      key=lambda e: e.start)
+    for before, after in itertools.pairwise(by_track):
+        assert before.continues and after.continued
+        assert after.start == before.end
+
+
+def test_without_a_limit_a_busy_scene_keeps_its_event_open() -> None:
+    camera = CameraConfig(name="yard", source="test", max_event_s=0.0,
+                          lores_width=80, lores_height=60)
+    events, _, _ = run(camera, busy_scene(200))
+    assert len(events) == 1 and not events[0].continues  # only released at the end

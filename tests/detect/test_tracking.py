@@ -135,3 +135,15 @@ def test_clip_schedule_post_roll() -> None:
     assert schedule.step(0, 5.0) is None
     assert schedule.step(0, 6.9) is None
     assert schedule.step(0, 7.0) == "stop"
+
+
+def test_clip_schedule_cuts_a_long_clip_while_events_stay_open() -> None:
+    schedule = ClipSchedule(post_roll_s=1.0, max_clip_s=10.0)
+    assert schedule.step(1, 0.0) == "start"
+    assert schedule.step(1, 9.9) is None
+    assert schedule.step(1, 10.0) == "cut"
+    assert schedule.step(1, 19.9) is None
+    assert schedule.step(1, 20.0) == "cut"
+    assert schedule.step(0, 21.0) is None
+    assert schedule.step(0, 22.0) == "stop"
+    assert ClipSchedule(post_roll_s=1.0).step(1, 0.0) == "start"
