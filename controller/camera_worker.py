@@ -44,6 +44,7 @@ class CameraWorker:
         self.pipeline: DetectionPipeline | None = None
         self.detector_family = "motion-only"
         self.error: str | None = None
+        self._wall_offset = 0.0  # wall clock minus the frame time of the frame in process
 
     @property
     def status(self) -> dict[str, Any]:
@@ -70,6 +71,8 @@ class CameraWorker:
         self._thread.join(timeout)
 
     def on_event(self, event: DetectionEvent) -> None:
+        """An event from the pipeline, in frame time: handed on in wall-clock time."""
+        event = event.shifted(self._wall_offset)
         self.last_detection = {"label": event.label, "score": round(event.best_score, 3),
                                "time": event.end}
         self._on_event(event)
@@ -99,6 +102,7 @@ class CameraWorker:
                     recorder = self.camera.source.clip_recorder()
                     self.pipeline = DetectionPipeline(self.cfg, self.detect, detector, self,
                                                       clip_recorder=recorder)
+                self._wall_offset = time.time() - frame.time
                 self.pipeline.process(frame)
                 # files and test sources come as fast as we read them: pace them to fps
                 self._stop.wait(max(0.0, period - (time.monotonic() - started)))
