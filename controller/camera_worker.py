@@ -73,8 +73,7 @@ class CameraWorker:
     def on_event(self, event: DetectionEvent) -> None:
         """An event from the pipeline, in frame time: handed on in wall-clock time."""
         event = event.shifted(self._wall_offset)
-        self.last_detection = {"label": event.label, "score": round(event.best_score, 3),
-                               "time": event.end}
+        self.last_detection = event.notice()
         self._on_event(event)
 
     def _run(self) -> None:

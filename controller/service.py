@@ -439,7 +439,7 @@ class Service:
             self.records_not_stored += 1
             log.error("event of %s not stored: %s", event.camera, exc)
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.publish, "detection", dict(event.summary()))
+            self._loop.call_soon_threadsafe(self.publish, "detection", event.notice())
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         """Camera up/down becomes a health channel the anomaly rules alarm on."""

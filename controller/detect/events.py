@@ -50,6 +50,13 @@ class DetectionEvent:
             "continued": self.continued, "continues": self.continues,
         }
 
+    def notice(self) -> dict[str, object]:
+        """The live "detection" event of the control socket and a camera's last detection
+        in status: what the TUI shows (label, score, time) plus where it was seen."""
+        return {"camera": self.camera, "zone": self.zone, "label": self.label,
+                "track_id": self.track_id, "score": round(self.best_score, 3),
+                "time": self.end, "start": self.start, "continues": self.continues}
+
     def __repr__(self) -> str:  # media bytes stay out of logs and tracebacks
         return f"DetectionEvent({self.summary()!r})"
 

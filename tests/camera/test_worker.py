@@ -51,3 +51,20 @@ def test_shifting_moves_every_time_of_an_event() -> None:
     assert (moved.start, moved.end, moved.best_time) == (102.0, 105.0, 103.0)
     assert [p.time for p in moved.track] == [102.0, 105.0]
     assert moved.track[1].box == event.track[1].box
+
+
+def test_the_tui_reads_the_detection_the_service_publishes() -> None:
+    from controller.detect.tracker import TrackPoint
+    from tests.tui.scripted_service import base_status
+    from tui.live_state import LiveState
+    from tui.model import parse_status
+
+    now = time.time()
+    event = DetectionEvent("yard", "all", "sedan", 4, now - 5, now - 1, 0.47, now - 2,
+                           (TrackPoint(now - 5, (0.1, 0.1, 0.2, 0.2), 0.47),))
+    live = LiveState()
+    live.apply_status(parse_status(base_status("view")))
+    live.apply_event({"event": "detection", **event.notice()})
+    seen = next(c for c in live.status.cameras if c.name == "yard").last_detection
+    assert seen is not None
+    assert (seen.label, seen.score, seen.time) == ("sedan", 0.47, now - 1)
