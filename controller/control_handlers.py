@@ -76,9 +76,15 @@ class ServiceHandlers:
             raise CommandError("the record store is not open")
         from controller.store.handout import list_headers
 
+        kinds = args.get("kinds")
+        if kinds is not None and not (isinstance(kinds, list)
+                                      and all(isinstance(k, str) for k in kinds)):
+            raise CommandError("kinds must be a list of strings")
+        if kinds is None and isinstance(args.get("kind"), str):
+            kinds = [args["kind"]]
         return await asyncio.to_thread(
             list_headers, writer.layout.database, args.get("since"), args.get("until"),
-            args.get("kind"), int(args.get("limit", 200)),
+            kinds, int(args.get("limit", 200)),
         )
 
     async def history_fetch(self, call: Call, args: dict[str, Any]) -> Any:

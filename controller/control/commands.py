@@ -90,8 +90,9 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
     ),
     "events.list": CommandSpec(
         Role.OPS,
-        {"since": Arg(_NUM), "until": Arg(_NUM), "kind": Arg(_STR), "limit": Arg(_INT)},
-        "list record metadata",
+        {"since": Arg(_NUM), "until": Arg(_NUM), "kind": Arg(_STR), "kinds": Arg(_LIST),
+         "limit": Arg(_INT)},
+        "list record metadata (of one kind, or of the kinds listed)",
     ),
     "history.fetch": CommandSpec(
         Role.OPS,

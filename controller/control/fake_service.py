@@ -71,8 +71,9 @@ class FakeService:
     async def events_list(self, call: Call, args: dict[str, Any]) -> Any:
         self._log(call, "events.list")
         since = args.get("since", float("-inf"))
+        kinds = args.get("kinds") or ([args["kind"]] if "kind" in args else None)
         found = [e for e in self.events if e["time"] >= since
-                 and ("kind" not in args or e["kind"] == args["kind"])]
+                 and (kinds is None or e["kind"] in kinds)]
         return found[: args.get("limit", 100)]
 
     async def history_fetch(self, call: Call, args: dict[str, Any]) -> Any:

@@ -48,12 +48,16 @@ def _where(since: float | None, until: float | None, kinds: Sequence[str] | None
     return " AND ".join(clauses), params
 
 
-def list_headers(db_path: Path, since: float | None, until: float | None, kind: str | None,
-                 limit: int) -> list[dict[str, Any]]:
-    """Newest first: the plaintext metadata of records (no ciphertext, nothing secret)."""
+def list_headers(db_path: Path, since: float | None, until: float | None,
+                 kinds: Sequence[str] | None, limit: int) -> list[dict[str, Any]]:
+    """Newest first: the plaintext metadata of records (no ciphertext, nothing secret).
+
+    ``kinds`` filters in the query, before the limit: readings arrive many times a second
+    and would otherwise push every event and alarm out of the newest ``limit`` records.
+    """
     conn = database.connect(db_path, readonly=True)
     try:
-        where, params = _where(since, until, [kind] if kind else None)
+        where, params = _where(since, until, list(kinds) if kinds else None)
         media = "(SELECT COUNT(*) FROM media m WHERE m.seq = r.seq AND m.state = 'stored')"
         # `where` holds only fixed clauses with ? placeholders
         sql = f"SELECT r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, {media} FROM records r WHERE {where} ORDER BY r.seq DESC LIMIT ?"  # noqa: S608, E501

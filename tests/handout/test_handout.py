@@ -44,9 +44,22 @@ def test_round_trip_with_media_and_seal_state(store: Path) -> None:
 def test_filters_and_headers(store: Path) -> None:
     handout = hand_out(StoreLayout(store), None, None, ["event"], 100)
     assert [r["kind"] for r in handout["records"]] == ["event"]
-    headers = list_headers(StoreLayout(store).database, None, None, "reading", 2)
+    headers = list_headers(StoreLayout(store).database, None, None, ["reading"], 2)
     assert [h["kind"] for h in headers] == ["reading", "reading"]
     assert headers[0]["id"] > headers[1]["id"]  # newest first
+
+
+def test_readings_do_not_crowd_events_out_of_a_listing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    initialise(data, passphrase=PASS)
+    with RecordWriter.open(data, StoreConfig()) as w:
+        w.append("alarm", "node-1/t", "warning", {"event": "raise"})
+        w.append("event", "yard", "warning", {"label": "person"})
+        for i in range(50):  # a busy site: readings many times a second
+            last = w.append("reading", "node-1", "info", {"channel": "t", "value": i})
+        last.wait_durable(10)
+    headers = list_headers(StoreLayout(data).database, None, None, ["event", "alarm"], 10)
+    assert [h["kind"] for h in headers] == ["event", "alarm"]
 
 
 def test_wrong_passphrase_and_tampering_are_refused(store: Path) -> None:

@@ -162,7 +162,8 @@ class History:
 
     def listing(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
-        for r in self._select(args, [args["kind"]] if "kind" in args else []):
+        kinds = list(args.get("kinds") or ([args["kind"]] if "kind" in args else []))
+        for r in self._select(args, kinds):
             out.append({"id": r["id"], "time": r["time"], "kind": r["kind"],
                         "source": r["source"], "severity": r["severity"], "epoch": r["epoch"],
                         "seal": r["seal"]})

@@ -60,8 +60,10 @@ def real_service() -> Iterator[RealService]:
         admin_group = "{ops.gr_name}-admin-none"
         """)
     video = write_synthetic_video(root / "yard.mp4")  # the same scene with or without ../shared
+    # the spike lasts the whole module: a service slow to start on a loaded machine
+    # cannot miss it (a 5 s spike once ended before the service read the node)
     site = build_site(root / "site", rate_hz=4.0, runtime_dir=root / "run", video=video,
-                      faults={0: ["spike@1:5"]}, extra_config=extra)
+                      faults={0: ["spike@2:600"]}, extra_config=extra)
     log = open(root / "service.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
                              str(site.config_path)], stderr=log)
@@ -75,10 +77,18 @@ def real_service() -> Iterator[RealService]:
         yield svc
     finally:
         proc.terminate()
-        proc.wait(30)
+        stopped = True
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            stopped = False
+            proc.kill()
+            proc.wait(10)
         log.close()
+        tail = (root / "service.log").read_text(errors="replace")[-3000:]
         site.stop()
         shutil.rmtree(root, ignore_errors=True)
+        assert stopped, f"the service did not stop within 60 s of SIGTERM; its log:\n{tail}"
 
 
 @run_async

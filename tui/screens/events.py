@@ -65,8 +65,8 @@ class EventsScreen(SiteScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="filters"):
             yield Select(RANGES, value=86400.0, allow_blank=False, id="event-range")
-            yield Select([("events+alarms", "all"), ("detections", "event"),
-                          ("alarms", "alarm")], value="all", allow_blank=False,
+            yield Select([("events+alarms", "event,alarm"), ("detections", "event"),
+                          ("alarms", "alarm")], value="event,alarm", allow_blank=False,
                          id="event-kind")
             yield Input(placeholder="camera/node", id="event-source")
             yield Input(placeholder="label", id="event-label")
@@ -128,9 +128,8 @@ class EventsScreen(SiteScreen):
     def list_args(self) -> dict[str, Any]:
         span = self.query_one("#event-range", Select).value
         kind = self.query_one("#event-kind", Select).value
-        args: dict[str, Any] = {"limit": LIST_LIMIT}
-        if kind != "all":
-            args["kind"] = kind
+        # the service filters by kind before its limit (readings would crowd events out)
+        args: dict[str, Any] = {"limit": LIST_LIMIT, "kinds": str(kind).split(",")}
         if isinstance(span, float):
             args["since"] = self.site.clock() - span
         return args
