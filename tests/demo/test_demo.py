@@ -22,7 +22,9 @@ CLI = [sys.executable, "-m", "controller"]
 def test_demo_shows_readings_a_fault_alarm_and_leaves_a_verifiable_store(tmp_path: Path) -> None:
     site = tmp_path / "site"
     out = subprocess.run(
-        [*CLI, "demo", "--headless", "--seconds", "24", "--data-dir", str(site)],
+        # the spike (from 12 s of node time) hits one reading in five at 2 Hz: 32 s leaves
+        # margin for a slow start (24 s once stopped before the first spiked reading)
+        [*CLI, "demo", "--headless", "--seconds", "32", "--data-dir", str(site)],
         capture_output=True, text=True, timeout=180,
     )
     assert out.returncode == 0, out.stderr
@@ -61,7 +63,7 @@ def test_demo_tui_screen_is_not_torn_by_service_log_lines(tmp_path: Path) -> Non
     done = tmp_path / "exit"
     session = f"ewdemo-{os.getpid()}"
     edgewarden = Path(sys.executable).parent / "edgewarden"
-    command = (f"{edgewarden} demo --seconds 22 --no-camera --data-dir {site}; "
+    command = (f"{edgewarden} demo --seconds 32 --no-camera --data-dir {site}; "
                f"echo $? > {done}")
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
                     "-e", "TERM=xterm-256color", command], check=True)
