@@ -35,8 +35,11 @@ class OpenCvSource:
     """Frames as BGR arrays; file and folder frames are timed by their index and fps,
     live frames by the clock, so recordings replay the same way every time."""
 
-    def __init__(self, config: CameraConfig, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, config: CameraConfig, clock: Callable[[], float] | None = None,
+                 every_frame: bool = False) -> None:
+        """``every_frame``: never thin a recording to ``config.fps`` (offline analysis)."""
         self.config = config
+        self._every_frame = every_frame
         self.name = config.name
         self.kind = source_kind(config.source)
         self._clock = clock or _time.monotonic
@@ -47,6 +50,7 @@ class OpenCvSource:
         self._fps = config.fps
         self._last_live: float | None = None
         self._dropped = 0
+        self._skip = 0  # file frames passed over after each one read
 
     @property
     def live(self) -> bool:
@@ -86,8 +90,14 @@ class OpenCvSource:
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
             cap.set(cv2.CAP_PROP_FPS, self.config.fps)
         reported = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self._skip = 0
         if self.kind == "file" and 0.0 < reported < 1000.0:
-            self._fps = reported
+            # a recording faster than the camera's fps is thinned to it, so it still plays
+            # in real time (frame times, clip length, pre-roll) at the analysis rate asked
+            if (not self._every_frame and self.config.fps > 0
+                    and reported > 1.5 * self.config.fps):
+                self._skip = round(reported / self.config.fps) - 1
+            self._fps = reported / (self._skip + 1)
         self._cap = cap
 
     def read(self) -> Frame | None:
@@ -121,6 +131,8 @@ class OpenCvSource:
             raise CameraDown(f"{self.config.source}: camera is not open")
         ok, image = self._cap.read()
         if ok and image is not None:
+            for _ in range(self._skip):
+                self._cap.grab()
             return np.asarray(image, dtype=np.uint8)
         if self.live:
             raise CameraDown(f"{self.config.source}: no frame (camera failed or vanished)")

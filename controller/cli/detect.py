@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                              DetectorOptions(threads=args.threads))
     camera = CameraConfig(name="detect", source=args.source,
                           motion_sensitivity=args.motion_sensitivity)
-    source = OpenCvSource(camera)
+    source = OpenCvSource(camera, every_frame=True)
     try:
         source.open()
     except CameraDown as exc:

@@ -171,3 +171,22 @@ def test_open_camera_wraps_the_backend_with_configured_backoff(tmp_path: Path) -
     assert camera.read() is None and camera.finished and not camera.status.down
     missing = open_camera(CameraConfig(name="m", source=str(tmp_path / "gone.mp4")))
     assert missing.read() is None and missing.status.down and not missing.finished
+
+
+def test_a_recording_faster_than_the_camera_fps_plays_in_real_time(tmp_path: Path) -> None:
+    path = tmp_path / "fast.mp4"
+    write_video(path, 24, fps=24.0)  # one second of video
+    source = OpenCvSource(CameraConfig(name="rec", source=str(path), fps=8.0))
+    source.open()
+    frames = read_all(source)
+    source.close()
+    assert source.fps == 8.0
+    assert len(frames) == 8  # every third frame
+    assert frames[-1].time == pytest.approx(0.875)  # still one second of scene, not three
+    # the frames are the 1st, 4th, 7th ... of the file (their grey level says which)
+    assert [round(int(f.image[0, 0, 0]) / 10) for f in frames] == list(range(0, 24, 3))
+    offline = OpenCvSource(CameraConfig(name="rec", source=str(path), fps=8.0),
+                           every_frame=True)
+    offline.open()
+    assert len(read_all(offline)) == 24
+    offline.close()
