@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from controller.anomaly.alarm import AlarmActionError
 from controller.atomic_file import write_atomic
 from controller.config import ConfigError, config_to_dict, parse_config
-from controller.control.commands import Call, CommandError
+from controller.control.commands import Call, CommandError, requested_kinds
 from controller.errors import EdgewardenError
 
 if TYPE_CHECKING:
@@ -76,15 +76,9 @@ class ServiceHandlers:
             raise CommandError("the record store is not open")
         from controller.store.handout import list_headers
 
-        kinds = args.get("kinds")
-        if kinds is not None and not (isinstance(kinds, list)
-                                      and all(isinstance(k, str) for k in kinds)):
-            raise CommandError("kinds must be a list of strings")
-        if kinds is None and isinstance(args.get("kind"), str):
-            kinds = [args["kind"]]
         return await asyncio.to_thread(
             list_headers, writer.layout.database, args.get("since"), args.get("until"),
-            kinds, int(args.get("limit", 200)),
+            requested_kinds(args), int(args.get("limit", 200)),
         )
 
     async def history_fetch(self, call: Call, args: dict[str, Any]) -> Any:
@@ -93,9 +87,7 @@ class ServiceHandlers:
             raise CommandError("the record store is not open")
         from controller.store.handout import hand_out
 
-        kinds = args.get("kinds")
-        if kinds is not None and not all(isinstance(k, str) for k in kinds):
-            raise CommandError("kinds must be a list of strings")
+        kinds = requested_kinds(args)
         await asyncio.to_thread(writer.flush, 5.0)
         return await asyncio.to_thread(
             hand_out, writer.layout, args.get("since"), args.get("until"), kinds,

@@ -69,11 +69,16 @@ def setup_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream)
     use_journal = under_journald(stream) or not stream.isatty()
     handler.setFormatter(JournalFormatter() if use_journal else TerminalFormatter())
+    _route_root(handler, logging.INFO - 10 * min(verbosity, 1) if verbosity else logging.INFO)
+
+
+def _route_root(handler: logging.Handler, level: int) -> None:
+    """Make ``handler`` the root logger's only one."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.INFO - 10 * min(verbosity, 1) if verbosity else logging.INFO)
+    root.setLevel(level)
 
 
 def log_to_file(path: Path) -> None:
@@ -85,8 +90,4 @@ def log_to_file(path: Path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8", buffering=1))
     handler.setFormatter(TerminalFormatter())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    _route_root(handler, logging.INFO)

@@ -42,6 +42,17 @@ class CommandError(Exception):
     """
 
 
+def requested_kinds(args: Mapping[str, Any]) -> list[str] | None:
+    """The record kinds a listing asks for: ``kinds`` (a list) or one ``kind``; None = all."""
+    kinds = args.get("kinds")
+    if kinds is not None:
+        if not (isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)):
+            raise CommandError("kinds must be a list of strings")
+        return list(kinds)
+    kind = args.get("kind")
+    return [kind] if isinstance(kind, str) else None
+
+
 @dataclass(frozen=True)
 class Call:
     """Who is calling: handed to every handler (for its own audit detail or checks)."""

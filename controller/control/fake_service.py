@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.config import ConfigError, parse_config
-from controller.control.commands import Call, CommandError
+from controller.control.commands import Call, CommandError, requested_kinds
 
 
 @dataclass
@@ -71,7 +71,7 @@ class FakeService:
     async def events_list(self, call: Call, args: dict[str, Any]) -> Any:
         self._log(call, "events.list")
         since = args.get("since", float("-inf"))
-        kinds = args.get("kinds") or ([args["kind"]] if "kind" in args else None)
+        kinds = requested_kinds(args)
         found = [e for e in self.events if e["time"] >= since
                  and (kinds is None or e["kind"] in kinds)]
         return found[: args.get("limit", 100)]

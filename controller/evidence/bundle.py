@@ -315,7 +315,6 @@ def _write_payload(
     now: float, signing: Any, progress: ProgressFn,
 ) -> _Written:
     seg = snap.segment
-    files: dict[str, str] = {}
     written = _Written()
     keys = EpochKeys(conn, identity) if identity is not None else None
     recipients = [pyrage.x25519.Recipient.from_str(r) for r in store["recipients"]]
@@ -375,16 +374,15 @@ def _write_payload(
             if written.records % 2000 == 0:
                 progress("records", written.records, total)
     finally:
-        files["records.jsonl"] = rec.close()
-        written.payload["records.jsonl"] = (files["records.jsonl"], rec.size)
+        written.payload["records.jsonl"] = (rec.close(), rec.size)
     progress("records", written.records, total)
 
-    files["seals.jsonl"] = _write_lines(root, "seals.jsonl", written, (
+    _write_lines(root, "seals.jsonl", written, (
         {"seal_no": s.seal_no, "epoch": s.epoch, "kind": s.kind, "last_seq": s.last_seq,
          "last_hash": s.last_hash.hex(), "t_wall": s.t_wall, "prev_mac": s.prev_mac.hex(),
          "mac": s.mac.hex()} for s in seg.seals))
     low, high = (min(epochs), max(epochs)) if epochs else (0, -1)
-    files["epochs.jsonl"] = _write_lines(root, "epochs.jsonl", written, (
+    _write_lines(root, "epochs.jsonl", written, (
         {"epoch": e, "wrapped_key": base64.b64encode(bytes(wk)).decode("ascii")
          if wk is not None else None}
         for e, wk in conn.execute(
@@ -401,9 +399,8 @@ def _write_payload(
         try:
             for sha, fut in copies:
                 size = fut.result()
-                rel = f"media/{sha}.age"
-                files[rel] = sha  # content-addressed; verification re-hashes the copy
-                written.payload[rel] = (sha, size)
+                # content-addressed: the name is the digest; verification re-hashes the copy
+                written.payload[f"media/{sha}.age"] = (sha, size)
                 done += size
                 written.media += 1
                 progress("media", done, total_media)
@@ -429,8 +426,7 @@ def _write_payload(
         rel = f"redacted/{new_sha}.age"
         w = _HashingWriter(root / rel)
         w.write(ct)
-        files[rel] = w.close()
-        written.payload[rel] = (files[rel], w.size)
+        written.payload[rel] = (w.close(), w.size)
         for entry in entries:
             entry.update(redacted_sha256=new_sha, regions=red.regions,
                          methods=list(red.methods), content_type=red.content_type,
@@ -452,7 +448,7 @@ def _write_payload(
                     "selected": written.selected, "seals": len(seg.seals)},
         "redacted": redact,
         "media": media_entries,
-        "files": files,
+        "files": {rel: digest for rel, (digest, _) in written.payload.items()},
     }
     manifest_bytes = mf.encode_manifest(doc)
     for fname, data in ((mf.MANIFEST_NAME, manifest_bytes),
@@ -465,13 +461,11 @@ def _write_payload(
 
 
 def _write_lines(root: Path, rel: str, written: _Written,
-                 docs: Iterable[dict[str, Any]]) -> str:
+                 docs: Iterable[dict[str, Any]]) -> None:
     w = _HashingWriter(root / rel)
     for doc in docs:
         w.write(_jsonl_line(doc))
-    digest = w.close()
-    written.payload[rel] = (digest, w.size)
-    return digest
+    written.payload[rel] = (w.close(), w.size)
 
 
 def _copy_synced(src: Path, dst: Path) -> int:

@@ -7,6 +7,8 @@ loop (or its process pool, which a service thread must not fork) for bundle chec
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterable
@@ -66,18 +68,16 @@ def digest_files(
     """
     todo = [(p, tuple(a)) for p, a in jobs]
     n = threads or workers()
-    if n == 1 or len(todo) < 2:
-        results = []
-        for p, a in todo:
-            results.append(digest_file(p, a))
-            if on_done is not None:
-                on_done(results[-1])
-        return results
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="fixity") as pool:
-        futures = [pool.submit(digest_file, p, a) for p, a in todo]
-        results = []
-        for fut in futures:
-            results.append(fut.result())
+    results: list[FileDigests] = []
+    with contextlib.ExitStack() as stack:
+        if n > 1 and len(todo) > 1:
+            pool = stack.enter_context(
+                ThreadPoolExecutor(max_workers=n, thread_name_prefix="fixity"))
+            pending = [pool.submit(digest_file, p, a).result for p, a in todo]
+        else:
+            pending = [functools.partial(digest_file, p, a) for p, a in todo]
+        for get in pending:
+            results.append(get())
             if on_done is not None:
                 on_done(results[-1])
     return results

@@ -30,7 +30,7 @@ from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
 from controller.config import ConfigError, ControlConfig, parse_config
-from controller.control.commands import Call, CommandError, command_table
+from controller.control.commands import Call, CommandError, command_table, requested_kinds
 from controller.control.roles import PeerCred, Role, RoleResolver
 from controller.control.server import AuditEntry, ControlServer
 from controller.store.records import Header, MediaRef, encode_body, seal_record
@@ -162,8 +162,7 @@ class History:
 
     def listing(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
-        kinds = list(args.get("kinds") or ([args["kind"]] if "kind" in args else []))
-        for r in self._select(args, kinds):
+        for r in self._select(args, requested_kinds(args) or []):
             out.append({"id": r["id"], "time": r["time"], "kind": r["kind"],
                         "source": r["source"], "severity": r["severity"], "epoch": r["epoch"],
                         "seal": r["seal"]})
