@@ -106,3 +106,11 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
     assert f"{f}:2: store.epoch_seconds: expected an integer" in lines[0]
+
+
+def test_a_negative_max_event_names_the_file_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[[cameras]]\nname = "yard"\nsource = "x.mp4"\nmax_event_s = -5\n')
+    with pytest.raises(ConfigError, match=r"config.toml:4: cameras\[0\].max_event_s: "
+                                          r"must not be negative"):
+        load_config(path)

@@ -124,3 +124,13 @@ def test_resolver_uses_supplementary_groups_of_the_account() -> None:
     assert r.resolve(PeerCred(pid=1, uid=4242, gid=902)) == Role.ADMIN  # no passwd entry
     assert r.resolve(PeerCred(pid=1, uid=0, gid=0)) == Role.ADMIN
     assert "edgewarden-view" in r.no_role_reason(PeerCred(1, 1001, 1001))
+
+
+def test_listing_kinds_come_from_kinds_or_kind_and_bad_ones_are_refused() -> None:
+    from controller.control.commands import CommandError, requested_kinds
+
+    assert requested_kinds({"kinds": ["event", "alarm"]}) == ["event", "alarm"]
+    assert requested_kinds({"kind": "event"}) == ["event"]
+    assert requested_kinds({}) is None
+    with pytest.raises(CommandError, match="kinds must be a list of strings"):
+        requested_kinds({"kinds": ["event", 3]})
