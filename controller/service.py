@@ -24,12 +24,14 @@ from controller import health
 from controller.alarm_desk import AlarmDesk, with_defaults
 from controller.anomaly.engine import AnomalyEngine
 from controller.config import Config, load_config
+from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
 from controller.control_handlers import ServiceHandlers, user_name
 from controller.errors import EdgewardenError
 from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from controller.store import RecordWriter
 from controller.store.layout import read_manifest
+from controller.store.lock import StoreLock
 from firmware_bridge.keystore import KeyStore
 from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
 from firmware_bridge.messages import Heartbeat, Message
@@ -97,6 +99,7 @@ class Service:
         self.started_mono = time.monotonic()
         self.state = "starting"
         self.writer: RecordWriter | None = None
+        self.store_lock: StoreLock | None = None
         self.link: LinkManager | None = None
         self.desk: AlarmDesk | None = None
         self.server: ControlServer | None = None
@@ -172,7 +175,17 @@ class Service:
 
     def _start_parts(self) -> None:
         cfg = self.cfg
-        self.writer = RecordWriter.open(cfg.device.data_dir, cfg.store)
+        # one writer per data directory: refused here, before the store or the control
+        # socket of a running service is touched
+        self.store_lock = StoreLock.acquire(cfg.device.data_dir, "run",
+                                            runtime_dir=cfg.device.runtime_dir,
+                                            control_socket=socket_path(cfg))
+        try:
+            self.writer = RecordWriter.open(cfg.device.data_dir, cfg.store, lock=self.store_lock)
+        except BaseException:
+            self.store_lock.release()
+            self.store_lock = None
+            raise
         manifest = read_manifest(self.writer.layout)
         self._vk_fingerprint = str(manifest.get("verification_key_fingerprint") or "") or None
         self.desk = self._make_desk(cfg)
@@ -249,7 +262,11 @@ class Service:
         if self.writer is not None:
             with contextlib.suppress(EdgewardenError):
                 self.audit_event("service.stop", {"pid": os.getpid()})
-            await asyncio.to_thread(self.writer.close)
+            try:
+                await asyncio.to_thread(self.writer.close)
+            finally:
+                if self.store_lock is not None:
+                    self.store_lock.release()
         self.state = "stopped"
         self.notifier.close()
 
@@ -408,7 +425,7 @@ class Service:
                           "counter", [({}, float(stats.committed if stats else 0))]),
             health.Metric("edgewarden_records_not_stored_total",
                           "records the service could not store", "counter",
-                          [({}, float(self.records_not_stored))]),
+                          [({}, float(self.not_stored()))]),
             health.Metric("edgewarden_readings_dropped_total",
                           "readings dropped by a full link queue", "counter",
                           [({}, float(self.link.dropped if self.link else 0))]),
@@ -512,8 +529,17 @@ class Service:
             "dropped_queue_full": ws.dropped_queue_full if ws else 0,
             "shed_media_files": ws.shed_media_files if ws else 0,
             "shed_readings": ws.shed_readings if ws else 0,
-            "not_stored": self.records_not_stored,
+            "not_stored": self.not_stored(),
+            "failed_commits": ws.failed_commits if ws else 0,
+            "state": ws.state if ws else "closed",
+            "failure": ws.failure if ws else None,
+            "failing_since": ws.failing_since if ws else None,
+            "reserve_bytes": ws.reserve_bytes if ws else 0,
         }
+
+    def not_stored(self) -> int:
+        """Every record lost: refused by `record` here, or dropped or failed in the writer."""
+        return self.records_not_stored + (self.writer.stats.not_stored if self.writer else 0)
 
     def status(self) -> dict[str, Any]:
         """Everything `edgewarden status` and the TUI's dashboard show."""

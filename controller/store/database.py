@@ -73,6 +73,8 @@ def create(path: Path) -> None:
 
     conn = connect(path)
     try:
+        # before any table exists: lets shedding hand freed pages back to the file system
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         db = sqlite_utils.Database(conn)
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

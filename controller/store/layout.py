@@ -47,6 +47,10 @@ class StoreLayout:
         return self.data_dir / "records.db"
 
     @property
+    def reserve(self) -> Path:
+        return self.data_dir / "reserve"
+
+    @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 

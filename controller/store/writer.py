@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
+import functools
 import hashlib
 import logging
 import os
@@ -34,8 +36,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
 from controller.store import clock, database, media, retention, sealstate, space
+from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
 from controller.store.layout import StoreLayout, read_manifest
+from controller.store.lock import StoreLock
 from controller.store.records import (
     PROTECTED_KINDS,
     MediaRef,
@@ -46,12 +50,14 @@ from controller.store.records import (
     genesis_hash,
     nonce_for,
 )
+from controller.store.reserve import FLOOR, Reserve
 from controller.store.sealing import GENESIS_MAC, Seal, make_seal
 
 log = logging.getLogger(__name__)
 MB = 1 << 20
 _SHED_CHUNK = 2000
 _DROP_AUDIT_INTERVAL_S = 60.0
+_ROLL_RETRY_MAX_S = 5.0  # a failed rollover is retried after 1, 2, 4, 5, 5, ... s
 
 
 class RecordNotStored(EdgewardenError):
@@ -114,6 +120,23 @@ class WriterStats:
     shed_readings: int = 0
     epoch: int = 0
     pending: int = 0
+    # every record refused or lost by the writer (dropped for space, queue full, failed)
+    not_stored: int = 0
+    # "ok", "full" (only alarms and audit stored) or "failing"; `failure` says why
+    state: str = "ok"
+    failure: str | None = None
+    failing_since: float | None = None
+    reserve_bytes: int = 0
+
+    def failed(self, reason: str, now: float) -> None:
+        if self.state != "failing":
+            self.failing_since = now
+        self.state, self.failure = "failing", reason
+
+    def stored(self, full: bool) -> None:
+        self.state = "full" if full else "ok"
+        self.failure = "disk full: only alarm and audit records are stored" if full else None
+        self.failing_since = None
 
 
 @dataclass(frozen=True)
@@ -154,8 +177,13 @@ class RecordWriter:
         monotonic: Callable[[], float],
         free_space: Callable[[], int],
         clock_synced: Callable[[], bool],
+        lock: StoreLock | None = None,
+        own_lock: bool = False,
     ) -> None:
         self.layout = layout
+        self._lock = lock
+        self._own_lock = own_lock
+        self._reserve = Reserve(layout.reserve, cfg.reserved_space_mb * MB)
         self.cfg = cfg
         self._conn = conn
         self._store_id = store_id
@@ -170,6 +198,9 @@ class RecordWriter:
         self.stats = WriterStats()
         # writer-thread state
         self._state = sealstate.load(layout.seal_state)
+        self._phase = Phase.OPEN
+        self._roll_failures = 0
+        self._roll_retry_at = 0.0
         self._seal_mac_key = b""
         self._aead: AESGCM | None = None
         self._epoch_started = 0.0
@@ -206,24 +237,45 @@ class RecordWriter:
         monotonic: Callable[[], float] = _boottime,
         free_space: Callable[[], int] | None = None,
         clock_synced: Callable[[], bool] = clock.clock_synced,
+        lock: StoreLock | None = None,
+        command: str = "store",
     ) -> RecordWriter:
-        """Open the store for writing: recover after a crash, start a fresh epoch."""
+        """Open the store for writing: recover after a crash, start a fresh epoch.
+
+        The data directory's writer lock is taken first (or `lock`, already held by the
+        caller, is used), so a second writer is refused before it touches anything.
+        """
         layout = StoreLayout(Path(data_dir))
         manifest = read_manifest(layout)
-        store_id = bytes.fromhex(manifest["store_id"])
-        recipients = [pyrage.x25519.Recipient.from_str(r) for r in manifest["recipients"]]
-        conn = database.connect(layout.database)
-        writer = cls(
-            layout, cfg, conn, store_id, recipients,
-            wall=wall, monotonic=monotonic,
-            free_space=free_space or _default_free_space(layout.data_dir),
-            clock_synced=clock_synced,
-        )
+        own_lock = lock is None
+        if lock is None:
+            lock = StoreLock.acquire(layout.data_dir, command)
         try:
-            writer._recover()
-            writer._open_epoch()
+            store_id = bytes.fromhex(manifest["store_id"])
+            recipients = [pyrage.x25519.Recipient.from_str(r) for r in manifest["recipients"]]
+            conn = database.connect(layout.database)
         except BaseException:
+            if own_lock:
+                lock.release()
+            raise
+        try:
+            writer = cls(
+                layout, cfg, conn, store_id, recipients,
+                wall=wall, monotonic=monotonic,
+                free_space=free_space or _default_free_space(layout.data_dir),
+                clock_synced=clock_synced, lock=lock, own_lock=own_lock,
+            )
+            writer._reserve.fill(writer._free_space())
+            writer._recover()
+            writer._with_space(writer._roll)
+        except BaseException as exc:
             conn.close()
+            if own_lock:
+                lock.release()
+            if isinstance(exc, (sqlite3.Error, OSError)):
+                raise EdgewardenError(
+                    f"{layout.data_dir}: cannot open the record store for writing: "
+                    f"{_reason(exc)}") from None
             raise
         writer._thread = threading.Thread(target=writer._run, name="store-writer", daemon=True)
         writer._thread.start()
@@ -252,26 +304,32 @@ class RecordWriter:
             ended = c.execute(
                 "SELECT 1 FROM seals WHERE epoch = ? AND kind = 'end'", (last_epoch,)
             ).fetchone()
-            if ended is None:
-                # crash: close the interrupted epoch with its own (still present) key
-                self._seal_mac_key = seal_key(state.key)
-                self._write_end_seal(last_epoch)
-            self._evolve()
-        elif state.epoch != last_epoch + 1:
+            # the previous writer's epoch (its data key is gone): `_roll` closes it with
+            # its own, still present, sealing key, or just evolves that key if it was sealed
+            self._phase = Phase.OPEN if ended is None else Phase.ENDED
+            self._seal_mac_key = seal_key(state.key)
+        elif state.epoch == last_epoch + 1:
+            self._phase = Phase.EVOLVED
+        else:
             raise EdgewardenError(
                 f"{self.layout.seal_state}: sealing key is at epoch {state.epoch} but the "
                 f"records end at epoch {last_epoch}; the store was altered or restored"
             )
 
     # ------------------------------------------------------------------ epochs
-    def _write_end_seal(self, epoch: int) -> None:
-        seal = self._next_seal(epoch, "end")
+    # Each step changes the writer's state only after its write is durable (epoch_phase).
+    def _write_end_seal(self) -> None:
+        seal = self._next_seal(self._state.epoch, "end")
         self._transaction(lambda c: self._insert_seals(c, [seal]))
         self._seal_no, self._last_mac, self._since_seal = seal.seal_no, seal.mac, 0
+        self._aead = None
+        self._phase = after(self._phase, Step.END_SEALED)
 
     def _evolve(self) -> None:
-        self._state = self._state.evolved()
-        sealstate.store(self.layout.seal_state, self._state)
+        evolved = self._state.evolved()
+        sealstate.store(self.layout.seal_state, evolved)
+        self._state, self._seal_mac_key = evolved, b""
+        self._phase = after(self._phase, Step.KEY_EVOLVED)
 
     def _open_epoch(self) -> None:
         key = AESGCM.generate_key(bit_length=256)
@@ -287,11 +345,58 @@ class RecordWriter:
         self._seal_mac_key = seal_key(self._state.key)
         self._epoch_started = self._monotonic()
         self.stats.epoch = epoch
+        self._phase = after(self._phase, Step.EPOCH_OPENED)
 
-    def _rollover(self) -> None:
-        self._write_end_seal(self._state.epoch)
-        self._evolve()
-        self._open_epoch()
+    def _roll(self) -> None:
+        """End the open epoch and open the next, or finish a rollover that failed midway."""
+        if self._phase is Phase.OPEN:
+            self._write_end_seal()
+        if self._phase is Phase.ENDED:
+            self._evolve()
+        if self._phase is Phase.EVOLVED:
+            self._open_epoch()
+
+    def _finish(self) -> None:
+        """At close: seal the open epoch and erase its sealing key (no new epoch)."""
+        if self._phase is Phase.OPEN:
+            self._write_end_seal()
+        if self._phase is Phase.ENDED:
+            self._evolve()
+
+    def _roll_due(self) -> bool:
+        if self._phase is not Phase.OPEN:
+            return True
+        return self._monotonic() - self._epoch_started >= self.cfg.epoch_seconds
+
+    def _seconds_to_roll(self) -> float:
+        now = self._monotonic()
+        if self._phase is Phase.OPEN:
+            at = max(self._epoch_started + self.cfg.epoch_seconds, self._roll_retry_at)
+        else:
+            at = self._roll_retry_at
+        return at - now
+
+    def _try_roll(self) -> bool:
+        """Roll over if due; a failure is retried later at a bounded rate. True when open."""
+        if not self._roll_due():
+            return True
+        if self._monotonic() < self._roll_retry_at:
+            return False
+        try:
+            self._with_space(self._roll)
+        except (sqlite3.Error, OSError, EdgewardenError) as exc:
+            self._roll_failures += 1
+            delay = min(_ROLL_RETRY_MAX_S, 2.0 ** (self._roll_failures - 1))
+            self._roll_retry_at = self._monotonic() + delay
+            reason = f"epoch rollover failed ({self._phase.value}): {_reason(exc)}"
+            log.error("store %s; retrying in %.0f s", reason, delay)
+            self.stats.failed_commits += 1
+            self.stats.failed(reason, self._wall())
+            return False
+        self._roll_failures, self._roll_retry_at = 0, 0.0
+        if self.stats.state == "failing":
+            self.stats.stored(full=False)
+        return True
 
     def _next_seal(self, epoch: int, kind: str, *, seal_no: int | None = None,
                    last_seq: int | None = None, last_hash: bytes | None = None,
@@ -337,6 +442,7 @@ class RecordWriter:
                 ticket._completion = _Completion()
                 ticket._completion.event.set()
                 self.stats.dropped_queue_full += 1
+                self.stats.not_stored += 1
                 return ticket
             self._enqueue(item)
         return ticket
@@ -357,7 +463,7 @@ class RecordWriter:
         """Encrypt and store a media file durably; pass the ref to `append` afterwards."""
         reserved = self.cfg.reserved_space_mb * MB
         margin = self.cfg.shed_margin_mb * MB
-        if not space.media_fits(self._free_space(), len(data), reserved, margin):
+        if not space.media_fits(self._fs_free(), len(data), reserved, margin):
             self._queue_internal_audit(
                 {"action": "media-refused", "bytes": len(data), "reason": "low disk space"}
             )
@@ -396,12 +502,21 @@ class RecordWriter:
         if self._thread is not None:
             self._thread.join()
         try:
-            self._write_end_seal(self._state.epoch)
-            self._evolve()
+            self._with_space(self._finish)
+        except (sqlite3.Error, OSError, EdgewardenError) as exc:
+            # the next open closes the epoch from its records (as after a crash)
+            raise EdgewardenError(
+                f"{self.layout.data_dir}: the record store was not sealed at stop "
+                f"({_reason(exc)}); the next start seals it") from None
         finally:
             self._closed = True
             self._aead = None
+            lost = self._queued
+            if lost:
+                self.stats.not_stored += lost
             self._conn.close()
+            if self._own_lock and self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> RecordWriter:
         return self
@@ -450,10 +565,10 @@ class RecordWriter:
                     due = bool(self._full) or (n > 0 and (
                         self._flush_requested or since >= interval or self._stopping
                     ))
-                    epoch_left = self.cfg.epoch_seconds - (self._monotonic() - self._epoch_started)
-                    if due or self._jobs or epoch_left <= 0 or (self._stopping and n == 0):
+                    roll_left = self._seconds_to_roll()
+                    if due or self._jobs or roll_left <= 0 or (self._stopping and n == 0):
                         break
-                    self._cond.wait(min(interval - since if n else 3600.0, max(epoch_left, 0.05)))
+                    self._cond.wait(min(interval - since if n else 3600.0, max(roll_left, 0.05)))
                 if self._full:
                     completion, items = self._full.popleft()
                 else:
@@ -467,8 +582,8 @@ class RecordWriter:
                 self.stats.pending = self._queued
             if items:
                 self._commit_batch(items)
-            elif self._monotonic() - self._epoch_started >= self.cfg.epoch_seconds:
-                self._idle_rollover()
+            elif not stopping:
+                self._try_roll()
             with self._cond:
                 self._inflight = None
             completion.event.set()
@@ -485,9 +600,10 @@ class RecordWriter:
                         return
 
     def _commit_batch(self, items: list[_Item]) -> None:
+        if not self._try_roll():
+            self._lose(items, f"store failing: {self.stats.failure}")
+            return
         try:
-            if self._monotonic() - self._epoch_started >= self.cfg.epoch_seconds:
-                self._rollover()
             extra, accept_all = self._manage_space()
             keep: list[_Item] = []
             for item in items:
@@ -495,6 +611,7 @@ class RecordWriter:
                     keep.append(item)
                 else:
                     self.stats.dropped_no_space += 1
+                    self.stats.not_stored += 1
                     self._dropped_unreported[item.kind] = (
                         self._dropped_unreported.get(item.kind, 0) + 1
                     )
@@ -502,26 +619,30 @@ class RecordWriter:
                         item.ticket.error = "dropped: disk nearly full (reserve kept for alarms)"
             keep.extend(extra)
             keep.extend(self._drop_audit())
-            self._write(keep)
+            self._with_space(lambda: self._write(keep))
         except (sqlite3.Error, OSError, EdgewardenError) as exc:
-            log.error("store commit failed: %s", exc)
+            reason = f"commit failed: {_reason(exc)}"
+            log.error("store %s", reason)
             self.stats.failed_commits += 1
-            for item in items:
-                if item.ticket is not None and item.ticket.error is None:
-                    item.ticket.error = f"store write failed: {exc}"
+            self.stats.failed(reason, self._wall())
+            self._lose(items, f"store write failed: {_reason(exc)}")
+            return
+        self.stats.stored(full=not accept_all)
 
-    def _idle_rollover(self) -> None:
-        """Close an epoch even when nothing was written, so its key is erased on time."""
-        try:
-            self._rollover()
-        except (sqlite3.Error, OSError, EdgewardenError) as exc:
-            log.error("store epoch rollover failed: %s", exc)
-            self.stats.failed_commits += 1
+    def _lose(self, items: list[_Item], reason: str) -> None:
+        """Fail the tickets of records that were not stored, and count every one."""
+        for item in items:
+            if item.ticket is not None and item.ticket.error is None:
+                item.ticket.error = reason
+                self.stats.not_stored += 1
+            elif item.ticket is None:
+                self.stats.not_stored += 1
 
     def _write(self, items: list[_Item]) -> None:
         """Encrypt, chain and seal `items`, then commit them in one transaction."""
         aead = self._aead
-        assert aead is not None
+        if aead is None or self._phase is not Phase.OPEN:
+            raise EdgewardenError("no open epoch to write into")
         epoch = self._state.epoch
         seq, head, since = self._next_seq, self._head, self._since_seal
         seal_no, last_mac = self._seal_no, self._last_mac
@@ -605,6 +726,22 @@ class RecordWriter:
         self._transaction(lambda c: c.executemany(sql, rows))
 
     # ------------------------------------------------------------------ space
+    def _fs_free(self) -> int:
+        """Free bytes counting the reserve file as free: it is held for protected records."""
+        return self._free_space() + self._reserve.held
+
+    def _with_space(self, fn: Callable[[], Any]) -> Any:
+        """Run a write; when the disk is full, give back part of the reserve and retry."""
+        while True:
+            try:
+                return fn()
+            except (sqlite3.Error, OSError) as exc:
+                if not _disk_full(exc) or not self._reserve.release_chunk():
+                    raise
+                self.stats.reserve_bytes = self._reserve.held
+                log.warning("disk full: released reserve space (%d bytes still held)",
+                            self._reserve.held)
+
     def _db_free(self) -> int:
         pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
         size = self._conn.execute("PRAGMA page_size").fetchone()[0]
@@ -617,14 +754,17 @@ class RecordWriter:
 
     def _plan(self) -> space.SpacePlan:
         return space.plan_space(
-            self._free_space(), self._db_free(), self.cfg.reserved_space_mb * MB,
+            self._fs_free(), self._db_free(), self.cfg.reserved_space_mb * MB,
             self.cfg.shed_margin_mb * MB, self._media_left(),
+            reserve_intact=self._reserve.intact, floor=FLOOR,
         )
 
     def _manage_space(self) -> tuple[list[_Item], bool]:
         """Shed media, then old readings, when space is low. Returns the audit records of
         what was shed and whether unprotected kinds may still be written."""
         audits: list[_Item] = []
+        self._reserve.fill(self._free_space())
+        self.stats.reserve_bytes = self._reserve.held
         plan = self._plan()
         if plan.shed_media:
             audits.extend(self._shed_media())
@@ -638,7 +778,7 @@ class RecordWriter:
         target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
         count = size = 0
         hashes: list[str] = []
-        while self._free_space() < target:
+        while self._fs_free() < target:
             rows = self._conn.execute(
                 "SELECT seq, sha256, size FROM media WHERE state = 'stored' "
                 "ORDER BY t_wall, seq LIMIT 50"
@@ -650,10 +790,10 @@ class RecordWriter:
                 hashes.append(sha)
                 count += 1
                 size += int(n)
-            self._executemany(
-                "UPDATE media SET state = 'shed' WHERE seq = ? AND sha256 = ?",
-                [(r[0], r[1]) for r in rows],
-            )
+            marks: list[tuple[Any, ...]] = [(r[0], r[1]) for r in rows]
+            self._with_space(functools.partial(
+                self._executemany,
+                "UPDATE media SET state = 'shed' WHERE seq = ? AND sha256 = ?", marks))
         if not count:
             return []
         self.stats.shed_media_files += count
@@ -664,14 +804,17 @@ class RecordWriter:
     def _shed_readings(self) -> list[_Item]:
         target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
         total, first, last = 0, None, None
-        while self._free_space() + self._db_free() < target:
+        while self._fs_free() + self._db_free() < target:
             seqs = [r[0] for r in self._conn.execute(
                 "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
                 "WHERE r.kind = 'reading' ORDER BY b.seq LIMIT ?", (_SHED_CHUNK,)
             )]
             if not seqs:
                 break
-            self._executemany("DELETE FROM bodies WHERE seq = ?", [(s,) for s in seqs])
+            gone: list[tuple[Any, ...]] = [(s,) for s in seqs]
+            self._with_space(functools.partial(
+                self._executemany, "DELETE FROM bodies WHERE seq = ?", gone))
+            self._give_back_pages()
             total += len(seqs)
             first = seqs[0] if first is None else first
             last = seqs[-1]
@@ -682,6 +825,24 @@ class RecordWriter:
         return [self._audit_item({"action": "shed-readings", "records": total,
                                   "first_seq": first, "last_seq": last,
                                   "reason": "low disk space"})]
+
+    def _give_back_pages(self) -> None:
+        """Hand freed pages back to the file system, so shedding really frees disk space.
+
+        The WAL is checkpointed and truncated (the deletions' frames otherwise keep the
+        space), then an incremental vacuum shrinks the database file (stores created with
+        auto_vacuum=INCREMENTAL; older ones reuse the freed pages, which `_db_free`
+        counts)."""
+        c = self._conn
+        c.execute("PRAGMA busy_timeout = 200")  # a reader must not stall the writer
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                if int(c.execute("PRAGMA auto_vacuum").fetchone()[0]) == 2:
+                    c.execute("PRAGMA incremental_vacuum").fetchall()
+                    c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            c.execute("PRAGMA busy_timeout = 5000")
 
     def _drop_audit(self) -> list[_Item]:
         """One audit record per minute summarising records refused for lack of space."""
@@ -765,3 +926,19 @@ class RecordWriter:
             self._transaction(shred)
             shredded.append(int(epoch))
         return shredded
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a storage error (an OSError's strerror and file, never a traceback)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__

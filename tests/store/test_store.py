@@ -137,7 +137,7 @@ def test_nearly_full_disk_sheds_media_then_readings_and_keeps_alarms(
         for i in range(200):
             w.append("reading", "n", "info", {"i": i})
         assert w.flush(5)
-        free[0] = 1 << 19  # half a megabyte: below the 1 MB reserve
+        free[0] = 0  # the file system is full: only the writer's 1 MB reserve file is left
         with pytest.raises(RecordNotStored, match="not enough free space"):
             w.add_media(b"y" * 1000, "image/jpeg")
         dropped = w.append("reading", "n", "info", {"late": True})

@@ -1,0 +1,59 @@
+"""A full disk on a small real file system: rollover, reserve, shedding, counts."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from controller.config import StoreConfig
+from controller.store import HistoryReader, RecordWriter, verify_store
+
+from .conftest import make_store
+from .small_fs import fill_up, mounted_tmpfs
+
+
+def _wait(pred, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_disk_full_at_rollover_then_freed_loses_nothing_and_verifies(tmp_path: Path) -> None:
+    with mounted_tmpfs(tmp_path / "mnt", 24) as mnt:
+        store = make_store(mnt)
+        # no reserve: the rollover itself meets the full disk
+        cfg = StoreConfig(commit_interval_ms=5, seal_every_records=20, epoch_seconds=1,
+                          reserved_space_mb=0, shed_margin_mb=0)
+        with RecordWriter.open(store.data_dir, cfg) as w:
+            stored = [w.append("alarm", "n", "warning", {"i": i}) for i in range(50)]
+            assert stored[-1].wait_durable(5)
+            first_epoch = w.stats.epoch
+            fill_up(mnt / "filler")
+            # rollovers now fail: the writer says so, and does not spin on end seals
+            _wait(lambda: w.stats.state == "failing", what="the store to report failing")
+            assert "rollover" in (w.stats.failure or "")
+            lost = w.append("alarm", "n", "warning", {"lost": True})
+            time.sleep(3)
+            with sqlite3.connect(f"file:{store.data_dir / 'records.db'}?mode=ro",
+                                 uri=True) as c:
+                seals_while_full = c.execute("SELECT COUNT(*) FROM seals").fetchone()[0]
+            assert seals_while_full < 60  # the broken writer wrote ~1,000 a second
+            assert w.stats.not_stored >= 1 and not lost.durable
+            (mnt / "filler").unlink()
+            _wait(lambda: w.stats.state == "ok" and w.stats.epoch > first_epoch + 1,
+                  what="the rollover to succeed once space is back")
+            after = w.append("alarm", "n", "warning", {"after": True})
+            assert after.wait_durable(5)
+        report = verify_store(store.data_dir, store.seed, store.identity)
+        assert report.ok, report.problems
+        with HistoryReader(store.data_dir, store.identity) as h:
+            bodies = [r.body for r in h.records(kinds=["alarm"])]
+        assert [b for b in bodies if "i" in b] == [{"i": i} for i in range(50)]
+        assert {"after": True} in bodies
+        assert shutil.disk_usage(mnt).free > 0
