@@ -165,6 +165,10 @@ def sample_to_channels(sample: HealthSample) -> dict[str, float]:
     return ch
 
 
+STORE_FAULT_CHANNEL = "store/fault"
+STORE_FAULT_LEVEL = {"ok": 0.0, "full": 1.0, "failing": 2.0}
+
+
 def suggested_rules(cfg: HealthConfig) -> dict[str, ChannelRulesConfig]:
     """Default anomaly rules for the health channels, from the [health] limits.
 
@@ -198,6 +202,10 @@ def suggested_rules(cfg: HealthConfig) -> dict[str, ChannelRulesConfig]:
         ),
         "health/soft_temp_limit_now": ChannelRulesConfig(
             high_warning=0.5, debounce_samples=2, priority="medium"
+        ),
+        # the record store: 1 = disk full (only alarms and audit stored), 2 = failing
+        STORE_FAULT_CHANNEL: ChannelRulesConfig(
+            high_warning=0.5, high_critical=1.5, priority="urgent"
         ),
     }
 

@@ -107,6 +107,7 @@ class Service:
         self.channels: dict[str, ChannelLive] = {}
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
+        self._store_seen: tuple[str, str | None, int] = ("ok", None, 0)
         self._last_stored: dict[str, float] = {}
         self.sample_rates: dict[str, float] = {}  # uid -> rate last set through CONFIG_SET
         self._uid_names: dict[str, str] = {}
@@ -382,6 +383,7 @@ class Service:
             await asyncio.sleep(TICK_S)
             assert self.desk is not None
             self.desk.tick(time.time())
+            self.watch_store()
             now = time.monotonic()
             if now - last_status >= 10.0:
                 self.notifier.status(self._status_line())
@@ -389,6 +391,25 @@ class Service:
             if now - last_save >= 300.0:
                 await asyncio.to_thread(self.desk.save)
                 last_save = now
+
+    def watch_store(self) -> None:
+        """Every second: a store that fails or is full is an alarm and a live event."""
+        if self.writer is None or self.desk is None:
+            return
+        ws = self.writer.stats
+        self.desk.observe(health.STORE_FAULT_CHANNEL, time.time(),
+                          health.STORE_FAULT_LEVEL.get(ws.state, 2.0))
+        seen = (ws.state, ws.failure, self.not_stored())
+        if seen == self._store_seen:
+            return
+        if seen[:2] != self._store_seen[:2]:
+            if ws.state == "ok":
+                log.warning("record store storing again")
+            else:
+                log.error("record store %s: %s", ws.state, ws.failure)
+        self._store_seen = seen
+        # the dashboard's store panel follows this event (health events carry the store)
+        self.publish("health", {"store": self._store_json()})
 
     async def _health_loop(self) -> None:
         hc = self.cfg.health

@@ -182,6 +182,10 @@ class StoreInfo:
     sealed: int = 0
     epoch: int | None = None
     verification_key_fingerprint: str = ""
+    # "ok", "full" (only alarms and audit stored) or "failing"; `failure` says why
+    state: str = "ok"
+    failure: str = ""
+    not_stored: int = 0
 
 
 @dataclass(frozen=True)
@@ -362,6 +366,9 @@ def parse_store(raw: Any) -> StoreInfo:
         sealed=_int(d.get("sealed")),
         epoch=_int(epoch) if _float(epoch) is not None else None,
         verification_key_fingerprint=_str(d.get("verification_key_fingerprint")),
+        state=_str(d.get("state")) or "ok",
+        failure=_str(d.get("failure")),
+        not_stored=_int(d.get("not_stored")),
     )
 
 

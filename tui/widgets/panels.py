@@ -134,6 +134,13 @@ def render_health(status: Status) -> RenderableType:
     lines.append(Text(f"memory {mem}  disk {disk}"))
     epoch = "—" if s.epoch is None else str(s.epoch)
     lines.append(Text(f"records {s.records:,}  sealed {s.sealed:,}  epoch {epoch}"))
+    if s.state != "ok" or s.not_stored:
+        line = Text(f"store: {s.state}", style="bold red" if s.state == "failing" else "yellow")
+        if s.failure:
+            line.append(f" — {s.failure}")
+        if s.not_stored:
+            line.append(f"  not stored {s.not_stored:,}")
+        lines.append(line)
     dropped = {k: v for k, v in h.dropped.items() if v}
     if dropped:
         lines.append(Text("dropped " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())),
