@@ -217,6 +217,7 @@ class ServiceHandlers:
                     "sticks": removable_mounts()}
         if not dest:
             raise CommandError("export needs dest (a directory, e.g. a mounted stick)")
+        selection = _export_selection(args, now, days)
         await asyncio.to_thread(writer.flush, 10.0)
 
         def audit(body: dict[str, Any]) -> None:
@@ -224,8 +225,8 @@ class ServiceHandlers:
 
         try:
             result = await asyncio.to_thread(
-                export_bundle, writer.layout.data_dir, Path(dest),
-                Selection(since=now - days * 86400, until=now), now=now, on_audit=audit)
+                export_bundle, writer.layout.data_dir, Path(dest), selection, now=now,
+                name=args.get("name"), on_audit=audit)
         except EdgewardenError as exc:
             raise CommandError(str(exc)) from None
         return {"bundle": str(result.path), "records": result.records,
@@ -236,6 +237,20 @@ class ServiceHandlers:
         if self.service.desk is None:
             raise CommandError("the anomaly engine is not running")
         return self.service.desk
+
+
+def _export_selection(args: dict[str, Any], now: float, days: float) -> Any:
+    """The records of an export: since..until (a CLI export routed here) or the last days."""
+    from controller.evidence.selection import Selection
+
+    sources, kinds = args.get("sources") or [], args.get("kinds") or []
+    if not all(isinstance(x, str) for x in [*sources, *kinds]):
+        raise CommandError("sources and kinds must be lists of strings")
+    if "since" in args or "until" in args:
+        since, until = args.get("since"), args.get("until")
+    else:
+        since, until = now - days * 86400, now
+    return Selection(since=since, until=until, sources=tuple(sources), kinds=tuple(kinds))
 
 
 def _view(desk: Any, alarm_id: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from controller.control.server import AuditEntry, ControlServer
 from controller.control_handlers import ServiceHandlers, user_name
 from controller.errors import EdgewardenError
 from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
-from controller.store import RecordWriter
+from controller.store import RecordWriter, audit_inbox
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
 from firmware_bridge.keystore import KeyStore
@@ -377,7 +377,7 @@ class Service:
             self.desk.heartbeat(self._uid_names.get(uid, uid), time.time())
 
     async def _tick(self) -> None:
-        last_status = 0.0
+        last_status = last_inbox = 0.0
         last_save = time.monotonic()
         while True:
             await asyncio.sleep(TICK_S)
@@ -385,12 +385,28 @@ class Service:
             self.desk.tick(time.time())
             self.watch_store()
             now = time.monotonic()
+            if now - last_inbox >= 2.0:
+                await asyncio.to_thread(self.store_inbox_audits)
+                last_inbox = now
             if now - last_status >= 10.0:
                 self.notifier.status(self._status_line())
                 last_status = now
             if now - last_save >= 300.0:
                 await asyncio.to_thread(self.desk.save)
                 last_save = now
+
+    def store_inbox_audits(self) -> None:
+        """Store the audits a CLI export left beside the running service (one writer)."""
+        if self.writer is None:
+            return
+        for path, body in audit_inbox.waiting(self.writer.layout.data_dir):
+            try:
+                ticket = self.writer.append("audit", "export", "info", body)
+                if ticket.wait_durable(10):
+                    path.unlink()
+            except (EdgewardenError, ValueError, OSError) as exc:
+                log.error("%s: audit not stored yet: %s", path, exc)
+                return
 
     def watch_store(self) -> None:
         """Every second: a store that fails or is full is an alarm and a live event."""

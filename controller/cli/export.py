@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -18,7 +17,9 @@ from controller.errors import EdgewardenError, UsageError
 from controller.evidence.bundle import export_bundle
 from controller.evidence.selection import Selection, parse_time
 from controller.evidence.stick import run_stick
+from controller.store import audit_inbox
 from controller.store.identity import open_identity
+from controller.store.lock import LockHolder, StoreLock, current_holder
 
 log = logging.getLogger(__name__)
 
@@ -63,35 +64,46 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run)
 
 
-def service_running(cfg: Config) -> bool:
-    """True when the service answers on its control socket (then it must record audits)."""
-    path = cfg.device.runtime_dir / cfg.control.socket_name
-    if not path.exists():
-        return False
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.settimeout(1.0)
-        s.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def record_audit(cfg: Config, data_dir: Path, body: dict[str, Any]) -> None:
-    """Store the export's audit record, unless the service (the one writer) is running."""
-    if service_running(cfg):
-        log.warning("export audit not stored here: the service is running (%s)", body)
+def record_audit(cfg: Config, lock: StoreLock | None, body: dict[str, Any]) -> None:
+    """Store the export's audit record: ourselves when we hold the writer lock, else
+    through the inbox the running service drains (it is the one writer)."""
+    if lock is None:
+        audit_inbox.leave(cfg.device.data_dir, body)
         return
     from controller.store import RecordWriter
 
     try:
-        with RecordWriter.open(data_dir, cfg.store) as writer:
+        with RecordWriter.open(lock.data_dir, cfg.store, lock=lock) as writer:
             ticket = writer.append("audit", "export", "info", body)
             ticket.wait_durable(10)
     except (EdgewardenError, OSError, sqlite3.Error) as exc:
         log.warning("export audit record not stored: %s", exc)
+
+
+def _through_service(args: argparse.Namespace, holder: LockHolder, out: Console) -> int:
+    """The service holds the store: it writes, verifies and audits the bundle itself."""
+    from controller.control.client import ControlClient
+
+    assert holder.control_socket is not None
+    selection = _selection(args)
+    request: dict[str, Any] = {"dest": str(args.out.resolve())}
+    request["since"] = selection.since if selection.since is not None else 0.0
+    request["until"] = selection.until if selection.until is not None else time.time()
+    if selection.sources:
+        request["sources"] = list(selection.sources)
+    if selection.kinds:
+        request["kinds"] = list(selection.kinds)
+    if args.name:
+        request["name"] = args.name
+    with ControlClient(Path(holder.control_socket), timeout=3600.0) as client:
+        result = client.call("export", request)
+    out.print(f"{result['bundle']}: {result['selected']} records selected of "
+              f"{result['records']} in the chain segment, {result['media_files']} media files, "
+              f"{result['bytes'] / 1e6:.1f} MB; "
+              f"{'verified' if result['verified'] else 'NOT verified'} "
+              f"(written and audited by the running service, pid {holder.pid})",
+              markup=False, highlight=False)
+    return 0 if result["verified"] else 1
 
 
 def _selection(args: argparse.Namespace) -> Selection:
@@ -133,9 +145,25 @@ def run(args: argparse.Namespace) -> int:
         cfg = replace(cfg, device=replace(cfg.device, data_dir=data_dir))
     console = Console(stderr=True)
     out = Console(soft_wrap=True)
+    holder = current_holder(data_dir)
+    if holder is not None and holder.control_socket and not (args.stick or args.redact):
+        if args.out is None:
+            raise UsageError("--out DIR (or --stick DEVICE) is required")
+        return _through_service(args, holder, out)
+    # no service: this export is the store's one writer (for its audit) while it runs;
+    # beside a service (--redact, --stick) it only reads, and the service stores the audit
+    lock = None if holder is not None else StoreLock.acquire(data_dir, "export")
+    try:
+        return _export_here(args, cfg, data_dir, lock, console, out)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _export_here(args: argparse.Namespace, cfg: Config, data_dir: Path,
+                 lock: StoreLock | None, console: Console, out: Console) -> int:
     def audit(body: dict[str, Any]) -> None:
-        record_audit(cfg, data_dir, body)
+        record_audit(cfg, lock, body)
 
     if args.stick:
         with Progress(TextColumn("{task.description}"), BarColumn(), console=console,

@@ -120,8 +120,11 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "pair": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "port": Arg(_STR)},
                         "provision a node key"),
     "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
-                                       "redact": Arg((bool,)), "estimate": Arg((bool,))},
-                          "write an evidence bundle"),
+                                       "redact": Arg((bool,)), "estimate": Arg((bool,)),
+                                       "since": Arg(_NUM), "until": Arg(_NUM),
+                                       "sources": Arg(_LIST), "kinds": Arg(_LIST),
+                                       "name": Arg(_STR)},
+                          "write an evidence bundle (the last `days`, or since..until)"),
 }
 
 #: Commands the server answers itself.
