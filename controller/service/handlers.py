@@ -239,7 +239,7 @@ class ServiceHandlers:
 
 
 def _view(desk: Any, alarm_id: str) -> dict[str, Any]:
-    from controller.alarm_desk import view_to_json
+    from controller.anomaly.desk import view_to_json
 
     return view_to_json(desk.engine.alarm(alarm_id))
 
