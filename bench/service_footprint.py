@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from controller.simulation.fleet import start_paired_nodes
 from controller.store import initialise
-from firmware_bridge.fleet import start_paired_nodes
 
 
 def bare_interpreter() -> tuple[float, float]:

@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import serial
 
@@ -29,9 +28,6 @@ from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
 from firmware_bridge.session import NodeSession, SessionState
 from firmware_bridge.signing import SecretKey
-
-if TYPE_CHECKING:
-    from controller.config import SerialConfig
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +124,6 @@ class LinkManager:
         self._random = random_bytes
         self._nodes: dict[bytes, _Node] = {}
         self._stopping = asyncio.Event()
-
-    @classmethod
-    def from_config(cls, cfg: SerialConfig, keys: KeyLookup,
-                    observer: LinkObserver | None = None) -> LinkManager:
-        """The link of `[serial]`: one port per `[[serial.nodes]]` entry."""
-        ports = [PortSpec(n.port, n.name, n.baudrate, n.max_frames_per_second)
-                 for n in cfg.nodes]
-        return cls(ports, keys, cfg.queue_size, cfg.reopen_backoff_max_s,
-                   cfg.heartbeat_timeout_s, observer)
 
     # ------------------------------------------------------------------ public
     async def run(self) -> None:

@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from controller.camera.clip import ClipRecorder
 from controller.camera.frame import Frame
+from controller.camera.masks import PrivacyMask
 from controller.camera.source import CameraDown
 from controller.config import CameraConfig
-from controller.detect.regions import PrivacyMask
 from controller.errors import UsageError
 
 _EXPOSURE = {"normal": "Normal", "short": "Short", "long": "Long"}

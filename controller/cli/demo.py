@@ -26,7 +26,7 @@ from rich.text import Text
 
 from controller.control.client import ControlClient, ControlError
 from controller.errors import EdgewardenError
-from firmware_bridge.keystore import KeystoreError
+from controller.sensors.keystore import KeystoreError
 from firmware_bridge.pairing import PairingError
 
 
@@ -89,8 +89,8 @@ class _ServiceThread:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.demo_site import build_site
-    from controller.journal import log_to_file, setup_logging
+    from controller.simulation.site import build_site
+    from controller.system.journal import log_to_file, setup_logging
 
     console = Console()
     with contextlib.ExitStack() as stack:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.config import DEFAULT_CONFIG_PATH, load_config
-from controller.doctor import run_checks
+from controller.system.doctor import run_checks
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from controller.install import default_exec_path, install
+from controller.system.install import default_exec_path, install
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

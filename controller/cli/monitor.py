@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from controller.errors import UsageError
-from firmware_bridge.keystore import KeyStore, KeystoreError, is_uid, read_key_file
+from controller.sensors.keystore import KeyStore, KeystoreError, is_uid, read_key_file
 from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
 from firmware_bridge.messages import Message
 from firmware_bridge.reading import Reading

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from controller.config import load_config
 from controller.errors import EdgewardenError
-from firmware_bridge.keystore import KeyStore, KeystoreError
+from controller.sensors.keystore import KeyStore, KeystoreError
 from firmware_bridge.pairing import PairingError, pair_over_serial
 from firmware_bridge.signing import KEY_LEN, SecretKey
 

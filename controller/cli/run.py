@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from controller.config import DEFAULT_CONFIG_PATH, load_config
-from controller.journal import setup_logging
+from controller.system.journal import setup_logging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

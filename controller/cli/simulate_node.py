@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 from controller.errors import UsageError
+from controller.simulation.node import DEFAULT_UID, PtyNode, SimNodeOptions
 from firmware_bridge.node.sensors import CHANNELS, FAULT_KINDS
-from firmware_bridge.simnode import DEFAULT_UID, PtyNode, SimNodeOptions
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,12 +15,13 @@ import numpy.typing as npt
 
 from controller.camera.clip import ClipRecorder
 from controller.camera.frame import Frame
+from controller.camera.masks import PrivacyMask
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.detection import Detection
 from controller.detect.detector import Detector
 from controller.detect.events import ClipSchedule, DetectionEvent, EventBuilder, EventSink
 from controller.detect.motion import DetectorGate, MotionDetector, MotionParams
-from controller.detect.regions import PrivacyMask, Zones
+from controller.detect.regions import Zones
 from controller.detect.tracker import IouTracker
 
 MOTION_LABEL = "motion"

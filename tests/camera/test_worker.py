@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 
 from controller.camera.reconnect import CameraStatus
-from controller.camera_worker import CameraWorker
+from controller.camera.worker import CameraWorker
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.events import DetectionEvent
 from tests.detect.test_pipeline import scene

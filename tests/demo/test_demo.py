@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.demo_site import DEMO_PASSPHRASE
+from controller.simulation.site import DEMO_PASSPHRASE
 from controller.store import HistoryReader, unlock_identity
 from tests.tui.test_tmux import capture, wait_for
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from controller.camera.masks import PrivacyMask, polygon
 from controller.detect.detection import Detection
 from controller.detect.events import ClipSchedule, EventBuilder
 from controller.detect.motion import DetectorGate, MotionDetector, MotionParams
-from controller.detect.regions import EVERYWHERE, PrivacyMask, Zones, contains, polygon
+from controller.detect.regions import EVERYWHERE, Zones, contains
 from controller.detect.tracker import IouTracker
 from controller.errors import UsageError
 

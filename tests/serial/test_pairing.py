@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.sensors.keystore import KeyStore, KeystoreError, read_key_file
 from firmware_bridge.frame import Frame, FrameDecoder
-from firmware_bridge.keystore import KeyStore, KeystoreError, read_key_file
 from firmware_bridge.messages import MsgType, PairDone
 from firmware_bridge.pairing import PairingController, PairingError, PairingState
 from firmware_bridge.signing import SecretKey, build_unsigned_frame

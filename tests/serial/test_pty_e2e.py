@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.keystore import KeyStore
+from controller.sensors.keystore import KeyStore
+from controller.simulation.node import PtyNode, SimNodeOptions
 from firmware_bridge.link import LinkManager, PortSpec
 from firmware_bridge.reading import Reading
 from firmware_bridge.signing import SecretKey
-from firmware_bridge.simnode import PtyNode, SimNodeOptions
 
 UID = "E66138935F2A1B01"
 CLI = [sys.executable, "-m", "controller"]

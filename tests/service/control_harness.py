@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from controller.config import ControlConfig
 from controller.control.commands import command_table
-from controller.control.fake_service import FakeService
 from controller.control.roles import RoleResolver
 from controller.control.server import AuditEntry, ControlServer
+from tests.service.fake_service import FakeService
 
 T = TypeVar("T")
 

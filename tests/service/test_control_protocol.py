@@ -8,7 +8,6 @@ import pytest
 
 from controller.config import ControlConfig
 from controller.control.commands import COMMAND_SPECS, check_args, command_table
-from controller.control.fake_service import FakeService
 from controller.control.protocol import (
     Event,
     ProtocolError,
@@ -21,6 +20,7 @@ from controller.control.protocol import (
     parse_server_message,
 )
 from controller.control.roles import PeerCred, Role, RoleGroups, RoleResolver, role_for
+from tests.service.fake_service import FakeService
 
 
 def test_request_round_trip() -> None:

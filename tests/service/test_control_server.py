@@ -24,10 +24,10 @@ from controller.control.client import (
     ServiceUnavailable,
 )
 from controller.control.commands import Call, command_table
-from controller.control.fake_service import FakeService
 from controller.control.roles import RoleResolver
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
+from tests.service.fake_service import FakeService
 
 from .control_harness import ServerThread
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from controller.config import HealthConfig
-from controller.health import (
+from controller.service.health import (
     FilesystemUsage,
     HealthReader,
     HealthSample,

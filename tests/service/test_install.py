@@ -14,7 +14,7 @@ import pytest
 from controller.cli import main
 from controller.config import Config, parse_config
 from controller.errors import UsageError
-from controller.install import config_skeleton, install, render_unit
+from controller.system.install import config_skeleton, install, render_unit
 
 REPO = Path(__file__).resolve().parents[2]
 EXEC = str(Path(sys.executable).parent / "edgewarden")  # the venv's real entry point

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.sdnotify import (
+from controller.system.sdnotify import (
     Notifier,
     WatchdogPacer,
     format_message,

@@ -11,7 +11,7 @@ import pytest
 
 from controller.cli import main
 from controller.config import Config, ControlConfig, DeviceConfig, HealthConfig
-from controller.doctor import check_clock, check_free_space, check_keys, check_serial_ports
+from controller.system.doctor import check_clock, check_free_space, check_keys, check_serial_ports
 
 from .control_harness import ServerThread
 

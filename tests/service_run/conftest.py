@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
 from controller.store import initialise
-from firmware_bridge.fleet import SimulatedFleet, start_paired_nodes
 
 PASSPHRASE = "service test passphrase 42"
 

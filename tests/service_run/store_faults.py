@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.control.client import ControlClient
+from controller.simulation.fleet import start_paired_nodes
 from controller.store import initialise
-from firmware_bridge.fleet import start_paired_nodes
 from tests.store.small_fs import mounted_tmpfs
 
 from .conftest import PASSPHRASE, RunningService, write_config

@@ -24,7 +24,7 @@ import pytest
 from textual.widgets import DataTable, Input, Label
 
 from controller.control.client import ControlClient
-from controller.demo_site import DEMO_PASSPHRASE, DemoSite, build_site, write_synthetic_video
+from controller.simulation.site import DEMO_PASSPHRASE, DemoSite, build_site, write_synthetic_video
 from tests.service.control_harness import free_groups, run_as, unused_uid
 from tests.tui.conftest import run_async
 from tests.tui.test_flows import plain, table_text, text_of, until

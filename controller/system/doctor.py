@@ -23,7 +23,7 @@ from typing import Literal
 
 from controller.config import Config
 from controller.control.address import socket_path
-from controller.install import SERVICE_USER, role_groups
+from controller.system.install import SERVICE_USER, role_groups
 
 Status = Literal["PASS", "WARN", "FAIL"]
 

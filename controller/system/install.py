@@ -66,7 +66,7 @@ def validate_label(label: str) -> str:
 
 def template_dir() -> Path:
     """Where the unit and rule templates are: packaged data, else the source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # controller/
     for candidate in (here / "_data", here.parent):
         if (candidate / "systemd" / "edgewarden.service").is_file():
             return candidate

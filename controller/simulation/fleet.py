@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from firmware_bridge.keystore import KeyStore
+from controller.sensors.keystore import KeyStore
+from controller.simulation.node import PtyNode, SimNodeOptions
 from firmware_bridge.link import PortSpec
 from firmware_bridge.pairing import pair_over_serial
 from firmware_bridge.signing import KEY_LEN, SecretKey
-from firmware_bridge.simnode import PtyNode, SimNodeOptions
 
 
 @dataclass

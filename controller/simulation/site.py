@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.config import Config, load_config
+from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
 from controller.store import initialise
 from controller.store.layout import StoreLayout
-from firmware_bridge.fleet import SimulatedFleet, start_paired_nodes
 
 DEMO_PASSPHRASE = "edgewarden demo passphrase"  # noqa: S105 (public by design: demo data only)
 NODE_NAMES = ["north-door", "server-room", "loading-bay"]
@@ -26,7 +26,7 @@ def shared_traffic_dir() -> Path | None:
     """The real traffic data when ../shared is beside the checkout (or $EDGEWARDEN_SHARED_DATA)."""
     env = os.environ.get("EDGEWARDEN_SHARED_DATA")
     candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     candidates += [here.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
     for base in candidates:
         video = base / "traffic" / "traffic_frames.mp4"

@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller import health
-from controller.alarm_desk import AlarmDesk, with_defaults
+from controller.anomaly.desk import AlarmDesk, with_defaults
 from controller.anomaly.engine import AnomalyEngine
 from controller.config import Config, load_config
 from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
-from controller.control_handlers import ServiceHandlers, user_name
 from controller.errors import EdgewardenError
-from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
+from controller.sensors.keystore import KeyStore
+from controller.service import health
+from controller.service.handlers import ServiceHandlers, user_name
 from controller.store import RecordWriter, audit_inbox
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
-from firmware_bridge.keystore import KeyStore
+from controller.system.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
 from firmware_bridge.messages import Heartbeat, Message
 from firmware_bridge.reading import Reading
@@ -40,7 +40,7 @@ from firmware_bridge.reasons import RejectReason
 
 if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when configured
     from controller.camera.reconnect import CameraStatus
-    from controller.camera_worker import CameraWorker
+    from controller.camera.worker import CameraWorker
     from controller.detect.events import DetectionEvent
 
 log = logging.getLogger("service")
@@ -220,7 +220,7 @@ class Service:
     def _start_cameras(self) -> None:
         if not self.cfg.cameras:
             return
-        from controller.camera_worker import CameraWorker
+        from controller.camera.worker import CameraWorker
 
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,

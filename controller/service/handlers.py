@@ -254,7 +254,7 @@ def _export_selection(args: dict[str, Any], now: float, days: float) -> Any:
 
 
 def _view(desk: Any, alarm_id: str) -> dict[str, Any]:
-    from controller.alarm_desk import view_to_json
+    from controller.anomaly.desk import view_to_json
 
     return view_to_json(desk.engine.alarm(alarm_id))
 

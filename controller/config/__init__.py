@@ -1,0 +1,41 @@
+"""The TOML configuration (``schema``): callers import the typed sections from here."""
+
+from controller.config.schema import (
+    DEFAULT_CONFIG_PATH,
+    AnomalyConfig,
+    CameraConfig,
+    ChannelRulesConfig,
+    Config,
+    ConfigError,
+    ControlConfig,
+    DetectConfig,
+    DeviceConfig,
+    ExportConfig,
+    HealthConfig,
+    NodeConfig,
+    SerialConfig,
+    StoreConfig,
+    config_to_dict,
+    load_config,
+    parse_config,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "AnomalyConfig",
+    "CameraConfig",
+    "ChannelRulesConfig",
+    "Config",
+    "ConfigError",
+    "ControlConfig",
+    "DetectConfig",
+    "DeviceConfig",
+    "ExportConfig",
+    "HealthConfig",
+    "NodeConfig",
+    "SerialConfig",
+    "StoreConfig",
+    "config_to_dict",
+    "load_config",
+    "parse_config",
+]

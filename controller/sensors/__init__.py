@@ -1,0 +1,1 @@
+"""Sensor nodes on the controller's side: the key store of paired nodes (``keystore``)."""
