@@ -12,6 +12,7 @@ import pytest
 
 from controller.config import HealthConfig
 from controller.service.health import (
+    STORE_FAULT_CHANNEL,
     FilesystemUsage,
     HealthReader,
     HealthSample,
@@ -166,8 +167,9 @@ def test_suggested_rules_follow_config() -> None:
     rules = suggested_rules(HealthConfig(cpu_temp_warning_c=70, disk_free_critical_mb=50))
     assert rules["health/cpu_temp_c"].high_warning == 70
     assert rules["health/disk_free_mb"].low_critical == 50
-    channels = sample_to_channels(make_sample())
-    assert set(rules) <= set(channels)  # every rule names a channel the sampler makes
+    # every rule names a channel the sampler makes, or the store fault the service observes
+    channels = set(sample_to_channels(make_sample())) | {STORE_FAULT_CHANNEL}
+    assert set(rules) <= channels
 
 
 # ---------------------------------------------------------------- prometheus text
