@@ -13,7 +13,9 @@ for. The top-level `--help` lists every command from the table below.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -40,13 +42,35 @@ COMMANDS = {
 }
 COMMAND_MODULES = tuple(name.replace("-", "_") for name in COMMANDS)
 
+# Where a newcomer starts, under the command list of the top-level `--help`.
+START_HERE = """\
+where to start:
+  edgewarden demo                    try it: the service on a simulated site, no hardware
+  edgewarden init --config F         on a device: create the keys (once)
+  edgewarden run --config F          the service (systemd runs this after `install`)
+  edgewarden tui                     the admin interface on the running service
+  edgewarden COMMAND --help          what a command takes
+"""
+
+
+def package_version() -> str:
+    """The installed distribution's version (the one `pip`/`uv` put in the venv)."""
+    try:
+        return importlib.metadata.version("edgewarden")
+    except importlib.metadata.PackageNotFoundError:  # run from a bare checkout
+        return "unknown (not installed)"
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that command's module is imported (others: help only)."""
     parser = argparse.ArgumentParser(
         prog="edgewarden",
         description="On-device controller of a site-guarding Raspberry Pi.",
+        epilog=START_HERE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version",
+                        version=f"edgewarden {package_version()}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeatable)"
     )
@@ -70,7 +94,16 @@ def _command_in(argv: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    """Run one command; Ctrl-C anywhere (a prompt, an import, a long step) exits 130 quietly."""
+    try:
+        return _run_command(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError, ValueError):
+            print(file=sys.stderr)  # end the line a prompt left open
+        return 130
+
+
+def _run_command(words: list[str]) -> int:
     parser = build_parser(only=_command_in(words))
     args = parser.parse_args(words)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -80,9 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EdgewardenError as exc:
         print(f"edgewarden {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

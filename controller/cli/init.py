@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from controller.config import load_config
+from controller.errors import UsageError
 from controller.store import passphrase as pw
 from controller.store.initialise import initialise
 
@@ -42,14 +43,19 @@ def run(args: argparse.Namespace) -> int:
         passphrase = (pw.read_from_fd(args.passphrase_fd) if args.passphrase_fd is not None
                       else pw.prompt_new())
     console = Console(soft_wrap=True)
-    with console.status("creating keys (scrypt takes a few seconds)"):
-        result = initialise(
-            data_dir,
-            passphrase=passphrase,
-            identity_on_device=not args.no_identity_on_device,
-            identity_out=args.identity_out,
-            extra_recipients=args.recipient,
-        )
+    try:
+        with console.status("creating keys (scrypt takes a few seconds)"):
+            result = initialise(
+                data_dir,
+                passphrase=passphrase,
+                identity_on_device=not args.no_identity_on_device,
+                identity_out=args.identity_out,
+                extra_recipients=args.recipient,
+            )
+    except OSError as exc:  # a read-only or missing parent, a full disk, ...
+        where = exc.filename or data_dir
+        raise UsageError(f"cannot initialise {data_dir}: {where}: "
+                         f"{exc.strerror or exc}") from None
     console.print(f"initialised {result.data_dir}")
     console.print(f"record recipient: {result.record_recipient}")
     for extra in result.recipients[1:]:
