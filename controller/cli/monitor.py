@@ -130,12 +130,32 @@ async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
         print(f"node {st.name} ({st.uid}): {st.state}, frames ok {st.frames_ok}, "
               f"readings {st.readings_ok}, rejected {dict(st.rejected) or 0}",
               file=sys.stderr)
+    never_opened = []
     for ps in link.port_stats():
+        if ps.opens == 0:
+            never_opened.append(f"{ps.path}: could not be opened"
+                                + (f" ({ps.last_error})" if ps.last_error else ""))
+            continue
         print(f"port {ps.path}: opened {ps.opens}x, {ps.bytes_in} bytes, "
               f"frame errors {dict(ps.frame_errors) or 0}", file=sys.stderr)
+    if never_opened:
+        raise UsageError("; ".join(never_opened))
     return 0
+
+
+def check_port(port: str) -> None:
+    """Fail now, in one line, on a port that is absent or that this user cannot open."""
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise UsageError(f"{port}: no such serial port (is the node plugged in? "
+                         "udev names nodes /dev/edgewarden/node-*)") from None
+    except OSError as exc:
+        raise UsageError(f"{port}: cannot open: {exc.strerror or exc}") from None
+    os.close(fd)
 
 
 def run(args: argparse.Namespace) -> int:
     keys = key_lookup_for(args.key_file, args.keys_dir)
+    check_port(args.port)
     return asyncio.run(_monitor(args, keys))
