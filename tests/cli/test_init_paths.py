@@ -95,3 +95,22 @@ def test_ctrl_c_while_the_command_is_still_loading_shows_no_traceback(tmp_path: 
     assert "Traceback" not in term.text and "KeyboardInterrupt" not in term.text, term.text
     assert rc == 130, term.text
     assert not (tmp_path / "data").exists()
+
+
+def test_ctrl_c_while_the_keys_are_made_leaves_nothing_half_made(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for attempt in ("interrupted", "again"):
+        term = Terminal("init", "--data-dir", str(data))
+        term.read_until("New admin passphrase:")
+        term.type(b"a long passphrase 12345\r")
+        term.read_until("Repeat the passphrase:")
+        term.type(b"a long passphrase 12345\r")
+        term.read_until("creating keys")
+        if attempt == "interrupted":
+            term.type(b"\x03")
+            assert term.finish() == 130, term.text
+            assert "Traceback" not in term.text
+            assert not data.exists()  # so that the next init is not refused
+        else:
+            assert term.finish() == 0, term.text  # init works again at once
+            assert "ewvk1-" in term.text
