@@ -119,11 +119,23 @@ async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
         while True:
             printer.reading(await link.readings.get())
 
+    async def give_up_on_a_port_that_never_opens() -> None:
+        """The first open failed (not a tty, refused): say so now instead of retrying."""
+        while True:
+            await asyncio.sleep(0.1)
+            if all(ps.opens == 0 and ps.last_error for ps in link.port_stats()):
+                link.stop()
+                return
+            if any(ps.opens for ps in link.port_stats()):
+                return
+
     drainer = asyncio.create_task(drain())
+    watcher = asyncio.create_task(give_up_on_a_port_that_never_opens())
     await runner
-    drainer.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await drainer
+    for task in (drainer, watcher):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     while not link.readings.empty():
         printer.reading(link.readings.get_nowait())
     for st in link.node_stats():
@@ -144,15 +156,17 @@ async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
 
 
 def check_port(port: str) -> None:
-    """Fail now, in one line, on a port that is absent or that this user cannot open."""
-    try:
-        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    except FileNotFoundError:
+    """Fail now, in one line, on a port that is absent or that this user may not open.
+
+    Only looked at, not opened: opening a serial port toggles DTR, which resets some
+    boards. A port that exists but will not open fails at the end of the run instead.
+    """
+    if not os.path.exists(port):
         raise UsageError(f"{port}: no such serial port (is the node plugged in? "
-                         "udev names nodes /dev/edgewarden/node-*)") from None
-    except OSError as exc:
-        raise UsageError(f"{port}: cannot open: {exc.strerror or exc}") from None
-    os.close(fd)
+                         "udev names nodes /dev/edgewarden/node-*)")
+    if not os.access(port, os.R_OK | os.W_OK):
+        raise UsageError(f"{port}: permission denied (join the edgewarden group: "
+                         "usermod -aG edgewarden $USER)")
 
 
 def run(args: argparse.Namespace) -> int:
