@@ -282,9 +282,9 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     like the skeleton `install` writes, is a deliberate choice of the defaults).
     """
     if not text.strip():
-        raise ConfigError(source, None, "", "the file is empty (a config with no "
-                          "settings would drop every node and camera); write the config, "
-                          "or leave out --config to run on the defaults")
+        raise ConfigError(source, None, "", "the file is empty: a config with no settings "
+                          "would drop every node and camera (for the defaults, give no "
+                          "config file, or one of comments only)")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -75,6 +75,8 @@ def when(t: float | None, now: float) -> str:
     """A Unix time as an age ("12 s ago", "in 5 min"), with the date when over a day."""
     if t is None:
         return "never"
+    if not now:  # the service sent no clock to measure against
+        return clock(t)
     delta = now - float(t)
     if abs(delta) < 1:
         return "just now"
