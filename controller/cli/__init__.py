@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -55,10 +54,22 @@ where to start:
 
 def package_version() -> str:
     """The installed distribution's version (the one `pip`/`uv` put in the venv)."""
+    import importlib.metadata  # only for --version: every command start pays for imports
+
     try:
         return importlib.metadata.version("edgewarden")
     except importlib.metadata.PackageNotFoundError:  # run from a bare checkout
         return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"edgewarden {package_version()}")
+        parser.exit()
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -69,8 +80,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog=START_HERE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version",
-                        version=f"edgewarden {package_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeatable)"
     )
