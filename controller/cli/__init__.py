@@ -124,5 +124,6 @@ def _run_command(words: list[str]) -> int:
         print(f"edgewarden {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
 
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
