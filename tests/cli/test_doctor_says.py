@@ -4,8 +4,8 @@ missing video or model, a data directory the service cannot write."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +23,16 @@ def doctor(config: Path) -> dict[str, tuple[str, str]]:
                          text=True, timeout=60, env={**os.environ, "COLUMNS": "400"})
     assert "Traceback" not in out.stderr, out.stderr
     assert out.returncode in (0, 1), out.stderr
+    return parse_rows(out.stdout)
+
+
+def parse_rows(table: str) -> dict[str, tuple[str, str]]:
     rows = {}
-    for line in out.stdout.splitlines():
+    for line in table.splitlines():
         cells = [c.strip() for c in line.strip("│ ").split("│")]
         if len(cells) == 3 and cells[1] in ("PASS", "WARN", "FAIL"):
             rows[cells[0]] = (cells[1], cells[2])
-    assert rows, out.stdout
+    assert rows, table
     return rows
 
 
@@ -70,30 +74,26 @@ def test_no_model_says_motion_only(site: Path) -> None:
     assert rows["detector"] == ("PASS", "no model configured: cameras make motion-only events")
 
 
-@pytest.fixture
-def read_only_data(site: Path) -> Iterator[Path]:
-    """The site's data directory on a filesystem remounted read-only (root only)."""
-    mnt = site / "mnt"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        initialise(mnt / "data", passphrase="doctor test passphrase 1")
-        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
-
-
-def test_a_data_dir_the_service_cannot_write_fails(read_only_data: Path) -> None:
-    cfg = read_only_data.parent / "ro.toml"
-    cfg.write_text(f'[device]\ndata_dir = "{read_only_data / "data"}"\n')
-    cfg.chmod(0o640)
-    rows = doctor(cfg)
+def test_a_data_dir_the_service_cannot_write_fails(site: Path) -> None:
+    """The store on a read-only mount (a bind mount in a private mount namespace, gone
+    when doctor exits): initialised, but the service could store nothing."""
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a private mount namespace here (needs root and unshare)")
+    data = site / "data"
+    cfg = write_config(site, "")
+    script = (f'mount --bind "{data}" "{data}" && mount -o remount,bind,ro "{data}" && '
+              f'exec "$@"')
+    out = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                          "sh", *CLI, "doctor", "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "400"})
+    assert "Traceback" not in out.stderr and out.returncode == 1, out.stdout + out.stderr
+    rows = parse_rows(out.stdout)
     assert rows["keys"][0] == "PASS"  # the store looks initialised...
     assert rows["data dir writable"][0] == "FAIL"  # ...but nothing could be stored
-    assert "read-only filesystem" in rows["data dir writable"][1]
+    assert f"{data} is on a read-only filesystem" in rows["data dir writable"][1]
+    (data / "still-writable-here").write_text("")  # the real directory was never touched
 
 
 def test_a_data_dir_owned_by_another_user_fails_for_the_service(site: Path) -> None:
