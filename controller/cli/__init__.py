@@ -13,6 +13,7 @@ for. The top-level `--help` lists every command from the table below.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
@@ -40,13 +41,46 @@ COMMANDS = {
 }
 COMMAND_MODULES = tuple(name.replace("-", "_") for name in COMMANDS)
 
+# Where a newcomer starts, under the command list of the top-level `--help`.
+START_HERE = """\
+where to start:
+  edgewarden demo                    try it: the service on a simulated site, no hardware
+  edgewarden init --config F         on a device: create the keys (once)
+  edgewarden run --config F          the service (systemd runs this after `install`)
+  edgewarden tui                     the admin interface on the running service
+  edgewarden COMMAND --help          what a command takes
+"""
+
+
+def package_version() -> str:
+    """The installed distribution's version (the one `pip`/`uv` put in the venv)."""
+    import importlib.metadata  # only for --version: every command start pays for imports
+
+    try:
+        return importlib.metadata.version("edgewarden")
+    except importlib.metadata.PackageNotFoundError:  # run from a bare checkout
+        return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"edgewarden {package_version()}")
+        parser.exit()
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that command's module is imported (others: help only)."""
     parser = argparse.ArgumentParser(
         prog="edgewarden",
         description="On-device controller of a site-guarding Raspberry Pi.",
+        epilog=START_HERE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeatable)"
     )
@@ -70,7 +104,16 @@ def _command_in(argv: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    """Run one command; Ctrl-C anywhere (a prompt, an import, a long step) exits 130 quietly."""
+    try:
+        return _run_command(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError, ValueError):
+            print(file=sys.stderr)  # end the line a prompt left open
+        return 130
+
+
+def _run_command(words: list[str]) -> int:
     parser = build_parser(only=_command_in(words))
     args = parser.parse_args(words)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -80,8 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EdgewardenError as exc:
         print(f"edgewarden {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _intro(console: Console, site: Any, args: argparse.Namespace) -> None:
-    console.print(f"[bold]edgewarden demo[/bold]: site in {site.root}")
+    console.print(f"[bold]edgewarden demo[/bold]: site in {site.root}"
+                  + (" (reused: the records, nodes and keys of the last run)"
+                     if site.reused else ""))
     for n in site.fleet.nodes:
         console.print(f"  paired node {n.name} ({n.uid}) on {n.port}")
     if site.video is not None:
@@ -139,7 +141,8 @@ def _intro(console: Console, site: Any, args: argparse.Namespace) -> None:
         console.print(f"  camera 'yard' plays {site.video}: {how}")
     if site.passphrase:
         console.print(f"  demo passphrase (unlocks history): [bold]{site.passphrase}[/bold]")
-        console.print(f"  verification key (shown once): {site.verification_key}")
+        if site.verification_key:
+            console.print(f"  verification key (shown once): {site.verification_key}")
     console.print("  faults: spike on north-door at 12 s, dropout of loading-bay at 25 s, "
                   "stuck sensor on server-room at 40 s")
 

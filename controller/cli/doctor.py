@@ -15,7 +15,8 @@ from controller.system.doctor import run_checks
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "doctor", help="check this device's setup",
-        description="Check users and groups, permissions, serial ports, camera stack, keys, "
+        description="Check users and groups, permissions, serial ports, each camera's "
+        "source, the detector model, keys, that the service can write its data directory, "
         "free space, clock sync and the service. Exit status 1 when any check fails.",
     )
     p.add_argument("--config", type=Path, default=None,

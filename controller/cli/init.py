@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
 from controller.config import load_config
+from controller.errors import UsageError
 from controller.store import passphrase as pw
 from controller.store.initialise import initialise
 
@@ -42,14 +44,24 @@ def run(args: argparse.Namespace) -> int:
         passphrase = (pw.read_from_fd(args.passphrase_fd) if args.passphrase_fd is not None
                       else pw.prompt_new())
     console = Console(soft_wrap=True)
-    with console.status("creating keys (scrypt takes a few seconds)"):
-        result = initialise(
-            data_dir,
-            passphrase=passphrase,
-            identity_on_device=not args.no_identity_on_device,
-            identity_out=args.identity_out,
-            extra_recipients=args.recipient,
-        )
+    fresh = not data_dir.exists()
+    try:
+        with console.status("creating keys (scrypt takes a few seconds)"):
+            result = initialise(
+                data_dir,
+                passphrase=passphrase,
+                identity_on_device=not args.no_identity_on_device,
+                identity_out=args.identity_out,
+                extra_recipients=args.recipient,
+            )
+    except OSError as exc:  # a read-only or missing parent, a full disk, ...
+        _remove_unfinished(data_dir, fresh)
+        where = exc.filename or data_dir
+        raise UsageError(f"cannot initialise {data_dir}: {where}: "
+                         f"{exc.strerror or exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C while the keys are made: leave nothing half-made
+        _remove_unfinished(data_dir, fresh)
+        raise
     console.print(f"initialised {result.data_dir}")
     console.print(f"record recipient: {result.record_recipient}")
     for extra in result.recipients[1:]:
@@ -65,3 +77,9 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"  {result.verification_key}\n")
     console.print(f"  fingerprint: {result.verification_fingerprint}")
     return 0
+
+
+def _remove_unfinished(data_dir: Path, fresh: bool) -> None:
+    """Remove a data directory this command created and did not finish (never an old one)."""
+    if fresh:
+        shutil.rmtree(data_dir, ignore_errors=True)

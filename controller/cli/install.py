@@ -31,8 +31,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     destdir = args.destdir.resolve() if args.destdir else None
-    changes = install(destdir, args.label, args.exec_path or default_exec_path())
+    exec_path = args.exec_path or default_exec_path()
+    changes = install(destdir, args.label, exec_path)
     console = Console()
+    console.print(f"the units run {exec_path}", highlight=False)
+    staged = destdir / exec_path.lstrip("/") if destdir else None
+    if not Path(exec_path).is_file() and not (staged and staged.is_file()):
+        Console(stderr=True).print(
+            f"[yellow]warning:[/] {exec_path} does not exist: the service will not start "
+            "until it does (give --exec PATH)", highlight=False)
     table = Table(show_header=False, box=None)
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")

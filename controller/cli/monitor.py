@@ -119,23 +119,57 @@ async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
         while True:
             printer.reading(await link.readings.get())
 
+    async def give_up_on_a_port_that_never_opens() -> None:
+        """The first open failed (not a tty, refused): say so now instead of retrying."""
+        while True:
+            await asyncio.sleep(0.1)
+            if all(ps.opens == 0 and ps.last_error for ps in link.port_stats()):
+                link.stop()
+                return
+            if any(ps.opens for ps in link.port_stats()):
+                return
+
     drainer = asyncio.create_task(drain())
+    watcher = asyncio.create_task(give_up_on_a_port_that_never_opens())
     await runner
-    drainer.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await drainer
+    for task in (drainer, watcher):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     while not link.readings.empty():
         printer.reading(link.readings.get_nowait())
     for st in link.node_stats():
         print(f"node {st.name} ({st.uid}): {st.state}, frames ok {st.frames_ok}, "
               f"readings {st.readings_ok}, rejected {dict(st.rejected) or 0}",
               file=sys.stderr)
+    never_opened = []
     for ps in link.port_stats():
+        if ps.opens == 0:
+            never_opened.append(f"{ps.path}: could not be opened"
+                                + (f" ({ps.last_error})" if ps.last_error else ""))
+            continue
         print(f"port {ps.path}: opened {ps.opens}x, {ps.bytes_in} bytes, "
               f"frame errors {dict(ps.frame_errors) or 0}", file=sys.stderr)
+    if never_opened:
+        raise UsageError("; ".join(never_opened))
     return 0
+
+
+def check_port(port: str) -> None:
+    """Fail now, in one line, on a port that is absent or that this user may not open.
+
+    Only looked at, not opened: opening a serial port toggles DTR, which resets some
+    boards. A port that exists but will not open fails at the end of the run instead.
+    """
+    if not os.path.exists(port):
+        raise UsageError(f"{port}: no such serial port (is the node plugged in? "
+                         "udev names nodes /dev/edgewarden/node-*)")
+    if not os.access(port, os.R_OK | os.W_OK):
+        raise UsageError(f"{port}: permission denied (join the edgewarden group: "
+                         "usermod -aG edgewarden $USER)")
 
 
 def run(args: argparse.Namespace) -> int:
     keys = key_lookup_for(args.key_file, args.keys_dir)
+    check_port(args.port)
     return asyncio.run(_monitor(args, keys))

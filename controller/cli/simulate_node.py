@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from controller.errors import UsageError
-from controller.simulation.node import DEFAULT_UID, PtyNode, SimNodeOptions
+from controller.simulation.node import PtyNode, SimNodeOptions, simulated_uid
 from firmware_bridge.node.sensors import CHANNELS, FAULT_KINDS
 
 
@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--pty", action="store_true", required=True,
                    help="serve on a new pseudo-terminal (the only transport for now)")
-    p.add_argument("--uid", default=DEFAULT_UID, help="node uid, 16 hex digits")
+    p.add_argument("--uid", default=None,
+                   help="node uid, 16 hex digits (default: derived from --key-file or --link, "
+                   "so the same node keeps its uid; random without either)")
     p.add_argument("--channels", default=",".join(CHANNELS),
                    help=f"comma-separated channels out of {', '.join(CHANNELS)}")
     p.add_argument("--rate", type=float, default=1.0, metavar="HZ",
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
                          f"(known: {', '.join(CHANNELS)})")
     if not 0 < args.rate <= 2000:
         raise UsageError(f"--rate: {args.rate:g} Hz is outside 0..2000")
-    options = SimNodeOptions(uid=args.uid, channels=channels, rate_hz=args.rate,
+    uid = (args.uid or simulated_uid(args.key_file or args.link)).upper()
+    options = SimNodeOptions(uid=uid, channels=channels, rate_hz=args.rate,
                              key_file=args.key_file, pairing=args.pairing,
                              faults=args.fault, link=args.link)
     try:
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGUSR1, lambda *_: toggle.set())
     node.start()
     print(node.path, flush=True)
-    print(f"node {args.uid.upper()} on {node.slave_path}"
+    print(f"node {uid} on {node.slave_path}"
           + (" in pairing mode" if args.pairing else ""), file=sys.stderr, flush=True)
     try:
         unplugged = False

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from controller.cli.status_view import print_status
 from controller.config import DEFAULT_CONFIG_PATH, Config, load_config
 from controller.control.address import socket_path
 from controller.control.client import ControlClient
@@ -26,7 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help=f"config file (default {DEFAULT_CONFIG_PATH} when it exists)")
     p.add_argument("--socket", type=Path, default=None,
                    help="control socket (default: from the config)")
-    p.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the service's status as JSON, unchanged (for scripts)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
     p.set_defaults(handler=run)
 
@@ -47,32 +47,3 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print_status(state, Console())
     return 0
-
-
-def print_status(state: Any, console: Console) -> None:
-    """Scalars as a key/value table; lists of objects (nodes, cameras) as their own tables."""
-    if not isinstance(state, dict):
-        console.print(state)
-        return
-    summary = Table(show_header=False, box=None, pad_edge=False)
-    summary.add_column(style="bold")
-    summary.add_column()
-    nested: list[tuple[str, list[dict[str, Any]]]] = []
-    for key, value in state.items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            nested.append((key, value))
-        elif isinstance(value, dict):
-            summary.add_row(key, ", ".join(f"{k}={v}" for k, v in value.items()))
-        elif isinstance(value, list):
-            summary.add_row(key, ", ".join(map(str, value)) or "none")
-        else:
-            summary.add_row(key, str(value))
-    console.print(summary)
-    for title, rows in nested:
-        table = Table(title=title, title_justify="left")
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(row.get(c, "")) for c in columns))
-        console.print(table)

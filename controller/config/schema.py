@@ -275,7 +275,16 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
-    """Validate TOML text against the schema; errors name `source`, line and key."""
+    """Validate TOML text against the schema; errors name `source`, line and key.
+
+    An empty file is refused: it is almost always a truncated or half-written one, and
+    taken as all defaults it would drop every node and camera (a file of only comments,
+    like the skeleton `install` writes, is a deliberate choice of the defaults).
+    """
+    if not text.strip():
+        raise ConfigError(source, None, "", "the file is empty: a config with no settings "
+                          "would drop every node and camera (for the defaults, give no "
+                          "config file, or one of comments only)")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

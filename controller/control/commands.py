@@ -84,6 +84,9 @@ class CommandSpec:
     role: Role
     args: Mapping[str, Arg] = field(default_factory=dict)
     help: str = ""
+    #: a true boolean argument that makes the request another action in the audit log
+    #: (`export` with `estimate` only reads: it is audited as `export.estimate`)
+    audit_as: Mapping[str, str] = field(default_factory=dict)
 
 
 #: The least role and the argument schema of every command.
@@ -124,11 +127,21 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
                                        "since": Arg(_NUM), "until": Arg(_NUM),
                                        "sources": Arg(_LIST), "kinds": Arg(_LIST),
                                        "name": Arg(_STR)},
-                          "write an evidence bundle (the last `days`, or since..until)"),
+                          "write an evidence bundle (the last `days`, or since..until;"
+                          " estimate: only its size)",
+                          audit_as={"estimate": "export.estimate"}),
 }
 
 #: Commands the server answers itself.
 SERVER_COMMANDS = frozenset({"subscribe", "unsubscribe"})
+
+
+def audited_name(cmd: str, spec: CommandSpec, args: Mapping[str, Any]) -> str:
+    """The action the audit log names for this request (pure)."""
+    for flag, action in spec.audit_as.items():
+        if args.get(flag) is True:
+            return action
+    return cmd
 
 
 def check_args(cmd: str, spec: CommandSpec, args: Mapping[str, Any]) -> str | None:

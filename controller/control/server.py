@@ -36,6 +36,7 @@ from controller.control.commands import (
     Command,
     CommandError,
     ControlHandlers,
+    audited_name,
     check_args,
     command_table,
 )
@@ -355,19 +356,20 @@ class ControlServer:
         if command.handler is None:
             await self._server_command(conn, req)
             return
+        action = audited_name(req.cmd, command.spec, req.args)
         call = Call(peer=conn.peer, role=conn.role, request_id=req.id)
         try:
             result = await command.handler(call, req.args)
             payload = encode_result(req.id, result)
         except CommandError as exc:
-            await self._fail(conn, req.id, req.cmd, "failed", "failed", str(exc))
+            await self._fail(conn, req.id, action, "failed", "failed", str(exc))
             return
         except Exception as exc:
             log.error("control: %s failed: %s", req.cmd, type(exc).__name__, exc_info=True)
-            await self._fail(conn, req.id, req.cmd, "error", "internal",
+            await self._fail(conn, req.id, action, "error", "internal",
                              f"{req.cmd}: internal error (see the service log)")
             return
-        self._audit(conn, req.cmd, "ok", None)
+        self._audit(conn, action, "ok", None)
         await self._send(conn, payload)
 
     async def _server_command(self, conn: _Connection, req: Request) -> None:

@@ -10,7 +10,9 @@ serial adapter does when it is pulled and put back.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import secrets
 import threading
 import time
 import tty
@@ -24,9 +26,25 @@ from firmware_bridge.node.shim import FdHal
 DEFAULT_UID = "E66138935F2A1B01"
 
 
+def simulated_uid(stable_as: Path | None = None) -> str:
+    """A uid for a simulated node that no other simulated node shares.
+
+    A real node's uid is burnt into its flash; a simulated node's flash is its key file,
+    so with one the uid is derived from that file's absolute path (the same node after a
+    restart, still paired). Without one each node gets a random uid.
+    """
+    if stable_as is None:
+        return secrets.token_hex(8).upper()
+    digest = hashlib.sha256(str(stable_as.absolute()).encode()).digest()
+    return digest[:8].hex().upper()
+
+
 def parse_uid(text: str) -> bytes:
     """A node uid: 16 hex digits (the RP2040 flash unique id); ValueError otherwise."""
-    raw = bytes.fromhex(text)
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
     if len(raw) != 8:
         raise ValueError(f"node uid must be 16 hex digits, got {text!r}")
     return raw

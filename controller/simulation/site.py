@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.config import Config, load_config
-from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
+from controller.sensors.keystore import KeyStore
+from controller.simulation.fleet import SimulatedFleet, SimulatedNode, start_paired_nodes
+from controller.simulation.node import PtyNode, SimNodeOptions
 from controller.store import initialise
 from controller.store.layout import StoreLayout
 
@@ -71,6 +73,7 @@ class DemoSite:
     verification_key: str | None
     video: Path | None
     model: Path | None
+    reused: bool = False  # a --data-dir from an earlier run: its store, nodes and keys
 
     def stop(self) -> None:
         self.fleet.stop()
@@ -91,15 +94,14 @@ def build_site(
     """Initialise (or reuse) the demo data dir, start the nodes, write the config."""
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = root / "data"
-    passphrase: str | None = None
     verification_key: str | None = None
-    if not StoreLayout(data).manifest.exists():
+    reused = StoreLayout(data).manifest.exists()
+    if not reused:
         result = initialise(data, passphrase=DEMO_PASSPHRASE)
-        passphrase = DEMO_PASSPHRASE
         verification_key = result.verification_key
-    fleet = start_paired_nodes(len(NODE_NAMES), root / "nodes", rate_hz=rate_hz,
-                               faults=NODE_FAULTS if faults is None else faults,
-                               names=NODE_NAMES)
+    passphrase = DEMO_PASSPHRASE  # the demo's store always has it (public by design)
+    fleet = start_site_nodes(root / "nodes", rate_hz,
+                             NODE_FAULTS if faults is None else faults)
     source: Path | None = None
     if camera:
         if video is not None:
@@ -120,7 +122,39 @@ def build_site(
     config_path.write_text(_config_text(root, runtime, fleet, source, model, labels)
                            + extra_config, encoding="utf-8")
     return DemoSite(root, config_path, load_config(config_path), fleet, passphrase,
-                    verification_key, source, model)
+                    verification_key, source, model, reused)
+
+
+def start_site_nodes(workdir: Path, rate_hz: float,
+                     faults: dict[int, list[str]]) -> SimulatedFleet:
+    """The site's nodes: the ones paired on an earlier run when they are all there.
+
+    A simulated node's key file is its flash: started again with its uid and that file,
+    it is the same, still-paired node (as a real one after a power cycle). A site that
+    is missing any of them (an older or broken demo directory) is paired afresh.
+    """
+    store = KeyStore(workdir / "keys")
+    by_name = {rec.name: rec for rec in store.nodes().values()}
+    known = [by_name.get(name) for name in NODE_NAMES]
+    if not all(rec is not None and (workdir / rec.name / "node.key").is_file()
+               and (store.directory / rec.key_file).is_file() for rec in known):
+        if store.registry_path.exists():
+            store.registry_path.unlink()  # stale simulated pairings; fresh ones follow
+        return start_paired_nodes(len(NODE_NAMES), workdir, rate_hz=rate_hz, faults=faults,
+                                  names=NODE_NAMES)
+    fleet = SimulatedFleet(store)
+    try:
+        for i, rec in enumerate(known):
+            assert rec is not None
+            node_dir = workdir / rec.name
+            node = PtyNode(SimNodeOptions(
+                uid=rec.uid, rate_hz=rate_hz, key_file=node_dir / "node.key",
+                faults=faults.get(i, []), link=node_dir / "tty")).start()
+            fleet.nodes.append(SimulatedNode(rec.name, rec.uid, node))
+    except BaseException:
+        fleet.stop()
+        raise
+    return fleet
 
 
 def _config_text(root: Path, runtime: Path, fleet: SimulatedFleet, video: Path | None,

@@ -91,21 +91,129 @@ def check_serial_ports(cfg: Config, dev_glob: str = "/dev/edgewarden/node-*") ->
     return Check("serial ports", "PASS", f"{len(nodes)} node port(s) present")
 
 
-def check_camera_stack(cfg: Config, video_glob: str = "/dev/video*") -> Check:
-    libs = [m for m in ("picamera2", "libcamera") if importlib.util.find_spec(m) is not None]
+def camera_source_kind(source: str) -> str:
+    """``picamera2``, ``device``, ``stream``, ``dir`` or ``file`` (as the camera opens it)."""
+    if source.startswith("picamera2"):
+        return "picamera2"
+    if source.isdigit() or source.startswith(("/dev/video", "/dev/v4l")):
+        return "device"
+    if "://" in source:
+        return "stream"
+    return "dir" if Path(source).is_dir() else "file"
+
+
+def check_cameras(cfg: Config, have_module: Callable[[str], bool] | None = None,
+                  video_glob: str = "/dev/video*") -> Check:
+    """Each configured camera can be opened by the stack its source needs.
+
+    A recording or an image folder needs only OpenCV and the file; a V4L2 device needs
+    the device node; `picamera2:N` needs the OS's picamera2.
+    """
+    have = have_module or (lambda name: importlib.util.find_spec(name) is not None)
     videos = sorted(glob.glob(video_glob))
-    have = ", ".join([*libs, *videos[:4]]) or "nothing"
-    wants_pi = any(c.source.startswith("picamera2") for c in cfg.cameras)
-    if wants_pi and "picamera2" not in libs:
-        return Check("camera stack", "FAIL",
-                     "a picamera2 camera is configured but picamera2 is not importable "
-                     "(apt install python3-picamera2, then use a venv with "
-                     "--system-site-packages)")
-    if cfg.cameras and not libs and not videos:
-        return Check("camera stack", "FAIL", "cameras configured but no camera stack found")
-    if not libs and not videos:
-        return Check("camera stack", "WARN", "no picamera2/libcamera and no /dev/video*")
-    return Check("camera stack", "PASS", have)
+    if not cfg.cameras:
+        found = ", ".join([m for m in ("picamera2", "libcamera") if have(m)] + videos[:4])
+        return Check("cameras", "PASS", f"none configured (present: {found or 'nothing'})")
+    problems, fine = [], []
+    for cam in cfg.cameras:
+        kind = camera_source_kind(cam.source)
+        where = f"{cam.name} ({cam.source})"
+        if kind == "picamera2":
+            if not have("picamera2"):
+                problems.append(f"{where}: picamera2 is not importable (apt install "
+                                "python3-picamera2, then use a venv with "
+                                "--system-site-packages)")
+                continue
+        elif not have("cv2"):
+            problems.append(f"{where}: OpenCV (cv2) is not importable")
+            continue
+        elif kind == "device":
+            node = f"/dev/video{cam.source}" if cam.source.isdigit() else cam.source
+            if not os.path.exists(node):
+                problems.append(f"{where}: no such device (present: "
+                                f"{', '.join(videos) or 'no /dev/video*'})")
+                continue
+        elif kind == "file" and not Path(cam.source).is_file():
+            problems.append(f"{where}: no such video file or image folder")
+            continue
+        elif kind in ("file", "dir") and not os.access(cam.source, os.R_OK):
+            problems.append(f"{where}: not readable")
+            continue
+        fine.append(f"{cam.name} ({kind})")
+    if problems:
+        return Check("cameras", "FAIL", "; ".join(problems))
+    return Check("cameras", "PASS", ", ".join(fine))
+
+
+def check_detector(cfg: Config, have_module: Callable[[str], bool] | None = None) -> Check:
+    """The configured model and labels exist, and a TFLite runtime can load them."""
+    have = have_module or (lambda name: importlib.util.find_spec(name) is not None)
+    d = cfg.detect
+    if d.model is None:
+        detail = "no model configured: cameras make motion-only events"
+        return Check("detector", "PASS", detail)
+    problems = [f"{what} {path}: no such file" for what, path in
+                (("detect.model", d.model), ("detect.labels", d.labels))
+                if path is not None and not Path(path).is_file()]
+    if not any(have(m) for m in ("ai_edge_litert", "tflite_runtime")):
+        problems.append("no TFLite runtime importable (install ai-edge-litert)")
+    if problems:
+        return Check("detector", "FAIL", "; ".join(problems))
+    size_mb = Path(d.model).stat().st_size / 1e6
+    return Check("detector", "PASS", f"{d.model} ({size_mb:.1f} MB)"
+                 + (f", labels {d.labels}" if d.labels else ", no labels file"))
+
+
+def service_account() -> tuple[str, int, set[int]]:
+    """Who the service will run as: the installed `edgewarden` user, else whoever runs
+    it by hand (this user): name, uid and every gid it holds."""
+    try:
+        pw = pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        uid = os.geteuid()
+        return _user_of(uid), uid, {os.getegid(), *os.getgroups()}
+    gids = set(os.getgrouplist(pw.pw_name, pw.pw_gid))
+    return pw.pw_name, pw.pw_uid, gids
+
+
+def may_write(st: os.stat_result, uid: int, gids: set[int]) -> bool:
+    """Whether `uid` (in `gids`) may write a file or directory with this stat (pure)."""
+    if uid == 0:
+        return True
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IWUSR)
+    if st.st_gid in gids:
+        return bool(st.st_mode & stat.S_IWGRP)
+    return bool(st.st_mode & stat.S_IWOTH)
+
+
+def check_data_writable(cfg: Config,
+                        account: tuple[str, int, set[int]] | None = None) -> Check:
+    """The service can write its data directory and what is in it (and the disk is not
+    mounted read-only): otherwise it stores nothing."""
+    data = cfg.device.data_dir
+    name, uid, gids = account or service_account()
+    if not data.is_dir():
+        return Check("data dir writable", "FAIL",
+                     f"{data} does not exist: run `edgewarden init`")
+    if os.statvfs(data).f_flag & os.ST_RDONLY:
+        return Check("data dir writable", "FAIL", f"{data} is on a read-only filesystem")
+    denied = []
+    for path in [data, *sorted(data.iterdir())]:
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        if not may_write(st, uid, gids):
+            denied.append(f"{path} ({_user_of(st.st_uid)}, {stat.S_IMODE(st.st_mode):o})")
+    if denied:
+        shown = ", ".join(denied[:3]) + (f" and {len(denied) - 3} more" if len(denied) > 3
+                                        else "")
+        return Check("data dir writable", "FAIL",
+                     f"{name} cannot write {shown}: chown -R {name} {data}")
+    return Check("data dir writable", "PASS", f"{name} can write {data}")
 
 
 def check_keys(cfg: Config) -> Check:
@@ -198,8 +306,10 @@ def run_checks(cfg: Config, config_path: Path | None) -> list[Check]:
         check_accounts(cfg),
         check_permissions(cfg, config_path),
         check_serial_ports(cfg),
-        check_camera_stack(cfg),
+        check_cameras(cfg),
+        check_detector(cfg),
         check_keys(cfg),
+        check_data_writable(cfg),
         check_free_space(cfg),
         check_clock(),
         check_service(cfg),

@@ -277,12 +277,23 @@ def reload_daemons(changes: list[Change]) -> list[Change]:
 
 
 def default_exec_path() -> str:
-    """The edgewarden entry point that is running now (so the unit runs the same one)."""
+    """The edgewarden entry point that is running now (so the unit runs the same one).
+
+    `.venv/bin/edgewarden install` gives that script's absolute path; `python -m
+    controller install` the `edgewarden` script beside that interpreter. When neither
+    exists, refuse rather than write a unit that runs a program that is not there.
+    """
     argv0 = Path(sys.argv[0])
-    if argv0.name == "edgewarden" and argv0.is_absolute() and argv0.exists():
-        return str(argv0)
+    if argv0.name == "edgewarden" and argv0.is_file():
+        return str(argv0.absolute())
+    beside = Path(sys.executable).parent / "edgewarden"
+    if beside.is_file():
+        return str(beside.absolute())
     found = shutil.which("edgewarden")
-    return str(Path(found).resolve().parent / "edgewarden") if found else DEFAULT_EXEC
+    if found:
+        return str(Path(found).absolute())
+    raise UsageError("cannot tell which edgewarden executable the units should run "
+                     "(none beside this Python, none on PATH): give --exec PATH")
 
 
 def install(destdir: Path | None, label: str | None, exec_path: str,
