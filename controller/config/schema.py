@@ -341,7 +341,7 @@ class ControlConfig(_Checked):
     admin_group: str = "edgewarden-admin"
     max_clients: int = bounded(16, AT_LEAST_ONE)
     subscriber_queue_size: int = bounded(256, AT_LEAST_ONE)
-    max_request_bytes: int = bounded(1_048_576, AT_LEAST_ONE)
+    max_request_bytes: int = bounded(1_048_576, Bound(ge=1024))  # a request line fits
 
 
 # --------------------------------------------------------------------------- export
