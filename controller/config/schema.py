@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from controller.config.labels import load_labels
 from controller.errors import UsageError
 
 DEFAULT_CONFIG_PATH = Path("/etc/edgewarden/config.toml")
@@ -400,8 +401,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 def _check_labels(detect: DetectConfig, source: str, loc: _KeyLocator) -> None:
     """Each `label_thresholds` key must be a label the detector can report.
 
-    The labels come from the `labels` file (whose format belongs to the detector); without
-    one, classes are named "class N". A label file that cannot be read here is left to the
+    The labels come from the `labels` file (``labels.py`` reads it, for the detector too);
+    without one, classes are named "class N". A label file that cannot be read here is left to the
     detector, which reports it when it opens (the TUI checks drafts without access to it).
     """
     if not detect.label_thresholds:
@@ -409,8 +410,6 @@ def _check_labels(detect: DetectConfig, source: str, loc: _KeyLocator) -> None:
     if detect.labels is None:
         known = None
     else:
-        from controller.detect.labels import load_labels  # the label file's one parser
-
         try:
             known = set(load_labels(detect.labels).names.values())
         except UsageError:
