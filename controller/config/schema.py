@@ -103,6 +103,27 @@ def each_value(bound: Bound) -> dict[str, Bound]:
     return {"bound": bound}
 
 
+def polygon_problem(points: typing.Sequence[typing.Sequence[float]]) -> str | None:
+    """Why `points` is not a polygon in normalised frame coordinates, or None.
+
+    At least 3 [x, y] points, each within 0..1. Declared on camera zones and privacy
+    masks (``POLYGONS``); the camera's mask code uses it for polygons built in code.
+    """
+    if len(points) < 3:
+        return f"a polygon needs at least 3 points, got {len(points)}"
+    for i, p in enumerate(points):
+        if len(p) != 2:
+            return f"point {i} must be [x, y], got {list(p)!r}"
+        x, y = float(p[0]), float(p[1])
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return f"point {i} {[x, y]} is outside 0..1 (normalised)"
+    return None
+
+
+# field metadata: each value (or item) of the field is a polygon
+POLYGONS = {"shape": polygon_problem}
+
+
 def bound_of(f: dataclasses.Field[Any]) -> Bound | None:
     """The range declared on a field, if any."""
     bound = f.metadata.get("bound")
@@ -116,6 +137,15 @@ class _Checked:
         for f in dataclasses.fields(typing.cast(Any, self)):
             bound = bound_of(f)
             value = getattr(self, f.name)
+            shape = f.metadata.get("shape")
+            if shape is not None:
+                entries = value.items() if isinstance(value, dict) else enumerate(value)
+                for name, item in entries:
+                    problem = shape(item)
+                    if problem is not None:
+                        where = f"{f.name}[{name}]" if isinstance(name, int) else \
+                            f"{f.name}.{name}"
+                        raise FieldProblem(where, problem)
             if bound is None or value is None:
                 continue
             items = value.items() if isinstance(value, dict) else [("", value)]
@@ -283,9 +313,9 @@ class CameraConfig(_Checked):
     reopen_backoff_initial_s: float = bounded(0.5, POSITIVE)
     reopen_backoff_max_s: float = bounded(30.0, Bound(gt=0, not_below="reopen_backoff_initial_s"))
     # zone name -> polygon of [x, y] points normalised 0..1; none = the whole frame
-    zones: dict[str, list[list[float]]] = field(default_factory=dict)
+    zones: dict[str, list[list[float]]] = field(default_factory=dict, metadata=POLYGONS)
     # polygons blacked out before analysis and storage
-    privacy_masks: list[list[list[float]]] = field(default_factory=list)
+    privacy_masks: list[list[list[float]]] = field(default_factory=list, metadata=POLYGONS)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,19 @@ label_thresholds = {{ sedan = 0.25 }}
             "unknown label",
         ),
         (
+            "[[cameras]]\nname = 'c'\nsource = 'c.mp4'\nzones = { gate = [[0, 0], [1, 1]] }\n",
+            4,
+            "cameras[0].zones.gate",
+            "a polygon needs at least 3 points, got 2",
+        ),
+        (
+            "[[cameras]]\nname = 'c'\nsource = 'c.mp4'\n"
+            "privacy_masks = [[[0, 0], [1, 0], [0, 1]], [[0, 0], [1.5, 0], [0, 1]]]\n",
+            4,
+            "cameras[0].privacy_masks[1]",
+            "point 1 [1.5, 0.0] is outside 0..1",
+        ),
+        (
             "[anomaly.channels.'n/t']\nhigh_warning = 50\nhigh_critical = 40\n",
             3,
             "anomaly.channels.n/t.high_critical",
