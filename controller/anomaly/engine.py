@@ -25,45 +25,6 @@ class StateError(UsageError):
     """A saved engine state that cannot be loaded (wrong version or damaged)."""
 
 
-def check_channel_rules(cfg: ChannelRulesConfig, key: str) -> None:
-    """Range checks the types cannot express; the message names the config key."""
-
-    def bad(field: str, problem: str) -> UsageError:
-        return UsageError(f"anomaly.channels.{key}.{field}: {problem}")
-
-    for name in ("max_rate_per_s", "max_step", "flatline_s", "missing_s"):
-        value = getattr(cfg, name)
-        if value is not None and not value > 0:
-            raise bad(name, "must be greater than 0")
-    if cfg.adaptive_threshold <= 0:
-        raise bad("adaptive_threshold", "must be greater than 0")
-    if not 0 < cfg.adaptive_alpha <= 1:
-        raise bad("adaptive_alpha", "must be in (0, 1]")
-    if not 0 < cfg.adaptive_spread_alpha <= 1:
-        raise bad("adaptive_spread_alpha", "must be in (0, 1]")
-    if cfg.adaptive_warmup_samples < 0:
-        raise bad("adaptive_warmup_samples", "must not be negative")
-    if not 0 < cfg.adaptive_fast_alpha <= 1:
-        raise bad("adaptive_fast_alpha", "must be in (0, 1]")
-    if not 0 < cfg.adaptive_season_alpha <= 1:
-        raise bad("adaptive_season_alpha", "must be in (0, 1]")
-    if not 0 <= cfg.adaptive_clear_ratio <= 1:
-        raise bad("adaptive_clear_ratio", "must be in [0, 1]")
-    if cfg.adaptive_critical_factor < 1:
-        raise bad("adaptive_critical_factor", "must be at least 1")
-    if cfg.adaptive_season_bins < 1:
-        raise bad("adaptive_season_bins", "must be at least 1")
-    if cfg.adaptive_season_s < 0:
-        raise bad("adaptive_season_s", "must not be negative (0 = no daily profile)")
-    if cfg.flatline_tolerance < 0:
-        raise bad("flatline_tolerance", "must not be negative")
-    pairs = (("high_warning", "high_critical"), ("low_critical", "low_warning"))
-    for lo_name, hi_name in pairs:
-        lo, hi = getattr(cfg, lo_name), getattr(cfg, hi_name)
-        if lo is not None and hi is not None and lo > hi:
-            raise bad(hi_name, f"must not be below {lo_name}")
-
-
 class _Channel:
     """The rules of one channel with one alarm point per rule."""
 
@@ -97,8 +58,6 @@ class AnomalyEngine:
     """Per-channel rules and alarm points; see the module docstring for the protocol."""
 
     def __init__(self, cfg: AnomalyConfig) -> None:
-        for key, rules in cfg.channels.items():
-            check_channel_rules(rules, key)
         self.cfg = cfg
         self._channels: dict[str, _Channel] = {}
         self._points: dict[str, AlarmPoint] = {}

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from pathlib import Path
 
 from controller.anomaly.alarm import AlarmTransition
 from controller.anomaly.engine import AnomalyEngine
+from controller.atomic_file import replacing
 from controller.config import AnomalyConfig, ChannelRulesConfig
 from controller.errors import EdgewardenError, UsageError
 
@@ -201,10 +200,8 @@ def replay_file(
     out_dir = out.parent if str(out.parent) else Path(".")
     if not out_dir.is_dir():
         raise UsageError(f"{out}: directory {out_dir} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out_dir)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with replacing(out, 0o644, encoding="utf-8") as f:  # a replay result is not secret
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(("timestamp", "value", "score", "alarm"))
             write = writer.writerow
@@ -215,15 +212,7 @@ def replay_file(
             result = replay(samples, rules, channel, on_row)
             if result.rows == 0:
                 raise UsageError(f"{src}: no readings after the header")
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.chmod(0o644)  # mkstemp made it 0600; a replay result is not secret
-        os.replace(tmp, out)
-    except (EdgewardenError, KeyboardInterrupt):
-        tmp.unlink(missing_ok=True)
-        raise
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise EdgewardenError(f"{out}: cannot write: {exc.strerror or exc}") from None
     return result
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from controller.config.schema import polygon_problem
 from controller.errors import UsageError
 
 Point = tuple[float, float]
@@ -15,18 +16,11 @@ Polygon = tuple[Point, ...]
 
 
 def polygon(points: Sequence[Sequence[float]], what: str) -> Polygon:
-    """Validate a config polygon: at least 3 [x, y] points, each within 0..1."""
-    if len(points) < 3:
-        raise UsageError(f"{what}: a polygon needs at least 3 points, got {len(points)}")
-    out: list[Point] = []
-    for i, p in enumerate(points):
-        if len(p) != 2:
-            raise UsageError(f"{what}: point {i} must be [x, y], got {list(p)!r}")
-        x, y = float(p[0]), float(p[1])
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise UsageError(f"{what}: point {i} {[x, y]} is outside 0..1 (normalised)")
-        out.append((x, y))
-    return tuple(out)
+    """A polygon of [x, y] points, checked as the config schema declares (`what` names it)."""
+    problem = polygon_problem(points)
+    if problem is not None:
+        raise UsageError(f"{what}: {problem}")
+    return tuple((float(x), float(y)) for x, y in points)
 
 
 def rasterise(polygons: Sequence[Polygon], width: int, height: int) -> npt.NDArray[np.uint8]:

@@ -1,4 +1,4 @@
-"""The TOML configuration (``schema``): callers import the typed sections from here."""
+"""The TOML configuration (``schema``: defaults, ranges) and its label maps (``labels``)."""
 
 from controller.config.schema import (
     DEFAULT_CONFIG_PATH,

@@ -4,6 +4,11 @@ Loading validates the whole file against the dataclasses below. A mistake become
 :class:`ConfigError` whose message names the file, the line and the dotted key, so the
 CLI can print one line and exit with status 2. Each subsystem owns one section
 (dataclass) here; code elsewhere receives the typed objects, never raw dicts.
+
+Every constraint is declared on its field: the type (and ``Literal`` for allowed sets),
+and for numbers a :class:`Bound` (``bounded(...)``) that every section checks when it is
+constructed, so a section built in code obeys the same ranges as one loaded from a file.
+No other module re-checks a config value.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from controller.config.labels import load_labels
 from controller.errors import UsageError
 
 DEFAULT_CONFIG_PATH = Path("/etc/edgewarden/config.toml")
@@ -34,9 +40,134 @@ class ConfigError(UsageError):
         super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
 
 
+class FieldProblem(UsageError):
+    """A section field out of its declared range; the loader adds file, line and section."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        self.field = field_name  # relative to the section, e.g. "label_thresholds.sedan"
+        self.problem = problem
+        super().__init__(f"{field_name}: {problem}")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of a number (or of each value of a table of numbers).
+
+    `ge`/`gt`/`le` are the limits; `not_below` names another field of the same section
+    that this one must not be below (a critical level beyond its warning level).
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    not_below: str | None = None
+
+    def problem(self, value: float) -> str | None:
+        """Why `value` is out of range, or None when it is in range."""
+        low_ok = (self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+        if low_ok and (self.le is None or value <= self.le):
+            return None
+        return f"must {self.describe()}, got {_number(value)}"
+
+    def describe(self) -> str:
+        if self.le is not None and self.ge is not None:
+            return f"be in {_number(self.ge)}..{_number(self.le)}"
+        if self.le is not None and self.gt is not None:
+            return f"be in ({_number(self.gt)}, {_number(self.le)}]"
+        if self.ge == 0:
+            return "not be negative"
+        if self.ge is not None:
+            return f"be at least {_number(self.ge)}"
+        if self.gt is not None:
+            return f"be greater than {_number(self.gt)}"
+        if self.le is not None:
+            return f"be at most {_number(self.le)}"
+        return "be a number"
+
+
+_T = TypeVar("_T")
+NON_NEGATIVE = Bound(ge=0)
+POSITIVE = Bound(gt=0)
+AT_LEAST_ONE = Bound(ge=1)
+FRACTION = Bound(ge=0, le=1)  # 0..1: scores, ratios, IoUs
+RATE = Bound(gt=0, le=1)  # (0, 1]: smoothing factors
+
+
+def bounded(default: _T, bound: Bound) -> _T:
+    """A field with a default and a declared range."""
+    return field(default=default, metadata={"bound": bound})
+
+
+def each_value(bound: Bound) -> dict[str, Bound]:
+    """Field metadata: every value of the table field has the declared range."""
+    return {"bound": bound}
+
+
+def polygon_problem(points: typing.Sequence[typing.Sequence[float]]) -> str | None:
+    """Why `points` is not a polygon in normalised frame coordinates, or None.
+
+    At least 3 [x, y] points, each within 0..1. Declared on camera zones and privacy
+    masks (``POLYGONS``); the camera's mask code uses it for polygons built in code.
+    """
+    if len(points) < 3:
+        return f"a polygon needs at least 3 points, got {len(points)}"
+    for i, p in enumerate(points):
+        if len(p) != 2:
+            return f"point {i} must be [x, y], got {list(p)!r}"
+        x, y = float(p[0]), float(p[1])
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return f"point {i} {[x, y]} is outside 0..1 (normalised)"
+    return None
+
+
+# field metadata: each value (or item) of the field is a polygon
+POLYGONS = {"shape": polygon_problem}
+
+
+def bound_of(f: dataclasses.Field[Any]) -> Bound | None:
+    """The range declared on a field, if any."""
+    bound = f.metadata.get("bound")
+    return bound if isinstance(bound, Bound) else None
+
+
+class _Checked:
+    """Sections check their declared ranges on construction (from a file or from code)."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(typing.cast(Any, self)):
+            bound = bound_of(f)
+            value = getattr(self, f.name)
+            shape = f.metadata.get("shape")
+            if shape is not None:
+                entries = value.items() if isinstance(value, dict) else enumerate(value)
+                for name, item in entries:
+                    problem = shape(item)
+                    if problem is not None:
+                        where = f"{f.name}[{name}]" if isinstance(name, int) else \
+                            f"{f.name}.{name}"
+                        raise FieldProblem(where, problem)
+            if bound is None or value is None:
+                continue
+            items = value.items() if isinstance(value, dict) else [("", value)]
+            for name, item in items:
+                problem = bound.problem(item)
+                where = f"{f.name}.{name}" if name else f.name
+                if problem is not None:
+                    raise FieldProblem(where, problem)
+            if bound.not_below is not None:
+                floor = getattr(self, bound.not_below)
+                if floor is not None and value < floor:
+                    raise FieldProblem(f.name, f"must not be below {bound.not_below} "
+                                               f"({_number(floor)}), got {_number(value)}")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 # --------------------------------------------------------------------------- device
 @dataclass(frozen=True)
-class DeviceConfig:
+class DeviceConfig(_Checked):
     """Where the service keeps its state and serves its control socket."""
 
     name: str = "edgewarden"
@@ -46,41 +177,41 @@ class DeviceConfig:
 
 # --------------------------------------------------------------------------- serial
 @dataclass(frozen=True)
-class NodeConfig:
+class NodeConfig(_Checked):
     """One serial-attached sensor node."""
 
     name: str
     port: str  # stable udev name, e.g. /dev/edgewarden/node-E661...
-    baudrate: int = 921_600
-    max_frames_per_second: float = 200.0
+    baudrate: int = bounded(921_600, POSITIVE)
+    max_frames_per_second: float = bounded(200.0, POSITIVE)
 
 
 @dataclass(frozen=True)
-class SerialConfig:
+class SerialConfig(_Checked):
     """The serial link: node keys live in `keys_dir` (0700, one 0600 file per node)."""
 
     keys_dir: Path = Path("/var/lib/edgewarden/node-keys")
-    queue_size: int = 4096
-    reopen_backoff_max_s: float = 10.0
-    heartbeat_timeout_s: float = 10.0
+    queue_size: int = bounded(4096, AT_LEAST_ONE)
+    reopen_backoff_max_s: float = bounded(10.0, POSITIVE)
+    heartbeat_timeout_s: float = bounded(10.0, POSITIVE)
     nodes: list[NodeConfig] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- store
 @dataclass(frozen=True)
-class StoreConfig:
+class StoreConfig(_Checked):
     """The encrypted, sealed record store."""
 
-    epoch_seconds: int = 3600
-    seal_every_records: int = 1000
-    commit_interval_ms: int = 200
-    batch_max_records: int = 1000
+    epoch_seconds: int = bounded(3600, AT_LEAST_ONE)
+    seal_every_records: int = bounded(1000, AT_LEAST_ONE)
+    commit_interval_ms: int = bounded(200, NON_NEGATIVE)
+    batch_max_records: int = bounded(1000, AT_LEAST_ONE)
     # disk space kept for alarm and audit records when the disk is nearly full
-    reserved_space_mb: int = 64
+    reserved_space_mb: int = bounded(64, NON_NEGATIVE)
     # below reserve + margin the store sheds media first, then the oldest readings
-    shed_margin_mb: int = 64
+    shed_margin_mb: int = bounded(64, NON_NEGATIVE)
     # records queued for the writer; beyond it readings/health/events are dropped (counted)
-    max_pending_records: int = 100_000
+    max_pending_records: int = bounded(100_000, AT_LEAST_ONE)
     # days to keep each record kind; a kind not listed (or 0) is kept forever
     retention_days: dict[str, float] = field(
         default_factory=lambda: {
@@ -89,15 +220,17 @@ class StoreConfig:
             "event": 90.0,
             "alarm": 365.0,
             "audit": 365.0,
-        }
+        },
+        metadata=each_value(NON_NEGATIVE),
     )
     # minimum seconds between stored readings per channel ("node/channel" or "*"); 0 = all
-    downsample_s: dict[str, float] = field(default_factory=dict)
+    downsample_s: dict[str, float] = field(default_factory=dict,
+                                           metadata=each_value(NON_NEGATIVE))
 
 
 # --------------------------------------------------------------------------- anomaly
 @dataclass(frozen=True)
-class ChannelRulesConfig:
+class ChannelRulesConfig(_Checked):
     """Anomaly rules of one channel; a rule whose values are unset is off.
 
     Limits alarm at or beyond the level and clear `deadband` inside it. Every rule's
@@ -107,118 +240,125 @@ class ChannelRulesConfig:
 
     # static limits with hysteresis
     high_warning: float | None = None
-    high_critical: float | None = None
-    low_warning: float | None = None
+    high_critical: float | None = bounded(None, Bound(not_below="high_warning"))
+    low_warning: float | None = bounded(None, Bound(not_below="low_critical"))
     low_critical: float | None = None
-    deadband: float = 0.0
+    deadband: float = bounded(0.0, NON_NEGATIVE)
     # debounce of every rule's alarm (on-delay by count and time, off-delay by time)
-    debounce_samples: int = 1
-    debounce_s: float = 0.0
-    clear_delay_s: float = 0.0
+    debounce_samples: int = bounded(1, NON_NEGATIVE)
+    debounce_s: float = bounded(0.0, NON_NEGATIVE)
+    clear_delay_s: float = bounded(0.0, NON_NEGATIVE)
     # rate of change: alarm above these
-    max_rate_per_s: float | None = None
-    max_step: float | None = None
+    max_rate_per_s: float | None = bounded(None, POSITIVE)
+    max_step: float | None = bounded(None, POSITIVE)
     # flatline (stuck sensor): within tolerance of the run's first value for this long
-    flatline_s: float | None = None
-    flatline_tolerance: float = 0.0
+    flatline_s: float | None = bounded(None, POSITIVE)
+    flatline_tolerance: float = bounded(0.0, NON_NEGATIVE)
     # missing data: no reading or heartbeat for this long
-    missing_s: float | None = None
+    missing_s: float | None = bounded(None, POSITIVE)
     # adaptive baseline (robust EWMA level and spreads, learned daily profile); scores the
     # short-term mean residual (fast_alpha) in spreads; defaults tuned on the NAB data
     # ("mad": rolling median/MAD over adaptive_window samples instead of the EWMAs)
     adaptive: Literal["off", "ewma", "mad"] = "ewma"
-    adaptive_threshold: float = 2.5
-    adaptive_warmup_samples: int = 1440  # keep it >= 1/adaptive_spread_alpha
-    adaptive_alpha: float = 0.003
-    adaptive_spread_alpha: float = 0.00075  # "ewma" only; slower than the level on purpose
-    adaptive_fast_alpha: float = 0.015
-    adaptive_window: int = 2016  # "mad" only; keep it well above 3 / adaptive_fast_alpha
-    adaptive_clear_ratio: float = 0.5
-    adaptive_critical_factor: float = 2.0
-    adaptive_season_s: float = 86_400.0  # period of the learned profile; 0 = none
-    adaptive_season_bins: int = 24
-    adaptive_season_alpha: float = 0.1
+    adaptive_threshold: float = bounded(2.5, POSITIVE)
+    adaptive_warmup_samples: int = bounded(1440, NON_NEGATIVE)  # keep it >= 1/adaptive_spread_alpha
+    adaptive_alpha: float = bounded(0.003, RATE)
+    # "ewma" only; slower than the level on purpose
+    adaptive_spread_alpha: float = bounded(0.00075, RATE)
+    adaptive_fast_alpha: float = bounded(0.015, RATE)
+    # "mad" only; keep it well above 3 / adaptive_fast_alpha
+    adaptive_window: int = bounded(2016, AT_LEAST_ONE)
+    adaptive_clear_ratio: float = bounded(0.5, FRACTION)
+    adaptive_critical_factor: float = bounded(2.0, AT_LEAST_ONE)
+    # period of the learned profile; 0 = none
+    adaptive_season_s: float = bounded(86_400.0, NON_NEGATIVE)
+    adaptive_season_bins: int = bounded(24, AT_LEAST_ONE)
+    adaptive_season_alpha: float = bounded(0.1, RATE)
     priority: Literal["low", "medium", "high", "urgent"] = "medium"
 
 
 @dataclass(frozen=True)
-class AnomalyConfig:
+class AnomalyConfig(_Checked):
     """Rules per channel, keyed "node/channel" (or "*" as the default for all).
 
     An alarm raised `chatter_per_hour` times or more within an hour is shown as chattering.
     """
 
     channels: dict[str, ChannelRulesConfig] = field(default_factory=dict)
-    chatter_per_hour: int = 6
+    chatter_per_hour: int = bounded(6, AT_LEAST_ONE)
 
 
 # --------------------------------------------------------------------------- cameras
 @dataclass(frozen=True)
-class CameraConfig:
+class CameraConfig(_Checked):
     """One camera: `source` is "picamera2:N", a V4L2 device, an RTSP URL or a file."""
 
     name: str
     source: str
-    width: int = 1280
-    height: int = 720
-    lores_width: int = 320
-    lores_height: int = 240
-    fps: float = 15.0
+    width: int = bounded(1280, AT_LEAST_ONE)
+    height: int = bounded(720, AT_LEAST_ONE)
+    lores_width: int = bounded(320, AT_LEAST_ONE)
+    lores_height: int = bounded(240, AT_LEAST_ONE)
+    fps: float = bounded(15.0, POSITIVE)
     rotation: Literal[0, 90, 180, 270] = 0
     exposure_mode: Literal["normal", "short", "long"] = "normal"
     loop: bool = False
-    motion_sensitivity: float = 0.5
-    pre_roll_s: float = 3.0
-    post_roll_s: float = 3.0
+    motion_sensitivity: float = bounded(0.5, FRACTION)
+    pre_roll_s: float = bounded(3.0, NON_NEGATIVE)
+    post_roll_s: float = bounded(3.0, NON_NEGATIVE)
     # an object still in view after this long is recorded and goes on in a new event with
     # a new clip (0 = never: a busy scene would keep its events and clip open forever)
-    max_event_s: float = 60.0
-    h264_bitrate: int = 4_000_000  # picamera2 H.264 encoder
-    reopen_backoff_initial_s: float = 0.5
-    reopen_backoff_max_s: float = 30.0
+    max_event_s: float = bounded(60.0, NON_NEGATIVE)
+    h264_bitrate: int = bounded(4_000_000, AT_LEAST_ONE)  # picamera2 H.264 encoder
+    reopen_backoff_initial_s: float = bounded(0.5, POSITIVE)
+    reopen_backoff_max_s: float = bounded(30.0, Bound(gt=0, not_below="reopen_backoff_initial_s"))
     # zone name -> polygon of [x, y] points normalised 0..1; none = the whole frame
-    zones: dict[str, list[list[float]]] = field(default_factory=dict)
+    zones: dict[str, list[list[float]]] = field(default_factory=dict, metadata=POLYGONS)
     # polygons blacked out before analysis and storage
-    privacy_masks: list[list[list[float]]] = field(default_factory=list)
+    privacy_masks: list[list[list[float]]] = field(default_factory=list, metadata=POLYGONS)
 
 
 @dataclass(frozen=True)
-class DetectConfig:
+class DetectConfig(_Checked):
     """The on-device detector; thresholds per model default and per label."""
 
     model: Path | None = None
     labels: Path | None = None
-    threads: int = 2
-    threshold: float = 0.5
-    label_thresholds: dict[str, float] = field(default_factory=dict)
-    iou_match: float = 0.3
-    max_missed_frames: int = 10
-    min_hits: int = 3  # detections before a track counts (and can make an event)
-    nms_iou: float = 0.45  # YOLO-style outputs
+    threads: int = bounded(2, AT_LEAST_ONE)
+    threshold: float = bounded(0.5, FRACTION)
+    # label -> threshold; each label must be one of the `labels` file (or "class N")
+    label_thresholds: dict[str, float] = field(default_factory=dict,
+                                               metadata=each_value(FRACTION))
+    iou_match: float = bounded(0.3, FRACTION)
+    max_missed_frames: int = bounded(10, NON_NEGATIVE)
+    # detections before a track counts (and can make an event)
+    min_hits: int = bounded(3, AT_LEAST_ONE)
+    nms_iou: float = bounded(0.45, FRACTION)  # YOLO-style outputs
     float_input_range: Literal["0..1", "-1..1"] = "0..1"  # float (unquantised) models only
     motion_gate: bool = True
-    motion_hold_s: float = 1.0  # keep detecting this long after the last motion
+    # keep detecting this long after the last motion
+    motion_hold_s: float = bounded(1.0, NON_NEGATIVE)
 
 
 # --------------------------------------------------------------------------- health
 @dataclass(frozen=True)
-class HealthConfig:
+class HealthConfig(_Checked):
     """Device health sampling; the limits become the default rules of the health/* channels."""
 
-    interval_s: float = 10.0
+    interval_s: float = bounded(10.0, POSITIVE)
     # node_exporter textfile collector output (*.prom); unset = not written. The unit's
     # ProtectSystem=strict needs a ReadWritePaths= entry for a path outside /var/lib/edgewarden.
     textfile_path: Path | None = None
     cpu_temp_warning_c: float = 75.0
-    cpu_temp_critical_c: float = 82.0
-    disk_free_warning_mb: float = 512.0
-    disk_free_critical_mb: float = 128.0
-    memory_available_warning_mb: float = 64.0
+    cpu_temp_critical_c: float = bounded(82.0, Bound(not_below="cpu_temp_warning_c"))
+    disk_free_warning_mb: float = bounded(512.0, Bound(ge=0, not_below="disk_free_critical_mb"))
+    disk_free_critical_mb: float = bounded(128.0, NON_NEGATIVE)
+    memory_available_warning_mb: float = bounded(64.0, NON_NEGATIVE)
 
 
 # --------------------------------------------------------------------------- control
 @dataclass(frozen=True)
-class ControlConfig:
+class ControlConfig(_Checked):
     """The local control socket (`device.runtime_dir`/`socket_name`) and who may use it.
 
     The socket is 0660 and owned by `socket_group`, so only its members can connect at
@@ -230,18 +370,18 @@ class ControlConfig:
     view_group: str = "edgewarden-view"
     ops_group: str = "edgewarden-ops"
     admin_group: str = "edgewarden-admin"
-    max_clients: int = 16
-    subscriber_queue_size: int = 256
-    max_request_bytes: int = 1_048_576
+    max_clients: int = bounded(16, AT_LEAST_ONE)
+    subscriber_queue_size: int = bounded(256, AT_LEAST_ONE)
+    max_request_bytes: int = bounded(1_048_576, Bound(ge=1024))  # a request line fits
 
 
 # --------------------------------------------------------------------------- export
 @dataclass(frozen=True)
-class ExportConfig:
+class ExportConfig(_Checked):
     """Evidence export; a USB stick whose filesystem label is `stick_label` starts one."""
 
     stick_label: str = "EDGEWARDEN"
-    default_days: float = 7.0
+    default_days: float = bounded(7.0, POSITIVE)
     redact: bool = False
 
 
@@ -292,7 +432,37 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError(source, line, "", f"invalid TOML: {msg}") from None
     locator = _KeyLocator(text)
-    return typing.cast(Config, _build(Config, raw, "", source, locator))
+    cfg = typing.cast(Config, _build(Config, raw, "", source, locator))
+    _check_labels(cfg.detect, source, locator)
+    return cfg
+
+
+def _check_labels(detect: DetectConfig, source: str, loc: _KeyLocator) -> None:
+    """Each `label_thresholds` key must be a label the detector can report.
+
+    The labels come from the `labels` file (``labels.py`` reads it, for the detector too);
+    without one, classes are named "class N". A label file that cannot be read here is left to the
+    detector, which reports it when it opens (the TUI checks drafts without access to it).
+    """
+    if not detect.label_thresholds:
+        return
+    if detect.labels is None:
+        known = None
+    else:
+        try:
+            known = set(load_labels(detect.labels).names.values())
+        except UsageError:
+            return
+    for label in detect.label_thresholds:
+        if known is None and re.fullmatch(r"class \d+", label):
+            continue
+        if known is not None and label in known:
+            continue
+        key = f"detect.label_thresholds.{label}"
+        where = (f"not a label of {detect.labels} (known: {', '.join(sorted(known))})"
+                 if known is not None else
+                 'unknown label: without detect.labels, classes are named "class N"')
+        raise ConfigError(source, loc.find(key), key, where)
 
 
 def config_to_dict(cfg: Any) -> Any:
@@ -422,9 +592,11 @@ def _build(tp: Any, value: Any, key: str, source: str, loc: _KeyLocator) -> Any:
                 kwargs[name] = _build(hints[name], value[name], sub, source, loc)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise fail(f"missing required key {name!r}")
-        obj = typing.cast(Any, tp)(**kwargs)
-        _check_values(obj, key, source, loc)
-        return obj
+        try:
+            return typing.cast(Any, tp)(**kwargs)
+        except FieldProblem as exc:
+            sub = f"{key}.{exc.field}" if key else exc.field
+            raise ConfigError(source, loc.find(sub), sub, exc.problem) from None
     if tp is bool:
         if not isinstance(value, bool):
             raise fail(f"expected true or false, got {value!r}")
@@ -446,21 +618,3 @@ def _build(tp: Any, value: Any, key: str, source: str, loc: _KeyLocator) -> Any:
             raise fail(f"expected a path string, got {value!r}")
         return Path(value)
     raise fail(f"unsupported type {tp!r}")  # pragma: no cover - schema bug
-
-
-def _check_values(obj: Any, key: str, source: str, loc: _KeyLocator) -> None:
-    """Range checks that types alone cannot express: durations, sizes and counts >= 0."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            continue
-        counted = f.name.endswith(_NON_NEGATIVE_SUFFIXES) or f.name in _NON_NEGATIVE_NAMES
-        if counted and value < 0:
-            sub = f"{key}.{f.name}" if key else f.name
-            raise ConfigError(source, loc.find(sub), sub, "must not be negative")
-
-
-_NON_NEGATIVE_SUFFIXES = ("_s", "_ms", "_mb", "_seconds", "_records", "_size", "_samples")
-_NON_NEGATIVE_NAMES = frozenset(
-    {"threads", "queue_size", "fps", "baudrate", "max_frames_per_second", "deadband"}
-)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from controller.config import DetectConfig
+from controller.config.labels import LabelMap, load_labels, numbered_labels
 from controller.detect.decoders import (
     PostProcessRoles,
     RawDetection,
@@ -25,7 +26,6 @@ from controller.detect.decoders import (
 )
 from controller.detect.detection import Detection
 from controller.detect.interpreter import open_interpreter
-from controller.detect.labels import LabelMap, load_labels, numbered_labels
 from controller.detect.layout import ModelLayout, PostProcessLayout, YoloLayout, inspect_model
 from controller.detect.tensors import dequantize, pixel_lut, requantize, tensor_info, zero_state
 from controller.detect.thresholds import ScoreThresholds

@@ -16,11 +16,6 @@ class ScoreThresholds:
     default: float = 0.5
     per_label: Mapping[str, float] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        for name, value in [("threshold", self.default), *self.per_label.items()]:
-            if not 0.0 <= value <= 1.0:
-                raise UsageError(f"score threshold for {name!r} must be in 0..1, got {value}")
-
     def for_label(self, label: str) -> float:
         return self.per_label.get(label, self.default)
 

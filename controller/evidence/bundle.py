@@ -46,6 +46,7 @@ from typing import Any
 
 import pyrage
 
+from controller.atomic_file import creating, fsync_dir
 from controller.errors import EdgewardenError, UsageError
 from controller.evidence import manifest as mf
 from controller.evidence.bag import write_tag_files
@@ -54,7 +55,7 @@ from controller.evidence.selection import Segment, Selection, plan_segment
 from controller.evidence.verify_bundle import BundleReport, verify_bundle
 from controller.store import database
 from controller.store.history import EpochKeys
-from controller.store.layout import StoreLayout, fsync_dir, read_manifest
+from controller.store.layout import StoreLayout, read_manifest
 from controller.store.records import Header, open_record
 from controller.store.sealing import Seal
 
@@ -287,8 +288,9 @@ class _HashingWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._f = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._open = contextlib.ExitStack()  # the whole tree's directories are synced at the end
+        self._f = self._open.enter_context(creating(path, 0o600, sync_dir=False,
+                                                    buffering=1 << 20))
         self._h = hashlib.sha256()
         self.size = 0
 
@@ -298,9 +300,7 @@ class _HashingWriter:
         self.size += len(data)
 
     def close(self) -> str:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
+        self._open.close()  # flush, fsync, close
         return self._h.hexdigest()
 
 
@@ -476,19 +476,14 @@ def _copy_synced(src: Path, dst: Path) -> int:
     or on the way is caught there.
     """
     try:
-        with src.open("rb") as fin:
-            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                size = os.fstat(fin.fileno()).st_size
-                offset = 0
-                while offset < size:
-                    sent = os.sendfile(fd, fin.fileno(), offset, size - offset)
-                    if sent == 0:
-                        break
-                    offset += sent
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        with src.open("rb") as fin, creating(dst, 0o600, sync_dir=False) as fout:
+            size = os.fstat(fin.fileno()).st_size
+            offset = 0
+            while offset < size:
+                sent = os.sendfile(fout.fileno(), fin.fileno(), offset, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
     except OSError as exc:
         raise EdgewardenError(f"{src}: cannot copy to {dst} ({exc.strerror or exc})") \
             from None

@@ -2,21 +2,21 @@
 
 The registry (`registry.json`) records which node uid owns which key file, under which
 name, since when, and a key fingerprint (SHA-256 of the key, truncated; it does not reveal
-the key). Every write goes to a temporary file that is fsynced and renamed, so a power cut
-leaves either the old or the new registry, never half of one.
+the key). Every write is `controller.atomic_file.write_atomic` (temp file, fsync, rename,
+directory fsync, 0600), so a power cut leaves either the old or the new registry, never half
+of one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.atomic_file import write_atomic
 from firmware_bridge.signing import KEY_LEN, SecretKey
 
 REGISTRY_NAME = "registry.json"
@@ -58,27 +58,6 @@ def read_key_file(path: Path) -> SecretKey:
     if len(raw) != KEY_LEN:
         raise KeystoreError(f"{path}: not a node key (expected {KEY_LEN} bytes)")
     return SecretKey(raw)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Create `path` 0600 with `data` atomically (temp file, fsync, rename, fsync dir)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 class KeyStore:
@@ -153,7 +132,7 @@ class KeyStore:
         self.ensure_dir()
         old = self.check_can_pair(uid, name, replace)
         key_file = f"{uid}.key"
-        write_private_file(self.directory / key_file, key.reveal())
+        write_atomic(self.directory / key_file, key.reveal(), 0o600)
         nodes = self.nodes()
         nodes[uid] = NodeRecord(uid, name, key_file, fingerprint(key), paired_at)
         self._write_registry(nodes)
@@ -163,5 +142,5 @@ class KeyStore:
         doc = {"version": 1, "nodes": {
             uid: {"name": r.name, "key_file": r.key_file, "fingerprint": r.fingerprint,
                   "paired_at": r.paired_at} for uid, r in sorted(nodes.items())}}
-        write_private_file(self.registry_path,
-                           (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+        write_atomic(self.registry_path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"),
+                     0o600)

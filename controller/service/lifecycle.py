@@ -40,8 +40,8 @@ from firmware_bridge.reasons import RejectReason
 
 if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when configured
     from controller.camera.reconnect import CameraStatus
-    from controller.camera.worker import CameraWorker
     from controller.detect.events import DetectionEvent
+    from controller.detect.worker import CameraWorker
 
 log = logging.getLogger("service")
 
@@ -220,7 +220,7 @@ class Service:
     def _start_cameras(self) -> None:
         if not self.cfg.cameras:
             return
-        from controller.camera.worker import CameraWorker
+        from controller.detect.worker import CameraWorker
 
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,

@@ -8,11 +8,11 @@ or the new file. Erasing a key overwrites the old file in place before replacing
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.atomic_file import fsync_dir, write_atomic, write_new
 from controller.errors import EdgewardenError
 
 
@@ -58,14 +58,6 @@ class StoreLayout:
         return self.media_dir / f"{sha256}.age"
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def make_private_dir(path: Path) -> None:
     """mkdir 0700 (parents too); an existing directory must not be open to others."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -77,31 +69,16 @@ def make_private_dir(path: Path) -> None:
 
 def write_new_file(path: Path, data: bytes) -> None:
     """Create `path` 0600 (refusing to overwrite), write, fsync file and directory."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fsync_dir(path.parent)
+    write_new(path, data, 0o600)
 
 
 def replace_secret(path: Path, data: bytes) -> None:
-    """Durably replace a secret file, overwriting the old contents before the rename."""
-    tmp = path.with_name(path.name + ".new")
-    if tmp.exists():
-        tmp.unlink()
-    write_new_file(tmp, data)
-    if path.exists():
-        size = path.stat().st_size
-        with open(path, "r+b") as old:
-            old.write(bytes(size))
-            old.flush()
-            os.fsync(old.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    """Durably replace a secret file, overwriting the old contents before the rename.
+
+    The new content is durable as `<name>.new` before the old is zeroed, so a crash in
+    between leaves a readable `.new` (sealstate recovers from it).
+    """
+    write_atomic(path, data, 0o600, scrub_old=True, temp=path.with_name(path.name + ".new"))
 
 
 def write_manifest(layout: StoreLayout, doc: dict[str, Any]) -> None:

@@ -222,11 +222,12 @@ def test_default_channel_rules_and_bad_config() -> None:
     e = AnomalyEngine(AnomalyConfig(channels={"*": ChannelRulesConfig(high_warning=1.0,
                                                                       adaptive="off")}))
     assert [t.alarm_id for t in e.observe("x/y", 0, 2.0)] == ["x/y:limits"]
-    with pytest.raises(UsageError, match=r"anomaly.channels.a/b.adaptive_alpha"):
-        AnomalyEngine(AnomalyConfig(channels={"a/b": ChannelRulesConfig(adaptive_alpha=0)}))
-    for bad in (dict(adaptive_spread_alpha=0.0), dict(adaptive_warmup_samples=-1)):
-        with pytest.raises(UsageError, match=rf"anomaly.channels.a/b.{next(iter(bad))}"):
-            AnomalyEngine(AnomalyConfig(channels={"a/b": ChannelRulesConfig(**bad)}))
+    # bad rules never reach the engine: the config refuses them when they are built
+    # (the ranges are declared in the schema; tests/foundation/test_config.py walks them all)
+    for bad in (dict(adaptive_alpha=0), dict(adaptive_spread_alpha=0.0),
+                dict(adaptive_warmup_samples=-1)):
+        with pytest.raises(UsageError, match=rf"^{next(iter(bad))}: must"):
+            ChannelRulesConfig(**bad)  # type: ignore[arg-type]
 
 
 def test_suppression_over_a_shelved_alarm_keeps_the_shelve() -> None:

@@ -160,4 +160,4 @@ def test_mad_rules_from_config_and_bad_values_name_the_file(
     cfg.write_text('[anomaly.channels."*"]\nadaptive_alpha = 0.0\n')
     assert main(["anomaly", "replay", str(src), "--config", str(cfg), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f"{cfg}: anomaly.channels.*.adaptive_alpha" in err
+    assert f"{cfg}:2: anomaly.channels.*.adaptive_alpha: must be in (0, 1]" in err

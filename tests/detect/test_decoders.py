@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from controller.config.labels import parse_pbtxt
 from controller.detect.decoders import (
     PostProcessRoles,
     decide_classes_scores,
@@ -16,7 +17,6 @@ from controller.detect.decoders import (
     yolo_layout,
 )
 from controller.detect.detection import iou
-from controller.detect.labels import parse_pbtxt
 
 FIXTURE = Path(__file__).parent / "fixtures" / "traffic_postprocess.npz"
 TRAFFIC_LABELS = parse_pbtxt(

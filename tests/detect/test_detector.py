@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from controller.config.labels import parse_txt
 from controller.detect.detector import Detector, DetectorOptions
-from controller.detect.labels import parse_txt
 from controller.detect.layout import inspect_model
 from controller.detect.tensors import TensorInfo, tensor_info
 from controller.detect.thresholds import ScoreThresholds

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.detect.labels import load_labels, parse_pbtxt, parse_txt
+from controller.config.labels import load_labels, parse_pbtxt, parse_txt
 from controller.errors import UsageError
 
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
 
-from controller.config import Config, ConfigError, config_to_dict, load_config, parse_config
+from controller.config import (
+    Config,
+    ConfigError,
+    DetectConfig,
+    config_to_dict,
+    load_config,
+    parse_config,
+)
+from controller.config.schema import Bound, FieldProblem, bound_of
 
 
 def test_no_file_gives_the_defaults() -> None:
@@ -18,9 +28,10 @@ def test_no_file_gives_the_defaults() -> None:
 
 
 def test_a_full_file_is_typed(tmp_path: Path) -> None:
+    (tmp_path / "labels.txt").write_text("sedan\ntruck\n")
     f = tmp_path / "c.toml"
     f.write_text(
-        """
+        f"""
 [device]
 name = "gate-1"
 data_dir = "/srv/ew"
@@ -35,8 +46,9 @@ deadband = 0.5
 adaptive = "mad"
 
 [detect]
+labels = "{tmp_path / 'labels.txt'}"
 threshold = 0.3
-label_thresholds = { sedan = 0.25 }
+label_thresholds = {{ sedan = 0.25 }}
 """
     )
     cfg = load_config(f)
@@ -53,7 +65,35 @@ label_thresholds = { sedan = 0.25 }
     [
         ("[device]\nname = 'x'\nnmae = 1\n", 3, "device.nmae", "unknown key"),
         ("[store]\n\nepoch_seconds = 'hour'\n", 3, "store.epoch_seconds", "expected an integer"),
-        ("[store]\nepoch_seconds = -5\n", 2, "store.epoch_seconds", "must not be negative"),
+        ("[store]\nepoch_seconds = -5\n", 2, "store.epoch_seconds", "must be at least 1"),
+        ("[store]\nepoch_seconds = 0\n", 2, "store.epoch_seconds", "must be at least 1"),
+        ("[detect]\nthreshold = 1.5\n", 2, "detect.threshold", "must be in 0..1, got 1.5"),
+        ("[health]\n\ninterval_s = -1\n", 3, "health.interval_s", "must be greater than 0"),
+        (
+            "[detect]\nlabel_thresholds = { person = 0.4 }\n",
+            2,
+            "detect.label_thresholds.person",
+            "unknown label",
+        ),
+        (
+            "[[cameras]]\nname = 'c'\nsource = 'c.mp4'\nzones = { gate = [[0, 0], [1, 1]] }\n",
+            4,
+            "cameras[0].zones.gate",
+            "a polygon needs at least 3 points, got 2",
+        ),
+        (
+            "[[cameras]]\nname = 'c'\nsource = 'c.mp4'\n"
+            "privacy_masks = [[[0, 0], [1, 0], [0, 1]], [[0, 0], [1.5, 0], [0, 1]]]\n",
+            4,
+            "cameras[0].privacy_masks[1]",
+            "point 1 [1.5, 0.0] is outside 0..1",
+        ),
+        (
+            "[anomaly.channels.'n/t']\nhigh_warning = 50\nhigh_critical = 40\n",
+            3,
+            "anomaly.channels.n/t.high_critical",
+            "must not be below high_warning",
+        ),
         ("[[serial.nodes]]\nname = 'a'\n", 1, "serial.nodes[0]", "missing required key 'port'"),
         (
             "[anomaly.channels.'n/t']\nadaptive = 'lstm'\n",
@@ -114,3 +154,143 @@ def test_a_negative_max_event_names_the_file_line_and_key(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"config.toml:4: cameras\[0\].max_event_s: "
                                           r"must not be negative"):
         load_config(path)
+
+
+def test_label_thresholds_name_labels_of_the_label_file(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("sedan\ntruck\n")
+    base = f'[detect]\nlabels = "{labels}"\n'
+    assert parse_config(base + "label_thresholds = { truck = 0.7 }\n").detect.label_thresholds
+    with pytest.raises(ConfigError) as info:
+        parse_config(base + "label_thresholds = { truck = 0.7, bus = 0.2 }\n", "site.toml")
+    assert str(info.value).startswith("site.toml:3: detect.label_thresholds.bus: not a label")
+    assert "sedan, truck" in str(info.value)
+    # without a label file, classes are "class N"
+    assert parse_config("[detect]\nlabel_thresholds = { 'class 2' = 0.7 }\n")
+
+
+# ------------------------------------------------------------------ every declared range
+def _sections(tp: type, path: str) -> list[tuple[type, str]]:
+    """Every section of the schema with the TOML path that reaches one instance of it."""
+    out = [(tp, path)]
+    hints = typing.get_type_hints(tp)
+    for f in dataclasses.fields(tp):
+        hint, sub = hints[f.name], f"{path}.{f.name}" if path else f.name
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if dataclasses.is_dataclass(hint):
+            out += _sections(typing.cast(type, hint), sub)
+        elif origin is list and dataclasses.is_dataclass(args[0]):
+            out += _sections(args[0], f"{sub}[0]")
+        elif origin is dict and dataclasses.is_dataclass(args[1]):
+            out += _sections(args[1], f"{sub}.'x/y'")
+    return out
+
+
+def _numeric(hint: object) -> bool:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is dict:
+        return args[1] in (int, float)
+    return hint in (int, float) or (bool(args) and set(args) - {type(None)} <= {int, float})
+
+
+# levels that may be any number; their order is declared (not_below) on the other level
+ANY_NUMBER = {"ChannelRulesConfig.high_warning", "ChannelRulesConfig.low_critical",
+              "HealthConfig.cpu_temp_warning_c"}
+
+
+def _out_of_range(bound: Bound, is_int: bool) -> list[float]:
+    step = 1 if is_int else 0.5
+    values: list[float] = []
+    if bound.ge is not None:
+        values.append(bound.ge - step)
+    if bound.gt is not None:
+        values.append(bound.gt)
+    if bound.le is not None:
+        values.append(bound.le + step)
+    return values
+
+
+def _toml(path: str, name: str, value: str, extra: str = "") -> tuple[str, int]:
+    """A file setting `name = value` in the table at `path` (line of the key returned)."""
+    table = path.replace("[0]", "")
+    header = f"[[{table}]]" if path.endswith("[0]") else f"[{table}]"
+    required = {"cameras": 'name = "c"\nsource = "c.mp4"\n',
+                "serial.nodes": 'name = "n"\nport = "/dev/null"\n'}.get(table, "")
+    text = f"# site\n{header}\n{required}{extra}{name} = {value}\n"
+    return text, text.count("\n")
+
+
+def _cases() -> list[tuple[str, int, str, str]]:
+    cases: list[tuple[str, int, str, str]] = []
+    for tp, path in _sections(Config, ""):
+        hints = typing.get_type_hints(tp)
+        for f in dataclasses.fields(tp):
+            hint = hints[f.name]
+            if not _numeric(hint):
+                continue
+            bound = bound_of(f)
+            if bound is None:
+                assert f"{tp.__name__}.{f.name}" in ANY_NUMBER, f"{tp.__name__}.{f.name}: no range"
+                continue
+            key = f"{path}.{f.name}".replace("'", "")
+            is_int = int in (typing.get_args(hint) or (hint,))
+            for bad in _out_of_range(bound, is_int):
+                literal = str(int(bad)) if is_int else repr(float(bad))
+                if typing.get_origin(hint) is dict:
+                    text, line = _toml(path, f.name, f"{{ k = {literal} }}")
+                    cases.append((text, line, f"{key}.k", "must "))
+                else:
+                    text, line = _toml(path, f.name, literal)
+                    cases.append((text, line, key, "must "))
+            if bound.not_below is not None:
+                floor = f"{bound.not_below} = 10\n"
+                text, line = _toml(path, f.name, "5", extra=floor)
+                cases.append((text, line, key, f"must not be below {bound.not_below}"))
+    return cases
+
+
+CASES = _cases()
+
+
+def test_the_walk_covers_every_section_and_the_named_examples() -> None:
+    keys = {key for _, _, key, _ in CASES}
+    assert {"detect.threshold", "store.epoch_seconds", "health.interval_s",
+            "detect.label_thresholds.k", "cameras[0].fps", "serial.nodes[0].baudrate",
+            "anomaly.channels.x/y.adaptive_alpha", "control.max_clients"} <= keys
+    assert len(CASES) > 60
+
+
+@pytest.mark.parametrize(("text", "line", "key", "problem"), CASES,
+                         ids=[f"{c[2]}:{c[0].splitlines()[-1]}" for c in CASES])
+def test_every_declared_range_is_refused_with_file_line_and_key(
+        text: str, line: int, key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "site.toml")
+    assert str(info.value).startswith(f"site.toml:{line}: {key}: {problem}"), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_defaults_and_a_section_built_in_code_obey_the_same_ranges() -> None:
+    assert parse_config("") == Config()
+    with pytest.raises(FieldProblem, match=r"^threshold: must be in 0\.\.1, got 1\.5$"):
+        DetectConfig(threshold=1.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[detect]\nthreshold = 1.5\n", ":2: detect.threshold: must be in 0..1, got 1.5"),
+        ("[store]\nepoch_seconds = 0\n", ":2: store.epoch_seconds: must be at least 1, got 0"),
+    ],
+)
+def test_cli_refuses_an_out_of_range_value_with_exit_2(
+        tmp_path: Path, text: str, expected: str) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "controller", "doctor", "--config", str(f)],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{f}{expected}" in lines[0]

@@ -95,7 +95,7 @@ def test_spike_raises_an_alarm_that_ops_acknowledge(service: RunningService) -> 
 def test_sighup_refuses_a_bad_config_and_keeps_running(service: RunningService) -> None:
     service.wait_notify("READY=1")
     good = service.config.read_text()
-    service.config.write_text(good + "\n[store]\nepoch_seconds = 'hourly'\n")
+    service.config.write_text(good.replace("[store]\n", "[store]\nepoch_seconds = 0\n"))
     os.kill(service.proc.pid, signal.SIGHUP)
     log_path = service.root / "service.log"
     _wait(lambda: "reload refused" in log_path.read_text(), what="the refusal in the log")
@@ -104,6 +104,7 @@ def test_sighup_refuses_a_bad_config_and_keeps_running(service: RunningService) 
         status = client.call("status")
         assert status["state"] == "running"
         assert "config.toml" in (status["config"]["last_error"] or "")
+        assert "store.epoch_seconds: must be at least 1" in status["config"]["last_error"]
     # a good config is taken
     service.config.write_text(good.replace('name = "test-site"', 'name = "renamed-site"'))
     os.kill(service.proc.pid, signal.SIGHUP)

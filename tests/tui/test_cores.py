@@ -157,7 +157,7 @@ def test_config_validation_names_line_and_key() -> None:
     assert validate("[device]\nname = 'x'\n") is None
     problem = validate("[device]\nname = 'x'\n\n[health]\ninterval_s = -2\n")
     assert problem is not None and problem.line == 5 and problem.key == "health.interval_s"
-    assert str(problem) == "line 5: health.interval_s: must not be negative"
+    assert str(problem) == "line 5: health.interval_s: must be greater than 0, got -2"
     bad = validate("[device\n")
     assert bad is not None and "invalid TOML" in bad.message
 

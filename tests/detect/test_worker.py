@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 
 from controller.camera.reconnect import CameraStatus
-from controller.camera.worker import CameraWorker
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.events import DetectionEvent
+from controller.detect.worker import CameraWorker
 from tests.detect.test_pipeline import scene
 
 
