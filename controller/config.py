@@ -63,6 +63,9 @@ class SerialConfig:
     queue_size: int = 4096
     reopen_backoff_max_s: float = 10.0
     heartbeat_timeout_s: float = 10.0
+    # a configured node that sends nothing (no reading, no heartbeat) for this long raises
+    # one node-level `missing` alarm (0 = never); `[anomaly.channels."<node>"]` overrides it
+    missing_s: float = 20.0
     nodes: list[NodeConfig] = field(default_factory=list)
 
 
