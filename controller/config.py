@@ -179,6 +179,8 @@ class CameraConfig:
     h264_bitrate: int = 4_000_000  # picamera2 H.264 encoder
     reopen_backoff_initial_s: float = 0.5
     reopen_backoff_max_s: float = 30.0
+    # a stream (rtsp://, http://) that gives no frame for this long is down (a hung server)
+    read_timeout_s: float = 5.0
     # zone name -> polygon of [x, y] points normalised 0..1; none = the whole frame
     zones: dict[str, list[list[float]]] = field(default_factory=dict)
     # polygons blacked out before analysis and storage
