@@ -28,7 +28,7 @@ from firmware_bridge.simnode import PtyNode, SimNodeOptions
 from tests.tui.test_flows import plain, until
 from tui.app import EdgewardenApp
 
-from .conftest import PASSPHRASE
+from .conftest import PASSPHRASE, close_connection
 
 
 @dataclass
@@ -113,12 +113,14 @@ def short_root() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _stop(site: Site) -> None:
-    if site.proc.poll() is None:
+def _stop(site: Site) -> int:
+    code = site.proc.poll()
+    if code is None:
         site.proc.terminate()
-        site.proc.wait(timeout=30)
+        code = site.proc.wait(timeout=30)
     site.newcomer.stop()
     site.fleet.stop()
+    return code
 
 
 def test_a_node_paired_while_running_is_taken_on_sighup(short_root: Path) -> None:
@@ -194,6 +196,7 @@ async def _pair_in_tui(site: Site) -> None:
         await pilot.click("#confirm")
         await until(pilot, lambda: any(n.uid == site.newcomer_uid and n.paired and n.online
                                        for n in app.live.status.nodes), tries=600)
+    await close_connection(app)  # after the app ended: it would reconnect
 
 
 async def _rotate_in_tui(site: Site) -> None:
@@ -207,3 +210,4 @@ async def _rotate_in_tui(site: Site) -> None:
         before = site.keys.lookup(site.newcomer_uid)
         await pilot.click("#confirm")
         await until(pilot, lambda: site.keys.lookup(site.newcomer_uid) != before, tries=600)
+    await close_connection(app)  # after the app ended: it would reconnect

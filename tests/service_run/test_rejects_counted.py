@@ -20,7 +20,7 @@ from firmware_bridge.fleet import start_paired_nodes
 from tests.tui.test_flows import text_of, until
 from tui.app import EdgewardenApp
 
-from .conftest import PASSPHRASE
+from .conftest import PASSPHRASE, close_connection
 
 
 def _status(sock: Path) -> dict[str, Any]:
@@ -84,3 +84,4 @@ async def _nodes_screen_shows_rejects(sock: Path) -> None:
         assert int(rejected) > 0
         link = text_of(app, "#node-link")
         assert any(reason in link for reason in ("bad_cobs", "bad_crc", "too_short"))
+    await close_connection(app)  # after the app ended: it would reconnect

@@ -3,17 +3,22 @@ simulated nodes on ptys, the default anomaly settings, read through the control 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import DataTable
+
 from controller.control.client import ControlClient, ServiceUnavailable
 from controller.store import initialise
 from firmware_bridge.fleet import SimulatedFleet, start_paired_nodes
+from tests.tui.test_flows import text_of, until
+from tui.app import EdgewardenApp
 
-from .conftest import PASSPHRASE, RunningService
+from .conftest import PASSPHRASE, RunningService, close_connection
 
 NOPE = "/dev/ttyNOPE0"
 
@@ -91,6 +96,7 @@ def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: 
         gone = _wait(lambda: _node(_status(sock), "gone"), what="the absent node's row")
         assert gone["state"] == "absent"
         assert gone["port"] == NOPE and "No such file" in (gone["last_error"] or "")
+        asyncio.run(_tui_lists_the_absent_node(sock))
 
         fleet.nodes[0].node.stop()  # the node's simulator dies
         missing_s = 20.0  # the default of [serial] missing_s
@@ -133,6 +139,23 @@ def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: 
         proc.terminate()
         proc.wait(timeout=30)
         fleet.stop()
+
+
+async def _tui_lists_the_absent_node(sock: Path) -> None:
+    app = EdgewardenApp(sock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.connected, tries=200)
+        await pilot.press("4")
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 3, tries=200)
+        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        row = names.index("gone")
+        assert str(table.get_row_at(row)[2]) == "absent"
+        table.move_cursor(row=row)
+        await pilot.pause(0.2)
+        link = text_of(app, "#node-link")
+        assert NOPE in link and "No such file" in link
+    await close_connection(app)  # after the app ended: it would reconnect
 
 
 def test_a_dropped_node_is_one_alarm_not_one_per_channel(service: RunningService) -> None:
