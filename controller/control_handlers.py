@@ -169,9 +169,9 @@ class ServiceHandlers:
         if port is None:
             port, expect_uid, known_name = self._node_port(wanted)
             name = name or known_name
-        elif port in link_ports:
-            raise CommandError(f"{port} is read by the link: pair the node by its uid or "
-                               "name instead (the service lends the port for pairing)")
+        elif port in link_ports:  # `edgewarden pair PORT` while the service reads PORT
+            name = name or next((c.name for c in service.cfg.serial.nodes if c.port == port),
+                                None)
         from firmware_bridge.keystore import KeystoreError
         from firmware_bridge.pairing import PairingError, pair_over_serial
         from firmware_bridge.signing import KEY_LEN, SecretKey

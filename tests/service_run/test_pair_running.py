@@ -143,6 +143,33 @@ def test_a_node_paired_while_running_is_taken_on_sighup(short_root: Path) -> Non
         _stop(site)
 
 
+def test_cli_pair_while_the_service_reads_the_port(short_root: Path) -> None:
+    site = _site(short_root, None, pairing=True)
+    try:
+        _wait(lambda: (n := site.node(site.newcomer_uid)) and n["state"] == "unpaired",
+              what="the node in pairing mode listed as unpaired")
+        out = subprocess.run(
+            [sys.executable, "-m", "controller", "pair", site.newcomer.path, "--config",
+             str(site.root / "config.toml"), "--name", "gate"],
+            capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert f"paired node {site.newcomer_uid} as 'gate'" in out.stdout
+        record = site.keys.lookup(site.newcomer_uid)
+        assert record is not None and record.name == "gate"
+        # taken at once: no SIGHUP, no restart
+        _wait(lambda: (n := site.node(site.newcomer_uid)) and n["state"] == "online",
+              what="the node paired by the CLI online")
+        # pairing it again is refused with the reason, and nothing changes
+        again = subprocess.run(
+            [sys.executable, "-m", "controller", "pair", site.newcomer.path, "--config",
+             str(site.root / "config.toml"), "--name", "gate"],
+            capture_output=True, text=True, timeout=60)
+        assert again.returncode != 0 and "Traceback" not in again.stderr
+        assert site.keys.lookup(site.newcomer_uid) == record
+    finally:
+        assert _stop(site) == 0
+
+
 def _press_on_row(app: EdgewardenApp, uid: str) -> int:
     nodes = app.live.status.nodes
     return next(i for i, n in enumerate(nodes) if n.uid == uid)
