@@ -4,6 +4,7 @@ simulated nodes on ptys, the default anomaly settings, read through the control 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -33,8 +34,10 @@ def _wait(pred, timeout: float = 20.0, what: str = "condition"):  # type: ignore
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _defaults_config(root: Path, fleet: SimulatedFleet) -> Path:
-    """A site as a newcomer writes it: nodes and paths, no [anomaly] section at all."""
+def _defaults_config(root: Path, fleet: SimulatedFleet, quiet_port: str) -> Path:
+    """A site as a newcomer writes it: nodes and paths, no [anomaly] section at all; besides
+    the fleet a node on a port that does not exist (`gone`), one on a path that is no
+    serial port (`broken`) and one on a port where nothing arrives (`quiet`)."""
     nodes = "".join(f'[[serial.nodes]]\nname = "{n.name}"\nport = "{n.port}"\n\n'
                     for n in fleet.nodes)
     cfg = root / "config.toml"
@@ -54,6 +57,14 @@ commit_interval_ms = 50
 [[serial.nodes]]
 name = "gone"
 port = "{NOPE}"
+
+[[serial.nodes]]
+name = "broken"
+port = "{root}"
+
+[[serial.nodes]]
+name = "quiet"
+port = "{quiet_port}"
 """)
     return cfg
 
@@ -84,7 +95,8 @@ def _active(status: dict[str, Any]) -> list[dict[str, Any]]:
 def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: Path) -> None:
     initialise(tmp_path / "data", passphrase=PASSPHRASE)
     fleet = start_paired_nodes(2, tmp_path / "nodes", rate_hz=5.0)
-    cfg = _defaults_config(tmp_path, fleet)
+    quiet_master, quiet_slave = os.openpty()
+    cfg = _defaults_config(tmp_path, fleet, os.ttyname(quiet_slave))
     sock = tmp_path / "run" / "control.sock"
     proc = _start(tmp_path, cfg, fleet, "service.log")
     try:
@@ -96,20 +108,26 @@ def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: 
         gone = _wait(lambda: _node(_status(sock), "gone"), what="the absent node's row")
         assert gone["state"] == "absent"
         assert gone["port"] == NOPE and "No such file" in (gone["last_error"] or "")
+        status = _status(sock)
+        broken = _node(status, "broken")
+        assert broken is not None and broken["state"] == "failing" and broken["last_error"]
+        assert _node(status, "quiet")["state"] == "silent"  # type: ignore[index]
         asyncio.run(_tui_lists_the_absent_node(sock))
 
         fleet.nodes[0].node.stop()  # the node's simulator dies
         missing_s = 20.0  # the default of [serial] missing_s
         alarms = _wait(lambda: (a := _active(_status(sock))) and
-                       {x["channel"] for x in a} >= {"node-1", "gone"} and a,
+                       {x["channel"] for x in a} >= {"node-1", "gone", "broken", "quiet"}
+                       and a,
                        timeout=missing_s + 20, what="node alarms with the defaults")
-        node_alarms = [a for a in alarms if a["channel"].startswith(("node-1", "gone"))]
-        # one alarm per node, none per channel
-        assert sorted((a["channel"], a["rule"]) for a in node_alarms) == [
-            ("gone", "missing"), ("node-1", "missing")]
-        dead = next(a for a in node_alarms if a["channel"] == "node-1")
+        # one alarm per node, none per channel (health alarms of a busy test machine aside)
+        alarms = [a for a in alarms if not a["channel"].startswith("health/")]
+        assert sorted((a["channel"], a["rule"]) for a in alarms) == [
+            ("broken", "missing"), ("gone", "missing"), ("node-1", "missing"),
+            ("quiet", "missing")]
+        dead = next(a for a in alarms if a["channel"] == "node-1")
         assert "node-1/temperature" in dead["detail"]["channels"]
-        absent = next(a for a in node_alarms if a["channel"] == "gone")
+        absent = next(a for a in alarms if a["channel"] == "gone")
         assert absent["detail"]["state"] == "absent"
         assert absent["detail"]["port"] == NOPE
         status = _status(sock)
@@ -139,6 +157,8 @@ def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: 
         proc.terminate()
         proc.wait(timeout=30)
         fleet.stop()
+        os.close(quiet_master)
+        os.close(quiet_slave)
 
 
 async def _tui_lists_the_absent_node(sock: Path) -> None:
@@ -147,7 +167,7 @@ async def _tui_lists_the_absent_node(sock: Path) -> None:
         await until(pilot, lambda: app.connected, tries=200)
         await pilot.press("4")
         table = app.screen.query_one(DataTable)
-        await until(pilot, lambda: table.row_count == 3, tries=200)
+        await until(pilot, lambda: table.row_count == 5, tries=200)
         names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         row = names.index("gone")
         assert str(table.get_row_at(row)[2]) == "absent"
