@@ -139,3 +139,58 @@ keys_dir = "{root / 'keys'}"
     assert "worker failed" not in log and "Traceback" not in log
     for name in CAMERAS:  # each was retried with backoff, and said so
         assert f"camera {name} down:" in log and "retry in" in log
+
+
+def test_a_recording_that_ends_says_ended_not_up(root: Path) -> None:
+    from controller.camera_worker import CameraWorker
+    from controller.config import CameraConfig, DetectConfig
+
+    video = write_synthetic_video(root / "short.mp4", frames=8)
+    worker = CameraWorker(CameraConfig(name="short", source=str(video), fps=40.0,
+                                       lores_width=80, lores_height=60),
+                          DetectConfig(), lambda e: None, lambda s: None)
+    worker.start()
+    try:
+        status = _wait(lambda: (s := worker.status)["state"] != "up" and s["frames"] and s,
+                       timeout=30, what="the recording to end")
+    finally:
+        worker.stop()
+    assert status["state"] == "ended" and status["frames"] >= 1
+
+
+def test_a_backend_exception_is_a_camera_down_retried_with_backoff() -> None:
+    from controller.camera.frame import Frame
+    from controller.camera.reconnect import Backoff, CameraStatus, ReconnectingCamera
+
+    class Vanishing:
+        name = "lost"
+        dropped = 0
+
+        def __init__(self) -> None:
+            self.opens = 0
+
+        def open(self) -> None:
+            self.opens += 1
+            if self.opens == 1:
+                raise FileNotFoundError(2, "No such file or directory")
+
+        def read(self) -> Frame | None:
+            return Frame(index=0, time=0.0, image=np.zeros((2, 2, 3), np.uint8))
+
+        def close(self) -> None:
+            pass
+
+        def clip_recorder(self) -> Any:
+            raise NotImplementedError
+
+    now = [0.0]
+    changes: list[CameraStatus] = []
+    cam = ReconnectingCamera(Vanishing(), Backoff(1.0, 4.0), lambda: now[0],  # type: ignore[arg-type]
+                             changes.append)
+    assert cam.read() is None
+    assert cam.status.down and "FileNotFoundError" in cam.status.reason
+    assert changes[-1].down
+    now[0] = 0.5
+    assert cam.read() is None  # still inside the backoff
+    now[0] = 1.0
+    assert cam.read() is not None and not cam.status.down
