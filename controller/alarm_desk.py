@@ -74,7 +74,24 @@ def view_to_json(v: AlarmView, detail: dict[str, Any] | None = None) -> dict[str
         "chatter_per_hour": v.chatter_per_hour,
         "chattering": v.chattering,
         "detail": detail,
+        "message": node_alarm_message(detail) if detail else None,
     }
+
+
+def node_alarm_message(detail: dict[str, Any]) -> str:
+    """One line for a node alarm: what went silent with it and what its port says."""
+    channels = list(detail.get("channels") or [])
+    state = detail.get("state") or "silent"
+    if channels:
+        shown = ", ".join(c.partition("/")[2] or c for c in channels[:6])
+        more = f" and {len(channels) - 6} more" if len(channels) > 6 else ""
+        text = f"node {state}: {len(channels)} channel(s) silent ({shown}{more})"
+    else:
+        text = f"node {state}: nothing heard from it"
+    error = detail.get("last_error")
+    if error and state in ("absent", "failing"):
+        text += f"; port {detail.get('port')}: {error}"
+    return text
 
 
 class AlarmDesk:
@@ -141,6 +158,7 @@ class AlarmDesk:
                 if tr.event in ("raise", "escalate") or tr.alarm_id not in self._details:
                     self._details[tr.alarm_id] = self._node_alarm_detail(tr.channel)
                 body["detail"] = self._details[tr.alarm_id]
+                body["message"] = node_alarm_message(body["detail"])
             severity = tr.severity if tr.event in ("raise", "escalate", "return") else "info"
             self._record("alarm", tr.channel, severity, body)
             self._publish("alarm", body)

@@ -85,6 +85,7 @@ def test_the_desk_records_one_alarm_with_the_channels_and_the_port() -> None:
     assert detail["state"] == "absent" and detail["port"] == "/dev/north"
     (view,) = desk.views()
     assert view["id"] == "north:missing" and view["detail"] == detail
+    assert view["message"].startswith("node absent: 4 channel(s) silent (door, humidity")
 
 
 def test_no_node_rule_when_missing_s_is_zero() -> None:

@@ -130,6 +130,9 @@ def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: 
         absent = next(a for a in alarms if a["channel"] == "gone")
         assert absent["detail"]["state"] == "absent"
         assert absent["detail"]["port"] == NOPE
+        assert NOPE in absent["message"] and "No such file" in absent["message"]
+        assert dead["message"].startswith("node ")  # what went silent, in words
+        assert "temperature" in dead["message"]
         status = _status(sock)
         assert _node(status, "node-1")["state"] != "online"  # type: ignore[index]
         assert _node(status, "node-2")["state"] == "online"  # type: ignore[index]
