@@ -143,7 +143,14 @@ class AlarmDesk:
 
     # ------------------------------------------------------------------ outputs
     def views(self) -> list[dict[str, Any]]:
-        return [view_to_json(v, self._details.get(v.alarm_id)) for v in self.engine.alarms()]
+        return [view_to_json(v, self._detail_of(v)) for v in self.engine.alarms()]
+
+    def _detail_of(self, v: AlarmView) -> dict[str, Any] | None:
+        detail = self._details.get(v.alarm_id)
+        if detail is None and v.rule == "missing" and v.channel in self._nodes:
+            # an alarm restored from the saved state: described as the node is now
+            detail = self._node_alarm_detail(v.channel)
+        return detail
 
     def save(self) -> None:
         if self._state_file is None:

@@ -154,8 +154,11 @@ def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: 
         row = _node(status, "node-1")
         assert row is not None and row["state"] in ("absent", "failing")
         assert row["paired"] and row["uid"] == fleet.nodes[0].uid
-        _wait(lambda: {"node-1", "gone"} <= {a["channel"] for a in _active(_status(sock))},
-              timeout=40, what="the dead node's alarm after the restart")
+        after = _wait(lambda: (a := {x["channel"]: x for x in _active(_status(sock))})
+                      and {"node-1", "gone"} <= set(a) and a,
+                      timeout=40, what="the dead node's alarm after the restart")
+        assert after["node-1"]["detail"]["state"] in ("absent", "failing")
+        assert "node-1/temperature" in after["node-1"]["detail"]["channels"]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
