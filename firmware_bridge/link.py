@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -71,6 +72,9 @@ class PortStats:
     bytes_in: int = 0
     frame_errors: collections.Counter[str] = field(default_factory=collections.Counter)
     last_error: str = ""
+    # open | absent (no such device) | failing (it exists but cannot be opened or read)
+    # | closed (not tried yet, or stopped)
+    state: str = "closed"
 
 
 class LinkObserver:
@@ -89,6 +93,7 @@ class _Node:
     stats: NodeStats
     bucket: TokenBucket
     port: _Port
+    key: SecretKey | None = None
 
 
 class _Port:
@@ -99,6 +104,7 @@ class _Port:
         self.decoder = FrameDecoder()
         self.stats = PortStats(spec.path)
         self.uids: set[str] = set()
+        self.held = False  # lent out (to pairing): not reopened until given back
 
 
 class LinkManager:
@@ -159,6 +165,46 @@ class LinkManager:
             out.append(st)
         return sorted(out, key=lambda s: (s.name, s.uid))
 
+    def refresh_keys(self) -> list[str]:
+        """Look every known node's key up again (after `pair` or a key rotation while the
+        link runs): a node whose key or name changed gets a new session, so its next
+        frames are taken (or refused) by what the key store now says. Returns their uids."""
+        changed = []
+        for node_id, node in self._nodes.items():
+            uid = node.stats.uid
+            try:
+                found = self._keys(uid)
+            except Exception as exc:  # a broken key file must not stop the other nodes
+                log.error("node %s: cannot load its key (%s); keeping its session", uid, exc)
+                continue
+            key, name = found if found else (None, node.port.spec.name or uid)
+            same_key = (key is None) == (node.key is None) and (key is None or key == node.key)
+            if same_key and name == node.stats.name:
+                continue
+            node.session = NodeSession(node_id, key, self._random)
+            node.key = key
+            node.stats.name = name or uid
+            changed.append(uid)
+            log.info("node %s: key store changed (%s); new session", uid,
+                     "paired" if key is not None else "unpaired")
+        return changed
+
+    def hold_port(self, path: str) -> bool:
+        """Close `path` and keep it closed (pairing needs the port to itself); False if the
+        link has no such port."""
+        for port in self._ports:
+            if port.spec.path == path:
+                port.held = True
+                self._close(port, "lent to pairing")
+                return True
+        return False
+
+    def give_back_port(self, path: str) -> None:
+        """Reopen a port taken with :meth:`hold_port`."""
+        for port in self._ports:
+            if port.spec.path == path:
+                port.held = False
+
     def port_stats(self) -> list[PortStats]:
         return [p.stats for p in self._ports]
 
@@ -180,7 +226,7 @@ class LinkManager:
         backoff = BACKOFF_START_S
         loop = asyncio.get_running_loop()
         while True:
-            if port.fd is None:
+            if port.fd is None and not port.held:
                 if self._open(port, loop):
                     backoff = BACKOFF_START_S
                 else:
@@ -193,7 +239,14 @@ class LinkManager:
         try:
             ser = serial.Serial(port.spec.path, port.spec.baudrate, timeout=0)
         except (serial.SerialException, OSError, ValueError) as exc:
-            port.stats.last_error = str(exc)
+            absent = (getattr(exc, "errno", None) == errno.ENOENT
+                      or not os.path.exists(port.spec.path))
+            state = "absent" if absent else "failing"
+            if (state, str(exc)) != (port.stats.state, port.stats.last_error):
+                # once per new condition, not at every retry
+                log.warning("%s: cannot open (%s): %s; retrying with backoff",
+                            port.spec.path, "no such device" if absent else "failing", exc)
+            port.stats.state, port.stats.last_error = state, str(exc)
             return False
         port.serial = ser
         port.fd = ser.fileno()
@@ -203,6 +256,7 @@ class LinkManager:
             port.stats.reopens += 1
             log.info("%s: port is back", port.spec.path)
         port.stats.is_open = True
+        port.stats.state = "open"
         port.stats.opens += 1
         loop.add_reader(port.fd, self._on_readable, port)
         return True
@@ -218,8 +272,9 @@ class LinkManager:
         port.fd = None
         port.serial = None
         port.stats.is_open = False
+        port.stats.state = "closed"
         port.stats.last_error = why
-        if why != "stopped":
+        if why not in ("stopped", "lent to pairing"):
             log.warning("%s: port closed (%s); reopening with backoff", port.spec.path, why)
 
     def _write(self, port: _Port, data: bytes) -> bool:
@@ -276,6 +331,7 @@ class LinkManager:
             stats=NodeStats(uid=uid, name=name or uid, port=port.spec.path),
             bucket=TokenBucket(rate, max(rate, 10.0), mono),
             port=port,
+            key=key,
         )
         self._nodes[frame.node_id] = node
         port.uids.add(uid)

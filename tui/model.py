@@ -99,6 +99,10 @@ class Node:
     id: str
     name: str
     online: bool = False
+    uid: str = ""  # the node's unique id (its USB serial): what the user checks on pairing
+    port: str = ""
+    state: str = ""  # online | offline | unpaired | absent | failing | silent (service's)
+    last_error: str = ""  # of its port, when it cannot be opened or read
     paired: bool = False
     last_seen: float | None = None
     firmware: str = ""
@@ -259,6 +263,10 @@ def parse_node(raw: Any) -> Node:
         id=node_id,
         name=_str(d.get("name"), node_id),
         online=online if isinstance(online, bool) else d.get("state") == "online",
+        uid=_str(d.get("uid")),
+        port=_str(d.get("port")),
+        state=_str(d.get("state")),
+        last_error=_str(d.get("last_error")),
         paired=_bool(d.get("paired")),
         last_seen=_float(d.get("last_seen")),
         firmware=_str(d.get("firmware")),

@@ -4,6 +4,11 @@ The engine is a pure state machine; the desk feeds it readings and time, turns w
 out into "alarm" records in the store and "alarm" events on the control socket, and
 persists the learned state so baselines survive a restart. It runs on the service's loop
 (one thread), so the engine needs no locking.
+
+A configured node is watched as a whole: its own channel (the node's name) carries one
+`missing` alarm that its channels' missing rules feed (the engine groups them), and the
+desk adds the node's channels and port state to that alarm's detail, so a silent node is
+one alarm (ISA-18.2 first-out), not one per channel.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ log = logging.getLogger("alarms")
 
 Recorder = Callable[[str, str, str, dict[str, Any]], object]
 Publisher = Callable[[str, Any], None]
+NodeDetail = Callable[[str], dict[str, Any]]  # node name -> its port state, for the detail
+
+NODE_SEEN_EVERY_S = 1.0  # a reading counts as a sign of life at most this often per node
 
 _SEVERITY_OF_EVENT = {"raise": "warning", "escalate": "critical"}
 
@@ -35,7 +43,16 @@ def with_defaults(cfg: AnomalyConfig, extra: dict[str, ChannelRulesConfig]) -> A
     return replace(cfg, channels=channels)
 
 
-def view_to_json(v: AlarmView) -> dict[str, Any]:
+def node_rules(names: list[str], missing_s: float) -> dict[str, ChannelRulesConfig]:
+    """The node-level rule of each configured node: one `missing` alarm after `missing_s`
+    without a reading or heartbeat (0 = none)."""
+    if missing_s <= 0:
+        return {}
+    rule = ChannelRulesConfig(missing_s=missing_s, adaptive="off", priority="high")
+    return dict.fromkeys(names, rule)
+
+
+def view_to_json(v: AlarmView, detail: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": v.alarm_id,
         "channel": v.channel,
@@ -56,7 +73,25 @@ def view_to_json(v: AlarmView) -> dict[str, Any]:
         "suppressed": v.suppress_reason or None,
         "chatter_per_hour": v.chatter_per_hour,
         "chattering": v.chattering,
+        "detail": detail,
+        "message": node_alarm_message(detail) if detail else None,
     }
+
+
+def node_alarm_message(detail: dict[str, Any]) -> str:
+    """One line for a node alarm: what went silent with it and what its port says."""
+    channels = list(detail.get("channels") or [])
+    state = detail.get("state") or "silent"
+    if channels:
+        shown = ", ".join(c.partition("/")[2] or c for c in channels[:6])
+        more = f" and {len(channels) - 6} more" if len(channels) > 6 else ""
+        text = f"node {state}: {len(channels)} channel(s) silent ({shown}{more})"
+    else:
+        text = f"node {state}: nothing heard from it"
+    error = detail.get("last_error")
+    if error and state in ("absent", "failing"):
+        text += f"; port {detail.get('port')}: {error}"
+    return text
 
 
 class AlarmDesk:
@@ -66,11 +101,17 @@ class AlarmDesk:
         record: Recorder,
         publish: Publisher,
         state_file: Path | None = None,
+        nodes: list[str] | None = None,
+        node_detail: NodeDetail | None = None,
     ) -> None:
         self.engine = engine
         self._record = record
         self._publish = publish
         self._state_file = state_file
+        self._nodes = frozenset(nodes or ())
+        self._node_detail = node_detail
+        self._node_seen: dict[str, float] = {}
+        self._details: dict[str, dict[str, Any]] = {}  # alarm id -> detail of its episode
         if state_file is not None and state_file.exists():
             try:
                 engine.load_state(json.loads(state_file.read_text(encoding="utf-8")))
@@ -83,6 +124,10 @@ class AlarmDesk:
     # ------------------------------------------------------------------ inputs
     def observe(self, channel: str, t: float, value: float) -> None:
         self._emit(self.engine.observe(channel, t, value))
+        node = channel.partition("/")[0]
+        if node in self._nodes and t - self._node_seen.get(node, -1e18) >= NODE_SEEN_EVERY_S:
+            self._node_seen[node] = t
+            self._emit(self.engine.heartbeat(node, t))
 
     def heartbeat(self, node: str, t: float) -> None:
         self._emit(self.engine.heartbeat(node, t))
@@ -98,7 +143,14 @@ class AlarmDesk:
 
     # ------------------------------------------------------------------ outputs
     def views(self) -> list[dict[str, Any]]:
-        return [view_to_json(v) for v in self.engine.alarms()]
+        return [view_to_json(v, self._detail_of(v)) for v in self.engine.alarms()]
+
+    def _detail_of(self, v: AlarmView) -> dict[str, Any] | None:
+        detail = self._details.get(v.alarm_id)
+        if detail is None and v.rule == "missing" and v.channel in self._nodes:
+            # an alarm restored from the saved state: described as the node is now
+            detail = self._node_alarm_detail(v.channel)
+        return detail
 
     def save(self) -> None:
         if self._state_file is None:
@@ -109,10 +161,26 @@ class AlarmDesk:
     def _emit(self, transitions: list[AlarmTransition]) -> None:
         for tr in transitions:
             body = tr.to_record()
+            if tr.rule == "missing" and tr.channel in self._nodes:
+                if tr.event in ("raise", "escalate") or tr.alarm_id not in self._details:
+                    self._details[tr.alarm_id] = self._node_alarm_detail(tr.channel)
+                body["detail"] = self._details[tr.alarm_id]
+                body["message"] = node_alarm_message(body["detail"])
             severity = tr.severity if tr.event in ("raise", "escalate", "return") else "info"
             self._record("alarm", tr.channel, severity, body)
             self._publish("alarm", body)
             log.log(logging.WARNING if tr.event in _SEVERITY_OF_EVENT else logging.INFO,
                     "%s %s %s -> %s (value %s)", tr.alarm_id, tr.event, tr.from_state,
                     tr.to_state, tr.value)
+
+    def _node_alarm_detail(self, node: str) -> dict[str, Any]:
+        """What a node alarm says: the node's channels that went silent with it, its port."""
+        prefix = node + "/"
+        detail: dict[str, Any] = {
+            "node": node,
+            "channels": [c for c in self.engine.channels() if c.startswith(prefix)],
+        }
+        if self._node_detail is not None:
+            detail.update(self._node_detail(node))
+        return detail
 

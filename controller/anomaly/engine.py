@@ -136,14 +136,30 @@ class AnomalyEngine:
         if t > self._now:
             self._now = t
         out: list[AlarmTransition] = []
-        for ch in self._channels.values():
+        missing: dict[str, tuple[bool, float]] = {}
+        for name, ch in self._channels.items():
             if ch.missing:
-                rule, point = ch.missing
+                rule, _ = ch.missing
                 score, active = rule.check(t)
                 if score > ch.score:
                     ch.score = score
-                if active or point.busy:
-                    out += point.evaluate(t, active, rule.severity, None, score)
+                missing[name] = (active, score)
+        # first-out: a silent node is one alarm on the node's own channel (its name), not
+        # one per channel; its channels' missing rules only feed that alarm
+        node_silent: dict[str, bool] = {}
+        for name, (active, _) in missing.items():
+            node, sep, _rest = name.partition("/")
+            if sep and node in missing:
+                node_silent[node] = node_silent.get(node, False) or active
+        for name, (active, score) in missing.items():
+            rule, point = self._channels[name].missing  # type: ignore[misc]
+            node, sep, _rest = name.partition("/")
+            if sep and node in missing:
+                active = False  # grouped under the node's alarm
+            elif node_silent.get(name):
+                active, score = True, 1.0
+            if active or point.busy:
+                out += point.evaluate(t, active, rule.severity, None, score)
         for point in self._points.values():
             if point.busy or point.state is AlarmState.SHELVED:
                 out += point.tick(t)

@@ -51,6 +51,7 @@ class OpenCvSource:
         self._last_live: float | None = None
         self._dropped = 0
         self._skip = 0  # file frames passed over after each one read
+        self._file_stamp: tuple[int, int] | None = None  # (size, mtime) of the file opened
 
     @property
     def live(self) -> bool:
@@ -68,18 +69,29 @@ class OpenCvSource:
         src = self.config.source
         self.close()
         self._position = 0
+        self.kind = source_kind(src)  # a folder deleted and made again is a folder again
         if self.kind == "dir":
-            self._images = sorted(
-                p for p in Path(src).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-            )
+            try:
+                self._images = sorted(
+                    p for p in Path(src).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                )
+            except OSError as exc:
+                raise CameraDown(f"{src}: cannot list the folder ({exc.strerror})") from None
             if not self._images:
                 raise CameraDown(f"{src}: folder holds no images")
             return
-        if self.kind == "file" and not Path(src).is_file():
-            raise CameraDown(f"{src}: no such video file")
+        if self.kind == "file":
+            self._file_stamp = self._stamp()
+            if self._file_stamp is None:
+                raise CameraDown(f"{src}: no such video file")
         if self.kind == "device":
             target: int | str = int(src) if src.isdigit() else src
             cap = cv2.VideoCapture(target, cv2.CAP_V4L2)
+        elif self.kind == "stream":
+            # without timeouts a hung server blocks open and read for ever
+            ms = max(1, round(self.config.read_timeout_s * 1000))
+            cap = cv2.VideoCapture(src, cv2.CAP_FFMPEG, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
         else:
             cap = cv2.VideoCapture(src)
         if not cap.isOpened():
@@ -135,13 +147,29 @@ class OpenCvSource:
                 self._cap.grab()
             return np.asarray(image, dtype=np.uint8)
         if self.live:
-            raise CameraDown(f"{self.config.source}: no frame (camera failed or vanished)")
+            raise CameraDown(f"{self.config.source}: no frame within "
+                             f"{self.config.read_timeout_s:g} s (camera failed, vanished "
+                             "or hung)")
+        if self._stamp() != self._file_stamp:
+            raise CameraDown(f"{self.config.source}: the video file was truncated, replaced "
+                             "or removed while playing")
         if self.config.loop and self._index > 0:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._cap.read()
             if ok and image is not None:
                 return np.asarray(image, dtype=np.uint8)
+            raise CameraDown(f"{self.config.source}: no frame after rewinding the file")
         return None
+
+    def _stamp(self) -> tuple[int, int] | None:
+        """(size, mtime) of the video file; None when it is not a regular file."""
+        try:
+            st = Path(self.config.source).stat()
+        except OSError:
+            return None
+        if not Path(self.config.source).is_file():
+            return None
+        return (st.st_size, st.st_mtime_ns)
 
     def _count_gap(self, now: float) -> None:
         if self._last_live is not None and self._fps > 0:

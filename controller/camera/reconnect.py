@@ -1,8 +1,9 @@
 """Reopen a failed or vanished camera with exponential backoff, and say when it is down.
 
-The wrapper never blocks and never raises for a camera failure: ``read()`` returns None
-while the camera is down, and the service polls ``status`` (or gets ``on_change``
-calls) to raise and clear its "camera down" health alarm.
+The wrapper never raises for a camera failure (a backend's own exception, say a folder
+that vanished, counts as one too): ``read()`` returns None while the camera is down, and
+the service polls ``status`` (or gets ``on_change`` calls) to raise and clear its
+"camera down" alarm.
 """
 
 from __future__ import annotations
@@ -83,24 +84,31 @@ class ReconnectingCamera:
                 return None
             try:
                 self.source.open()
-            except CameraDown as exc:
-                self._failed(str(exc), now, attempted=True)
+            except Exception as exc:  # every failure of a backend is a camera down
+                self._failed(_reason(exc), now, attempted=True)
                 return None
             self._is_open = True
             self._failures = 0
             self._set(down=False, down_since=None, reason="")
         try:
             frame = self.source.read()
-        except CameraDown as exc:
-            self.source.close()
-            self._is_open = False
-            self._failed(str(exc), now, attempted=False)
+        except Exception as exc:  # every failure of a backend is a camera down
+            self.fail(_reason(exc))
             return None
         if frame is None:
             self.finished = True
             return None
         self._status = replace(self._status, frames=self._status.frames + 1)
         return frame
+
+    def fail(self, reason: str) -> None:
+        """The camera is down for `reason`: closed, and reopened after the backoff."""
+        try:
+            self.source.close()
+        except Exception as exc:  # a backend that cannot even close is still just down
+            log.warning("camera %s: close failed: %s", self.source.name, exc)
+        self._is_open = False
+        self._failed(reason, self._clock(), attempted=False)
 
     def close(self) -> None:
         self.source.close()
@@ -120,6 +128,10 @@ class ReconnectingCamera:
         self._status = replace(self._status, **changes)  # type: ignore[arg-type]
         if self._on_change is not None and (before != self._status.down or self._status.down):
             self._on_change(self.status)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, CameraDown) else f"{type(exc).__name__}: {exc}"
 
 
 def open_camera(

@@ -9,9 +9,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from controller.config import load_config
+from controller.config import Config, load_config
+from controller.control.address import socket_path
+from controller.control.client import ControlClient, ControlError, ServiceUnavailable
 from controller.errors import EdgewardenError
 from controller.sensors.keystore import KeyStore, KeystoreError
+from controller.service.handlers import PAIR_TIMEOUT_S
 from firmware_bridge.pairing import PairingError, pair_over_serial
 from firmware_bridge.signing import KEY_LEN, SecretKey
 
@@ -22,7 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="provision a key to a sensor node in pairing mode",
         description="Give a fresh random key to the node on PORT, which must be in pairing "
         "mode (pairing button held at power-up). The key is stored 0600 in the key "
-        "directory and the node uid is recorded in its registry.json.",
+        "directory and the node uid is recorded in its registry.json. When the service "
+        "runs and reads PORT, it does the pairing itself and takes the key at once.",
     )
     p.add_argument("port", metavar="PORT", help="serial port of the node")
     p.add_argument("--name", help="name for the node (default: node-<uid>)")
@@ -36,10 +40,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run)
 
 
+def _through_service(args: argparse.Namespace, cfg: Config, console: Console) -> int | None:
+    """Pair through the running service when it reads PORT: two readers of one port would
+    steal each other's frames, and the service takes the new key at once this way. None
+    when the service is not running or does not read PORT."""
+    if not any(n.port == args.port for n in cfg.serial.nodes):
+        return None
+    if args.keys_dir is not None and Path(args.keys_dir) != Path(cfg.serial.keys_dir):
+        return None
+    try:
+        client = ControlClient(socket_path(cfg), timeout=PAIR_TIMEOUT_S + 5.0).connect()
+    except ServiceUnavailable:
+        return None
+    request: dict[str, object] = {"node": args.name or args.port, "port": args.port,
+                                  "replace": bool(args.replace)}
+    if args.name:
+        request["name"] = args.name
+    try:
+        with client, console.status(f"the service is pairing the node on {args.port} ..."):
+            done = client.call("pair", request)
+    except ControlError as exc:
+        raise EdgewardenError(str(exc)) from None
+    if done.get("replaced_key"):
+        console.print(f"replaced key {done['replaced_key']} of node {done['uid']}")
+    print(f"paired node {done['uid']} as {done['node']!r} through the running service "
+          f"(it takes the key at once)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    store = KeyStore(args.keys_dir or cfg.serial.keys_dir)
     console = Console(stderr=True)
+    served = _through_service(args, cfg, console)
+    if served is not None:
+        return served
+    store = KeyStore(args.keys_dir or cfg.serial.keys_dir)
     chosen: dict[str, str] = {}
 
     def check(uid: str) -> None:

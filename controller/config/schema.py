@@ -194,6 +194,9 @@ class SerialConfig(_Checked):
     queue_size: int = bounded(4096, AT_LEAST_ONE)
     reopen_backoff_max_s: float = bounded(10.0, POSITIVE)
     heartbeat_timeout_s: float = bounded(10.0, POSITIVE)
+    # a configured node that sends nothing (no reading, no heartbeat) for this long raises
+    # one node-level `missing` alarm (0 = never); `[anomaly.channels."<node>"]` overrides it
+    missing_s: float = bounded(20.0, NON_NEGATIVE)
     nodes: list[NodeConfig] = field(default_factory=list)
 
 
@@ -312,6 +315,8 @@ class CameraConfig(_Checked):
     h264_bitrate: int = bounded(4_000_000, AT_LEAST_ONE)  # picamera2 H.264 encoder
     reopen_backoff_initial_s: float = bounded(0.5, POSITIVE)
     reopen_backoff_max_s: float = bounded(30.0, Bound(gt=0, not_below="reopen_backoff_initial_s"))
+    # a stream (rtsp://, http://) that gives no frame for this long is down (a hung server)
+    read_timeout_s: float = bounded(5.0, POSITIVE)
     # zone name -> polygon of [x, y] points normalised 0..1; none = the whole frame
     zones: dict[str, list[list[float]]] = field(default_factory=dict, metadata=POLYGONS)
     # polygons blacked out before analysis and storage

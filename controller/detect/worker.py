@@ -53,7 +53,7 @@ class CameraWorker:
         return {
             "name": self.cfg.name,
             "source": self.cfg.source if "://" not in self.cfg.source else "(stream)",
-            "state": "down" if s.down else "up",
+            "state": "ended" if self.camera.finished else "down" if s.down else "up",
             "reason": s.reason or self.error,
             "frames": s.frames,
             "dropped": s.dropped,
@@ -102,7 +102,12 @@ class CameraWorker:
                     self.pipeline = DetectionPipeline(self.cfg, self.detect, detector, self,
                                                       clip_recorder=recorder)
                 self._wall_offset = time.time() - frame.time
-                self.pipeline.process(frame)
+                try:
+                    self.pipeline.process(frame)
+                except Exception as exc:  # down and retried, never a dead worker
+                    log.exception("camera %s: frame processing failed", self.cfg.name)
+                    self.camera.fail(f"frame processing failed: {type(exc).__name__}: {exc}")
+                    continue
                 # files and test sources come as fast as we read them: pace them to fps
                 self._stop.wait(max(0.0, period - (time.monotonic() - started)))
         except Exception:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 MAX_SHELVE_MINUTES = 7 * 24 * 60
 MAX_SAMPLE_RATE_HZ = 100.0
+PAIR_TIMEOUT_S = 8.0  # within the clients' 10 s, so they get the reason, not a timeout
 
 
 def user_name(uid: int) -> str:
@@ -154,35 +155,76 @@ class ServiceHandlers:
         return {"node": node.name, "sample_rate_hz": hz}
 
     async def pair(self, call: Call, args: dict[str, Any]) -> Any:
+        """Give a node in pairing mode a fresh key. `node` is a uid or name the service
+        knows (a node on a link port: the link lends the port for the exchange), or a
+        name with `port` for a port the link does not read. The node that answers must be
+        the one asked for; `replace` gives a paired node a new key (rotation)."""
+        service = self.service
+        wanted = str(args["node"])
+        replace = bool(args.get("replace", False))
+        link_ports = {p.path for p in service._ports()}
         port = args.get("port")
-        if not port:
-            raise CommandError("pair needs the node's port (the node must be in pairing mode)")
-        if any(p.path == port for p in self.service._ports()):
-            raise CommandError(f"{port} is in use by the link; remove it from the config "
-                               "or run `edgewarden pair` with the service stopped")
-        from firmware_bridge.pairing import pair_over_serial
+        expect_uid: str | None = None
+        name = args.get("name")
+        if port is None:
+            port, expect_uid, known_name = self._node_port(wanted)
+            name = name or known_name
+        elif port in link_ports:  # `edgewarden pair PORT` while the service reads PORT
+            name = name or next((c.name for c in service.cfg.serial.nodes if c.port == port),
+                                None)
+        from controller.sensors.keystore import KeystoreError
+        from firmware_bridge.pairing import PairingError, pair_over_serial
         from firmware_bridge.signing import KEY_LEN, SecretKey
 
-        store = self.service.keystore
-        name = args["node"]
+        store = service.keystore
         key = SecretKey(os.urandom(KEY_LEN))
+        chosen: dict[str, str] = {}
 
         def check(uid: str) -> None:
-            store.check_can_pair(uid, name, replace=False)
+            if expect_uid is not None and uid != expect_uid:
+                raise PairingError(f"node {uid} answered on {port}, not {expect_uid}: "
+                                   "nothing was stored")
+            chosen["name"] = name or f"node-{uid}"
+            try:
+                store.check_can_pair(uid, chosen["name"], replace=replace)
+            except KeystoreError as exc:
+                raise PairingError(str(exc)) from None
 
-        def work() -> str:
+        def work() -> tuple[str, str | None]:
             store.ensure_dir()
-            paired = pair_over_serial(port, key, check, timeout_s=15.0)
-            store.add(paired.uid, name, key, datetime.now(UTC).isoformat(timespec="seconds"))
-            return paired.uid
+            paired = pair_over_serial(port, key, check, timeout_s=PAIR_TIMEOUT_S)
+            old = store.add(paired.uid, chosen["name"], key,
+                            datetime.now(UTC).isoformat(timespec="seconds"), replace=replace)
+            return paired.uid, (old.fingerprint if old is not None else None)
 
+        lent = service.link is not None and port in link_ports \
+            and service.link.hold_port(port)
         try:
-            uid = await asyncio.to_thread(work)
-        except Exception as exc:
+            uid, replaced = await asyncio.to_thread(work)
+        except (PairingError, KeystoreError) as exc:
             raise CommandError(f"pairing on {port} failed: {exc}") from None
-        self.service.audit_event("node.paired", {"node": name, "uid": uid, "port": port,
-                                                 "by": call.peer.uid})
-        return {"node": name, "uid": uid, "paired": True}
+        finally:
+            if lent and service.link is not None:
+                service.link.give_back_port(port)
+        service.refresh_keys()
+        service.audit_event("node.paired", {"node": chosen["name"], "uid": uid, "port": port,
+                                            "replaced_key": replaced, "by": call.peer.uid})
+        return {"node": chosen["name"], "uid": uid, "port": port, "paired": True,
+                "replaced_key": replaced}
+
+    def _node_port(self, wanted: str) -> tuple[str, str | None, str | None]:
+        """(port, uid, name) of a node by uid or name: heard by the link, or configured."""
+        link = self.service.link
+        for n in link.node_stats() if link is not None else []:
+            if wanted in (n.uid, n.name):
+                configured = next((c.name for c in self.service.cfg.serial.nodes
+                                   if c.port == n.port), None)
+                return n.port, n.uid, (n.name if n.state != "unpaired" else configured)
+        for c in self.service.cfg.serial.nodes:
+            if wanted == c.name:
+                return c.port, None, c.name
+        raise CommandError(f"no node {wanted!r}: give its uid or name as the Nodes screen "
+                           "lists it, or a port with `port`")
 
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         """A bundle of the last `days` into `dest`, written, verified and renamed there."""

@@ -169,12 +169,17 @@ STORE_FAULT_CHANNEL = "store/fault"
 STORE_FAULT_LEVEL = {"ok": 0.0, "full": 1.0, "failing": 2.0}
 
 
-def suggested_rules(cfg: HealthConfig) -> dict[str, ChannelRulesConfig]:
-    """Default anomaly rules for the health channels, from the [health] limits.
+def suggested_rules(
+    cfg: HealthConfig, cameras: list[str] | tuple[str, ...] = ()
+) -> dict[str, ChannelRulesConfig]:
+    """Default anomaly rules for the health channels, from the [health] limits, and a
+    `camera/<name>/down` alarm for each camera (1 while it is down).
 
     A user's own ``[anomaly.channels."health/..."]`` entry should win over these.
     """
+    camera_down = ChannelRulesConfig(high_warning=0.5, adaptive="off", priority="high")
     return {
+        **{f"camera/{name}/down": camera_down for name in cameras},
         "health/cpu_temp_c": ChannelRulesConfig(
             high_warning=cfg.cpu_temp_warning_c,
             high_critical=cfg.cpu_temp_critical_c,

@@ -10,6 +10,7 @@ keeps running).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -20,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.anomaly.desk import AlarmDesk, with_defaults
+from controller.anomaly.desk import AlarmDesk, node_rules, with_defaults
 from controller.anomaly.engine import AnomalyEngine
 from controller.config import Config, load_config
 from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
-from controller.sensors.keystore import KeyStore
+from controller.sensors.keystore import KeyStore, KeystoreError
 from controller.service import health
 from controller.service.handlers import ServiceHandlers, user_name
 from controller.store import RecordWriter, audit_inbox
@@ -69,7 +70,7 @@ class _LinkEvents(LinkObserver):
 
     def on_message(self, port: str, uid: str, message: Message) -> None:
         if isinstance(message, Heartbeat):
-            self._service.on_heartbeat(uid)
+            self._service.on_heartbeat(uid, port)
 
     def on_reject(self, port: str, uid: str | None, reason: RejectReason) -> None:
         log.debug("rejected frame on %s from %s: %s", port, uid or "?", reason)
@@ -117,6 +118,7 @@ class Service:
         self._link_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._vk_fingerprint: str | None = None
+        self._keys_stamp: int | None = -1  # key registry mtime; -1 = not looked at yet
         self.reload_count = 0
         self.last_reload_error: str | None = None
 
@@ -192,9 +194,13 @@ class Service:
         self.desk = self._make_desk(cfg)
 
     def _make_desk(self, cfg: Config) -> AlarmDesk:
-        anomaly = with_defaults(cfg.anomaly, health.suggested_rules(cfg.health))
+        nodes = [n.name for n in cfg.serial.nodes]
+        defaults = {**health.suggested_rules(cfg.health, [c.name for c in cfg.cameras]),
+                    **node_rules(nodes, cfg.serial.missing_s)}
+        anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
-        return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file)
+        return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file,
+                         nodes=nodes, node_detail=self._node_port_state)
 
     def _ports(self) -> list[PortSpec]:
         if self._fixed_ports is not None:
@@ -273,6 +279,7 @@ class Service:
 
     # ================================================================== reload
     async def _do_reload(self) -> None:
+        self.refresh_keys()  # `edgewarden pair` then SIGHUP: the new key is taken
         if self.config_path is None:
             log.warning("SIGHUP: no config file to reload (started without --config)")
             return
@@ -372,9 +379,37 @@ class Service:
         self._last_stored[key] = t
         return True
 
-    def on_heartbeat(self, uid: str) -> None:
-        if self.desk is not None:
-            self.desk.heartbeat(self._uid_names.get(uid, uid), time.time())
+    def on_heartbeat(self, uid: str, port: str = "") -> None:
+        if self.desk is None:
+            return
+        now = time.time()
+        name = self._uid_names.get(uid)
+        if name is None and self.link is not None:
+            name = next((n.name for n in self.link.node_stats() if n.uid == uid), None)
+            if name is not None:
+                self._uid_names[uid] = name
+        self.desk.heartbeat(name or uid, now)
+        configured = next((n.name for n in self.cfg.serial.nodes if n.port == port), None)
+        if configured is not None and configured != name:  # registry and config disagree
+            self.desk.heartbeat(configured, now)
+
+    def _watch_key_store(self) -> None:
+        """A node paired or re-keyed while the service runs is taken at once (the key
+        store's registry changed), without a restart or SIGHUP."""
+        try:
+            stamp = self.keystore.registry_path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if stamp != self._keys_stamp:
+            first = self._keys_stamp == -1
+            self._keys_stamp = stamp
+            if not first:
+                self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        if self.link is not None:
+            for uid in self.link.refresh_keys():
+                self._uid_names.pop(uid, None)
 
     async def _tick(self) -> None:
         last_status = last_inbox = 0.0
@@ -384,6 +419,7 @@ class Service:
             assert self.desk is not None
             self.desk.tick(time.time())
             self.watch_store()
+            self._watch_key_store()
             now = time.monotonic()
             if now - last_inbox >= 2.0:
                 await asyncio.to_thread(self.store_inbox_audits)
@@ -537,18 +573,71 @@ class Service:
                 f"{committed} records stored")
 
     def _nodes_json(self) -> list[dict[str, Any]]:
+        """Every node the link has heard and every configured node it has not (absent,
+        failing or silent), so a dead node stays a row with its state."""
         nodes = []
+        ports = {p.path: p for p in self.link.port_stats()} if self.link else {}
+        heard: set[str] = set()
         if self.link is not None:
             for n in self.link.node_stats():
+                heard.add(n.port)
+                port = ports.get(n.port)
+                rejected = collections.Counter(n.rejected)
+                if port is not None:  # frames too broken to name a node count on its port
+                    rejected.update(port.frame_errors)
                 nodes.append({
-                    "name": n.name, "uid": n.uid, "port": n.port, "state": n.state,
-                    "paired": n.state != "unpaired",
+                    "id": n.uid, "name": n.name, "uid": n.uid, "port": n.port,
+                    "state": n.state, "paired": n.state != "unpaired",
                     "last_seen": n.last_seen_wall, "frames_ok": n.frames_ok,
-                    "readings": n.readings_ok, "rejected": dict(n.rejected),
+                    "readings": n.readings_ok, "rejected": dict(rejected),
                     "firmware": n.firmware_version,
                     "sample_rate_hz": self.sample_rates.get(n.uid),
+                    "port_state": port.state if port else None,
+                    "last_error": (port.last_error or None) if port else None,
+                })
+        if self._fixed_ports is None:
+            for spec in self.cfg.serial.nodes:
+                if spec.port in heard:
+                    continue
+                state = self._node_port_state(spec.name)
+                uid = self._registry_uid(spec.name)
+                nodes.append({
+                    "id": uid or spec.name, "name": spec.name, "uid": uid, "port": spec.port,
+                    "state": state["state"], "paired": uid is not None, "last_seen": None,
+                    "frames_ok": 0, "readings": 0,
+                    "rejected": dict(ports[spec.port].frame_errors)
+                    if spec.port in ports else {},
+                    "firmware": "", "sample_rate_hz": None,
+                    "port_state": state["port_state"], "last_error": state["last_error"],
                 })
         return nodes
+
+    def _registry_uid(self, name: str) -> str | None:
+        try:
+            return next((r.uid for r in self.keystore.nodes().values() if r.name == name),
+                        None)
+        except KeystoreError:
+            return None
+
+    def _node_port_state(self, name: str) -> dict[str, Any]:
+        """State of a configured node for its row and its alarm's detail: online, offline,
+        unpaired, or (nothing heard) absent / failing (its port) or silent (port open)."""
+        spec = next((n for n in self.cfg.serial.nodes if n.name == name), None)
+        if spec is None or self.link is None:
+            return {"state": "unknown", "port": None, "port_state": None, "last_error": None}
+        port = next((p for p in self.link.port_stats() if p.path == spec.port), None)
+        heard = [n for n in self.link.node_stats() if n.port == spec.port]
+        if heard:
+            state = heard[0].state
+        elif port is None or port.state == "open":
+            state = "silent"
+        elif port.state == "closed" and not port.last_error:
+            state = "starting"
+        else:
+            state = "absent" if port.state == "absent" else "failing"
+        return {"state": state, "port": spec.port,
+                "port_state": port.state if port else None,
+                "last_error": (port.last_error or None) if port else None}
 
     def _store_json(self) -> dict[str, Any]:
         ws = self.writer.stats if self.writer else None

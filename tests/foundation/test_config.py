@@ -271,7 +271,7 @@ def test_every_declared_range_is_refused_with_file_line_and_key(
 
 
 def test_defaults_and_a_section_built_in_code_obey_the_same_ranges() -> None:
-    assert parse_config("") == Config()
+    assert parse_config("# defaults\n") == Config()
     with pytest.raises(FieldProblem, match=r"^threshold: must be in 0\.\.1, got 1\.5$"):
         DetectConfig(threshold=1.5)
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,12 @@ def service(tmp_path: Path) -> Iterator[RunningService]:
             proc.wait()
         fleet.stop()
         notify.close()
+
+
+async def close_connection(app: Any) -> None:
+    """End a Pilot-run TUI's connection to the service: the app leaves it to the process's
+    exit, and a test process lives on (a connection nobody reads holds up the service's
+    stop)."""
+    client = getattr(app, "_client", None)
+    if client is not None:
+        await client.close()

@@ -70,16 +70,20 @@ def base_status(role: str, user: str = "tech") -> dict[str, Any]:
     return {
         "user": user, "role": role, "device": "north-gate", "time": T0,
         "nodes": [
-            {"id": "node-1", "name": "boiler", "online": True, "paired": True,
+            {"id": "node-1", "uid": "E6614103A1B2C301", "name": "boiler", "online": True,
+             "paired": True, "port": "/dev/edgewarden/node-E6614103A1B2C301",
              "last_seen": T0 - 2, "firmware": "1.4.0", "sample_rate_hz": 1.0,
              "channels": [{"name": "temp", "unit": "°C", "value": 21.5, "time": T0 - 2},
                           {"name": "pressure", "unit": "bar", "value": 1.2, "time": T0 - 2}],
              "link": {"frames_ok": 5120, "rejected": {"bad_crc": 3, "replayed": 1}}},
-            {"id": "node-2", "name": "yard", "online": False, "paired": True,
+            {"id": "node-2", "uid": "E6614103A1B2C302", "name": "yard", "online": False,
+             "paired": True, "state": "absent",
+             "last_error": "could not open port: No such file or directory",
              "last_seen": T0 - 600, "firmware": "1.4.0", "sample_rate_hz": 0.5,
              "channels": [{"name": "humidity", "unit": "%", "value": 64.0, "time": T0 - 600}],
              "link": {"frames_ok": 800, "rejected": {"bad_signature": 12}}},
-            {"id": "node-3", "name": "E6614104", "online": True, "paired": False,
+            {"id": "node-3", "uid": "E6614104", "name": "E6614104", "online": True,
+             "paired": False, "state": "unpaired",
              "last_seen": T0 - 1, "channels": [],
              "link": {"frames_ok": 0, "rejected": {"unpaired": 40}}},
         ],
@@ -262,7 +266,8 @@ class ScriptedHandlers:
         return {"node": args["node"], "sample_rate_hz": args["hz"]}
 
     async def pair(self, call: Call, args: dict[str, Any]) -> Any:
-        node = next((n for n in self.status_doc["nodes"] if n["id"] == args["node"]), None)
+        node = next((n for n in self.status_doc["nodes"]
+                     if args["node"] in (n["id"], n.get("uid"), n["name"])), None)
         if node is None:
             raise CommandError(f"no node {args['node']!r}")
         node["paired"] = True

@@ -231,7 +231,8 @@ async def test_pair_a_node_after_a_confirm_step(start_service: Starter) -> None:
         await pilot.pause(0.1)
         await pilot.press("p")
         await until(pilot, lambda: app.screen.query("#confirm"))
-        assert "node-3" in plain(app.screen.query_one(".dialog-body", Static))
+        # the dialog names the uid the user checks against the node's label
+        assert "uid E6614104" in plain(app.screen.query_one(".dialog-body", Static))
         await pilot.click("#confirm")
         await until(pilot, lambda: service.status["nodes"][2]["paired"])
         await until(pilot, lambda: app.live.status.nodes[2].paired)

@@ -22,13 +22,32 @@ def render_link(node: Node | None) -> Table | Text:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    table.add_row("node", f"{node.name} ({node.id}) firmware {node.firmware or '?'}")
+    table.add_row("node", f"{node.name} (uid {node.uid or 'unknown'}) "
+                  f"firmware {node.firmware or '?'}")
+    if node.port:
+        table.add_row("port", node.port)
+    table.add_row("state", state_text(node))
+    if node.last_error and not node.online:
+        table.add_row("last error", Text(node.last_error, "red"))
     table.add_row("frames ok", f"{node.link.frames_ok:,}")
     table.add_row("rejected", f"{node.link.rejected_total:,}")
     for reason, count in sorted(node.link.rejected.items(), key=lambda kv: -kv[1]):
         if count:
             table.add_row("", f"{reason}: {count:,}")
     return table
+
+
+def state_text(node: Node) -> Text:
+    """The node's state in words: online in green, anything a user must act on in red."""
+    if node.online:
+        return Text("online", "green")
+    state = node.state if node.state and node.state != "online" else "offline"
+    return Text(state, "yellow" if state == "unpaired" else "red")
+
+
+def _who(node: Node) -> str:
+    port = f" on {node.port}" if node.port else ""
+    return f"{node.name}, uid {node.uid or 'not known yet'}{port}"
 
 
 class NodesScreen(SiteScreen):
@@ -60,7 +79,7 @@ class NodesScreen(SiteScreen):
         for n in self.site.live.status.nodes:
             table.add_row(
                 n.name, Text("yes", "green") if n.paired else Text("no", "yellow"),
-                Text("online", "green") if n.online else Text("offline", "red"),
+                state_text(n),
                 ago(n.last_seen, now),
                 "—" if n.sample_rate_hz is None else f"{n.sample_rate_hz:g} Hz",
                 f"{n.link.frames_ok:,}", f"{n.link.rejected_total:,}", key=n.id,
@@ -103,14 +122,16 @@ class NodesScreen(SiteScreen):
 
     async def _pair(self, node: Node) -> None:
         body = Text.assemble(
-            f"Pair node {node.name} ({node.id})?\n\n",
-            "Its frames reach the records only once it is paired. Check that this is the "
-            "node you expect (the id is its USB serial) before you confirm.",
+            "Pair node ", (_who(node), "bold"), "?\n\n",
+            "Its frames reach the records only once it is paired. Check that the uid is the "
+            "one on the node's label (its USB serial) before you confirm; the node must be "
+            "in pairing mode (pairing button held at power-up).",
         )
         if not await self.app.push_screen_wait(ConfirmDialog("Pair node", body, "Pair")):
             return
-        if await self.site.call_or_notify("pair", {"node": node.id}) is not None:
-            self.notify(f"Paired {node.name}")
+        done = await self.site.call_or_notify("pair", {"node": node.uid or node.name})
+        if done is not None:
+            self.notify(f"Paired {done.get('node', node.name)} (uid {done.get('uid', '?')})")
 
     def action_sample_rate(self) -> None:
         node = self.selected()
@@ -134,9 +155,14 @@ class NodesScreen(SiteScreen):
             self.run_worker(self._rotate(node), group="node-action")
 
     async def _rotate(self, node: Node) -> None:
-        body = Text(f"Give {node.name} a new link key? The node must be connected; frames "
-                    "signed with the old key are rejected afterwards.")
+        body = Text.assemble(
+            "Give ", (_who(node), "bold"), " a new link key?\n\n",
+            "Put the node in pairing mode first (pairing button held at power-up) and check "
+            "the uid against its label. Frames signed with the old key are rejected "
+            "afterwards.",
+        )
         if not await self.app.push_screen_wait(ConfirmDialog("Rotate key", body, "Rotate")):
             return
-        if await self.site.call_or_notify("pair", {"node": node.id}) is not None:
+        args = {"node": node.uid or node.name, "replace": True}
+        if await self.site.call_or_notify("pair", args) is not None:
             self.notify(f"New key for {node.name}")
