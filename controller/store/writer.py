@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 MB = 1 << 20
 _SHED_CHUNK = 2000
 _DROP_AUDIT_INTERVAL_S = 60.0
+_ORPHAN_GRACE_S = 3600.0  # a younger unreferenced media file may have its record in flight
 _ROLL_RETRY_MAX_S = 5.0  # a failed rollover is retried after 1, 2, 4, 5, 5, ... s
 
 
@@ -144,6 +145,7 @@ class RetentionReport:
     expired: dict[str, int] = field(default_factory=dict)
     shredded_epochs: tuple[int, ...] = ()
     media_deleted: int = 0
+    orphan_media_deleted: int = 0
 
 
 @dataclass
@@ -268,6 +270,10 @@ class RecordWriter:
             writer._reserve.fill(writer._free_space())
             writer._recover()
             writer._with_space(writer._roll)
+            removed = writer._remove_orphans(grace_s=0.0)  # nothing is in flight yet
+            if removed:
+                with writer._cond:
+                    writer._enqueue(writer._audit_item(removed))
         except BaseException as exc:
             conn.close()
             if own_lock:
@@ -861,6 +867,29 @@ class RecordWriter:
             os.unlink(self.layout.media_file(sha))
 
     # ------------------------------------------------------------------ retention
+    def _remove_orphans(self, grace_s: float) -> dict[str, Any] | None:
+        """Delete media files no stored record names, older than `grace_s` (a file being
+        written now has its record in flight); returns the audit body, None if none."""
+        referenced = {r[0] for r in self._conn.execute(
+            "SELECT sha256 FROM media WHERE state = 'stored'")}
+        cutoff = time.time() - grace_s
+        count = size = 0
+        for path in media.orphans(self.layout, referenced):
+            try:
+                st = path.stat()
+                if st.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except OSError:
+                continue
+            count += 1
+            size += st.st_size
+        if not count:
+            return None
+        log.warning("removed %d orphan media file(s) (%d bytes) no record references",
+                    count, size)
+        return {"action": "orphan-media-removed", "files": count, "bytes": size}
+
     def _retention(self, now: float) -> RetentionReport:
         c = self._conn
         expired: dict[str, int] = {}
@@ -889,11 +918,13 @@ class RecordWriter:
             self._transaction(expire)
             expired[kind] = len(seqs)
         shredded = self._shred_epochs(now)
-        report = RetentionReport(expired, tuple(shredded), media_deleted)
-        if expired or shredded:
+        orphaned = self._remove_orphans(grace_s=_ORPHAN_GRACE_S)
+        orphans_deleted = orphaned["files"] if orphaned else 0
+        report = RetentionReport(expired, tuple(shredded), media_deleted, orphans_deleted)
+        if expired or shredded or orphaned:
             self._write([self._audit_item({
                 "action": "retention", "expired": expired, "shredded_epochs": shredded,
-                "media_deleted": media_deleted,
+                "media_deleted": media_deleted, "orphan_media_deleted": orphans_deleted,
             })])
         return report
 
