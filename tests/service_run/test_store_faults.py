@@ -136,3 +136,31 @@ def test_run_on_a_read_only_data_dir_is_one_line(tmp_path: Path) -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1, proc.stderr
         assert "data" in lines[0] and "Read-only file system" in lines[0]
+
+
+def test_ctrl_c_while_the_store_fails_is_one_line_and_the_next_start_recovers(
+    tmp_path: Path,
+) -> None:
+    with service_on_small_fs(tmp_path, 64, "reserved_space_mb = 2\nshed_margin_mb = 2") as svc:
+        wait_up(svc)
+        data = svc.root / "data"
+        # what a second writer did: a seal in the way of the service's next seal
+        with sqlite3.connect(data / "records.db", timeout=10) as c:
+            seal_no = c.execute("SELECT MAX(seal_no) FROM seals").fetchone()[0] + 1
+            c.execute("INSERT INTO seals VALUES (?, 0, 'batch', 0, x'00', 0, x'00', x'00')",
+                      (seal_no,))
+        wait_for(lambda: status(svc)["store"]["state"] == "failing", what="failing")
+        log_before = (svc.root / "service.log").read_text()
+        svc.proc.send_signal(signal.SIGINT)
+        assert svc.proc.wait(60) != 0
+        tail = (svc.root / "service.log").read_text()[len(log_before):]
+        assert "Traceback" not in tail
+        assert "edgewarden run:" in tail and "not sealed at stop" in tail
+        with sqlite3.connect(data / "records.db", timeout=10) as c:
+            c.execute("DELETE FROM seals WHERE seal_no = ?", (seal_no,))
+        again = subprocess.run([sys.executable, "-m", "controller", "run", "--config",
+                                str(svc.config), "--seconds", "3"],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stderr
+        result = verify(svc)
+        assert result.returncode == 0, result.stdout + result.stderr
