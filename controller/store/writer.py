@@ -842,13 +842,26 @@ class RecordWriter:
         c = self._conn
         c.execute("PRAGMA busy_timeout = 200")  # a reader must not stall the writer
         try:
-            with contextlib.suppress(sqlite3.Error):
-                c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                if int(c.execute("PRAGMA auto_vacuum").fetchone()[0]) == 2:
-                    c.execute("PRAGMA incremental_vacuum").fetchall()
-                    c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            with contextlib.suppress(sqlite3.Error, OSError):
+                # copying the WAL's tail into the database may grow it: the reserve helps
+                self._with_space(self._checkpoint)
+                if int(c.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
+                    return
+                # in steps, so each step's own WAL frames fit in what the last one freed
+                while (free := int(c.execute("PRAGMA freelist_count").fetchone()[0])) > 0:
+                    # executescript steps it to the end (execute frees a single page)
+                    self._with_space(functools.partial(
+                        c.executescript, f"PRAGMA incremental_vacuum({min(free, 256)});"))
+                    self._with_space(self._checkpoint)
+                    if int(c.execute("PRAGMA freelist_count").fetchone()[0]) >= free:
+                        break
         finally:
             c.execute("PRAGMA busy_timeout = 5000")
+
+    def _checkpoint(self) -> None:
+        busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise sqlite3.OperationalError("checkpoint blocked by a reader")
 
     def _drop_audit(self) -> list[_Item]:
         """One audit record per minute summarising records refused for lack of space."""

@@ -57,3 +57,32 @@ def test_disk_full_at_rollover_then_freed_loses_nothing_and_verifies(tmp_path: P
         assert [b for b in bodies if "i" in b] == [{"i": i} for i in range(50)]
         assert {"after": True} in bodies
         assert shutil.disk_usage(mnt).free > 0
+
+
+def test_shedding_hands_space_back_to_the_file_system_and_stops_at_the_target(
+    tmp_path: Path,
+) -> None:
+    with mounted_tmpfs(tmp_path / "mnt", 48) as mnt:
+        store = make_store(mnt)
+        cfg = StoreConfig(commit_interval_ms=5, seal_every_records=500, reserved_space_mb=6,
+                          shed_margin_mb=3)
+        with RecordWriter.open(store.data_dir, cfg) as w:
+            pad = "x" * 400
+            for i in range(30_000):
+                w.append("reading", "n", "info", {"i": i, "pad": pad})
+            assert w.flush(30)
+            fill_up(mnt / "filler")
+            db_before = _db_bytes(store.data_dir)
+            alarm = w.append("alarm", "n", "warning", {"disk": "full"})
+            assert alarm.wait_durable(10)
+            assert w.stats.shed_readings > 0
+            # only as many as the target needs, not every reading body
+            assert w.stats.shed_readings < 30_000
+            assert _db_bytes(store.data_dir) < db_before
+            assert shutil.disk_usage(mnt).free + w.stats.reserve_bytes >= 9 << 20
+        report = verify_store(store.data_dir, store.seed, store.identity)
+        assert report.ok, report.problems
+
+
+def _db_bytes(data_dir: Path) -> int:
+    return sum(p.stat().st_size for p in data_dir.glob("records.db*"))
