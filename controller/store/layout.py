@@ -7,6 +7,7 @@ or the new file. Erasing a key overwrites the old file in place before replacing
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -91,9 +92,20 @@ def write_new_file(path: Path, data: bytes) -> None:
 def replace_secret(path: Path, data: bytes) -> None:
     """Durably replace a secret file, overwriting the old contents before the rename."""
     tmp = path.with_name(path.name + ".new")
+    written = False
     if tmp.exists():
-        tmp.unlink()
-    write_new_file(tmp, data)
+        # a retry after a failed attempt: the same bytes already durable there may be the
+        # only copy (the old file zeroed); a torn write of them is replaced
+        written = tmp.read_bytes() == data
+        if not written:
+            tmp.unlink()
+    if not written:
+        try:
+            write_new_file(tmp, data)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # a full disk: leave no torn file behind
+            raise
     if path.exists():
         size = path.stat().st_size
         with open(path, "r+b") as old:
