@@ -202,6 +202,9 @@ class RecordWriter:
         self._state = sealstate.load(layout.seal_state)
         self._phase = Phase.OPEN
         self._roll_failures = 0
+        self._failure_logged: str | None = None
+        self._failure_logged_at = 0.0
+        self._failures_unlogged = 0
         self._roll_retry_at = 0.0
         self._seal_mac_key = b""
         self._aead: AESGCM | None = None
@@ -628,12 +631,23 @@ class RecordWriter:
             self._with_space(lambda: self._write(keep))
         except (sqlite3.Error, OSError, EdgewardenError) as exc:
             reason = f"commit failed: {_reason(exc)}"
-            log.error("store %s", reason)
+            self._log_failure(reason)
             self.stats.failed_commits += 1
             self.stats.failed(reason, self._wall())
             self._lose(items, f"store write failed: {_reason(exc)}")
             return
         self.stats.stored(full=not accept_all)
+
+    def _log_failure(self, reason: str) -> None:
+        """A failure is logged when it changes, then once a minute with a count (not once
+        a batch: a full disk must not also fill the journal)."""
+        now = self._monotonic()
+        self._failures_unlogged += 1
+        if reason != self._failure_logged or now - self._failure_logged_at >= 60.0:
+            more = self._failures_unlogged - 1
+            log.error("store %s%s", reason, f" ({more} more failed batches)" if more else "")
+            self._failure_logged, self._failure_logged_at = reason, now
+            self._failures_unlogged = 0
 
     def _lose(self, items: list[_Item], reason: str) -> None:
         """Fail the tickets of records that were not stored, and count every one."""

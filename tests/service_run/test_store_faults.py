@@ -164,3 +164,32 @@ def test_ctrl_c_while_the_store_fails_is_one_line_and_the_next_start_recovers(
         assert again.returncode == 0, again.stderr
         result = verify(svc)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_a_reserve_stop_and_restart_on_a_full_disk_are_one_line(
+    tmp_path: Path,
+) -> None:
+    with service_on_small_fs(tmp_path, 32, "reserved_space_mb = 0\nshed_margin_mb = 0") as svc:
+        wait_up(svc)
+        data = svc.root / "data"
+        fill_up(data / "filler")
+        wait_for(lambda: status(svc)["store"]["state"] == "failing", what="failing")
+        log_before = (svc.root / "service.log").read_text()
+        svc.proc.send_signal(signal.SIGTERM)
+        svc.proc.wait(60)
+        tail = (svc.root / "service.log").read_text()[len(log_before):]
+        assert "Traceback" not in tail
+        again = subprocess.run([sys.executable, "-m", "controller", "run", "--config",
+                                str(svc.config), "--seconds", "3"],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode != 0
+        assert "Traceback" not in again.stderr
+        last = again.stderr.strip().splitlines()[-1]
+        assert last.startswith("edgewarden run:") and "disk is full" in last
+        (data / "filler").unlink()
+        back = subprocess.run([sys.executable, "-m", "controller", "run", "--config",
+                               str(svc.config), "--seconds", "3"],
+                              capture_output=True, text=True, timeout=60)
+        assert back.returncode == 0, back.stderr
+        result = verify(svc)
+        assert result.returncode == 0, result.stdout + result.stderr
