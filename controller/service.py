@@ -193,7 +193,8 @@ class Service:
         self.desk = self._make_desk(cfg)
 
     def _make_desk(self, cfg: Config) -> AlarmDesk:
-        anomaly = with_defaults(cfg.anomaly, health.suggested_rules(cfg.health))
+        anomaly = with_defaults(cfg.anomaly, {**health.suggested_rules(cfg.health),
+                                              **health.store_fault_rules()})
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file)
 
