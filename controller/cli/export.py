@@ -103,6 +103,10 @@ def _through_service(args: argparse.Namespace, holder: LockHolder, out: Console)
               f"{'verified' if result['verified'] else 'NOT verified'} "
               f"(written and audited by the running service, pid {holder.pid})",
               markup=False, highlight=False)
+    if args.identity is not None:
+        out.print("note: the service checked the bundle without the identity; "
+                  "`edgewarden verify-bundle DIR --identity F` also checks every AEAD tag",
+                  markup=False, highlight=False)
     return 0 if result["verified"] else 1
 
 

@@ -208,7 +208,13 @@ def suggested_rules(
         "health/soft_temp_limit_now": ChannelRulesConfig(
             high_warning=0.5, debounce_samples=2, priority="medium"
         ),
-        # the record store: 1 = disk full (only alarms and audit stored), 2 = failing
+    }
+
+
+def store_fault_rules() -> dict[str, ChannelRulesConfig]:
+    """The record store's own alarm, fed by the service every second (not a sampled
+    health channel): 1 = disk full (only alarms and audit stored), 2 = failing."""
+    return {
         STORE_FAULT_CHANNEL: ChannelRulesConfig(
             high_warning=0.5, high_critical=1.5, priority="urgent"
         ),

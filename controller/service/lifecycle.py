@@ -48,6 +48,7 @@ log = logging.getLogger("service")
 
 VERSION = "0.1.0"
 TICK_S = 1.0
+RETENTION_EVERY_S = 3600.0
 
 
 @dataclass
@@ -196,7 +197,8 @@ class Service:
     def _make_desk(self, cfg: Config) -> AlarmDesk:
         nodes = [n.name for n in cfg.serial.nodes]
         defaults = {**health.suggested_rules(cfg.health, [c.name for c in cfg.cameras]),
-                    **node_rules(nodes, cfg.serial.missing_s)}
+                    **node_rules(nodes, cfg.serial.missing_s),
+                    **health.store_fault_rules()}
         anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file,
@@ -414,6 +416,7 @@ class Service:
     async def _tick(self) -> None:
         last_status = last_inbox = 0.0
         last_save = time.monotonic()
+        next_retention = last_save + 60.0
         while True:
             await asyncio.sleep(TICK_S)
             assert self.desk is not None
@@ -424,12 +427,29 @@ class Service:
             if now - last_inbox >= 2.0:
                 await asyncio.to_thread(self.store_inbox_audits)
                 last_inbox = now
+            if now >= next_retention:
+                await self._enforce_retention()
+                next_retention = now + RETENTION_EVERY_S
             if now - last_status >= 10.0:
                 self.notifier.status(self._status_line())
                 last_status = now
             if now - last_save >= 300.0:
                 await asyncio.to_thread(self.desk.save)
                 last_save = now
+
+    async def _enforce_retention(self) -> None:
+        """Expire records per kind, shred old epochs and remove orphan media (hourly)."""
+        if self.writer is None:
+            return
+        try:
+            report = await asyncio.to_thread(self.writer.enforce_retention)
+        except Exception as exc:  # retention must never take the service down
+            log.error("retention not enforced: %s", exc)
+            return
+        if report.expired or report.shredded_epochs or report.orphan_media_deleted:
+            log.info("retention: expired %s, shredded epochs %s, %d orphan media removed",
+                     report.expired, list(report.shredded_epochs),
+                     report.orphan_media_deleted)
 
     def store_inbox_audits(self) -> None:
         """Store the audits a CLI export left beside the running service (one writer)."""

@@ -186,6 +186,8 @@ heartbeat_timeout_s = 5.0
 epoch_seconds = 60
 seal_every_records = 200
 commit_interval_ms = 100
+# the demo's data dir is a temp dir, often RAM (tmpfs): a smaller pre-allocated reserve
+reserved_space_mb = 8
 
 [health]
 interval_s = 5.0

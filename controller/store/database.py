@@ -69,18 +69,16 @@ def create(path: Path) -> None:
     """Create the database file 0600 with the schema (the -wal/-shm files inherit 0600)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
-    import sqlite_utils  # only at creation: it pulls in NumPy, ~20 MB the service never needs
-
-    conn = connect(path)
+    # auto_vacuum before the first page is written (and before WAL): lets shedding hand
+    # freed pages back to the file system
+    first = sqlite3.connect(path, isolation_level=None)
     try:
-        # before any table exists: lets shedding hand freed pages back to the file system
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        db = sqlite_utils.Database(conn)
-        db.executescript(_SCHEMA)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.commit()
+        first.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        first.executescript(_SCHEMA)
+        first.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     finally:
-        conn.close()
+        first.close()
+    connect(path).close()  # switches the file to WAL
     fsync_dir(path.parent)
 
 

@@ -22,6 +22,7 @@ from controller.store.layout import (
     write_manifest,
     write_new_file,
 )
+from controller.store.lock import StoreLock
 from controller.store.passphrase import weakness
 
 
@@ -73,16 +74,36 @@ def initialise(
         reason = weakness(passphrase)
         if reason:
             raise UsageError(f"passphrase refused: {reason}")
+    _refuse_existing(layout)
+    if identity_out is not None and identity_out.exists():
+        raise UsageError(f"--identity-out {identity_out}: file exists; refusing to overwrite")
+    try:
+        make_private_dir(data_dir)
+        # the one-writer lock: a second init (or a service) at the same time is refused
+        with StoreLock.acquire(data_dir, "init"):
+            _refuse_existing(layout)
+            return _create(layout, passphrase, keeps_identity, identity_on_device,
+                           identity_out, extras)
+    except OSError as exc:
+        where = exc.filename or data_dir
+        raise EdgewardenError(f"{where}: cannot create the data directory's files "
+                              f"({exc.strerror or exc})") from None
+
+
+def _refuse_existing(layout: StoreLayout) -> None:
+    data_dir = layout.data_dir
     if layout.manifest.exists():
         raise EdgewardenError(f"{data_dir}: already initialised (store.json exists); refusing")
     if layout.keys_dir.exists() or layout.database.exists():
         raise EdgewardenError(
             f"{data_dir}: holds keys/ or records.db from an unfinished init; move them away"
         )
-    if identity_out is not None and identity_out.exists():
-        raise UsageError(f"--identity-out {identity_out}: file exists; refusing to overwrite")
 
-    make_private_dir(data_dir)
+
+def _create(layout: StoreLayout, passphrase: str | None, keeps_identity: bool,
+            identity_on_device: bool, identity_out: Path | None,
+            extras: list[pyrage.x25519.Recipient]) -> InitResult:
+    data_dir = layout.data_dir
     make_private_dir(layout.keys_dir)
     make_private_dir(layout.media_dir)
 

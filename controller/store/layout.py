@@ -7,7 +7,9 @@ or the new file. Erasing a key overwrites the old file in place before replacing
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,9 +78,21 @@ def replace_secret(path: Path, data: bytes) -> None:
     """Durably replace a secret file, overwriting the old contents before the rename.
 
     The new content is durable as `<name>.new` before the old is zeroed, so a crash in
-    between leaves a readable `.new` (sealstate recovers from it).
+    between leaves a readable `.new` (sealstate recovers from it). A retry after a failed
+    attempt keeps a `.new` that already holds these bytes: with the old file zeroed it may
+    be the only copy, and rewriting it on a full disk could lose it.
     """
-    write_atomic(path, data, 0o600, scrub_old=True, temp=path.with_name(path.name + ".new"))
+    tmp = path.with_name(path.name + ".new")
+    if tmp.exists() and tmp.read_bytes() == data:
+        if path.exists():
+            write_atomic(path, data, 0o600, scrub_old=True, temp=tmp.with_name(tmp.name + "2"))
+        else:
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        return
+    write_atomic(path, data, 0o600, scrub_old=True, temp=tmp)
 
 
 def write_manifest(layout: StoreLayout, doc: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ detect a replaced file without any key.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,23 @@ def write_media(
     sha = hashlib.sha256(ct).hexdigest()
     write_new_file(layout.media_file(sha), ct)
     return MediaRef(sha, content_type, len(data))
+
+
+def orphans(layout: StoreLayout, referenced: set[str]) -> list[Path]:
+    """Files in the media directory that no stored media row names (left by a crash
+    between writing a file and committing its record, or by an interrupted shed)."""
+    try:
+        names = os.listdir(layout.media_dir)
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in sorted(names):
+        sha = name[: -len(".age")] if name.endswith(".age") else None
+        if sha is None or sha not in referenced:
+            path = layout.media_dir / name
+            if path.is_file() and not path.is_symlink():
+                found.append(path)
+    return found
 
 
 def file_sha256(path: Path) -> str:

@@ -33,6 +33,13 @@ class Reserve:
 
     def fill(self, fs_free: int) -> None:
         """Grow towards the target with the space the file system has above FLOOR."""
+        if self.held > self.target:  # the configured reserve was made smaller
+            try:
+                os.truncate(self.path, self.target)
+                self.held = self.target
+            except OSError:
+                pass
+            return
         if self.held >= self.target:
             return
         size = min(self.target, self.held + max(0, fs_free - FLOOR))

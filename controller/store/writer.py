@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 MB = 1 << 20
 _SHED_CHUNK = 2000
 _DROP_AUDIT_INTERVAL_S = 60.0
+_ORPHAN_GRACE_S = 3600.0  # a younger unreferenced media file may have its record in flight
 _ROLL_RETRY_MAX_S = 5.0  # a failed rollover is retried after 1, 2, 4, 5, 5, ... s
 
 
@@ -144,6 +145,7 @@ class RetentionReport:
     expired: dict[str, int] = field(default_factory=dict)
     shredded_epochs: tuple[int, ...] = ()
     media_deleted: int = 0
+    orphan_media_deleted: int = 0
 
 
 @dataclass
@@ -200,6 +202,9 @@ class RecordWriter:
         self._state = sealstate.load(layout.seal_state)
         self._phase = Phase.OPEN
         self._roll_failures = 0
+        self._failure_logged: str | None = None
+        self._failure_logged_at = 0.0
+        self._failures_unlogged = 0
         self._roll_retry_at = 0.0
         self._seal_mac_key = b""
         self._aead: AESGCM | None = None
@@ -268,6 +273,10 @@ class RecordWriter:
             writer._reserve.fill(writer._free_space())
             writer._recover()
             writer._with_space(writer._roll)
+            removed = writer._remove_orphans(grace_s=0.0)  # nothing is in flight yet
+            if removed:
+                with writer._cond:
+                    writer._enqueue(writer._audit_item(removed))
         except BaseException as exc:
             conn.close()
             if own_lock:
@@ -622,12 +631,23 @@ class RecordWriter:
             self._with_space(lambda: self._write(keep))
         except (sqlite3.Error, OSError, EdgewardenError) as exc:
             reason = f"commit failed: {_reason(exc)}"
-            log.error("store %s", reason)
+            self._log_failure(reason)
             self.stats.failed_commits += 1
             self.stats.failed(reason, self._wall())
             self._lose(items, f"store write failed: {_reason(exc)}")
             return
         self.stats.stored(full=not accept_all)
+
+    def _log_failure(self, reason: str) -> None:
+        """A failure is logged when it changes, then once a minute with a count (not once
+        a batch: a full disk must not also fill the journal)."""
+        now = self._monotonic()
+        self._failures_unlogged += 1
+        if reason != self._failure_logged or now - self._failure_logged_at >= 60.0:
+            more = self._failures_unlogged - 1
+            log.error("store %s%s", reason, f" ({more} more failed batches)" if more else "")
+            self._failure_logged, self._failure_logged_at = reason, now
+            self._failures_unlogged = 0
 
     def _lose(self, items: list[_Item], reason: str) -> None:
         """Fail the tickets of records that were not stored, and count every one."""
@@ -836,13 +856,26 @@ class RecordWriter:
         c = self._conn
         c.execute("PRAGMA busy_timeout = 200")  # a reader must not stall the writer
         try:
-            with contextlib.suppress(sqlite3.Error):
-                c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                if int(c.execute("PRAGMA auto_vacuum").fetchone()[0]) == 2:
-                    c.execute("PRAGMA incremental_vacuum").fetchall()
-                    c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            with contextlib.suppress(sqlite3.Error, OSError):
+                # copying the WAL's tail into the database may grow it: the reserve helps
+                self._with_space(self._checkpoint)
+                if int(c.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
+                    return
+                # in steps, so each step's own WAL frames fit in what the last one freed
+                while (free := int(c.execute("PRAGMA freelist_count").fetchone()[0])) > 0:
+                    # executescript steps it to the end (execute frees a single page)
+                    self._with_space(functools.partial(
+                        c.executescript, f"PRAGMA incremental_vacuum({min(free, 256)});"))
+                    self._with_space(self._checkpoint)
+                    if int(c.execute("PRAGMA freelist_count").fetchone()[0]) >= free:
+                        break
         finally:
             c.execute("PRAGMA busy_timeout = 5000")
+
+    def _checkpoint(self) -> None:
+        busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise sqlite3.OperationalError("checkpoint blocked by a reader")
 
     def _drop_audit(self) -> list[_Item]:
         """One audit record per minute summarising records refused for lack of space."""
@@ -861,6 +894,29 @@ class RecordWriter:
             os.unlink(self.layout.media_file(sha))
 
     # ------------------------------------------------------------------ retention
+    def _remove_orphans(self, grace_s: float) -> dict[str, Any] | None:
+        """Delete media files no stored record names, older than `grace_s` (a file being
+        written now has its record in flight); returns the audit body, None if none."""
+        referenced = {r[0] for r in self._conn.execute(
+            "SELECT sha256 FROM media WHERE state = 'stored'")}
+        cutoff = time.time() - grace_s
+        count = size = 0
+        for path in media.orphans(self.layout, referenced):
+            try:
+                st = path.stat()
+                if st.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except OSError:
+                continue
+            count += 1
+            size += st.st_size
+        if not count:
+            return None
+        log.warning("removed %d orphan media file(s) (%d bytes) no record references",
+                    count, size)
+        return {"action": "orphan-media-removed", "files": count, "bytes": size}
+
     def _retention(self, now: float) -> RetentionReport:
         c = self._conn
         expired: dict[str, int] = {}
@@ -889,11 +945,13 @@ class RecordWriter:
             self._transaction(expire)
             expired[kind] = len(seqs)
         shredded = self._shred_epochs(now)
-        report = RetentionReport(expired, tuple(shredded), media_deleted)
-        if expired or shredded:
+        orphaned = self._remove_orphans(grace_s=_ORPHAN_GRACE_S)
+        orphans_deleted = orphaned["files"] if orphaned else 0
+        report = RetentionReport(expired, tuple(shredded), media_deleted, orphans_deleted)
+        if expired or shredded or orphaned:
             self._write([self._audit_item({
                 "action": "retention", "expired": expired, "shredded_epochs": shredded,
-                "media_deleted": media_deleted,
+                "media_deleted": media_deleted, "orphan_media_deleted": orphans_deleted,
             })])
         return report
 

@@ -135,3 +135,24 @@ def test_redacted_export_beside_the_service_reads_only_and_the_service_stores_it
         _wait(lambda: _committed(client) > before + 5, what="the service to keep storing")
         assert client.call("status")["store"]["not_stored"] == 0
     assert service.stop() == 0
+
+
+def test_a_stick_export_beside_the_service_is_audited_by_the_service(
+    service: RunningService,
+) -> None:
+    service.wait_notify("READY=1")
+    stick = service.root / "stick"
+    stick.mkdir()
+    with ControlClient(service.socket_path) as client:
+        _wait(lambda: _committed(client) > 5, what="records stored")
+        export = subprocess.run(
+            [sys.executable, "-m", "controller", "export", "--config", str(service.config),
+             "--stick", "/dev/sdz1", "--mountpoint", str(stick), "--label", "EDGEWARDEN"],
+            capture_output=True, text=True, timeout=180)
+        assert export.returncode == 0, export.stdout + export.stderr
+        assert "exported" in export.stdout
+        _wait(lambda: any(a.get("action") == "export" and a.get("destination", "")
+                          .startswith(str(stick)) for a in _audits(service, client)),
+              what="the stick export's audit")
+        assert client.call("status")["store"]["not_stored"] == 0
+    assert service.stop() == 0

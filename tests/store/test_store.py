@@ -165,6 +165,12 @@ def test_space_policy() -> None:
     assert no_media.shed_readings
     assert not plan_space(10 * mb, 0, 64 * mb, 64 * mb, False).accept_unprotected
     assert plan_space(10 * mb, 60 * mb, 64 * mb, 64 * mb, False).accept_unprotected
+    # while part of the reserve file has been given back, only protected records
+    assert not plan_space(500 * mb, 0, 64 * mb, 64 * mb, False,
+                          reserve_intact=False).accept_unprotected
+    # the floor: the reserve alone (a full disk) leaves no room for readings' own writes
+    assert not plan_space(64 * mb, 0, 64 * mb, 64 * mb, False, floor=mb).accept_unprotected
+    assert plan_space(66 * mb, 0, 64 * mb, 64 * mb, False, floor=mb).accept_unprotected
 
 
 def test_clock_sync_rule() -> None:
