@@ -123,10 +123,19 @@ class ChannelRulesConfig:
     flatline_tolerance: float = 0.0
     # missing data: no reading or heartbeat for this long
     missing_s: float | None = None
-    # adaptive baseline (robust EWMA level and spreads, learned daily profile); scores the
-    # short-term mean residual (fast_alpha) in spreads; defaults tuned on the NAB data
-    # ("mad": rolling median/MAD over adaptive_window samples instead of the EWMAs)
-    adaptive: Literal["off", "ewma", "mad"] = "ewma"
+    # adaptive rule: "onset" (default) scores how unlikely the recent prediction errors
+    # are (controller/anomaly/onset.py) and raises once per episode; "ewma"/"mad" are the
+    # older baselines that score the short-term mean residual in spreads (adaptive_* keys)
+    adaptive: Literal["off", "onset", "ewma", "mad"] = "onset"
+    onset_threshold: float = 0.5  # score (0..1) that raises the alarm
+    onset_level_s: float = 21_600.0  # horizon of the level predictor
+    onset_spread_s: float = 259_200.0  # horizon of each predictor's usual error
+    onset_history_s: float = 1_209_600.0  # horizon of the recent-error distribution
+    onset_short_readings: int = 10  # recent errors averaged into the judged mean
+    onset_refractory_s: float = 21_600.0  # no new raise, and the level relearns, this long
+    onset_warmup_s: float = 172_800.0  # no score until this long or ...
+    onset_warmup_readings: int = 300  # ... this many readings, whichever comes first
+    onset_range_margin: float = 0.01  # beyond the range ever seen by this share: score 1
     adaptive_threshold: float = 2.5
     adaptive_warmup_samples: int = 1440  # keep it >= 1/adaptive_spread_alpha
     adaptive_alpha: float = 0.003

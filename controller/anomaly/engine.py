@@ -55,6 +55,17 @@ def check_channel_rules(cfg: ChannelRulesConfig, key: str) -> None:
         raise bad("adaptive_season_bins", "must be at least 1")
     if cfg.adaptive_season_s < 0:
         raise bad("adaptive_season_s", "must not be negative (0 = no daily profile)")
+    for name in ("onset_level_s", "onset_spread_s", "onset_history_s"):
+        if not getattr(cfg, name) > 0:
+            raise bad(name, "must be greater than 0")
+    if not 0 < cfg.onset_threshold <= 1:
+        raise bad("onset_threshold", "must be in (0, 1]")
+    if cfg.onset_short_readings < 1:
+        raise bad("onset_short_readings", "must be at least 1")
+    for name in ("onset_refractory_s", "onset_warmup_s", "onset_warmup_readings",
+                 "onset_range_margin"):
+        if getattr(cfg, name) < 0:
+            raise bad(name, "must not be negative")
     if cfg.flatline_tolerance < 0:
         raise bad("flatline_tolerance", "must not be negative")
     pairs = (("high_warning", "high_critical"), ("low_critical", "low_warning"))
@@ -130,6 +141,15 @@ class AnomalyEngine:
         """The channel's score at its latest reading: the highest of its rules, 0..1."""
         ch = self._channels.get(channel)
         return ch.score if ch else 0.0
+
+    def explain(self, channel: str, rule: str) -> str:
+        """Why ``rule`` of ``channel`` scored its latest reading as it did ("" if it cannot say)."""
+        ch = self._channels.get(channel)
+        for r, _ in ch.pairs if ch else ():
+            explain = getattr(r, "explain", None)
+            if r.name == rule and explain is not None:
+                return str(explain())
+        return ""
 
     def in_alarm(self, channel: str) -> bool:
         """Whether any rule of the channel has its (debounced) alarm condition now."""

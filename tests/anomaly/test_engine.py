@@ -181,7 +181,7 @@ def test_configured_channel_missing_before_first_reading() -> None:
 
 def test_restart_keeps_learned_baseline_and_alarm_states() -> None:
     cfg = AnomalyConfig(channels={CH: ChannelRulesConfig(
-        high_warning=80.0, adaptive_warmup_samples=50)})
+        high_warning=80.0, onset_warmup_readings=50)})
     a = AnomalyEngine(cfg)
     for i in range(300):
         a.observe(CH, i * 60.0, 20.0 + (i % 7) * 0.1)
