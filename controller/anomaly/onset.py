@@ -136,7 +136,10 @@ class OnsetScore:
             elif dt < iv:
                 iv /= INTERVAL_STEP
             self.interval = iv
-        a_level, a_spread, a_hist = self._alphas(dt)
+        if dt == self.dt_cache:
+            a_level, a_spread, a_hist = self.a_cache
+        else:
+            a_level, a_spread, a_hist = self._alphas(dt)
         k = 1.0 / (n + 1)  # running means until each horizon is reached
         if a_level < k:
             a_level = k
@@ -145,24 +148,27 @@ class OnsetScore:
         if a_hist < k:
             a_hist = k
         level = self.level
-        gap = iv > 0.0 and dt > GAP_INTERVALS * iv
-        e_level = abs(value - level)
-        step = abs(value - self.last)
+        gap = dt > GAP_INTERVALS * iv > 0.0
+        diff = value - level
+        e_level = diff if diff >= 0.0 else -diff
+        step = value - self.last
+        if step < 0.0:
+            step = -step
         e_prev = e_level if gap else step
-        if 0.0 < step < self.resolution:
-            self.resolution = step
+        res = self.resolution
+        if 0.0 < step < res:
+            self.resolution = res = step
         self.last = value
-        self.level = level + a_level * (value - level)
+        self.level = level + a_level * diff
         # the predictor that has been better so far judges the reading
         sp = self.spread
         s_level, s_prev = sp
-        floor = self.resolution * 0.5 if self.resolution != math.inf else 0.0
         if s_prev < s_level:
             which, e, s = 1, e_prev, s_prev
         else:
             which, e, s = 0, e_level, s_level
-        if s < floor:
-            s = floor
+        if s < 0.5 * res:  # never finer than the signal's resolution (inf: none seen yet)
+            s = 0.5 * res
         if s > 0.0:
             raw = e / s
             if raw > CLIP:
@@ -180,10 +186,12 @@ class OnsetScore:
             self.short_sum = 0.0
         q.append(raw)
         total = self.short_sum + raw
-        if len(q) > self.short_n:
+        size = len(q)
+        if size > self.short_n:
             total -= q.popleft()
+            size -= 1
         self.short_sum = total
-        m = total / len(q)
+        m = total / size
         mu = self.m_mean
         var = self.m_var
         d = m - mu
@@ -193,13 +201,16 @@ class OnsetScore:
         z = d / sd
         tail = 0.5 * math.erfc(z * 0.7071067811865476) if z > 0.0 else 0.5
         score = math.log(tail) / LOG_TAIL_FLOOR if tail > 1e-10 else 1.0
-        lo, hi = self.lo, self.hi
+        lo = self.lo
+        hi = self.hi
         margin = self.range_margin * (hi - lo) + s  # and one usual error beyond it
-        outside = value > hi + margin or value < lo - margin
+        outside = False
         if value < lo:
             self.lo = value
+            outside = value < lo - margin
         elif value > hi:
             self.hi = value
+            outside = value > hi + margin
         if n < self.warmup_readings and t - self.start_t < self.warmup_s:
             self.why = ("warm-up",)
             return _QUIET
