@@ -9,7 +9,8 @@ been the better one so far. The mean of that normalised error over the last
 (horizon ``history_s``): the tail probability of the short mean under that distribution
 (Numenta's anomaly likelihood) gives the score ``log(tail) / log(1e-10)``, so 0.5 is a
 tail of 1e-5 and 1.0 is 1e-10 or beyond. A reading beyond the range the channel has ever
-shown (by more than ``range_margin`` of it) scores 1.0.
+shown (by more than ``range_margin`` of it plus one usual error) scores 1.0, and so does
+the first reading after a gap.
 
 The score rises at the onset of unusual behaviour and falls back while it lasts, because
 both the predictors and the error distribution take the new behaviour in. A raise (score
@@ -40,6 +41,7 @@ GAP_INTERVALS = 10.0  # a step this many sampling intervals long is a gap
 INTERVAL_STEP = 1.02  # the interval estimate moves by this factor per reading
 SD_FLOOR = 1e-3  # the short mean's deviation never counts as less than this
 LOG_TAIL_FLOOR = -23.025850929940457  # log(1e-10): the tail that scores 1.0
+RANGE_ERRORS = 1.0  # a new extreme counts only this many usual errors beyond the range
 DAMPING = 0.1  # the emitted score is multiplied by this during the refractory period
 PREDICTORS = ("level", "previous reading")
 _QUIET: RuleResult = (0.0, False)
@@ -203,7 +205,7 @@ class OnsetScore:
         score = math.log(tail) / LOG_TAIL_FLOOR if tail > 1e-10 else 1.0
         lo = self.lo
         hi = self.hi
-        margin = self.range_margin * (hi - lo) + s  # and one usual error beyond it
+        margin = self.range_margin * (hi - lo) + RANGE_ERRORS * s
         outside = False
         if value < lo:
             self.lo = value
