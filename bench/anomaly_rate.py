@@ -1,8 +1,9 @@
 """Samples per second per channel through AnomalyEngine.observe with every rule on.
 
-Baseline (measured in the same run): the adaptive rule's update alone, so the ratio shows
-what limits, rate, flatline, missing and the alarm bookkeeping add on top of it.
-Target: at least 100,000 samples/s on one core.
+Baseline (measured in the same run): the adaptive rule's update alone (the default
+"onset" score), so the ratio shows what limits, rate, flatline, missing and the alarm
+bookkeeping add on top of it. Target: at most 10 us per reading per channel for all rules
+(100,000 samples/s) on one core.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ N = 300_000
 RULES = ChannelRulesConfig(
     high_warning=80.0, high_critical=90.0, low_warning=10.0, low_critical=5.0, deadband=1.0,
     max_rate_per_s=5.0, max_step=20.0, flatline_s=600.0, flatline_tolerance=0.001,
-    missing_s=60.0, adaptive="ewma",
+    missing_s=60.0,
 )
 
 
@@ -52,8 +53,11 @@ def main() -> None:
     def mad_run() -> None:
         engine_run(dataclasses.replace(RULES, adaptive="mad"))
 
+    def ewma_run() -> None:
+        engine_run(dataclasses.replace(RULES, adaptive="ewma"))
+
     def adaptive_run() -> None:
-        [rule] = build_rules(ChannelRulesConfig(adaptive="ewma"))  # the defaults, alone
+        [rule] = build_rules(ChannelRulesConfig())  # the default adaptive rule, alone
         update = rule.update
         for t, v in data:
             update(t, v)
@@ -61,12 +65,15 @@ def main() -> None:
     full = N / best_of(engine_run)
     base = N / best_of(adaptive_run)
     mad = N / best_of(mad_run)
+    ewma = N / best_of(ewma_run)
     print("rules: limits (warn/crit high+low, deadband), rate (per s and per sample), "
-          "flatline, missing, adaptive (robust EWMA + daily profile); alarm life cycle on")
-    print(f"engine.observe, all rules : {full:12,.0f} samples/s per channel (one core)")
+          "flatline, missing, adaptive (onset score); alarm life cycle on")
+    print(f"engine.observe, all rules : {full:12,.0f} samples/s per channel (one core), "
+          f"{1e6 / full:.2f} us per reading")
+    print(f"  same, adaptive = \"ewma\" : {ewma:12,.0f} samples/s per channel")
     print(f"  same, adaptive = \"mad\"  : {mad:12,.0f} samples/s per channel "
           f"(window {RULES.adaptive_window})")
-    print(f"baseline: adaptive alone  : {base:12,.0f} samples/s")
+    print(f"baseline: onset alone     : {base:12,.0f} samples/s")
     print(f"ratio all-rules / baseline: {full / base:.2f}")
     print(f"target 100,000 samples/s  : {'met' if full >= 100_000 else 'NOT met'}")
 

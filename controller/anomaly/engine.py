@@ -90,6 +90,15 @@ class AnomalyEngine:
         ch = self._channels.get(channel)
         return ch.score if ch else 0.0
 
+    def explain(self, channel: str, rule: str) -> str:
+        """Why ``rule`` of ``channel`` scored its latest reading as it did ("" if it cannot say)."""
+        ch = self._channels.get(channel)
+        for r, _ in ch.pairs if ch else ():
+            explain = getattr(r, "explain", None)
+            if r.name == rule and explain is not None:
+                return str(explain())
+        return ""
+
     def in_alarm(self, channel: str) -> bool:
         """Whether any rule of the channel has its (debounced) alarm condition now."""
         ch = self._channels.get(channel)

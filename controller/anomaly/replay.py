@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.anomaly.alarm import AlarmTransition
 from controller.anomaly.engine import AnomalyEngine
+from controller.anomaly.rules import build_rules
 from controller.atomic_file import replacing
 from controller.config import AnomalyConfig, ChannelRulesConfig
 from controller.errors import EdgewardenError, UsageError
@@ -50,6 +51,7 @@ class AlarmEpisode:
     clear_t: float | None = None
     clear_stamp: str = ""
     peak_value: float | None = None
+    why: str = ""  # the rule's own account of the raising reading, if it gives one
 
 
 @dataclass(slots=True)
@@ -57,6 +59,8 @@ class ReplayResult:
     rows: int = 0
     episodes: list[AlarmEpisode] = field(default_factory=list)
     transitions: list[AlarmTransition] = field(default_factory=list)
+    # asked-for readings (by timestamp as written): (score, in alarm, each rule's account)
+    explained: dict[str, tuple[float, bool, list[str]]] = field(default_factory=dict)
 
 
 def parse_timestamp(text: str) -> float:
@@ -146,21 +150,28 @@ def replay(
     channel: str = DEFAULT_CHANNEL,
     on_row: Callable[[Sample, float, bool], None] | None = None,
     chatter_per_hour: int = AnomalyConfig.chatter_per_hour,
+    explain_at: Collection[str] = (),
 ) -> ReplayResult:
-    """Run samples through a fresh engine holding only ``channel`` with ``rules``."""
+    """Run samples through a fresh engine holding only ``channel`` with ``rules``.
+
+    For each timestamp in ``explain_at`` (as written in the file), ``result.explained``
+    keeps that reading's score, alarm and every rule's account of why it scored so.
+    """
     engine = AnomalyEngine(
         AnomalyConfig(channels={channel: rules}, chatter_per_hour=chatter_per_hour)
     )
     result = ReplayResult()
     open_episodes: dict[str, AlarmEpisode] = {}
     stamp = ""
+    rule_names = [rule.name for rule in build_rules(rules)]
 
     def record(transitions: list[AlarmTransition], t: float) -> None:
         for tr in transitions:
             result.transitions.append(tr)
             if tr.event == "raise":
                 ep = AlarmEpisode(tr.alarm_id, tr.rule, tr.severity, tr.t, format_t(tr.t)
-                                  if tr.t != t else stamp, tr.value, peak_value=tr.value)
+                                  if tr.t != t else stamp, tr.value, peak_value=tr.value,
+                                  why=engine.explain(channel, tr.rule))
                 open_episodes[tr.alarm_id] = ep
                 result.episodes.append(ep)
             elif tr.event == "escalate" and tr.alarm_id in open_episodes:
@@ -176,6 +187,10 @@ def replay(
         record(engine.tick(s.t), s.t)
         record(engine.observe(channel, s.t, s.value), s.t)
         result.rows += 1
+        if explain_at and stamp in explain_at:
+            why = [f"{rule}: {text}" for rule in rule_names
+                   if (text := engine.explain(channel, rule))]
+            result.explained[stamp] = (engine.score(channel), engine.in_alarm(channel), why)
         if on_row is not None:
             on_row(s, engine.score(channel), engine.in_alarm(channel))
     for alarm_id, ep in open_episodes.items():
@@ -189,11 +204,12 @@ def replay_file(
     rules: ChannelRulesConfig,
     channel: str = DEFAULT_CHANNEL,
     progress: ProgressFn | None = None,
+    explain_at: Collection[str] = (),
 ) -> ReplayResult:
     """Replay ``src``; write `timestamp,value,score,alarm` rows to ``out`` (atomically)."""
     samples = read_samples(src, progress)
     if out is None:
-        result = replay(samples, rules, channel)
+        result = replay(samples, rules, channel, explain_at=explain_at)
         if result.rows == 0:
             raise UsageError(f"{src}: no readings after the header")
         return result
@@ -209,7 +225,7 @@ def replay_file(
             def on_row(s: Sample, score: float, alarm: bool) -> None:
                 write((s.stamp, s.value_text, f"{score:.4f}", 1 if alarm else 0))
 
-            result = replay(samples, rules, channel, on_row)
+            result = replay(samples, rules, channel, on_row, explain_at=explain_at)
             if result.rows == 0:
                 raise UsageError(f"{src}: no readings after the header")
     except OSError as exc:

@@ -626,7 +626,23 @@ def build_rules(cfg: ChannelRulesConfig) -> list[Rule]:
         rules.append(FlatlineRule(cfg.flatline_s, cfg.flatline_tolerance))
     if cfg.missing_s is not None:
         rules.append(MissingRule(cfg.missing_s))
-    if cfg.adaptive == "mad":
+    if cfg.adaptive == "onset":
+        from controller.anomaly.onset import OnsetScore  # onset imports this module
+
+        rules.append(
+            OnsetScore(
+                threshold=cfg.onset_threshold,
+                level_s=cfg.onset_level_s,
+                spread_s=cfg.onset_spread_s,
+                history_s=cfg.onset_history_s,
+                short_readings=cfg.onset_short_readings,
+                refractory_s=cfg.onset_refractory_s,
+                warmup_s=cfg.onset_warmup_s,
+                warmup_readings=cfg.onset_warmup_readings,
+                range_margin=cfg.onset_range_margin,
+            )
+        )
+    elif cfg.adaptive == "mad":
         rules.append(
             RollingMadRule(
                 threshold=cfg.adaptive_threshold,

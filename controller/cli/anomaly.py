@@ -41,11 +41,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.set_defaults(handler=run)
 
     e = actions.add_parser(
-        "explain", help="list the alarms a recorded CSV raises",
+        "explain", help="list the alarms a recorded CSV raises, and why",
         description="Replay a timestamp,value CSV and list each alarm: rule, start, clear, "
-        "peak value.",
+        "peak value and why the raising reading scored as it did; --at shows the same for "
+        "any reading.",
     )
     common(e)
+    e.add_argument("--at", action="append", default=[], metavar="TIMESTAMP",
+                   help="also explain the reading with this timestamp, as written in the "
+                   "file (repeatable)")
     e.set_defaults(handler=run, out=None, explain=True)
     p.set_defaults(handler=run)
 
@@ -77,13 +81,23 @@ def run(args: argparse.Namespace) -> int:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
+        at = [a.strip() for a in getattr(args, "at", [])]
         result = replay_file(args.file, args.out, rules, args.channel or DEFAULT_CHANNEL,
-                             advance)
+                             advance, explain_at=set(at))
+    missing = [a for a in at if a not in result.explained]
+    if missing:
+        raise UsageError(f"{args.file}: no reading with timestamp {missing[0]!r}")
     out = Console()
     if args.out is not None:
         out.print(f"{result.rows} readings, {len(result.episodes)} alarms -> {args.out}")
     if args.explain:
         print_explain(out, result)
+    for stamp in at:
+        score, alarm, why = result.explained[stamp]
+        out.print(f"{stamp}: score {score:.4f}, {'in alarm' if alarm else 'no alarm'}",
+                  highlight=False)
+        for line in why or ["no rule has more to say"]:
+            out.print(f"  {line}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -105,6 +119,8 @@ def print_explain(console: Console, result: ReplayResult) -> None:
             f"{_num(ep.trigger_value):<10} {_num(ep.peak_value)}",
             highlight=False, soft_wrap=True,
         )
+        if ep.why:
+            console.print(f"  why: {ep.why}", highlight=False, soft_wrap=True)
 
 
 def _num(v: float | None) -> str:

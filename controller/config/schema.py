@@ -259,10 +259,25 @@ class ChannelRulesConfig(_Checked):
     flatline_tolerance: float = bounded(0.0, NON_NEGATIVE)
     # missing data: no reading or heartbeat for this long
     missing_s: float | None = bounded(None, POSITIVE)
-    # adaptive baseline (robust EWMA level and spreads, learned daily profile); scores the
-    # short-term mean residual (fast_alpha) in spreads; defaults tuned on the NAB data
-    # ("mad": rolling median/MAD over adaptive_window samples instead of the EWMAs)
-    adaptive: Literal["off", "ewma", "mad"] = "ewma"
+    # adaptive rule: "onset" (default) scores how unlikely the recent prediction errors
+    # are (controller/anomaly/onset.py) and raises once per episode; "ewma"/"mad" are the
+    # older baselines that score the short-term mean residual in spreads (adaptive_* keys)
+    adaptive: Literal["off", "onset", "ewma", "mad"] = "onset"
+    onset_threshold: float = bounded(0.5, RATE)  # score (0..1) that raises the alarm
+    onset_level_s: float = bounded(21_600.0, POSITIVE)  # horizon of the level predictor
+    # horizons of each predictor's usual error and of the recent-error distribution
+    onset_spread_s: float = bounded(259_200.0, POSITIVE)
+    onset_history_s: float = bounded(1_209_600.0, POSITIVE)
+    onset_short_readings: int = bounded(10, AT_LEAST_ONE)  # recent errors in the judged mean
+    onset_refractory_s: float = bounded(21_600.0, NON_NEGATIVE)  # no new raise this long
+    # no score until this long or this many readings, whichever comes first
+    onset_warmup_s: float = bounded(172_800.0, NON_NEGATIVE)
+    onset_warmup_readings: int = bounded(300, NON_NEGATIVE)
+    # a reading beyond the range ever seen by this share of it scores 1
+    onset_range_margin: float = bounded(0.01, NON_NEGATIVE)
+    # "ewma"/"mad": robust EWMA level and spreads with a learned daily profile, or a
+    # rolling median/MAD over adaptive_window samples; they score the short-term mean
+    # residual (fast_alpha) in spreads
     adaptive_threshold: float = bounded(2.5, POSITIVE)
     adaptive_warmup_samples: int = bounded(1440, NON_NEGATIVE)  # keep it >= 1/adaptive_spread_alpha
     adaptive_alpha: float = bounded(0.003, RATE)

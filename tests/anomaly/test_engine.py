@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_configured_channel_missing_before_first_reading() -> None:
 
 def test_restart_keeps_learned_baseline_and_alarm_states() -> None:
     cfg = AnomalyConfig(channels={CH: ChannelRulesConfig(
-        high_warning=80.0, adaptive_warmup_samples=50)})
+        high_warning=80.0, onset_warmup_readings=50)})
     a = AnomalyEngine(cfg)
     for i in range(300):
         a.observe(CH, i * 60.0, 20.0 + (i % 7) * 0.1)
@@ -253,3 +254,21 @@ def test_alarm_view_reports_trigger_and_peak() -> None:
     [view] = e.alarms()
     assert (view.trigger_value, view.trigger_t, view.peak_value) == (82.0, 1, 97.0)
     assert (view.severity, view.priority, view.rule) == ("critical", "medium", "limits")
+
+
+def test_a_level_shift_is_one_onset_alarm_that_returns_and_can_be_acknowledged() -> None:
+    """Default rules: the shift raises one alarm; it returns by itself; the ack normalises it."""
+    rnd = random.Random(7)
+    e = AnomalyEngine(AnomalyConfig(channels={CH: ChannelRulesConfig()}))
+    trs = []
+    for i in range(3000):
+        v = 20.0 + rnd.uniform(-0.2, 0.2) + (5.0 if i >= 1500 else 0.0)
+        trs += e.observe(CH, i * 300.0, v)
+        if i == 1499:
+            assert e.score(CH) < 0.5 and not e.in_alarm(CH)
+    raises = [t for t in trs if t.event == "raise"]
+    assert [(t.rule, t.t) for t in raises] == [("adaptive", 1500 * 300.0)]
+    aid = raises[0].alarm_id
+    assert e.alarm(aid).state is S.RETURNED_UNACK and not e.in_alarm(CH)
+    [ack] = e.acknowledge(aid, "ops-anna", 3000 * 300.0, "new setpoint")
+    assert ack.to_state is S.NORMAL

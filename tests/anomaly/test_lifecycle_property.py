@@ -14,7 +14,7 @@ from controller.config import AnomalyConfig, ChannelRulesConfig
 CH = "n/c"
 RULES = ChannelRulesConfig(high_warning=10.0, high_critical=20.0, deadband=1.0,
                            max_step=15.0, missing_s=30.0, debounce_samples=2,
-                           adaptive_warmup_samples=3)
+                           onset_warmup_readings=3)
 ACTIONS = st.one_of(
     st.tuples(st.just("read"), st.floats(-5, 30)),
     st.tuples(st.just("tick"), st.floats(0, 60)),

