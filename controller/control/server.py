@@ -97,6 +97,10 @@ class _Connection:
     pump: asyncio.Task[None] | None = None
 
 
+#: How long a closing connection may take to flush what it still has to send.
+CLOSE_WAIT_S = 2.0
+
+
 class ControlServer:
     """Serves the command table on `path`; start with :meth:`start`, stop with :meth:`close`."""
 
@@ -162,7 +166,9 @@ class ControlServer:
         for task, conn in list(self._connections.items()):
             if conn.pump is not None:
                 conn.pump.cancel()
-            conn.writer.close()
+            # abort, not close: a client that stopped reading (a suspended TUI) would keep a
+            # full send buffer, and a graceful close would wait for it for ever at shutdown
+            conn.writer.transport.abort()
             task.cancel()
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
@@ -303,8 +309,8 @@ class ControlServer:
                     await conn.pump
             self._connections.pop(task, None)
             writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_WAIT_S)
 
     async def _send(self, conn: _Connection, data: bytes) -> None:
         async with conn.lock:

@@ -200,7 +200,7 @@ async def test_config_edit_shows_errors_inline_then_applies_after_diff(
         area.load_text(area.text.replace("interval_s = 10.0", "interval_s = -1.0"))
         await pilot.pause(0.2)
         error = plain(app.screen.query_one("#config-error", Label))
-        assert "line 5" in error and "health.interval_s" in error and "negative" in error
+        assert "line 5" in error and "health.interval_s" in error and "greater than 0" in error
         await pilot.press("ctrl+s")
         await pilot.pause(0.2)
         assert not any(r["cmd"] == "config.apply" for r in service.requests)
