@@ -63,6 +63,15 @@ class SerialConfig:
     queue_size: int = 4096
     reopen_backoff_max_s: float = 10.0
     heartbeat_timeout_s: float = 10.0
+    # a `link` alarm when more frames than this go missing (counter gaps) in the window
+    max_lost_frames: int = 2
+    lost_frames_window_s: float = 60.0
+    # ... or when every frame of the lag window arrives later than this after the node
+    # stamped it (a relay holding frames back)
+    max_lag_ms: float = 2000.0
+    lag_window_s: float = 10.0
+    # refused frames are summarised into one `link` record per port and interval
+    reject_summary_s: float = 60.0
     nodes: list[NodeConfig] = field(default_factory=list)
 
 
@@ -89,6 +98,7 @@ class StoreConfig:
             "event": 90.0,
             "alarm": 365.0,
             "audit": 365.0,
+            "link": 365.0,
         }
     )
     # minimum seconds between stored readings per channel ("node/channel" or "*"); 0 = all
@@ -453,5 +463,6 @@ def _check_values(obj: Any, key: str, source: str, loc: _KeyLocator) -> None:
 
 _NON_NEGATIVE_SUFFIXES = ("_s", "_ms", "_mb", "_seconds", "_records", "_size", "_samples")
 _NON_NEGATIVE_NAMES = frozenset(
-    {"threads", "queue_size", "fps", "baudrate", "max_frames_per_second", "deadband"}
+    {"threads", "queue_size", "fps", "baudrate", "max_frames_per_second", "deadband",
+     "max_lost_frames"}
 )

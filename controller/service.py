@@ -27,14 +27,23 @@ from controller.config import Config, load_config
 from controller.control.server import AuditEntry, ControlServer
 from controller.control_handlers import ServiceHandlers, user_name
 from controller.errors import EdgewardenError
+from controller.link_alarms import link_rules, link_samples
 from controller.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from controller.store import RecordWriter
 from controller.store.layout import read_manifest
 from firmware_bridge.keystore import KeyStore
-from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
+from firmware_bridge.link import (
+    ONLINE_STATES,
+    KeyLookup,
+    LinkManager,
+    LinkObserver,
+    PortSpec,
+    integrity_limits,
+)
 from firmware_bridge.messages import Heartbeat, Message
 from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
+from firmware_bridge.reject_summary import RejectSummary
 
 if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when configured
     from controller.camera.reconnect import CameraStatus
@@ -60,7 +69,7 @@ class ChannelLive:
 
 
 class _LinkEvents(LinkObserver):
-    """Heartbeats feed the missing-data rules; rejects are only counted by the link."""
+    """Heartbeats feed the missing-data rules; rejects are summarised into `link` records."""
 
     def __init__(self, service: Service) -> None:
         self._service = service
@@ -71,6 +80,7 @@ class _LinkEvents(LinkObserver):
 
     def on_reject(self, port: str, uid: str | None, reason: RejectReason) -> None:
         log.debug("rejected frame on %s from %s: %s", port, uid or "?", reason)
+        self._service.rejects.add(port, uid, reason, time.time())
 
 
 class Service:
@@ -104,6 +114,7 @@ class Service:
         self.channels: dict[str, ChannelLive] = {}
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
+        self.rejects = RejectSummary(max(1.0, cfg.serial.reject_summary_s))
         self._last_stored: dict[str, float] = {}
         self.sample_rates: dict[str, float] = {}  # uid -> rate last set through CONFIG_SET
         self._uid_names: dict[str, str] = {}
@@ -178,9 +189,19 @@ class Service:
         self.desk = self._make_desk(cfg)
 
     def _make_desk(self, cfg: Config) -> AlarmDesk:
-        anomaly = with_defaults(cfg.anomaly, health.suggested_rules(cfg.health))
+        anomaly = with_defaults(cfg.anomaly, {**health.suggested_rules(cfg.health),
+                                              **link_rules(cfg.serial, self._node_names(cfg))})
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file)
+
+    def _node_names(self, cfg: Config) -> set[str]:
+        """Every name a node may have in readings: configured, fixed or registered."""
+        names = {n.name for n in cfg.serial.nodes if n.name}
+        names |= {p.name for p in self._fixed_ports or [] if p.name}
+        with contextlib.suppress(Exception):  # an unreadable registry is reported elsewhere
+            names |= {rec.name or uid for uid, rec in KeyStore(cfg.serial.keys_dir)
+                      .nodes().items()}
+        return names
 
     def _ports(self) -> list[PortSpec]:
         if self._fixed_ports is not None:
@@ -191,7 +212,8 @@ class Service:
     def _start_link(self) -> None:
         s = self.cfg.serial
         self.link = LinkManager(self._ports(), self._key_lookup, s.queue_size,
-                                s.reopen_backoff_max_s, s.heartbeat_timeout_s, _LinkEvents(self))
+                                s.reopen_backoff_max_s, s.heartbeat_timeout_s, _LinkEvents(self),
+                                limits=integrity_limits(s))
         self._link_task = asyncio.create_task(self.link.run(), name="link")
 
     async def _stop_link(self) -> None:
@@ -238,6 +260,7 @@ class Service:
                 await task
         self._tasks = []
         await self._stop_link()
+        self._store_reject_summaries(force=True)
         await asyncio.to_thread(self._stop_cameras)
         if self.server is not None:
             await self.server.close()
@@ -365,6 +388,7 @@ class Service:
             await asyncio.sleep(TICK_S)
             assert self.desk is not None
             self.desk.tick(time.time())
+            self._observe_link()
             now = time.monotonic()
             if now - last_status >= 10.0:
                 self.notifier.status(self._status_line())
@@ -372,6 +396,18 @@ class Service:
             if now - last_save >= 300.0:
                 await asyncio.to_thread(self.desk.save)
                 last_save = now
+
+    def _observe_link(self) -> None:
+        """Link integrity becomes `link/...` alarm channels; refusals become records."""
+        if self.link is not None and self.desk is not None:
+            t = time.time()
+            for key, value in link_samples(self.link.node_stats()):
+                self.desk.observe(key, t, value)
+        self._store_reject_summaries()
+
+    def _store_reject_summaries(self, force: bool = False) -> None:
+        for body in self.rejects.due(time.time(), force=force):
+            self.record("link", body["port"], "warning", body)
 
     async def _health_loop(self) -> None:
         hc = self.cfg.health
@@ -476,7 +512,7 @@ class Service:
 
     def _status_line(self) -> str:
         nodes = self.link.node_stats() if self.link else []
-        online = sum(1 for n in nodes if n.state == "online")
+        online = sum(1 for n in nodes if n.state in ONLINE_STATES)
         committed = self.writer.stats.committed if self.writer else 0
         active = len(self.desk.views()) if self.desk else 0
         return (f"{online}/{len(nodes)} nodes online, {active} alarm(s), "
@@ -488,10 +524,15 @@ class Service:
             for n in self.link.node_stats():
                 nodes.append({
                     "name": n.name, "uid": n.uid, "port": n.port, "state": n.state,
+                    "online": n.state in ONLINE_STATES,
                     "paired": n.state != "unpaired",
                     "last_seen": n.last_seen_wall, "frames_ok": n.frames_ok,
                     "readings": n.readings_ok, "rejected": dict(n.rejected),
                     "firmware": n.firmware_version,
+                    "link": {"lost_frames": n.lost_frames,
+                             "lost_frames_window": n.lost_frames_window,
+                             "lag_ms": n.lag_ms, "forged_frames_window": n.forged_frames_window,
+                             "problems": n.link_problems},
                     "sample_rate_hz": self.sample_rates.get(n.uid),
                 })
         return nodes

@@ -3,9 +3,13 @@
 I/O model: one asyncio loop; each port's fd is watched with `loop.add_reader` (no thread
 per port). A read error or EOF (USB unplug: the pty closes) closes the port and reopens
 it by its stable name with exponential backoff (0.1 s doubling up to `backoff_max_s`).
-Each decoded frame passes a per-node token bucket (before any HMAC work), then the node's
-session (firmware_bridge.session). Accepted readings go to a bounded asyncio.Queue; what
-does not fit is dropped and counted (QUEUE_FULL), never silently.
+Each decoded frame goes to the node's session (firmware_bridge.session) first; only a
+frame that verified and was fresh is charged to that node's token bucket, so frames forged
+under a node's uid cannot spend its budget (verification costs about 1/40 of a frame's
+time on the wire, see bench/serial_ingest.py). Forged frames, counter gaps and lag are
+tracked per node (firmware_bridge.integrity). Uids without a key are kept per port in a
+bounded table that never evicts a paired node. Accepted readings go to a bounded
+asyncio.Queue; what does not fit is dropped and counted (QUEUE_FULL), never silently.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from typing import TYPE_CHECKING
 import serial
 
 from firmware_bridge.frame import Frame, FrameDecoder, FrameError
+from firmware_bridge.integrity import IntegrityLimits, LinkIntegrity
 from firmware_bridge.messages import ChannelSpec, Message, ReadingMsg
 from firmware_bridge.ratelimit import TokenBucket
 from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
-from firmware_bridge.session import NodeSession, SessionState
+from firmware_bridge.session import NodeSession, SessionResult, SessionState
 from firmware_bridge.signing import SecretKey
 
 if TYPE_CHECKING:
@@ -35,8 +40,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_NODES_PER_PORT = 16  # uids tracked per port; more is an attack or a wiring fault
+MAX_UNPAIRED_PER_PORT = 16  # uids without a key listed per port; the oldest is forgotten
+UNPAIRED_RECHECK_S = 5.0  # an unpaired uid's key is looked up again this often (pairing)
+HANDSHAKE_RATE = 5.0  # authentic HELLOs per second and node (replayed HELLOs stop here)
 BACKOFF_START_S = 0.1
+ONLINE_STATES = frozenset({"online", "under_attack"})
+# refusals that mean someone other than the node sent the frame under its uid
+FORGED_REASONS = frozenset({RejectReason.BAD_SIGNATURE, RejectReason.REPLAYED,
+                            RejectReason.OUT_OF_WINDOW, RejectReason.UNSIGNED,
+                            RejectReason.WRONG_DIRECTION})
 
 # uid -> (key, name) or None when the controller holds no key for it
 KeyLookup = Callable[[str], "tuple[SecretKey, str] | None"]
@@ -57,13 +69,18 @@ class NodeStats:
     uid: str
     name: str
     port: str
-    state: str = "offline"  # online | offline | unpaired
+    state: str = "offline"  # online | under_attack (online, forged frames) | offline | unpaired
     frames_ok: int = 0
     readings_ok: int = 0
     rejected: collections.Counter[str] = field(default_factory=collections.Counter)
     last_seen_wall: float | None = None
     last_seen_mono: float | None = None
     firmware_version: str = ""
+    lost_frames: int = 0  # counter gaps since start
+    lost_frames_window: int = 0  # in the last IntegrityLimits.lost_frames_window_s
+    lag_ms: float | None = None  # smallest arrival - node time in the lag window
+    forged_frames_window: int = 0
+    link_problems: list[str] = field(default_factory=list)  # why the link is suspect
 
 
 @dataclass
@@ -91,8 +108,11 @@ class LinkObserver:
 class _Node:
     session: NodeSession
     stats: NodeStats
-    bucket: TokenBucket
+    bucket: TokenBucket  # authentic session frames
+    hs_bucket: TokenBucket  # authentic HELLOs
+    integrity: LinkIntegrity
     port: _Port
+    looked_up_mono: float = 0.0
 
 
 class _Port:
@@ -102,7 +122,8 @@ class _Port:
         self.serial: serial.Serial | None = None
         self.decoder = FrameDecoder()
         self.stats = PortStats(spec.path)
-        self.uids: set[str] = set()
+        # uids the controller holds no key for, least recently heard first
+        self.unpaired: collections.OrderedDict[bytes, _Node] = collections.OrderedDict()
 
 
 class LinkManager:
@@ -117,6 +138,7 @@ class LinkManager:
         heartbeat_timeout_s: float = 10.0,
         observer: LinkObserver | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        limits: IntegrityLimits | None = None,
     ) -> None:
         self.readings: asyncio.Queue[Reading] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
@@ -126,7 +148,8 @@ class LinkManager:
         self._heartbeat_timeout = heartbeat_timeout_s
         self._observer = observer or LinkObserver()
         self._random = random_bytes
-        self._nodes: dict[bytes, _Node] = {}
+        self._limits = limits or IntegrityLimits()
+        self._nodes: dict[bytes, _Node] = {}  # paired nodes only
         self._stopping = asyncio.Event()
 
     @classmethod
@@ -136,7 +159,7 @@ class LinkManager:
         ports = [PortSpec(n.port, n.name, n.baudrate, n.max_frames_per_second)
                  for n in cfg.nodes]
         return cls(ports, keys, cfg.queue_size, cfg.reopen_backoff_max_s,
-                   cfg.heartbeat_timeout_s, observer)
+                   cfg.heartbeat_timeout_s, observer, limits=integrity_limits(cfg))
 
     # ------------------------------------------------------------------ public
     async def run(self) -> None:
@@ -158,19 +181,29 @@ class LinkManager:
 
     def node_stats(self, now_mono: float | None = None) -> list[NodeStats]:
         now = time.monotonic() if now_mono is None else now_mono
-        out = []
-        for node in self._nodes.values():
-            st = node.stats
-            if node.session.state is SessionState.UNPAIRED:
-                st.state = "unpaired"
-            elif (node.session.state is SessionState.ESTABLISHED
-                  and st.last_seen_mono is not None
-                  and now - st.last_seen_mono <= self._heartbeat_timeout):
-                st.state = "online"
-            else:
-                st.state = "offline"
-            out.append(st)
+        nodes = [*self._nodes.values()]
+        for port in self._ports:
+            nodes += port.unpaired.values()
+        out = [self._refresh_stats(node, now) for node in nodes]
         return sorted(out, key=lambda s: (s.name, s.uid))
+
+    def _refresh_stats(self, node: _Node, now: float) -> NodeStats:
+        st = node.stats
+        integ = node.integrity
+        st.lost_frames = integ.lost_total
+        st.lost_frames_window = integ.lost_in_window(now)
+        st.lag_ms = integ.lag_ms(now)
+        st.forged_frames_window = integ.forged_in_window(now)
+        st.link_problems = integ.problems(now)
+        if node.session.state is SessionState.UNPAIRED:
+            st.state = "unpaired"
+        elif (node.session.state is SessionState.ESTABLISHED
+              and st.last_seen_mono is not None
+              and now - st.last_seen_mono <= self._heartbeat_timeout):
+            st.state = "under_attack" if integ.under_attack(now) else "online"
+        else:
+            st.state = "offline"
+        return st
 
     def port_stats(self) -> list[PortStats]:
         return [p.stats for p in self._ports]
@@ -269,30 +302,58 @@ class LinkManager:
                 continue
             self._handle_frame(port, item, wall, mono)
 
-    def _node_for(self, port: _Port, frame: Frame, mono: float) -> _Node | None:
+    def _node_for(self, port: _Port, frame: Frame, mono: float) -> _Node:
         node = self._nodes.get(frame.node_id)
         if node is not None:
             node.port = port
             return node
-        if len(port.uids) >= MAX_NODES_PER_PORT:
-            return None
+        node = port.unpaired.get(frame.node_id)
+        if node is not None:
+            port.unpaired.move_to_end(frame.node_id)
+            if mono - node.looked_up_mono < UNPAIRED_RECHECK_S:
+                return node
         uid = frame.uid
         try:
             found = self._keys(uid)
         except Exception as exc:  # a broken key file must not stop the other nodes
             log.error("node %s: cannot load its key (%s); treated as unpaired", uid, exc)
             found = None
+        if node is not None and found is None:
+            node.looked_up_mono = mono
+            return node
         key, name = found if found else (None, port.spec.name or uid)
         rate = port.spec.max_frames_per_second
         node = _Node(
             session=NodeSession(frame.node_id, key, self._random),
             stats=NodeStats(uid=uid, name=name or uid, port=port.spec.path),
             bucket=TokenBucket(rate, max(rate, 10.0), mono),
+            hs_bucket=TokenBucket(HANDSHAKE_RATE, HANDSHAKE_RATE, mono),
+            integrity=LinkIntegrity(self._limits),
             port=port,
+            looked_up_mono=mono,
         )
-        self._nodes[frame.node_id] = node
-        port.uids.add(uid)
+        if key is not None:
+            port.unpaired.pop(frame.node_id, None)
+            self._nodes[frame.node_id] = node
+        else:
+            port.unpaired[frame.node_id] = node
+            while len(port.unpaired) > MAX_UNPAIRED_PER_PORT:
+                port.unpaired.popitem(last=False)
         return node
+
+    def _admit(self, node: _Node, result: SessionResult, wall: float, mono: float) -> bool:
+        """Charge an authentic frame to its node's budget and note its gap and lag; count
+        a forged one. False: the node is over its budget and the frame is dropped."""
+        if not result.authentic:
+            if node.session.state is not SessionState.UNPAIRED and any(
+                    r in FORGED_REASONS for r in result.rejected):
+                node.integrity.forged(mono)
+            return True
+        bucket = node.hs_bucket if result.handshake else node.bucket
+        if not bucket.allow(mono):
+            return False
+        node.integrity.accepted(mono, result.lost_frames, result.node_time_ms, wall * 1000)
+        return True
 
     def _reject(self, port: _Port, node: _Node | None, uid: str | None,
                 reason: RejectReason) -> None:
@@ -304,13 +365,10 @@ class LinkManager:
 
     def _handle_frame(self, port: _Port, frame: Frame, wall: float, mono: float) -> None:
         node = self._node_for(port, frame, mono)
-        if node is None:
-            self._reject(port, None, frame.uid, RejectReason.UNPAIRED)
-            return
-        if not node.bucket.allow(mono):
+        result = node.session.handle(frame, int(wall * 1000))
+        if not self._admit(node, result, wall, mono):
             self._reject(port, node, frame.uid, RejectReason.RATE_LIMITED)
             return
-        result = node.session.handle(frame, int(wall * 1000))
         for reply in result.replies:
             self._write(port, reply)
         for reason in result.rejected:
@@ -334,3 +392,13 @@ class LinkManager:
                     self._reject(port, node, frame.uid, RejectReason.QUEUE_FULL)
             else:
                 self._observer.on_message(port.spec.path, st.uid, msg)
+
+
+def integrity_limits(cfg: SerialConfig) -> IntegrityLimits:
+    """The `[serial]` keys that say when a link is suspect."""
+    return IntegrityLimits(
+        lost_frames_window_s=cfg.lost_frames_window_s,
+        max_lost_frames=cfg.max_lost_frames,
+        lag_window_s=cfg.lag_window_s,
+        max_lag_ms=cfg.max_lag_ms,
+    )
