@@ -241,8 +241,15 @@ class ControlConfig:
     ops_group: str = "edgewarden-ops"
     admin_group: str = "edgewarden-admin"
     max_clients: int = 16
+    # of max_clients, slots only ops and admin callers may take (view and no-role get fewer)
+    reserved_clients: int = 4
+    # a connection whose caller has no role is closed after this long without a request
+    no_role_idle_s: float = 1.0
     subscriber_queue_size: int = 256
     max_request_bytes: int = 1_048_576
+    # refusals audited one by one per caller and interval; the rest go into one summary
+    refusals_audited_per_interval: int = 10
+    refusal_audit_interval_s: float = 10.0
 
 
 # --------------------------------------------------------------------------- export
@@ -464,5 +471,5 @@ def _check_values(obj: Any, key: str, source: str, loc: _KeyLocator) -> None:
 _NON_NEGATIVE_SUFFIXES = ("_s", "_ms", "_mb", "_seconds", "_records", "_size", "_samples")
 _NON_NEGATIVE_NAMES = frozenset(
     {"threads", "queue_size", "fps", "baudrate", "max_frames_per_second", "deadband",
-     "max_lost_frames"}
+     "max_lost_frames", "reserved_clients", "refusals_audited_per_interval"}
 )
