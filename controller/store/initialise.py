@@ -22,7 +22,7 @@ from controller.store.layout import (
     write_manifest,
     write_new_file,
 )
-from controller.store.passphrase import weakness
+from controller.store.passphrase import passphrase_bytes, weakness
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ def initialise(
     if keeps_identity:
         if passphrase is None:
             raise UsageError("a passphrase is needed to protect the identity")
+        passphrase_bytes(passphrase)  # the stated limit, before anything is made
         reason = weakness(passphrase)
         if reason:
             raise UsageError(f"passphrase refused: {reason}")
