@@ -28,7 +28,7 @@ import serial
 
 from firmware_bridge.frame import Frame, FrameDecoder, FrameError
 from firmware_bridge.integrity import IntegrityLimits, LinkIntegrity
-from firmware_bridge.messages import ChannelSpec, Message, ReadingMsg
+from firmware_bridge.messages import ChannelSpec, Message, ReadingMsg, TimeSync
 from firmware_bridge.ratelimit import TokenBucket
 from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_UNPAIRED_PER_PORT = 16  # uids without a key listed per port; the oldest is forgotten
 UNPAIRED_RECHECK_S = 5.0  # an unpaired uid's key is looked up again this often (pairing)
 HANDSHAKE_RATE = 5.0  # authentic HELLOs per second and node (replayed HELLOs stop here)
+TIME_SYNC_INTERVAL_S = 300.0  # node clocks drift (~30 ppm): resynced before lag shows it
 BACKOFF_START_S = 0.1
 ONLINE_STATES = frozenset({"online", "under_attack"})
 # refusals that mean someone other than the node sent the frame under its uid
@@ -139,6 +140,7 @@ class LinkManager:
         observer: LinkObserver | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
         limits: IntegrityLimits | None = None,
+        time_sync_interval_s: float = TIME_SYNC_INTERVAL_S,
     ) -> None:
         self.readings: asyncio.Queue[Reading] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
@@ -149,6 +151,7 @@ class LinkManager:
         self._observer = observer or LinkObserver()
         self._random = random_bytes
         self._limits = limits or IntegrityLimits()
+        self._time_sync_interval = time_sync_interval_s
         self._nodes: dict[bytes, _Node] = {}  # paired nodes only
         self._stopping = asyncio.Event()
 
@@ -165,6 +168,7 @@ class LinkManager:
     async def run(self) -> None:
         """Serve all ports until :meth:`stop` or cancellation."""
         tasks = [asyncio.create_task(self._keep_open(p)) for p in self._ports]
+        tasks.append(asyncio.create_task(self._sync_clocks()))
         try:
             await self._stopping.wait()
         finally:
@@ -220,6 +224,15 @@ class LinkManager:
             return False
         data = node.session.seal(message)
         return data is not None and self._write(node.port, data)
+
+    async def _sync_clocks(self) -> None:
+        """TIME_SYNC to every node in session now and then, so that the lag a reading
+        shows is the link's, not the node crystal's drift."""
+        while True:
+            await asyncio.sleep(self._time_sync_interval)
+            for node in list(self._nodes.values()):
+                if node.session.state is SessionState.ESTABLISHED:
+                    self.send(node.stats.uid, TimeSync(int(time.time() * 1000)))
 
     # ------------------------------------------------------------------ port life
     async def _keep_open(self, port: _Port) -> None:

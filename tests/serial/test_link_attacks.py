@@ -174,3 +174,32 @@ def test_forged_flood_under_the_victims_uid_does_not_starve_it(tmp_path: Path) -
     assert st.frames_ok >= frames_sent - 10
     assert st.state == "under_attack"
     assert any("forged" in p for p in st.link_problems)
+
+
+def test_a_drifted_node_clock_is_resynced_so_lag_measures_the_link(tmp_path: Path) -> None:
+    node, raw = _node(tmp_path, rate_hz=4.0)
+    node.start()
+
+    async def scenario() -> list[Reading]:
+        link = LinkManager([PortSpec(node.path, "door")],
+                           lambda uid: (SecretKey(raw), "door"), queue_size=100_000,
+                           time_sync_interval_s=1.0)
+        task = asyncio.create_task(link.run())
+        while link.readings.empty():
+            await asyncio.sleep(0.05)
+        node.node.time_base -= 5000  # the node's crystal lost 5 s
+        await asyncio.sleep(3.0)
+        link.stop()
+        await task
+        out = []
+        while not link.readings.empty():
+            out.append(link.readings.get_nowait())
+        return out
+
+    try:
+        readings = asyncio.run(scenario())
+    finally:
+        node.stop()
+    lags = [r.received_wall * 1000 - r.node_time_ms for r in readings]
+    assert max(lags) >= 4500  # the drift showed ...
+    assert lags[-1] < 1000  # ... until the next TIME_SYNC set the clock again
