@@ -6,6 +6,11 @@ counter cannot hide) and, when it carries one, the node's own clock (set from WE
 controller time, so `arrival - node time` is how long the frame was on its way). Frames
 that fail verification under a node's uid are counted as forged. Time is passed in
 (seconds); counts are kept in one-second buckets so a frame costs a few operations.
+
+Counter gaps are per session, and a relay that drops frames and then makes the node
+start a new session (a forged HELLO_REQUEST) would hide the gap at the change. The node's
+STATUS (every 10 s) says how many session frames it has sent since boot, across sessions;
+comparing that with the authentic frames received in between finds what the gaps missed.
 """
 
 from __future__ import annotations
@@ -69,15 +74,36 @@ class LinkIntegrity:
         self._lost = _Buckets(limits.lost_frames_window_s)
         self._lag = _Buckets(limits.lag_window_s)
         self._forged = _Buckets(limits.attack_window_s)
+        self._received = 0  # authentic session frames, every session
+        self._gaps_since_status = 0
+        self._status_base: tuple[int, int] | None = None  # (node's frames_sent, received)
 
     def accepted(self, now: float, lost_frames: int, node_time_ms: int | None,
                  wall_ms: float) -> None:
-        """An authentic frame arrived at `now` (monotonic s) / `wall_ms` (Unix ms)."""
+        """An authentic session frame arrived at `now` (monotonic s) / `wall_ms` (Unix ms)."""
+        self._received += 1
+        self._gaps_since_status += lost_frames
         if lost_frames:
             self.lost_total += lost_frames
             self._lost.add(now, lost_frames, "sum")
         if node_time_ms is not None:
             self._lag.add(now, wall_ms - node_time_ms, "min")
+
+    def status_report(self, now: float, frames_sent: int) -> None:
+        """The node's STATUS said it sent `frames_sent` session frames before this one.
+
+        Frames it sent since the previous STATUS that neither arrived nor left a counter
+        gap were lost where no gap could show them (at a session change): counted too.
+        """
+        base = self._status_base
+        self._status_base = (frames_sent, self._received)
+        gaps, self._gaps_since_status = self._gaps_since_status, 0
+        if base is None or frames_sent < base[0]:
+            return  # the first STATUS, or the node rebooted
+        hidden = (frames_sent - base[0]) - (self._received - base[1]) - gaps
+        if hidden > 0:
+            self.lost_total += hidden
+            self._lost.add(now, hidden, "sum")
 
     def forged(self, now: float) -> None:
         """A frame under this node's uid failed verification (or was a replay)."""

@@ -28,7 +28,7 @@ import serial
 
 from firmware_bridge.frame import Frame, FrameDecoder, FrameError
 from firmware_bridge.integrity import IntegrityLimits, LinkIntegrity
-from firmware_bridge.messages import ChannelSpec, Message, ReadingMsg, TimeSync
+from firmware_bridge.messages import ChannelSpec, Message, ReadingMsg, Status, TimeSync
 from firmware_bridge.ratelimit import TokenBucket
 from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
@@ -362,11 +362,11 @@ class LinkManager:
                     r in FORGED_REASONS for r in result.rejected):
                 node.integrity.forged(mono)
             return True
-        bucket = node.hs_bucket if result.handshake else node.bucket
-        if not bucket.allow(mono):
-            return False
+        if result.handshake:
+            return node.hs_bucket.allow(mono)
+        # it arrived (counts for gaps and lag) even if the budget then refuses it
         node.integrity.accepted(mono, result.lost_frames, result.node_time_ms, wall * 1000)
-        return True
+        return node.bucket.allow(mono)
 
     def _reject(self, port: _Port, node: _Node | None, uid: str | None,
                 reason: RejectReason) -> None:
@@ -404,6 +404,8 @@ class LinkManager:
                     self.dropped += 1
                     self._reject(port, node, frame.uid, RejectReason.QUEUE_FULL)
             else:
+                if isinstance(msg, Status):
+                    node.integrity.status_report(mono, msg.frames_sent)
                 self._observer.on_message(port.spec.path, st.uid, msg)
 
 

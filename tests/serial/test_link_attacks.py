@@ -10,13 +10,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from firmware_bridge.link import LinkManager, NodeStats, PortSpec
 from firmware_bridge.messages import MsgType
 from firmware_bridge.reading import Reading
 from firmware_bridge.signing import SecretKey, build_signed_frame, build_unsigned_frame
 from firmware_bridge.simnode import PtyNode, SimNodeOptions
 
-from .attacker import Relay, carries_door_open
+from .attacker import GapHider, Relay, carries_door_open
 
 UID = "E66138935F2A1B01"
 
@@ -67,6 +69,31 @@ def test_relay_dropping_every_door_open_frame_leaves_a_counted_gap(tmp_path: Pat
     assert not [r for r in readings if r.channel == "door" and r.value >= 0.5]
     assert st.lost_frames == relay.dropped
     assert st.lost_frames_window == relay.dropped
+    assert any("lost" in p for p in st.link_problems)
+
+
+def test_a_gap_hidden_behind_a_forced_new_session_is_still_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay drops the door frames and everything after them until the node, told by
+    a forged HELLO_REQUEST, starts a new session: no counter gap shows. The node's STATUS
+    (frames sent, across sessions) does."""
+    from firmware_bridge.node import firmware
+
+    monkeypatch.setattr(firmware, "STATUS_MS", 2000)  # STATUS every 2 s, not 10 s
+    node, raw = _node(tmp_path, rate_hz=4.0)
+    node.node.env.next_door_s = 3.0
+    hider = GapHider()
+    relay = Relay(node.path, drop=hider).start()
+    hider.relay = relay
+    node.start()
+    try:
+        readings, st, _ = _run_link(relay.path, raw, 13.0)
+    finally:
+        node.stop()
+        relay.stop()
+    assert hider.rehandshakes >= 1 and relay.dropped >= 4  # the attack ran
+    assert not [r for r in readings if r.channel == "door" and r.value >= 0.5]
+    assert st.lost_frames >= relay.dropped - 8  # all but the last STATUS interval's
     assert any("lost" in p for p in st.link_problems)
 
 
