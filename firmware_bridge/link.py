@@ -77,7 +77,7 @@ class NodeStats:
     last_seen_wall: float | None = None
     last_seen_mono: float | None = None
     firmware_version: str = ""
-    lost_frames: int = 0  # counter gaps since start
+    lost_frames: int = 0  # since start: counter gaps and what STATUS counts showed missing
     lost_frames_window: int = 0  # in the last IntegrityLimits.lost_frames_window_s
     lag_ms: float | None = None  # smallest arrival - node time in the lag window
     forged_frames_window: int = 0
