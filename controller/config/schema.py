@@ -197,6 +197,15 @@ class SerialConfig(_Checked):
     # a configured node that sends nothing (no reading, no heartbeat) for this long raises
     # one node-level `missing` alarm (0 = never); `[anomaly.channels."<node>"]` overrides it
     missing_s: float = bounded(20.0, NON_NEGATIVE)
+    # a `link` alarm when more frames than this go missing (counter gaps) in the window
+    max_lost_frames: int = bounded(2, NON_NEGATIVE)
+    lost_frames_window_s: float = bounded(60.0, POSITIVE)
+    # ... or when every frame of the lag window arrives later than this after the node
+    # stamped it (a relay holding frames back)
+    max_lag_ms: float = bounded(2000.0, POSITIVE)
+    lag_window_s: float = bounded(10.0, POSITIVE)
+    # refused frames are summarised into one `link` record per port and interval
+    reject_summary_s: float = bounded(60.0, POSITIVE)
     nodes: list[NodeConfig] = field(default_factory=list)
 
 
@@ -223,6 +232,7 @@ class StoreConfig(_Checked):
             "event": 90.0,
             "alarm": 365.0,
             "audit": 365.0,
+            "link": 365.0,
         },
         metadata=each_value(NON_NEGATIVE),
     )
@@ -391,8 +401,15 @@ class ControlConfig(_Checked):
     ops_group: str = "edgewarden-ops"
     admin_group: str = "edgewarden-admin"
     max_clients: int = bounded(16, AT_LEAST_ONE)
+    # of max_clients, slots only ops and admin callers may take (view and no-role get fewer)
+    reserved_clients: int = bounded(4, NON_NEGATIVE)
+    # a connection whose caller has no role is closed after this long without a request
+    no_role_idle_s: float = bounded(1.0, POSITIVE)
     subscriber_queue_size: int = bounded(256, AT_LEAST_ONE)
     max_request_bytes: int = bounded(1_048_576, Bound(ge=1024))  # a request line fits
+    # refusals audited one by one per caller and interval; the rest go into one summary
+    refusals_audited_per_interval: int = bounded(10, NON_NEGATIVE)
+    refusal_audit_interval_s: float = bounded(10.0, POSITIVE)
 
 
 # --------------------------------------------------------------------------- export

@@ -7,6 +7,11 @@ One JSON object per line, UTF-8, in both directions::
               {"v":1,"id":7,"ok":false,"code":"refused","error":"alarms.ack needs role ops"}
     event     {"v":1,"event":"reading","seq":41,"dropped":0,"data":{...}}
 
+Requests are bounded before they reach a handler: nesting at most `MAX_DEPTH` levels,
+integers of at most `MAX_INT_DIGITS` digits (and within 64 bits), other numbers at most
+`MAX_NUMBER_CHARS` characters, no NaN or Infinity; beyond that the reply is the typed error
+``too_complex`` (the connection stays open).
+
 `id` is the client's (an integer it chooses, echoed back); a line that cannot be parsed
 gets ``"id":null``. `seq` numbers the events a subscriber was sent; `dropped` is how many
 events its bounded queue had to drop so far (never silent). Version 1 is the only version:
@@ -35,7 +40,12 @@ ErrorCode = Literal[
     "internal",             # the handler crashed; details are in the service log only
     "busy",                 # too many clients
     "too_large",            # request line over the limit
+    "too_complex",          # JSON nested too deep, or a number too long
 ]
+
+MAX_DEPTH: Final = 16
+MAX_INT_DIGITS: Final = 19
+MAX_NUMBER_CHARS: Final = 40
 
 
 class ProtocolError(ValueError):
@@ -71,13 +81,65 @@ class Event:
     data: Any
 
 
-def _load_object(line: bytes | str) -> dict[str, Any]:
+def _bounded_int(text: str) -> int:
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        raise ProtocolError("too_complex", f"integer of {digits} digits (at most "
+                            f"{MAX_INT_DIGITS})")
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ProtocolError("too_complex", "integer outside 64 bits")
+    return value
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ProtocolError("too_complex", f"number of {len(text)} characters (at most "
+                            f"{MAX_NUMBER_CHARS})")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ProtocolError("too_complex", f"number {text} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise ProtocolError("invalid", f"{text} is not a JSON number")
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    """Whether `value` nests at most `limit` containers deep (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children)
+    return True
+
+
+def _load_object(line: bytes | str, bounded: bool = True) -> dict[str, Any]:
     try:
-        obj = json.loads(line)
+        if bounded:
+            obj = json.loads(line, parse_int=_bounded_int, parse_float=_bounded_float,
+                             parse_constant=_no_constant)
+        else:
+            obj = json.loads(line)
+    except RecursionError:
+        raise ProtocolError("too_complex", f"JSON nested deeper than {MAX_DEPTH} levels") \
+            from None
+    except ProtocolError:
+        raise
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError("invalid", f"not a JSON line: {exc}") from None
+    except ValueError as exc:  # e.g. int() refusing a huge literal
+        raise ProtocolError("too_complex", f"not an acceptable JSON line: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("invalid", "a message must be a JSON object")
+    if bounded and not _depth_ok(obj, MAX_DEPTH):
+        raise ProtocolError("too_complex", f"JSON nested deeper than {MAX_DEPTH} levels",
+                            obj.get("id") if _is_int(obj.get("id")) else None)
     return obj
 
 
@@ -161,7 +223,7 @@ def _finite(value: Any) -> Any:
 
 def parse_server_message(line: bytes | str) -> Response | Event:
     """What a client reads: a response to one of its requests, or a subscription event."""
-    obj = _load_object(line)
+    obj = _load_object(line, bounded=False)
     if obj.get("v") != PROTOCOL_VERSION:
         raise ProtocolError("unsupported_version",
                             f"server speaks protocol version {obj.get('v')!r}")

@@ -9,6 +9,13 @@ connection: when a slow client lets it fill, new events are dropped and counted 
 count travels in every event and in :meth:`ControlServer.stats`), never blocking the
 publisher.
 
+Connections are bounded (`max_clients`), with `reserved_clients` of the slots kept for
+ops and admin callers, so view or no-role users cannot lock out the people who act on
+alarms; a caller without a role is disconnected after `no_role_idle_s` without a request.
+Refusals (no role, role too low, malformed lines, busy) are audited through a
+:class:`RefusalLimiter`: the first few per caller and interval one by one, the rest as one
+summary per interval (audit command ``control.refusals``).
+
 The socket file is bound under a temporary name, given mode 0660 and the access group,
 then renamed into place, so it never exists with looser permissions; the directory is
 created 0750 when it does not exist (systemd's RuntimeDirectory normally makes it).
@@ -50,6 +57,7 @@ from controller.control.protocol import (
     encode_result,
     parse_request,
 )
+from controller.control.refusals import RefusalLimiter
 from controller.control.roles import PeerCred, Role, RoleResolver, peer_credentials
 from controller.errors import EdgewardenError
 
@@ -116,6 +124,9 @@ class ControlServer:
         queue_size: int = 256,
         max_request_bytes: int = 1_048_576,
         clock: Callable[[], float] = time.time,
+        reserved_clients: int = 4,
+        no_role_idle_s: float = 1.0,
+        refusals: RefusalLimiter | None = None,
     ) -> None:
         if max_clients < 1 or queue_size < 1 or max_request_bytes < 1024:
             raise ValueError("max_clients and queue_size must be >= 1, max_request_bytes >= 1024")
@@ -130,6 +141,10 @@ class ControlServer:
         self.queue_size = queue_size
         self.max_request_bytes = max_request_bytes
         self.clock = clock
+        self.reserved_clients = min(max(0, reserved_clients), max_clients - 1)
+        self.no_role_idle_s = no_role_idle_s
+        self.refusals = refusals or RefusalLimiter()
+        self._summary_task: asyncio.Task[None] | None = None
         self._server: asyncio.AbstractServer | None = None
         self._inode: int | None = None
         self._connections: dict[asyncio.Task[Any], _Connection] = {}
@@ -148,6 +163,9 @@ class ControlServer:
             socket_path(cfg), command_table(handlers), resolver or RoleResolver(c), audit,
             socket_group=c.socket_group, max_clients=c.max_clients,
             queue_size=c.subscriber_queue_size, max_request_bytes=c.max_request_bytes,
+            reserved_clients=c.reserved_clients, no_role_idle_s=c.no_role_idle_s,
+            refusals=RefusalLimiter(c.refusal_audit_interval_s,
+                                    c.refusals_audited_per_interval),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -157,12 +175,19 @@ class ControlServer:
         self._server = await asyncio.start_unix_server(
             self._serve, sock=sock, limit=self.max_request_bytes
         )
+        self._summary_task = asyncio.create_task(self._summarise_refusals())
         log.info("control socket ready at %s", self.path)
 
     async def close(self) -> None:
         """Stop accepting, end every connection, remove the socket file (if still ours)."""
         if self._server is not None:
             self._server.close()
+        if self._summary_task is not None:
+            self._summary_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._summary_task
+            self._summary_task = None
+            self._flush_refusals(force=True)
         for task, conn in list(self._connections.items()):
             if conn.pump is not None:
                 conn.pump.cancel()
@@ -276,21 +301,31 @@ class ControlServer:
         except OSError:
             writer.close()
             return
-        if len(self._connections) >= self.max_clients:
+        role = self.resolver.resolve(peer)
+        if not self._slot_free(role):
             self._refused_clients += 1
             log.warning("control: refusing pid %d uid %d: %d clients connected",
                         peer.pid, peer.uid, len(self._connections))
+            self._audit_entry(AuditEntry(
+                time=self.clock(), uid=peer.uid, gid=peer.gid, pid=peer.pid,
+                role=role.label if role else None, cmd="connect", outcome="refused",
+                reason="busy: too many clients connected"))
             with contextlib.suppress(ConnectionError):
                 writer.write(encode_error(None, "busy", "too many clients connected"))
                 await writer.drain()
             writer.close()
             return
-        conn = _Connection(peer=peer, role=self.resolver.resolve(peer), writer=writer)
+        conn = _Connection(peer=peer, role=role, writer=writer)
         self._connections[task] = conn
+        idle = self.no_role_idle_s if role is None else None
         try:
             while True:
                 try:
-                    line = await reader.readuntil(b"\n")
+                    line = await asyncio.wait_for(reader.readuntil(b"\n"), idle)
+                except TimeoutError:
+                    self._audit(conn, "connect", "refused",
+                                f"closed: no role and no request for {idle:g} s")
+                    break
                 except asyncio.IncompleteReadError:
                     break  # EOF (a partial last line is ignored)
                 except asyncio.LimitOverrunError:
@@ -317,16 +352,47 @@ class ControlServer:
             conn.writer.write(data)
             await conn.writer.drain()
 
+    def _slot_free(self, role: Role | None) -> bool:
+        """Whether a caller of `role` may connect now; ops and admin may use every slot."""
+        if len(self._connections) >= self.max_clients:
+            return False
+        if role is not None and role >= Role.OPS:
+            return True
+        others = sum(1 for c in self._connections.values()
+                     if c.role is None or c.role < Role.OPS)
+        return others < self.max_clients - self.reserved_clients
+
     def _audit(self, conn: _Connection, cmd: str, outcome: Outcome, reason: str | None) -> None:
-        entry = AuditEntry(
+        self._audit_entry(AuditEntry(
             time=self.clock(), uid=conn.peer.uid, gid=conn.peer.gid, pid=conn.peer.pid,
             role=conn.role.label if conn.role else None, cmd=cmd, outcome=outcome,
             reason=reason,
-        )
+        ))
+
+    def _audit_entry(self, entry: AuditEntry) -> None:
+        if entry.outcome in ("refused", "invalid") and not self.refusals.admit(
+                entry.uid, entry.gid, entry.pid, entry.role,
+                f"{entry.outcome} {entry.cmd}", entry.time):
+            return  # counted: the next summary of this caller tells
         try:
             self.audit(entry)
         except Exception:
-            log.exception("control: audit sink failed for %s", cmd)
+            log.exception("control: audit sink failed for %s", entry.cmd)
+
+    def _flush_refusals(self, force: bool = False) -> None:
+        now = self.clock()
+        for s in self.refusals.due(now, force=force):
+            try:
+                self.audit(AuditEntry(time=now, uid=s.uid, gid=s.gid, pid=s.pid, role=s.role,
+                                      cmd="control.refusals", outcome="refused",
+                                      reason=s.text(now)))
+            except Exception:
+                log.exception("control: audit sink failed for a refusal summary")
+
+    async def _summarise_refusals(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.refusals.interval_s))
+            self._flush_refusals()
 
     async def _fail(self, conn: _Connection, request_id: int | None, cmd: str,
                     outcome: Outcome, code: ErrorCode, reason: str) -> None:

@@ -143,7 +143,7 @@ class ServiceHandlers:
         if not nodes:
             raise CommandError(f"no node {wanted!r}")
         node = nodes[0]
-        if node.state != "online":
+        if node.state not in ("online", "under_attack"):
             raise CommandError(f"node {node.name} is {node.state}: it cannot take a setting now")
         from firmware_bridge.messages import ConfigSet
 

@@ -28,16 +28,24 @@ from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
 from controller.sensors.keystore import KeyStore, KeystoreError
+from controller.sensors.link_alarms import integrity_limits, link_rules, link_samples
 from controller.service import health
 from controller.service.handlers import ServiceHandlers, user_name
 from controller.store import RecordWriter, audit_inbox
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
 from controller.system.sdnotify import Notifier, WatchdogPacer, watchdog_interval
-from firmware_bridge.link import KeyLookup, LinkManager, LinkObserver, PortSpec
+from firmware_bridge.link import (
+    ONLINE_STATES,
+    KeyLookup,
+    LinkManager,
+    LinkObserver,
+    PortSpec,
+)
 from firmware_bridge.messages import Heartbeat, Message
 from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
+from firmware_bridge.reject_summary import RejectSummary
 
 if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when configured
     from controller.camera.reconnect import CameraStatus
@@ -64,7 +72,7 @@ class ChannelLive:
 
 
 class _LinkEvents(LinkObserver):
-    """Heartbeats feed the missing-data rules; rejects are only counted by the link."""
+    """Heartbeats feed the missing-data rules; rejects are summarised into `link` records."""
 
     def __init__(self, service: Service) -> None:
         self._service = service
@@ -75,6 +83,7 @@ class _LinkEvents(LinkObserver):
 
     def on_reject(self, port: str, uid: str | None, reason: RejectReason) -> None:
         log.debug("rejected frame on %s from %s: %s", port, uid or "?", reason)
+        self._service.rejects.add(port, uid, reason, time.time())
 
 
 class Service:
@@ -110,6 +119,7 @@ class Service:
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
         self._store_seen: tuple[str, str | None, int] = ("ok", None, 0)
+        self.rejects = RejectSummary(max(1.0, cfg.serial.reject_summary_s))
         self._last_stored: dict[str, float] = {}
         self.sample_rates: dict[str, float] = {}  # uid -> rate last set through CONFIG_SET
         self._uid_names: dict[str, str] = {}
@@ -198,11 +208,21 @@ class Service:
         nodes = [n.name for n in cfg.serial.nodes]
         defaults = {**health.suggested_rules(cfg.health, [c.name for c in cfg.cameras]),
                     **node_rules(nodes, cfg.serial.missing_s),
-                    **health.store_fault_rules()}
+                    **health.store_fault_rules(),
+                    **link_rules(cfg.serial, self._node_names(cfg))}
         anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file,
                          nodes=nodes, node_detail=self._node_port_state)
+
+    def _node_names(self, cfg: Config) -> set[str]:
+        """Every name a node may have in readings: configured, fixed or registered."""
+        names = {n.name for n in cfg.serial.nodes if n.name}
+        names |= {p.name for p in self._fixed_ports or [] if p.name}
+        with contextlib.suppress(Exception):  # an unreadable registry is reported elsewhere
+            names |= {rec.name or uid for uid, rec in KeyStore(cfg.serial.keys_dir)
+                      .nodes().items()}
+        return names
 
     def _ports(self) -> list[PortSpec]:
         if self._fixed_ports is not None:
@@ -213,7 +233,8 @@ class Service:
     def _start_link(self) -> None:
         s = self.cfg.serial
         self.link = LinkManager(self._ports(), self._key_lookup, s.queue_size,
-                                s.reopen_backoff_max_s, s.heartbeat_timeout_s, _LinkEvents(self))
+                                s.reopen_backoff_max_s, s.heartbeat_timeout_s, _LinkEvents(self),
+                                limits=integrity_limits(s))
         self._link_task = asyncio.create_task(self.link.run(), name="link")
 
     async def _stop_link(self) -> None:
@@ -260,6 +281,7 @@ class Service:
                 await task
         self._tasks = []
         await self._stop_link()
+        self._store_reject_summaries(force=True)
         await asyncio.to_thread(self._stop_cameras)
         if self.server is not None:
             await self.server.close()
@@ -423,6 +445,7 @@ class Service:
             self.desk.tick(time.time())
             self.watch_store()
             self._watch_key_store()
+            self._observe_link()
             now = time.monotonic()
             if now - last_inbox >= 2.0:
                 await asyncio.to_thread(self.store_inbox_audits)
@@ -482,6 +505,18 @@ class Service:
         self._store_seen = seen
         # the dashboard's store panel follows this event (health events carry the store)
         self.publish("health", {"store": self._store_json()})
+
+    def _observe_link(self) -> None:
+        """Link integrity becomes `link/...` alarm channels; refusals become records."""
+        if self.link is not None and self.desk is not None:
+            t = time.time()
+            for key, value in link_samples(self.link.node_stats()):
+                self.desk.observe(key, t, value)
+        self._store_reject_summaries()
+
+    def _store_reject_summaries(self, force: bool = False) -> None:
+        for body in self.rejects.due(time.time(), force=force):
+            self.record("link", body["port"], "warning", body)
 
     async def _health_loop(self) -> None:
         hc = self.cfg.health
@@ -586,7 +621,7 @@ class Service:
 
     def _status_line(self) -> str:
         nodes = self.link.node_stats() if self.link else []
-        online = sum(1 for n in nodes if n.state == "online")
+        online = sum(1 for n in nodes if n.state in ONLINE_STATES)
         committed = self.writer.stats.committed if self.writer else 0
         active = len(self.desk.views()) if self.desk else 0
         return (f"{online}/{len(nodes)} nodes online, {active} alarm(s), "
@@ -607,10 +642,15 @@ class Service:
                     rejected.update(port.frame_errors)
                 nodes.append({
                     "id": n.uid, "name": n.name, "uid": n.uid, "port": n.port,
-                    "state": n.state, "paired": n.state != "unpaired",
+                    "state": n.state, "online": n.state in ONLINE_STATES,
+                    "paired": n.state != "unpaired",
                     "last_seen": n.last_seen_wall, "frames_ok": n.frames_ok,
                     "readings": n.readings_ok, "rejected": dict(rejected),
                     "firmware": n.firmware_version,
+                    "link": {"lost_frames": n.lost_frames,
+                             "lost_frames_window": n.lost_frames_window,
+                             "lag_ms": n.lag_ms, "forged_frames_window": n.forged_frames_window,
+                             "problems": n.link_problems},
                     "sample_rate_hz": self.sample_rates.get(n.uid),
                     "port_state": port.state if port else None,
                     "last_error": (port.last_error or None) if port else None,
@@ -623,7 +663,8 @@ class Service:
                 uid = self._registry_uid(spec.name)
                 nodes.append({
                     "id": uid or spec.name, "name": spec.name, "uid": uid, "port": spec.port,
-                    "state": state["state"], "paired": uid is not None, "last_seen": None,
+                    "state": state["state"], "online": False, "paired": uid is not None,
+                    "last_seen": None,
                     "frames_ok": 0, "readings": 0,
                     "rejected": dict(ports[spec.port].frame_errors)
                     if spec.port in ports else {},

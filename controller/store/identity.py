@@ -43,13 +43,27 @@ def load_identity_file(path: Path, passphrase: str | None) -> pyrage.x25519.Iden
     return decrypt_identity(data, passphrase, path)
 
 
-def decrypt_identity(data: bytes, passphrase: str, where: Path | str) -> pyrage.x25519.Identity:
-    """A passphrase-encrypted (age scrypt) identity opened; `where` names it in errors."""
+def decrypt_identity(data: bytes, passphrase: str | bytes, where: Path | str,
+                     ) -> pyrage.x25519.Identity:
+    """A passphrase-encrypted (age scrypt) identity opened; `where` names it in errors.
+
+    Decrypted by controller.store.age_scrypt, not pyrage: the age library's work-factor
+    limit follows the machine's momentary speed and, under load, turned the right
+    passphrase into "wrong passphrase".
+    """
+    from controller.store import age_scrypt
+    from controller.store.passphrase import passphrase_bytes
+
+    secret = passphrase_bytes(passphrase)
     try:
-        plain = pyrage.passphrase.decrypt(data, passphrase)
-    except pyrage.DecryptError:
+        plain = age_scrypt.decrypt(data, secret)
+    except age_scrypt.WrongPassphrase:
         raise WrongPassphraseError(f"{where}: wrong passphrase (nothing was read)") from None
-    return _parse(bytes(plain), where)
+    except age_scrypt.WorkFactorTooHigh as exc:
+        raise EdgewardenError(f"{where}: {exc}; not opened") from None
+    except age_scrypt.AgeFormatError as exc:
+        raise EdgewardenError(f"{where}: {exc}") from None
+    return _parse(plain, where)
 
 
 def unlock_identity(data_dir: Path | str, passphrase: str) -> pyrage.x25519.Identity:

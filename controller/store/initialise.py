@@ -23,7 +23,7 @@ from controller.store.layout import (
     write_new_file,
 )
 from controller.store.lock import StoreLock
-from controller.store.passphrase import weakness
+from controller.store.passphrase import passphrase_bytes, weakness
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ def initialise(
     if keeps_identity:
         if passphrase is None:
             raise UsageError("a passphrase is needed to protect the identity")
+        passphrase_bytes(passphrase)  # the stated limit, before anything is made
         reason = weakness(passphrase)
         if reason:
             raise UsageError(f"passphrase refused: {reason}")

@@ -3,16 +3,40 @@
 Rule: at least 12 characters and not all of one class (lower case, upper case, digits,
 other). It is enough against online guessing and, behind age's scrypt, makes offline
 guessing of a stolen identity file slow; it is deliberately simple to explain.
+
+A passphrase is UTF-8 text of at most `MAX_BYTES` bytes (age passphrases are text); longer
+or undecodable input is refused with a clear line, never cut or turned into a traceback.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import select
 
 from controller.errors import UsageError
 
 MIN_LENGTH = 12
+MAX_BYTES = 1024
+
+
+def passphrase_bytes(passphrase: str | bytes, what: str = "passphrase") -> bytes:
+    """The passphrase as the UTF-8 bytes scrypt takes; UsageError past MAX_BYTES."""
+    if isinstance(passphrase, str):
+        try:
+            raw = passphrase.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from an undecodable terminal
+            raise UsageError(f"{what}: not valid UTF-8 text") from None
+    else:
+        raw = bytes(passphrase)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{what}: not valid UTF-8 text") from None
+    if len(raw) > MAX_BYTES:
+        raise UsageError(f"{what}: longer than {MAX_BYTES} bytes ({len(raw)}); "
+                         "nothing was cut, use a shorter one")
+    return raw
 
 
 def weakness(passphrase: str) -> str | None:
@@ -30,15 +54,34 @@ def weakness(passphrase: str) -> str | None:
 
 
 def read_from_fd(fd: int) -> str:
-    """One line from an inherited file descriptor (automation); the newline is dropped."""
-    try:
-        with os.fdopen(os.dup(fd), "rb") as f:
-            raw = f.readline(4096)
-    except OSError as exc:
-        raise UsageError(f"--passphrase-fd {fd}: cannot read ({exc.strerror})") from None
-    text = raw.decode("utf-8", errors="strict").rstrip("\r\n")
+    """One line from an inherited file descriptor (automation); the newline is dropped.
+
+    Read with os.read until the newline or end of file, waiting when the descriptor is
+    non-blocking: a read that returns part of the line is never taken for all of it.
+    """
+    where = f"--passphrase-fd {fd}"
+    raw = bytearray()
+    while b"\n" not in raw and len(raw) <= MAX_BYTES + 2:
+        try:
+            chunk = os.read(fd, MAX_BYTES + 3 - len(raw))
+        except BlockingIOError:
+            select.select([fd], [], [])
+            continue
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"{where}: cannot read ({exc.strerror})") from None
+        if not chunk:
+            break
+        raw += chunk
+    line = bytes(raw).split(b"\n", 1)[0].removesuffix(b"\r")
+    if b"\n" not in raw and len(raw) > MAX_BYTES:
+        raise UsageError(f"{where}: passphrase longer than {MAX_BYTES} bytes; nothing was "
+                         "cut, use a shorter one")
+    passphrase_bytes(line, where)  # limit and UTF-8, with a clear line
+    text = line.decode("utf-8")
     if not text:
-        raise UsageError(f"--passphrase-fd {fd}: empty passphrase")
+        raise UsageError(f"{where}: empty passphrase")
     return text
 
 
@@ -48,8 +91,11 @@ def prompt_new() -> str:
     second = getpass.getpass("Repeat the passphrase: ")
     if first != second:
         raise UsageError("the two passphrases differ")
+    passphrase_bytes(first)
     return first
 
 
 def prompt_existing(what: str = "Admin passphrase") -> str:
-    return getpass.getpass(f"{what}: ")
+    text = getpass.getpass(f"{what}: ")
+    passphrase_bytes(text, what.lower())
+    return text

@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-KINDS = ("reading", "alarm", "event", "health", "audit")
+KINDS = ("reading", "alarm", "event", "health", "audit", "link")
 # kinds that keep flowing into the reserved space when the disk is nearly full
 PROTECTED_KINDS = frozenset({"alarm", "audit"})
 HASH_BYTES = 32

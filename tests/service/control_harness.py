@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from controller.config import ControlConfig
 from controller.control.commands import command_table
+from controller.control.refusals import RefusalLimiter
 from controller.control.roles import RoleResolver
 from controller.control.server import AuditEntry, ControlServer
 from tests.service.fake_service import FakeService
@@ -25,6 +26,8 @@ class ServerThread:
     """Runs a ControlServer with FakeService handlers on its own loop thread."""
 
     def __init__(self, path: Path, cfg: ControlConfig, **kw: Any) -> None:
+        # role tests count one audit entry per refusal; the limiter is tested on its own
+        kw.setdefault("refusals", RefusalLimiter(per_interval=10_000))
         self.fake = FakeService()
         self.audit: list[AuditEntry] = []
         self.loop = asyncio.new_event_loop()
