@@ -120,6 +120,7 @@ class EventsScreen(SiteScreen):
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self.action_reload()
+        self.focus_home()  # Enter ends the filter: back to the list and its keys
 
     def on_select_changed(self, _event: Select.Changed) -> None:
         self.action_reload()

@@ -17,7 +17,6 @@ from tui.screens.base import SiteScreen
 
 class KeysScreen(SiteScreen):
     TITLE_TEXT = "Keys"
-    AUTO_FOCUS = None  # digits switch screens; click or tab into the passphrase
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+l", "lock_now", "Lock")]
 
     def compose_body(self) -> ComposeResult:
