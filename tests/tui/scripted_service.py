@@ -111,7 +111,8 @@ def base_status(role: str, user: str = "tech") -> dict[str, Any]:
 class History:
     """Records encrypted exactly as the store writes them, handed out like the service."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_alarms: int = 0) -> None:
+        """`extra_alarms` more alarm transitions after the four records (a busy site)."""
         identity, self.identity_blob = _keys()
         recipient = identity.to_public()
         key = bytes(range(32))
@@ -139,6 +140,10 @@ class History:
              {"uid": 1001, "user": "guest", "cmd": "config.apply", "ok": False,
               "detail": "needs admin"}, ()),
         ]
+        bodies += [("alarm", f"node-{i % 3 + 1}/temp", "warning",
+                    {"event": "raise" if i % 2 else "return", "from_state": "normal",
+                     "to_state": "active_unack" if i % 2 else "returned_unack",
+                     "value": float(i), "user": ""}, ()) for i in range(extra_alarms)]
         self.records: list[dict[str, Any]] = []
         prev = b"\0" * 32
         for seq, (kind, source, severity, body, media) in enumerate(bodies, start=1):
