@@ -138,3 +138,38 @@ def test_tui_in_tmux_digits_switch_screens_and_a_stopped_service_looks_stale(
                        check=False)
         proc.terminate()
         proc.wait(10)
+
+
+def test_demo_unlock_dialog_says_the_demo_passphrase(tmp_path: Path) -> None:
+    from controller.demo_site import DEMO_PASSPHRASE
+
+    site = tmp_path / "site"
+    done = tmp_path / "exit"
+    session = f"ewdemo-unlock-{os.getpid()}"
+    edgewarden = Path(sys.executable).parent / "edgewarden"
+    command = (f"{edgewarden} demo --seconds 120 --no-camera --data-dir {site}; "
+               f"echo $? > {done}")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                    "-e", "TERM=xterm-256color", command], check=True, cwd=REPO_ROOT)
+
+    def keys(*names: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", session, *names], check=True)
+
+    try:
+        wait_for(session, "connected", "Sensor nodes", timeout=60)
+        keys("3")
+        wait_for(session, "Events", "Press u to unlock")
+        keys("u")
+        screen = wait_for(session, "Unlock history", "passphrase is")
+        assert DEMO_PASSPHRASE in screen.replace("\n", " ")
+        keys("-l", DEMO_PASSPHRASE)
+        keys("Enter")
+        wait_for(session, "unlocked", timeout=30)
+        keys("q")
+        deadline = time.monotonic() + 90
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert done.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True,
+                       check=False)

@@ -28,6 +28,8 @@ class KeysScreen(SiteScreen):
                 yield Button("Unlock", variant="primary", id="keys-unlock")
                 yield Button("Lock", id="keys-lock")
             yield Label("", id="keys-error", classes="error")
+            if self.site.unlock_hint:
+                yield Label(self.site.unlock_hint, id="unlock-hint")
             yield Static(id="keys-log")
 
     def refresh_view(self, changed: set[str]) -> None:
