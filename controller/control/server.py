@@ -73,6 +73,15 @@ class AuditEntry:
     cmd: str
     outcome: Outcome
     reason: str | None = None
+    about: dict[str, Any] = field(default_factory=dict)  # what the handler said (Call.audit)
+
+    def summary(self) -> str:
+        """One line for the audit log's detail: the reason of a failure, then what it was
+        about ('alarm north-door/temperature:limits, comment checked')."""
+        parts = [self.reason] if self.reason else []
+        parts += [f"{key} {value}" for key, value in self.about.items()
+                  if value not in (None, "")]
+        return "; ".join(parts)
 
 
 AuditSink = Callable[[AuditEntry], None]
@@ -310,11 +319,12 @@ class ControlServer:
             conn.writer.write(data)
             await conn.writer.drain()
 
-    def _audit(self, conn: _Connection, cmd: str, outcome: Outcome, reason: str | None) -> None:
+    def _audit(self, conn: _Connection, cmd: str, outcome: Outcome, reason: str | None,
+               about: dict[str, Any] | None = None) -> None:
         entry = AuditEntry(
             time=self.clock(), uid=conn.peer.uid, gid=conn.peer.gid, pid=conn.peer.pid,
             role=conn.role.label if conn.role else None, cmd=cmd, outcome=outcome,
-            reason=reason,
+            reason=reason, about=dict(about or {}),
         )
         try:
             self.audit(entry)
@@ -360,14 +370,15 @@ class ControlServer:
             result = await command.handler(call, req.args)
             payload = encode_result(req.id, result)
         except CommandError as exc:
-            await self._fail(conn, req.id, req.cmd, "failed", "failed", str(exc))
+            self._audit(conn, req.cmd, "failed", str(exc), call.audit)
+            await self._send(conn, encode_error(req.id, "failed", str(exc)))
             return
         except Exception as exc:
             log.error("control: %s failed: %s", req.cmd, type(exc).__name__, exc_info=True)
             await self._fail(conn, req.id, req.cmd, "error", "internal",
                              f"{req.cmd}: internal error (see the service log)")
             return
-        self._audit(conn, req.cmd, "ok", None)
+        self._audit(conn, req.cmd, "ok", None, call.audit)
         await self._send(conn, payload)
 
     async def _server_command(self, conn: _Connection, req: Request) -> None:
