@@ -100,5 +100,4 @@ async def test_coming_back_from_an_event_keeps_the_row_and_the_focus(
             assert app.focused is table
             assert table.is_valid_row_index(row) and table.scroll_y > 0
         await pilot.press("down")
-        await pilot.pause(0.1)
-        assert table.cursor_row == row + 1
+        await until(pilot, lambda: table.cursor_row == row + 1)

@@ -40,13 +40,14 @@ async def test_a_digit_on_config_switches_screens_and_never_edits_the_file(
         assert area.text == CONFIG_TOML
         assert plain(app.screen.query_one("#config-error")) == ""
         await pilot.press("e")  # the user chooses to edit: now keys are text
-        await pilot.pause(0.1)
-        assert app.focused is area
-        assert "Leave field" in footer_keys(app)
+        await until(pilot, lambda: app.focused is area)
+        await until(pilot, lambda: "Leave field" in footer_keys(app))
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert app.focused is None
-        assert "Leave field" not in footer_keys(app)
+        await until(pilot, lambda: app.focused is None)
+        await until(pilot, lambda: "Leave field" not in footer_keys(app))
+        await pilot.press("e")
+        await pilot.press("tab")  # the only field: Tab leaves it too
+        await until(pilot, lambda: app.focused is None)
         await pilot.press("3")
         await until(pilot, lambda: app.current_mode == "events")
         assert area.text == CONFIG_TOML and service.config_text == CONFIG_TOML
@@ -72,27 +73,24 @@ async def test_escape_and_enter_and_tab_give_the_keys_back_from_the_events_filte
         assert label.value == "" and table.row_count == 2
 
         label.focus()  # the user picks the filter: digits are text there, as in any field
-        await pilot.pause(0.1)
-        assert "Leave field" in footer_keys(app)
+        await until(pilot, lambda: "Leave field" in footer_keys(app))
         await pilot.press("1")
-        assert label.value == "1" and app.current_mode == "events"
+        await until(pilot, lambda: label.value == "1")
+        assert app.current_mode == "events"
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert app.focused is table  # back on the list, whose keys work again
+        # back on the list, whose keys work again
+        await until(pilot, lambda: app.focused is table)
         await pilot.press("backspace")  # not into the filter
         assert label.value == "1"
         label.value = ""
-        await pilot.pause(0.1)
-        assert table.row_count == 2
+        await until(pilot, lambda: table.row_count == 2)
 
         label.focus()
         await pilot.press("tab")
-        await pilot.pause(0.1)
-        assert app.focused is table
+        await until(pilot, lambda: app.focused is table)
         label.focus()
         await pilot.press("enter")
-        await pilot.pause(0.1)
-        assert app.focused is table
+        await until(pilot, lambda: app.focused is table)
         await pilot.press("2")
         await until(pilot, lambda: app.current_mode == "alarms")
 
@@ -114,8 +112,7 @@ async def test_the_keys_screen_does_not_take_digits_into_the_passphrase(
         await until(pilot, lambda: "node-1/temp" in table_text(table))
         await pilot.press("slash")  # the alarm filter
         await pilot.press("t", "e", "m", "p", "enter")
-        await pilot.pause(0.1)
-        assert app.focused is table
+        await until(pilot, lambda: app.focused is table)
         assert "node-2" not in table_text(table)
         await pilot.press("8")
         await until(pilot, lambda: app.current_mode == "keys")

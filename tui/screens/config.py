@@ -20,6 +20,8 @@ class ConfigScreen(SiteScreen):
     TITLE_TEXT = "Config"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "edit", "Edit"),
+        # the editor is the only field: Tab would cycle back into it, so it leaves it
+        Binding("tab", "tab", "", show=False),
         Binding("ctrl+s", "apply", "Apply"),
         Binding("ctrl+r", "revert", "Revert"),
     ]
@@ -84,6 +86,12 @@ class ConfigScreen(SiteScreen):
 
     def action_edit(self) -> None:
         self.query_one(TextArea).focus()
+
+    def action_tab(self) -> None:
+        if self.focused is self.query_one(TextArea):
+            self.set_focus(None)
+        else:
+            self.focus_next()
 
     def action_revert(self) -> None:
         self.query_one(TextArea).load_text(self.running_text)
