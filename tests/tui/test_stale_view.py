@@ -101,6 +101,7 @@ async def test_alarms_and_nodes_screens_say_stale_and_stop_their_ages(
         app.screen.refresh_view(set())
         await pilot.pause(0.1)
         assert "2m" in table_text(table) and "12m" not in table_text(table)
+        assert app.screen.check_action("acknowledge", ()) is None  # nothing to send it to
         await pilot.press("4")
         await until(pilot, lambda: app.current_mode == "nodes")
         assert "as of 22:13:20 UTC" in text_of(app, "#stale-note")

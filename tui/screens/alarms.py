@@ -132,8 +132,8 @@ class AlarmsScreen(SiteScreen):
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("acknowledge", "shelve"):
-            if self.site.refusal(Role.OPS, action) is not None:
-                return None  # shown disabled in the footer
+            if self.site.refusal(Role.OPS, action) is not None or not self.site.connected:
+                return None  # shown disabled in the footer (and stale while away)
             alarm = self.selected_alarm()
             if alarm is None:
                 return None
