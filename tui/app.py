@@ -24,9 +24,18 @@ from textual.screen import Screen
 
 from tui import terminal_graphics
 from tui.commands import SiteCommands
-from tui.connection import AWAY, CONNECTED, CONNECTING, ConnectionInfo, retry_delay
+from tui.connection import (
+    AWAY,
+    CONNECTED,
+    CONNECTING,
+    LIVE,
+    ConnectionInfo,
+    Freshness,
+    retry_delay,
+)
 from tui.live_state import ALARMS, LiveState
 from tui.model import Role, channel_histories, parse_status
+from tui.screens.base import SiteScreen, is_text_field
 from tui.screens.dashboard import DashboardScreen
 from tui.secret import HandoutError, Locked, OpenedRecord, Passphrase, WrongPassphrase
 from tui.service_client import ServiceClient, ServiceError, ServiceUnavailable
@@ -79,6 +88,9 @@ class EdgewardenApp(App[None]):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(key, f"go('{mode}')", title, show=False) for mode, key, title in SCREENS),
+        # screens and dialogs bind escape themselves (close, back); here it leaves a text
+        # field, so that the digits and letters are bindings again
+        Binding("escape", "leave_field", "Leave field"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("ctrl+l", "lock", "Lock", show=False),
         Binding("q", "quit", "Quit"),
@@ -96,6 +108,7 @@ class EdgewardenApp(App[None]):
         clock: Callable[[], float] = time.time,
         idle_lock_s: float = 300.0,
         ticking: bool = True,
+        unlock_hint: str = "",
     ) -> None:
         super().__init__()
         self.socket_path = Path(socket_path)
@@ -108,6 +121,9 @@ class EdgewardenApp(App[None]):
         self._ticking = ticking
         self._ticks = 0
         self.first_status_at: float | None = None
+        # when the service was last heard: the link dropped then (None: never connected)
+        self._lost_at: float | None = None
+        self.unlock_hint = unlock_hint  # where the passphrase is (the demo says)
 
     # ------------------------------------------------------------------ lifecycle
     def run(
@@ -180,6 +196,7 @@ class EdgewardenApp(App[None]):
             self.connection = ConnectionInfo(CONNECTED, str(self.socket_path))
             await client.wait_closed()
             self._client = None
+            self._lost_at = self.clock()
             self.connection = ConnectionInfo(AWAY, "connection lost", 0)
             if not self.is_running:
                 return
@@ -199,6 +216,11 @@ class EdgewardenApp(App[None]):
     @property
     def connected(self) -> bool:
         return self.connection.state == CONNECTED and self._client is not None
+
+    @property
+    def freshness(self) -> Freshness:
+        """Whether `live.status` is current: only while connected (then events keep it so)."""
+        return LIVE if self.connected else Freshness(live=False, as_of=self._lost_at)
 
     async def call(self, cmd: str, args: Mapping[str, Any] | None = None) -> Any:
         if self._client is None:
@@ -270,6 +292,18 @@ class EdgewardenApp(App[None]):
         if mode in self.MODES and self.current_mode != mode:
             self.switch_mode(mode)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":  # shown in the footer only while typing in a field
+            return is_text_field(self.focused)
+        return True
+
+    def action_leave_field(self) -> None:
+        screen = self.screen
+        if isinstance(screen, SiteScreen):
+            screen.focus_home()
+        else:
+            screen.set_focus(None)
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
@@ -287,15 +321,17 @@ def run_app(
     seconds: float | None = None,
     data_dir: Path | None = None,
     idle_lock_s: float = 300.0,
+    unlock_hint: str = "",
 ) -> None:
     """Open the app on `socket_path` (for `edgewarden tui` and `edgewarden demo`).
 
     `seconds` quits after that long (scripted demos); `data_dir` is accepted for the demo's
-    call but unused: the TUI reads history only through the control socket.
+    call but unused: the TUI reads history only through the control socket. `unlock_hint`
+    is shown where the passphrase is asked for (the demo says what its passphrase is).
     """
     del data_dir
     terminal_graphics.start()  # a no-op when `edgewarden tui` has started it already
-    app = EdgewardenApp(socket_path, idle_lock_s=idle_lock_s)
+    app = EdgewardenApp(socket_path, idle_lock_s=idle_lock_s, unlock_hint=unlock_hint)
     if seconds is not None:
         app.call_later(lambda: app.set_timer(seconds, app.exit))
     app.run()

@@ -233,6 +233,8 @@ class AuditEntry:
     command: str
     ok: bool
     detail: str = ""
+    # every field of the record, as text, for the row's full view
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 # ----------------------------------------------------------------------------- parsers
@@ -447,14 +449,52 @@ def parse_event_list(raw: Any) -> tuple[EventMeta, ...]:
     return tuple(parse_event_meta(e) for e in items)
 
 
+# what the columns show already; the rest of a record is its detail
+AUDIT_COLUMNS = frozenset({"cmd", "action", "user", "uid", "ok", "detail", "outcome"})
+
+
+def audit_value(value: Any) -> str:
+    """A record field as text: nested objects as `key value, ...`, nothing as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {audit_value(v)}" for k, v in value.items()
+                         if audit_value(v) != "")
+    if isinstance(value, list | tuple):
+        return ", ".join(audit_value(v) for v in value)
+    return str(value)
+
+
+def uid_name(uid: int) -> str:
+    """'alice(1000)' as the service names people, or 'uid 1000' when this host does not."""
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name}({uid})"
+    except (KeyError, OverflowError):
+        return f"uid {uid}"
+
+
 def parse_audit_entry(meta: EventMeta, content: Mapping[str, Any]) -> AuditEntry:
+    """A control request (`cmd`, by `user`) or the service's own record (`action`, maybe
+    `by` a uid): both name who and what; the detail is the reason or what it was about."""
     uid = content.get("uid")
+    by = content.get("by")
+    user = _str(content.get("user"))
+    if not user and isinstance(by, int) and not isinstance(by, bool):
+        user = uid_name(by)
+    ok = content.get("ok")
+    outcome = content.get("outcome")
+    detail = _str(content.get("detail"))
+    if not detail:
+        detail = audit_value({k: v for k, v in content.items() if k not in AUDIT_COLUMNS})
     return AuditEntry(
         id=meta.id,
         time=meta.time,
         uid=_int(uid) if _float(uid) is not None else None,
-        user=_str(content.get("user"), meta.source),
-        command=_str(content.get("cmd"), "?"),
-        ok=_bool(content.get("ok"), True),
-        detail=_str(content.get("detail")),
+        user=user or meta.source or "?",
+        command=_str(content.get("cmd")) or _str(content.get("action"), "?"),
+        ok=ok if isinstance(ok, bool) else outcome in (None, "ok", "applied"),
+        detail=detail,
+        fields=tuple((str(k), audit_value(v)) for k, v in content.items()),
     )

@@ -152,7 +152,13 @@ def _tui(socket_path: Path, seconds: float | None, site: Any) -> None:
         from tui.app import run_app
     except ImportError as exc:  # pragma: no cover - the TUI ships with the package
         raise EdgewardenError(f"the TUI is not available ({exc}); use --headless") from None
-    run_app(socket_path, seconds=seconds, data_dir=site.config.device.data_dir)
+    from controller.simulation.site import DEMO_PASSPHRASE
+
+    # printed before the TUI took the screen; the unlock dialog says it again
+    hint = (f"Demo site: the passphrase is “{DEMO_PASSPHRASE}” (also printed when the "
+            "demo started).")
+    run_app(socket_path, seconds=seconds, data_dir=site.config.device.data_dir,
+            unlock_hint=hint)
 
 
 def _live_table(console: Console, socket_path: Path, seconds: float | None,

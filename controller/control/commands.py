@@ -55,11 +55,16 @@ def requested_kinds(args: Mapping[str, Any]) -> list[str] | None:
 
 @dataclass(frozen=True)
 class Call:
-    """Who is calling: handed to every handler (for its own audit detail or checks)."""
+    """Who is calling: handed to every handler (for its own audit detail or checks).
+
+    A handler puts in `audit` what its audit record should say the request was about
+    (which alarm, which node); never secrets. The socket's audit record carries it.
+    """
 
     peer: PeerCred
     role: Role
     request_id: int
+    audit: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[Call, dict[str, Any]], Awaitable[Any]]

@@ -82,6 +82,15 @@ class AuditEntry:
     cmd: str
     outcome: Outcome
     reason: str | None = None
+    about: dict[str, Any] = field(default_factory=dict)  # what the handler said (Call.audit)
+
+    def summary(self) -> str:
+        """One line for the audit log's detail: the reason of a failure, then what it was
+        about ('alarm north-door/temperature:limits, comment checked')."""
+        parts = [self.reason] if self.reason else []
+        parts += [f"{key} {value}" for key, value in self.about.items()
+                  if value not in (None, "")]
+        return "; ".join(parts)
 
 
 AuditSink = Callable[[AuditEntry], None]
@@ -362,11 +371,12 @@ class ControlServer:
                      if c.role is None or c.role < Role.OPS)
         return others < self.max_clients - self.reserved_clients
 
-    def _audit(self, conn: _Connection, cmd: str, outcome: Outcome, reason: str | None) -> None:
+    def _audit(self, conn: _Connection, cmd: str, outcome: Outcome, reason: str | None,
+               about: dict[str, Any] | None = None) -> None:
         self._audit_entry(AuditEntry(
             time=self.clock(), uid=conn.peer.uid, gid=conn.peer.gid, pid=conn.peer.pid,
             role=conn.role.label if conn.role else None, cmd=cmd, outcome=outcome,
-            reason=reason,
+            reason=reason, about=dict(about or {}),
         ))
 
     def _audit_entry(self, entry: AuditEntry) -> None:
@@ -434,14 +444,15 @@ class ControlServer:
             result = await command.handler(call, req.args)
             payload = encode_result(req.id, result)
         except CommandError as exc:
-            await self._fail(conn, req.id, action, "failed", "failed", str(exc))
+            self._audit(conn, action, "failed", str(exc), call.audit)
+            await self._send(conn, encode_error(req.id, "failed", str(exc)))
             return
         except Exception as exc:
             log.error("control: %s failed: %s", req.cmd, type(exc).__name__, exc_info=True)
             await self._fail(conn, req.id, action, "error", "internal",
                              f"{req.cmd}: internal error (see the service log)")
             return
-        self._audit(conn, action, "ok", None)
+        self._audit(conn, action, "ok", None, call.audit)
         await self._send(conn, payload)
 
     async def _server_command(self, conn: _Connection, req: Request) -> None:

@@ -50,26 +50,35 @@ class ServiceHandlers:
         return result
 
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
+        call.audit.update(alarm=args["alarm"], comment=args.get("comment", ""))
         desk = self._desk()
         try:
             desk.acknowledge(args["alarm"], user_name(call.peer.uid), time.time(),
                              args.get("comment", ""))
-            return _view(desk, args["alarm"])
+            view = _view(desk, args["alarm"])
         except AlarmActionError as exc:
             raise CommandError(str(exc)) from None
+        call.audit.update(_alarm_point(view))
+        return view
 
     async def alarms_shelve(self, call: Call, args: dict[str, Any]) -> Any:
         minutes = float(args["minutes"])
         if not 0 < minutes <= MAX_SHELVE_MINUTES:
             raise CommandError(f"minutes must be between 0 and {MAX_SHELVE_MINUTES}")
+        call.audit.update(alarm=args["alarm"], minutes=f"{minutes:g}",
+                          reason=args.get("reason", ""))
         desk = self._desk()
         now = time.time()
         try:
             desk.shelve(args["alarm"], user_name(call.peer.uid), now, now + minutes * 60,
                         args.get("reason", ""))
-            return _view(desk, args["alarm"])
+            view = _view(desk, args["alarm"])
         except AlarmActionError as exc:
             raise CommandError(str(exc)) from None
+        call.audit.update(_alarm_point(view))
+        call.audit["until"] = datetime.fromtimestamp(now + minutes * 60, UTC).strftime(
+            "%Y-%m-%d %H:%M:%S UTC")
+        return view
 
     async def events_list(self, call: Call, args: dict[str, Any]) -> Any:
         writer = self.service.writer
@@ -293,6 +302,12 @@ def _export_selection(args: dict[str, Any], now: float, days: float) -> Any:
     else:
         since, until = now - days * 86400, now
     return Selection(since=since, until=until, sources=tuple(sources), kinds=tuple(kinds))
+
+
+def _alarm_point(view: dict[str, Any]) -> dict[str, Any]:
+    """What an audit record says of the alarm acted on: its point (channel, rule), state."""
+    return {"channel": view.get("channel"), "rule": view.get("rule"),
+            "state": view.get("state")}
 
 
 def _view(desk: Any, alarm_id: str) -> dict[str, Any]:

@@ -367,7 +367,7 @@ class Service:
             "action": entry.cmd, "cmd": entry.cmd, "ok": entry.outcome == "ok",
             "user": user_name(entry.uid), "uid": entry.uid, "gid": entry.gid, "pid": entry.pid,
             "role": entry.role, "outcome": entry.outcome, "reason": entry.reason,
-            "detail": entry.reason,
+            "about": entry.about, "detail": entry.summary(),
         })
 
     async def _consume_readings(self) -> None:

@@ -112,10 +112,25 @@ def base_status(role: str, user: str = "tech") -> dict[str, Any]:
     }
 
 
+SHELVE_REASON = ("boiler service visit by the heating contractor; the temperature probe is "
+                 "out of its well until the afternoon")
+
+
+def audit_body(entry: AuditEntry, user: str) -> tuple[str, str, str, dict[str, Any],
+                                                      tuple[MediaRef, ...]]:
+    """A control request's audit record, in the shape controller.service writes it."""
+    return ("audit", f"uid:{entry.uid}", "info" if entry.outcome == "ok" else "warning", {
+        "action": entry.cmd, "cmd": entry.cmd, "ok": entry.outcome == "ok", "user": user,
+        "uid": entry.uid, "gid": entry.gid, "pid": entry.pid, "role": entry.role,
+        "outcome": entry.outcome, "reason": entry.reason, "about": entry.about,
+        "detail": entry.summary()}, ())
+
+
 class History:
     """Records encrypted exactly as the store writes them, handed out like the service."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_alarms: int = 0) -> None:
+        """`extra_alarms` more alarm transitions after the four records (a busy site)."""
         identity, self.identity_blob = _keys()
         recipient = identity.to_public()
         key = bytes(range(32))
@@ -136,13 +151,26 @@ class History:
             ("alarm", "node-1/temp", "critical",
              {"event": "raise", "from_state": "normal", "to_state": "active_unack",
               "value": 88.0, "user": ""}, ()),
-            ("audit", "uid:1000", "info",
-             {"uid": 1000, "user": "tech", "cmd": "alarms.ack", "ok": True,
-              "detail": "node-2/humidity:missing"}, ()),
-            ("audit", "uid:1001", "info",
-             {"uid": 1001, "user": "guest", "cmd": "config.apply", "ok": False,
-              "detail": "needs admin"}, ()),
+            audit_body(AuditEntry(T0 - 50, 1000, 1000, 4242, "ops", "alarms.ack", "ok",
+                                  about={"alarm": "node-2/humidity:missing", "comment": "",
+                                         "channel": "node-2/humidity", "rule": "missing",
+                                         "state": "active_ack"}), "tech(1000)"),
+            audit_body(AuditEntry(T0 - 40, 1001, 1001, 4243, "view", "config.apply",
+                                  "refused", "config.apply needs role admin; uid 1001 has "
+                                  "role view"), "guest(1001)"),
+            audit_body(AuditEntry(T0 - 30, 1000, 1000, 4244, "ops", "alarms.shelve", "ok",
+                                  about={"alarm": "node-1/temp:limits", "minutes": "240",
+                                         "reason": SHELVE_REASON, "channel": "node-1/temp",
+                                         "rule": "limits", "state": "shelved",
+                                         "until": "2023-11-15 02:13:20 UTC"}), "tech(1000)"),
+            ("audit", "service", "info",
+             {"action": "node.paired", "node": "boiler", "uid": "E6614103",
+              "port": "/dev/edgewarden/node-E6614103", "by": 0}, ()),
         ]
+        bodies += [("alarm", f"node-{i % 3 + 1}/temp", "warning",
+                    {"event": "raise" if i % 2 else "return", "from_state": "normal",
+                     "to_state": "active_unack" if i % 2 else "returned_unack",
+                     "value": float(i), "user": ""}, ()) for i in range(extra_alarms)]
         self.records: list[dict[str, Any]] = []
         prev = b"\0" * 32
         for seq, (kind, source, severity, body, media) in enumerate(bodies, start=1):

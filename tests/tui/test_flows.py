@@ -236,3 +236,31 @@ async def test_pair_a_node_after_a_confirm_step(start_service: Starter) -> None:
         await pilot.click("#confirm")
         await until(pilot, lambda: service.status["nodes"][2]["paired"])
         await until(pilot, lambda: app.live.status.nodes[2].paired)
+
+
+@run_async
+async def test_the_unlock_dialog_and_keys_screen_show_the_hint_they_are_given(
+    start_service: Starter,
+) -> None:
+    service = start_service("ops")
+    hint = "Demo site: the passphrase is “edgewarden demo passphrase”."
+    app = EdgewardenApp(service.socket_path, clock=lambda: T0, ticking=False, unlock_hint=hint)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.connected)
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        await pilot.press("u")
+        await until(pilot, lambda: app.screen.query("#passphrase"))
+        assert plain(app.screen.query_one("#unlock-hint", Static)) == hint
+        await pilot.press("escape")
+        await pilot.press("8")
+        await until(pilot, lambda: app.current_mode == "keys")
+        assert plain(app.screen.query_one("#unlock-hint", Label)) == hint
+    plain_app = EdgewardenApp(service.socket_path, clock=lambda: T0, ticking=False)
+    async with plain_app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: plain_app.connected)
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        await pilot.press("u")
+        await until(pilot, lambda: plain_app.screen.query("#passphrase"))
+        assert not plain_app.screen.query("#unlock-hint")  # a real site gives no hint

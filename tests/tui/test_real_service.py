@@ -124,6 +124,14 @@ async def test_acknowledge_the_alarm_of_an_injected_spike(real_service: RealServ
     acks = [r for r in records.records() if r.body["event"] == "ack"]
     assert acks and acks[-1].body["alarm_id"] == "north-door/temperature:limits"
     assert acks[-1].body["user"].startswith("root")
+    # and the audit record of the request says which alarm (it said only `alarms.ack`)
+    with ControlClient(real_service.socket_path) as c:
+        handout = c.call("history.fetch", {"kinds": ["audit"]})
+    audits = HandoutReader(handout, unlock_handed_identity(handout, DEMO_PASSPHRASE))
+    asked = [r.body for r in audits.records() if r.body.get("cmd") == "alarms.ack"]
+    assert asked and asked[-1]["about"]["alarm"] == "north-door/temperature:limits"
+    assert asked[-1]["about"]["channel"] == "north-door/temperature"
+    assert "alarm north-door/temperature:limits" in asked[-1]["detail"]
 
 
 @run_async
@@ -219,3 +227,45 @@ async def test_admin_exports_evidence_from_the_export_screen(real_service: RealS
         capture_output=True, text=True, timeout=120,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@run_async
+async def test_audit_rows_of_the_real_service_name_the_alarm_and_who(
+    real_service: RealService,
+) -> None:
+    alarm = "north-door/temperature:limits"
+    deadline = time.monotonic() + 60
+    while not any(a.get("id") == alarm for a in real_service.status().get("alarms", [])):
+        assert time.monotonic() < deadline, "the spike raised no alarm"
+        time.sleep(0.5)
+    with ControlClient(real_service.socket_path) as c:
+        c.call("alarms.shelve", {"alarm": alarm, "minutes": 30,
+                                 "reason": "probe out of its well for a service visit"})
+    from tui.screens.audit import AuditEntryDialog
+
+    app = EdgewardenApp(real_service.socket_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.connected, tries=200)
+        await pilot.press("8")
+        field = app.screen.query_one("#keys-passphrase", Input)
+        field.value = DEMO_PASSPHRASE
+        field.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session_key.unlocked, tries=400)
+        await pilot.press("escape", "7")
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: "alarms.shelve" in table_text(table), tries=400)
+        text = table_text(table)
+        assert "service ?" not in text
+        row = next(i for i in range(table.row_count)
+                   if "alarms.shelve" in " ".join(str(c) for c in table.get_row_at(i)))
+        cells = [str(c) for c in table.get_row_at(row)]
+        assert cells[1].startswith("root(") and f"alarm {alarm}" in cells[5]
+        assert "service.start" in text  # the service's own records name what they were
+        table.move_cursor(row=row)
+        table.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AuditEntryDialog), tries=100)
+        body = " ".join(text_of(app, "#audit-entry-body").split())
+        assert "probe out of its well for a service visit" in body
+        assert "north-door/temperature" in body and "shelved" in body

@@ -80,7 +80,7 @@ class AlarmsScreen(SiteScreen):
         return filter_alarms(alarms, text, str(state))
 
     def refresh_view(self, changed: set[str]) -> None:
-        now = self.site.clock()
+        now = self.site.freshness.view_time(self.site.clock())  # ages stop when stale
         table = self.query_one(DataTable)
         selected = self.selected_alarm()
         keep = selected.id if selected else None
@@ -112,7 +112,8 @@ class AlarmsScreen(SiteScreen):
         return next((a for a in self.site.live.status.alarms if a.id == key), None)
 
     def _show_detail(self) -> None:
-        detail = render_alarm_detail(self.selected_alarm(), self.site.clock())
+        now = self.site.freshness.view_time(self.site.clock())
+        detail = render_alarm_detail(self.selected_alarm(), now)
         self.query_one("#alarm-detail", Static).update(detail)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
@@ -125,11 +126,14 @@ class AlarmsScreen(SiteScreen):
     def on_select_changed(self, _event: Select.Changed) -> None:
         self.refresh_view(set())
 
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.focus_home()  # Enter ends the filter: back to the list and its keys
+
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("acknowledge", "shelve"):
-            if self.site.refusal(Role.OPS, action) is not None:
-                return None  # shown disabled in the footer
+            if self.site.refusal(Role.OPS, action) is not None or not self.site.connected:
+                return None  # shown disabled in the footer (and stale while away)
             alarm = self.selected_alarm()
             if alarm is None:
                 return None

@@ -18,10 +18,10 @@ from tui.screens.dialogs import ConfirmDialog
 
 class ConfigScreen(SiteScreen):
     TITLE_TEXT = "Config"
-    AUTO_FOCUS = None  # digits switch screens until the user chooses to edit (e)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "edit", "Edit"),
-        Binding("escape", "leave_editor", "Done", show=False),
+        # the editor is the only field: Tab would cycle back into it, so it leaves it
+        Binding("tab", "tab", "", show=False),
         Binding("ctrl+s", "apply", "Apply"),
         Binding("ctrl+r", "revert", "Revert"),
     ]
@@ -87,8 +87,11 @@ class ConfigScreen(SiteScreen):
     def action_edit(self) -> None:
         self.query_one(TextArea).focus()
 
-    def action_leave_editor(self) -> None:
-        self.set_focus(None)
+    def action_tab(self) -> None:
+        if self.focused is self.query_one(TextArea):
+            self.set_focus(None)
+        else:
+            self.focus_next()
 
     def action_revert(self) -> None:
         self.query_one(TextArea).load_text(self.running_text)

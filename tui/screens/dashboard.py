@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from tui.connection import Freshness
 from tui.live_state import ALARMS, CAMERAS, HEALTH, NODES, STORE
 from tui.screens.base import SiteScreen
 from tui.widgets.panel import Panel
@@ -17,6 +18,9 @@ class DashboardScreen(SiteScreen):
     WATCHES = frozenset({ALARMS, NODES, CAMERAS, HEALTH, STORE})
 
     _sensor_rows = -1
+    _titles_for: Freshness | None = None
+    TITLES = (("#alarm-banner", "Active alarms"), ("#sensors", "Sensor nodes"),
+              ("#cameras", "Cameras"), ("#health", "Device"))
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="dashboard"):
@@ -26,20 +30,25 @@ class DashboardScreen(SiteScreen):
                 yield Panel(id="cameras", classes="panel")
                 yield Panel(id="health", classes="panel")
 
-    def on_mount(self) -> None:
-        self.query_one("#alarm-banner").border_title = "Active alarms"
-        self.query_one("#sensors").border_title = "Sensor nodes"
-        self.query_one("#cameras").border_title = "Cameras"
-        self.query_one("#health").border_title = "Device"
-        super().on_mount()
+    def _titles(self, fresh: Freshness) -> None:
+        """Each panel's title says when what it shows is not live."""
+        if fresh == self._titles_for:
+            return
+        self._titles_for = fresh
+        stale = "" if fresh.live or fresh.as_of is None else f" · stale, {fresh.label()}"
+        for selector, title in self.TITLES:
+            self.query_one(selector).border_title = title + stale
 
     def refresh_view(self, changed: set[str]) -> None:
         site = self.site
         status = site.live.status
         now = site.clock()
+        fresh = site.freshness
+        self._titles(fresh)
         everything = not changed
         if everything or ALARMS in changed:
-            self.query_one("#alarm-banner", Static).update(render_alarm_banner(status, limit=4))
+            self.query_one("#alarm-banner", Static).update(
+                render_alarm_banner(status, limit=4, fresh=fresh))
         if everything or NODES in changed:
             spark = 30 if self.size.width >= 120 else 16
             # same rows as before: repaint only, no relayout of the screen (the common case)
@@ -48,10 +57,10 @@ class DashboardScreen(SiteScreen):
             self._sensor_rows = rows
             sensors = self.query_one("#sensors", Static)
             if same_shape:
-                sensors.update(render_sensors(site.live, now, spark), layout=False)
+                sensors.update(render_sensors(site.live, now, spark, fresh), layout=False)
             else:  # the setter also drops the cached height
-                sensors.content = render_sensors(site.live, now, spark)
+                sensors.content = render_sensors(site.live, now, spark, fresh)
         if everything or CAMERAS in changed:
-            self.query_one("#cameras", Static).update(render_cameras(status, now))
+            self.query_one("#cameras", Static).update(render_cameras(status, now, fresh))
         if everything or HEALTH in changed or STORE in changed:
-            self.query_one("#health", Static).update(render_health(status))
+            self.query_one("#health", Static).update(render_health(status, fresh))

@@ -138,6 +138,8 @@ class UnlockDialog(FormDialog):
             yield Label("Unlock history", classes="dialog-title")
             yield Static("History is decrypted here, in this process. The passphrase is "
                          "never sent to the service.", classes="dialog-body")
+            if self.site.unlock_hint:
+                yield Static(self.site.unlock_hint, id="unlock-hint", classes="dialog-body")
             yield Input(password=True, placeholder="passphrase", id="passphrase")
             yield Label("", id="unlock-error", classes="error")
             with Horizontal(classes="dialog-buttons"):

@@ -30,7 +30,7 @@ RANGES: list[tuple[str, float | None]] = [
 ]
 SEAL_STYLE = {"verified": "green", "sealed": "green", "pending": "yellow", "broken": "bold red"}
 LIST_LIMIT = 500
-DECRYPT_LIMIT = 200
+DECRYPT_LIMIT = LIST_LIMIT  # every row listed can be read once unlocked
 
 
 def event_label(body: Mapping[str, Any]) -> str:
@@ -50,6 +50,8 @@ def seal_text(state: str) -> Text:
 class EventsScreen(SiteScreen):
     TITLE_TEXT = "Events"
     AUTO_FOCUS = "#event-table"
+    # the list is history, not live status: redrawn on lock and unlock, not per reading
+    WATCHES = frozenset({"keys"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,o", "open_event", "Open"),
         Binding("r", "reload", "Reload"),
@@ -61,6 +63,7 @@ class EventsScreen(SiteScreen):
         self.metas: tuple[EventMeta, ...] = ()
         self.bodies: dict[int, OpenedRecord] = {}
         self._loaded_once = False
+        self._loaded_unlocked = False  # the rows shown were decrypted (history was open)
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="filters"):
@@ -81,10 +84,18 @@ class EventsScreen(SiteScreen):
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
         self.action_reload()
+        if self.focused is None:  # back from an event or a dialog: on the list again
+            self.focus_home()
 
     def refresh_view(self, changed: set[str]) -> None:
-        if "keys" in changed and self.site.session_key.unlocked and not self.bodies:
+        unlocked = self.site.session_key.unlocked
+        if unlocked and not self._loaded_unlocked and self.metas:
+            # unlocked anywhere (a dialog, the Keys screen, the palette): read the rows now
+            self._loaded_unlocked = True
             self.action_reload()
+        elif not unlocked and self.bodies:  # locked: what was decrypted is forgotten too
+            self.bodies = {}
+            self._loaded_unlocked = False
         if not self._loaded_once and self.site.connected:
             self._loaded_once = True
             self.action_reload()
@@ -104,6 +115,8 @@ class EventsScreen(SiteScreen):
             note.update("")
         note.display = bool(note.content)
         label = self.query_one("#event-label", Input).value.strip().lower()
+        selected = self.selected_meta()  # kept across reloads (and coming back from one)
+        scroll_y = table.scroll_y
         table.clear()
         for meta in self.metas:
             opened = self.bodies.get(meta.id)
@@ -113,6 +126,10 @@ class EventsScreen(SiteScreen):
             table.add_row(clock_text(meta.time), meta.kind, meta.source, meta.severity,
                           what, seal_text(opened.meta.seal if opened else meta.seal),
                           key=str(meta.id))
+        if selected is not None and str(selected.id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected.id)), animate=False,
+                              scroll=False)
+            table.scroll_to(y=scroll_y, animate=False, immediate=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "event-label":
@@ -120,6 +137,7 @@ class EventsScreen(SiteScreen):
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self.action_reload()
+        self.focus_home()  # Enter ends the filter: back to the list and its keys
 
     def on_select_changed(self, _event: Select.Changed) -> None:
         self.action_reload()
@@ -151,20 +169,23 @@ class EventsScreen(SiteScreen):
         result = await self.site.call_or_notify("events.list", self.list_args())
         if result is None:
             return
-        self.metas = self._shown(parse_event_list(result))
-        self.bodies = {}
-        if self.site.session_key.unlocked and self.metas:
-            times = [m.time for m in self.metas]
-            kinds = sorted({m.kind for m in self.metas})
+        metas = self._shown(parse_event_list(result))
+        bodies: dict[int, OpenedRecord] = {}
+        unlocked = self.site.session_key.unlocked
+        if unlocked and metas:
+            times = [m.time for m in metas]
+            kinds = sorted({m.kind for m in metas})
             try:
                 opened = await self.site.fetch_history(
                     {"since": min(times), "until": max(times), "kinds": kinds,
                      "limit": DECRYPT_LIMIT})
-                self.bodies = {r.meta.id: r for r in opened}
+                bodies = {r.meta.id: r for r in opened}
             except (HandoutError, ServiceError, ServiceUnavailable) as exc:
                 self.notify(str(exc), title="History", severity="error")
             except Locked:
-                pass  # the list stays metadata-only
+                unlocked = False  # the list stays metadata-only
+        self.metas, self.bodies = metas, bodies
+        self._loaded_unlocked = unlocked
         self._draw()
 
     # ------------------------------------------------------------------ opening

@@ -21,8 +21,9 @@ HELP = """\
 | 4 | Nodes: pair (p), sample rate (r), rotate key (k), link statistics |
 | 5 | Evidence export |
 | 6 | Config: edit (e), apply with a diff (ctrl+s), revert (ctrl+r) |
-| 7 | Audit log: who did what (admin, after unlock) |
+| 7 | Audit log: who did what (admin, after unlock); Enter opens a record in full |
 | 8 | Keys: unlock/lock history, auto-lock, verification key fingerprint |
+| Esc | leave a text field (filter, editor, passphrase): the keys above work again |
 | ctrl+p | command palette |
 | ctrl+l | lock history now |
 | ? / F1 | this help |
@@ -31,7 +32,9 @@ HELP = """\
 Actions your role may not take are shown disabled, with the reason on the screen.
 The service refuses them anyway. History is decrypted in this process only; the
 passphrase never leaves it, and the identity is forgotten on lock or after idle time.
-When the service restarts, the bar on top says so and the app reconnects by itself.
+When the service restarts, the bar on top says so and the app reconnects by itself;
+meanwhile every screen is dimmed and says it shows the site "as of" the last time the
+service was heard.
 """
 
 

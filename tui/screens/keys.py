@@ -17,7 +17,6 @@ from tui.screens.base import SiteScreen
 
 class KeysScreen(SiteScreen):
     TITLE_TEXT = "Keys"
-    AUTO_FOCUS = None  # digits switch screens; click or tab into the passphrase
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+l", "lock_now", "Lock")]
 
     def compose_body(self) -> ComposeResult:
@@ -29,6 +28,8 @@ class KeysScreen(SiteScreen):
                 yield Button("Unlock", variant="primary", id="keys-unlock")
                 yield Button("Lock", id="keys-lock")
             yield Label("", id="keys-error", classes="error")
+            if self.site.unlock_hint:
+                yield Label(self.site.unlock_hint, id="unlock-hint")
             yield Static(id="keys-log")
 
     def refresh_view(self, changed: set[str]) -> None:

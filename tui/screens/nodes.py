@@ -72,7 +72,7 @@ class NodesScreen(SiteScreen):
         super().on_mount()
 
     def refresh_view(self, changed: set[str]) -> None:
-        now = self.site.clock()
+        now = self.site.freshness.view_time(self.site.clock())  # ages stop when stale
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tui.connection import LIVE, Freshness
 from tui.live_state import LiveState, ago, format_value, sort_alarms, sparkline
-from tui.model import Alarm, Status
+from tui.model import Alarm, Node, Status
 from tui.widgets.fast_table import FastColumn, FastTable
 
 PRIORITY_STYLE = {
@@ -39,12 +42,26 @@ def priority_text(priority: str) -> Text:
     return Text(priority, style=PRIORITY_STYLE.get(priority, ""))
 
 
-def render_alarm_banner(status: Status, limit: int) -> RenderableType:
-    """Active alarms on top of the dashboard, most urgent first."""
+def clock_of_day(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S")
+
+
+def render_alarm_banner(status: Status, limit: int, fresh: Freshness = LIVE) -> RenderableType:
+    """Active alarms on top of the dashboard, most urgent first.
+
+    The green all-clear only while live: an away service's last word is not an all-clear.
+    """
     shown = [a for a in sort_alarms(status.alarms) if a.state not in ("normal",)]
+    if not fresh.live and fresh.as_of is None:
+        return Text("Alarms not known yet: waiting for the service", style="dim")
     if not shown:
+        if not fresh.live:
+            return Text(f"No active alarms {fresh.label()}; not known since (service away)",
+                        style="dim")
         return Text("No active alarms", style="green")
     table = Table.grid(padding=(0, 1), expand=True)
+    if not fresh.live:
+        table.style = "dim"
     table.add_column(width=8)
     table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
     table.add_column(no_wrap=True)
@@ -58,7 +75,22 @@ def render_alarm_banner(status: Status, limit: int) -> RenderableType:
     return table
 
 
-def render_sensors(live: LiveState, now: float, spark_width: int) -> RenderableType:
+def node_state_text(node: Node, now: float, fresh: Freshness = LIVE) -> Text:
+    """`on 4s` / `off 2m` while live; `was on` / `was off 2m` (frozen at `as_of`) when not."""
+    if not node.paired:
+        return Text("unpaired", style="yellow" if fresh.live else "dim")
+    if not fresh.live:
+        then = fresh.view_time(now)
+        return Text("was on" if node.online else f"was off {ago(node.last_seen, then)}",
+                    style="dim")
+    if node.online:
+        return Text(f"on {ago(node.last_seen, now)}", style="green")
+    return Text(f"off {ago(node.last_seen, now)}", style="red")
+
+
+def render_sensors(
+    live: LiveState, now: float, spark_width: int, fresh: Freshness = LIVE
+) -> RenderableType:
     status = live.status
     if not status.nodes:
         return Text("No sensor nodes reported yet", style="dim")
@@ -71,12 +103,7 @@ def render_sensors(live: LiveState, now: float, spark_width: int) -> RenderableT
         FastColumn("trend", width=spark_width),
     ])
     for node in status.nodes:
-        if not node.paired:
-            state = Text("unpaired", style="yellow")
-        elif node.online:
-            state = Text(f"on {ago(node.last_seen, now)}", style="green")
-        else:
-            state = Text(f"off {ago(node.last_seen, now)}", style="red")
+        state = node_state_text(node, now, fresh)
         if not node.channels:
             table.add_row(node.name, state, "—", "", "")
             continue
@@ -91,7 +118,7 @@ def render_sensors(live: LiveState, now: float, spark_width: int) -> RenderableT
     return table
 
 
-def render_cameras(status: Status, now: float) -> RenderableType:
+def render_cameras(status: Status, now: float, fresh: Freshness = LIVE) -> RenderableType:
     if not status.cameras:
         return Text("No cameras", style="dim")
     table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
@@ -99,18 +126,22 @@ def render_cameras(status: Status, now: float) -> RenderableType:
     table.add_column("state", no_wrap=True)
     table.add_column("last detection", no_wrap=True, overflow="ellipsis")
     for cam in status.cameras:
-        style = "green" if cam.state == "running" else "red"
         det = cam.last_detection
         if det is None:
             last = Text("none", style="dim")
         else:
             score = f" {det.score:.2f}" if det.score is not None else ""
-            last = Text(f"{det.label}{score} {ago(det.time, now)} ago")
-        table.add_row(cam.name, Text(cam.state, style=style), last)
+            when = f"{ago(det.time, now)} ago" if fresh.live else f"at {clock_of_day(det.time)}"
+            last = Text(f"{det.label}{score} {when}", style="" if fresh.live else "dim")
+        if fresh.live:
+            state = Text(cam.state, style="green" if cam.state == "running" else "red")
+        else:
+            state = Text(f"was {cam.state}", style="dim")
+        table.add_row(cam.name, state, last)
     return table
 
 
-def render_health(status: Status) -> RenderableType:
+def render_health(status: Status, fresh: Freshness = LIVE) -> RenderableType:
     h = status.health
     s = status.store
     lines = []
@@ -145,4 +176,7 @@ def render_health(status: Status) -> RenderableType:
     if dropped:
         lines.append(Text("dropped " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())),
                           style="yellow"))
+    if not fresh.live:
+        for line in lines:
+            line.stylize("dim")
     return Group(*lines)
