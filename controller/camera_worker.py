@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.camera.reconnect import CameraStatus, open_camera
+from controller.camera.recording import SegmentStore, make_segment_recorder
+from controller.camera.segments import EncodedSegment
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.detector import open_detector
 from controller.detect.events import DetectionEvent
@@ -23,6 +25,7 @@ log = logging.getLogger("camera")
 
 EventHandler = Callable[[DetectionEvent], None]
 StatusHandler = Callable[[CameraStatus], None]
+LiveHandler = Callable[[dict[str, Any]], None]
 
 
 class CameraWorker:
@@ -32,8 +35,12 @@ class CameraWorker:
         detect: DetectConfig,
         on_event: EventHandler,
         on_status: StatusHandler,
+        segment_store: SegmentStore | None = None,
+        on_live: LiveHandler | None = None,
     ) -> None:
         self.cfg = cfg
+        self._segment_store = segment_store
+        self._on_live = on_live
         self.detect = detect
         self._on_event = on_event
         self._on_status = on_status
@@ -61,6 +68,9 @@ class CameraWorker:
             "detector": self.detector_family,
             "detector_runs": getattr(stats, "detector_runs", None),
             "last_detection": self.last_detection,
+            "recording": self.cfg.recording,
+            "codec": self.pipeline.segments.codec
+            if self.pipeline and self.pipeline.segments else None,
         }
 
     def start(self) -> None:
@@ -73,8 +83,31 @@ class CameraWorker:
     def on_event(self, event: DetectionEvent) -> None:
         """An event from the pipeline, in frame time: handed on in wall-clock time."""
         event = event.shifted(self._wall_offset)
-        self.last_detection = event.notice()
+        if self._on_live is None:  # with live notices, last_detection follows those
+            self.last_detection = event.notice()
         self._on_event(event)
+
+    def on_live(self, notice: dict[str, Any]) -> None:
+        """An event starting, going on or ending (frame time): handed on in wall-clock time."""
+        notice = {**notice}
+        for key in ("time", "start"):
+            value = notice.get(key)
+            if isinstance(value, float | int):
+                notice[key] = float(value) + self._wall_offset
+        if isinstance(notice.get("start"), float):
+            notice["event_id"] = (f"{notice['camera']}/{notice['zone']}/"
+                                  f"{notice['start']:.3f}/{notice['track_id']}")
+        self.last_detection = notice
+        if self._on_live is not None:
+            self._on_live(notice)
+
+    def store_segment(self, camera: str, segment: EncodedSegment) -> Any:
+        """Segments are timed like frames: stored in wall-clock time."""
+        assert self._segment_store is not None
+        shifted = EncodedSegment(segment.start + self._wall_offset,
+                                 segment.end + self._wall_offset, segment.frames,
+                                 segment.data, segment.content_type)
+        return self._segment_store.store_segment(camera, shifted)
 
     def _run(self) -> None:
         try:
@@ -98,9 +131,15 @@ class CameraWorker:
                     continue
                 if self.pipeline is None:
                     # the clip recorder of some backends (picamera2) needs an open camera
-                    recorder = self.camera.source.clip_recorder()
+                    segments = None
+                    recorder = None
+                    if self._segment_store is not None:  # each frame encoded once
+                        segments = make_segment_recorder(self.cfg, self.camera.source, self)
+                    else:
+                        recorder = self.camera.source.clip_recorder()
                     self.pipeline = DetectionPipeline(self.cfg, self.detect, detector, self,
-                                                      clip_recorder=recorder)
+                                                      clip_recorder=recorder,
+                                                      segments=segments)
                 self._wall_offset = time.time() - frame.time
                 self.pipeline.process(frame)
                 # files and test sources come as fast as we read them: pace them to fps

@@ -79,6 +79,9 @@ class StoreConfig:
     reserved_space_mb: int = 64
     # below reserve + margin the store sheds media first, then the oldest readings
     shed_margin_mb: int = 64
+    # media (segments, snapshots) kept at most; the oldest are shed first; 0 = no budget
+    # (the disk's reserve still applies)
+    media_budget_mb: float = 0.0
     # records queued for the writer; beyond it readings/health/events are dropped (counted)
     max_pending_records: int = 100_000
     # days to keep each record kind; a kind not listed (or 0) is kept forever
@@ -87,6 +90,7 @@ class StoreConfig:
             "reading": 30.0,
             "health": 30.0,
             "event": 90.0,
+            "recording": 90.0,
             "alarm": 365.0,
             "audit": 365.0,
         }
@@ -174,6 +178,12 @@ class CameraConfig:
     # a new clip (0 = never: a busy scene would keep its events and clip open forever)
     max_event_s: float = 60.0
     h264_bitrate: int = 4_000_000  # picamera2 H.264 encoder
+    # what is recorded: "events" keeps segments around events (pre/post-roll), "continuous"
+    # keeps every segment, "off" records nothing (detection still runs)
+    recording: Literal["events", "continuous", "off"] = "events"
+    segment_s: float = 4.0  # length of one encoded segment (at least 1 s)
+    # this camera's share of the media on the card; 0 = only store.media_budget_mb applies
+    media_budget_mb: float = 0.0
     reopen_backoff_initial_s: float = 0.5
     reopen_backoff_max_s: float = 30.0
     # zone name -> polygon of [x, y] points normalised 0..1; none = the whole frame

@@ -37,6 +37,7 @@ from firmware_bridge.reading import Reading
 from firmware_bridge.reasons import RejectReason
 
 if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when configured
+    from controller.camera.event_records import CameraRecords
     from controller.camera.reconnect import CameraStatus
     from controller.camera_worker import CameraWorker
     from controller.detect.events import DetectionEvent
@@ -101,6 +102,7 @@ class Service:
         self.desk: AlarmDesk | None = None
         self.server: ControlServer | None = None
         self.cameras: list[CameraWorker] = []
+        self.camera_records: CameraRecords | None = None
         self.channels: dict[str, ChannelLive] = {}
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
@@ -206,11 +208,19 @@ class Service:
     def _start_cameras(self) -> None:
         if not self.cfg.cameras:
             return
+        from controller.camera.event_records import CameraRecords
         from controller.camera_worker import CameraWorker
 
+        assert self.writer is not None
+        if self.camera_records is None:
+            self.camera_records = CameraRecords(self.writer, self._publish_threadsafe,
+                                                self._count_not_stored)
+        self.writer.source_media_budgets_mb = {c.name: c.media_budget_mb
+                                               for c in self.cfg.cameras}
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
-                                  self._on_camera_status)
+                                  self._on_camera_status, segment_store=self.camera_records,
+                                  on_live=self.camera_records.on_live)
             self.cameras.append(worker)
             worker.start()
 
@@ -420,26 +430,15 @@ class Service:
     # ================================================================== cameras
     def _on_camera_event(self, event: DetectionEvent) -> None:
         """Called on a camera thread: media are encrypted there, the record queued."""
-        assert self.writer is not None
-        refs = []
-        try:
-            if event.snapshot_jpeg:
-                refs.append(self.writer.add_media(event.snapshot_jpeg, "image/jpeg"))
-            if event.clip:
-                kind = "video/mp4" if event.clip_format == "mp4" else "video/h264"
-                refs.append(self.writer.add_media(event.clip, kind))
-        except EdgewardenError as exc:
-            log.warning("event media of %s not stored: %s", event.camera, exc)
-        body: dict[str, Any] = dict(event.summary())
-        body["track"] = [{"t": p.time, "box": list(p.box), "score": p.score}
-                         for p in event.track]
-        try:
-            self.writer.append("event", event.camera, "warning", body, media=refs)
-        except (EdgewardenError, ValueError) as exc:
-            self.records_not_stored += 1
-            log.error("event of %s not stored: %s", event.camera, exc)
+        assert self.camera_records is not None
+        self.camera_records.on_event(event)
+
+    def _publish_threadsafe(self, kind: str, data: dict[str, Any]) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.publish, "detection", event.notice())
+            self._loop.call_soon_threadsafe(self.publish, kind, data)
+
+    def _count_not_stored(self) -> None:
+        self.records_not_stored += 1  # an int increment: atomic enough under the GIL
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         """Camera up/down becomes a health channel the anomaly rules alarm on."""

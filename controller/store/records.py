@@ -19,7 +19,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-KINDS = ("reading", "alarm", "event", "health", "audit")
+# "recording": one video segment of a camera (its file named in the chain like any media)
+KINDS = ("reading", "alarm", "event", "health", "audit", "recording")
 # kinds that keep flowing into the reserved space when the disk is nearly full
 PROTECTED_KINDS = frozenset({"alarm", "audit"})
 HASH_BYTES = 32

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
-from controller.store import clock, database, media, retention, sealstate, space
+from controller.store import budget, clock, database, media, retention, sealstate, space
 from controller.store.keyschedule import seal_key
 from controller.store.layout import StoreLayout, read_manifest
 from controller.store.records import (
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 MB = 1 << 20
 _SHED_CHUNK = 2000
 _DROP_AUDIT_INTERVAL_S = 60.0
+
+
+_BUDGET_INTERVAL_S = 5.0  # at most one media-budget check per this many seconds
 
 
 class RecordNotStored(EdgewardenError):
@@ -194,6 +197,10 @@ class RecordWriter:
         self._stopping = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        # per-camera media budgets in MB (the service sets them from the camera configs)
+        self.source_media_budgets_mb: dict[str, float] = {}
+        self._budget_checked = -_BUDGET_INTERVAL_S
+        self._media_written = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -231,6 +238,7 @@ class RecordWriter:
 
     def _recover(self) -> None:
         """Bring the chain head, seals and key state in line after a stop or crash."""
+        media.remove_partial(self.layout)
         c = self._conn
         row = c.execute(
             "SELECT seal_no, epoch, kind, last_seq, last_hash, mac FROM seals "
@@ -503,6 +511,11 @@ class RecordWriter:
             keep.extend(extra)
             keep.extend(self._drop_audit())
             self._write(keep)
+            if any(item.media for item in keep):
+                self._media_written = True
+            shed = self._enforce_media_budget()
+            if shed:
+                self._write(shed)
         except (sqlite3.Error, OSError, EdgewardenError) as exc:
             log.error("store commit failed: %s", exc)
             self.stats.failed_commits += 1
@@ -650,16 +663,60 @@ class RecordWriter:
                 hashes.append(sha)
                 count += 1
                 size += int(n)
-            self._executemany(
-                "UPDATE media SET state = 'shed' WHERE seq = ? AND sha256 = ?",
-                [(r[0], r[1]) for r in rows],
-            )
+            # every record naming the file (a segment shared by events) loses it
+            self._executemany("UPDATE media SET state = 'shed' WHERE sha256 = ?",
+                              [(r[1],) for r in rows])
         if not count:
             return []
         self.stats.shed_media_files += count
         log.warning("disk nearly full: shed %d media files (%d bytes)", count, size)
         return [self._audit_item({"action": "shed-media", "files": count, "bytes": size,
                                   "sha256": hashes[:100], "reason": "low disk space"})]
+
+    def _enforce_media_budget(self, force: bool = False) -> list[_Item]:
+        """Shed the oldest media beyond store.media_budget_mb and the cameras' budgets."""
+        total = int(self.cfg.media_budget_mb * MB)
+        per_source = {k: int(v * MB) for k, v in self.source_media_budgets_mb.items() if v > 0}
+        now = self._monotonic()
+        if not (total or per_source) or not (force or self._media_written):
+            return []
+        if not force and now - self._budget_checked < _BUDGET_INTERVAL_S:
+            return []
+        self._budget_checked, self._media_written = now, False
+        files: dict[str, budget.MediaFile] = {}
+        for sha, t_wall, size, source in self._conn.execute(
+            "SELECT m.sha256, m.t_wall, m.size, r.source FROM media m "
+            "JOIN records r ON r.seq = m.seq WHERE m.state = 'stored' ORDER BY m.t_wall, m.seq"
+        ):
+            if sha not in files:
+                files[sha] = budget.MediaFile(str(sha), float(t_wall), int(size), str(source))
+        plan = budget.plan_shedding(list(files.values()), total, per_source)
+        if not plan:
+            return []
+        for f in plan:
+            self._delete_media_file(f.sha256)
+        self._executemany("UPDATE media SET state = 'shed' WHERE sha256 = ?",
+                          [(f.sha256,) for f in plan])
+        size = sum(f.size for f in plan)
+        self.stats.shed_media_files += len(plan)
+        log.info("media budget: shed %d oldest media files (%d bytes)", len(plan), size)
+        return [self._audit_item({
+            "action": "shed-media", "files": len(plan), "bytes": size,
+            "sha256": [f.sha256 for f in plan[:100]],
+            "oldest": plan[0].t_wall, "newest": plan[-1].t_wall,
+            "sources": sorted({f.source for f in plan}), "reason": "media budget",
+        })]
+
+    def enforce_media_budget(self) -> int:
+        """Apply the media budget now (in the writer); how many files were shed."""
+        def job() -> int:
+            before = self.stats.shed_media_files
+            items = self._enforce_media_budget(force=True)
+            if items:
+                self._write(items)
+            return self.stats.shed_media_files - before
+
+        return int(self._run_job(job))
 
     def _shed_readings(self) -> list[_Item]:
         target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
@@ -715,9 +772,14 @@ class RecordWriter:
                 "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq IN "
                 "(SELECT seq FROM records WHERE kind = ? AND t_wall < ?)", (kind, cutoff)
             ).fetchall()
-            for _, sha in files:
-                self._delete_media_file(sha)
-            media_deleted += len(files)
+            expiring = {(int(s), str(h)) for s, h in files}
+            for sha in {h for _, h in expiring}:
+                # a segment still named by a record that stays (an event) keeps its file
+                others = c.execute("SELECT seq FROM media WHERE sha256 = ? AND state = 'stored'",
+                                   (sha,)).fetchall()
+                if all((int(o), sha) in expiring for (o,) in others):
+                    self._delete_media_file(sha)
+                    media_deleted += 1
 
             def expire(c: sqlite3.Connection, seqs: list[int] = seqs,
                        files: list[Any] = files) -> None:
