@@ -177,7 +177,10 @@ class CameraConfig:
     # an object still in view after this long is recorded and goes on in a new event with
     # a new clip (0 = never: a busy scene would keep its events and clip open forever)
     max_event_s: float = 60.0
-    h264_bitrate: int = 4_000_000  # picamera2 H.264 encoder
+    # H.264 rate: picamera2's hardware encoder runs at it; the software encoder (libx264)
+    # keeps constant quality h264_crf (lower = better, bigger) and stays below it
+    h264_bitrate: int = 4_000_000
+    h264_crf: int = 28
     # what is recorded: "events" keeps segments around events (pre/post-roll), "continuous"
     # keeps every segment, "off" records nothing (detection still runs)
     recording: Literal["events", "continuous", "off"] = "events"

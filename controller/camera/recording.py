@@ -17,7 +17,12 @@ import numpy as np
 import numpy.typing as npt
 
 from controller.camera.segment_keeper import SegmentKeeper
-from controller.camera.segments import EncodedSegment, OpenCvSegmentEncoder, SegmentEncoder
+from controller.camera.segments import (
+    EncodedSegment,
+    OpenCvSegmentEncoder,
+    PyAvSegmentEncoder,
+    SegmentEncoder,
+)
 from controller.config import CameraConfig
 from controller.store.records import MediaRef
 
@@ -104,13 +109,19 @@ class SegmentRecorder:
             self._stored.popleft()
 
 
-def segment_encoder_for(source: object, segment_s: float, fps: float) -> SegmentEncoder:
-    """The backend's own encoder when it has one (picamera2's H.264), else OpenCV's."""
+def segment_encoder_for(source: object, cfg: CameraConfig) -> SegmentEncoder:
+    """The backend's own encoder when it has one (picamera2's hardware H.264), else
+    libx264 through PyAV, else OpenCV's mp4v."""
     own = getattr(source, "segment_encoder", None)
     if callable(own):
         encoder: SegmentEncoder = own()
         return encoder
-    return OpenCvSegmentEncoder(max(1.0, segment_s), fps)
+    segment_s = max(1.0, cfg.segment_s)
+    if PyAvSegmentEncoder.available():
+        return PyAvSegmentEncoder(segment_s, cfg.fps, cfg.h264_bitrate, cfg.h264_crf)
+    log.warning("camera %s: PyAV with libx264 not available, recording MPEG-4 (mp4v)",
+                cfg.name)
+    return OpenCvSegmentEncoder(segment_s, cfg.fps)
 
 
 def make_segment_recorder(cfg: CameraConfig, source: object,
@@ -120,5 +131,4 @@ def make_segment_recorder(cfg: CameraConfig, source: object,
         return None
     keeper: SegmentKeeper[EncodedSegment] = SegmentKeeper(cfg.recording, cfg.pre_roll_s,
                                                           cfg.post_roll_s)
-    return SegmentRecorder(cfg.name, segment_encoder_for(source, cfg.segment_s, cfg.fps),
-                           keeper, store)
+    return SegmentRecorder(cfg.name, segment_encoder_for(source, cfg), keeper, store)

@@ -3,14 +3,16 @@
 Every frame is encoded once, into segments of ``segment_s`` seconds; events point into
 them instead of owning a clip of their own, so overlapping events share the same bytes.
 
-Two encoders:
+Encoders:
 
-- :class:`OpenCvSegmentEncoder` for backends that hand out raw frames (V4L2, RTSP, files).
-  OpenCV's FFmpeg build here has no H.264 encoder that works without hardware (only
-  ``h264_v4l2m2m``), VP9 is about 70x slower than real time on a Pi-class core, so the
-  choice is MPEG-4 Part 2 (``mp4v``) in an MP4 file at OpenCV's default rate for that
-  codec (it scales with frame size and fps; `bench/recording.py` prints what it wrote).
-  The file lives in a private (0700) temp directory only while it is written.
+- :class:`PyAvSegmentEncoder` for backends that hand out raw frames (V4L2, RTSP, files):
+  H.264 through PyAV's FFmpeg (libx264, preset ``veryfast``, constant quality ``crf`` 28
+  capped at the camera's ``h264_bitrate``), muxed into MP4 in memory: no plaintext file
+  at all. OpenCV's own FFmpeg build has no H.264 encoder without hardware (only
+  ``h264_v4l2m2m``), so OpenCV is only the fallback:
+- :class:`OpenCvSegmentEncoder`: MPEG-4 Part 2 (``mp4v``) in MP4 at OpenCV's default rate
+  (about 3 Mbit/s at 960x540, 10 fps, five times the H.264 rate); the file lives in a
+  private (0700) temp directory only while it is written.
 - :class:`KeyframeSegmentOutput` for picamera2: an output of the hardware H.264 encoder
   (picamera2 calls ``outputframe`` for every encoded frame) that cuts a segment at the
   first keyframe after ``segment_s``, so every segment starts with SPS/PPS and an IDR frame
@@ -24,6 +26,7 @@ them).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 import threading
@@ -31,6 +34,7 @@ import time as _time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,6 +77,93 @@ class SegmentEncoder(Protocol):
         handed out."""
 
     def close(self) -> None: ...
+
+
+class PyAvSegmentEncoder:
+    """libx264 through PyAV into an in-memory MP4, one per segment."""
+
+    content_type = MP4_TYPE
+
+    def __init__(self, segment_s: float, fps: float, max_bitrate: int = 4_000_000,
+                 crf: int = 28, preset: str = "veryfast") -> None:
+        import av  # imported here: only cameras that record need it
+
+        if segment_s <= 0:
+            raise ValueError("segment_s must be positive")
+        self._av = av
+        self.segment_s = segment_s
+        self.fps = fps if fps > 0 else 15.0
+        self.max_bitrate = max_bitrate
+        self.crf = crf
+        self.preset = preset
+        self.codec = f"h264 (libx264 via PyAV, crf {crf}, at most {max_bitrate / 1e6:g} Mbit/s)"
+        self._rate = Fraction(self.fps).limit_denominator(1000)
+        self._buffer: io.BytesIO | None = None
+        self._container: Any = None
+        self._stream: Any = None
+        self._start = 0.0
+        self._frames = 0
+        self._size: tuple[int, int] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        try:
+            import av
+        except ImportError:
+            return False
+        return "libx264" in av.codecs_available
+
+    def add(self, image: npt.NDArray[np.uint8], time: float) -> EncodedSegment | None:
+        done = None
+        size = (image.shape[1] // 2 * 2, image.shape[0] // 2 * 2)  # yuv420p: even sizes
+        if self._container is not None and (time - self._start >= self.segment_s
+                                            or size != self._size):
+            done = self._finish(time)
+        if self._container is None:
+            self._open(size, time)
+        frame = self._av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(image[: size[1], : size[0]]), format="bgr24")
+        frame.pts = self._frames
+        frame.time_base = 1 / self._rate
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self._frames += 1
+        return done
+
+    def _open(self, size: tuple[int, int], time: float) -> None:
+        self._buffer = io.BytesIO()
+        container = self._av.open(self._buffer, mode="w", format="mp4")
+        stream = container.add_stream("libx264", rate=self._rate)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        gop = max(1, round(self.fps * self.segment_s))
+        stream.options = {"crf": str(self.crf), "preset": self.preset,
+                          "maxrate": str(self.max_bitrate), "bufsize": str(2 * self.max_bitrate),
+                          "g": str(gop), "threads": "1"}
+        self._container, self._stream = container, stream
+        self._size, self._start, self._frames = size, time, 0
+
+    def flush(self, time: float) -> list[EncodedSegment]:
+        done = self._finish(time)
+        return [done] if done is not None else []
+
+    def _finish(self, time: float) -> EncodedSegment | None:
+        container, self._container = self._container, None
+        if container is None or self._buffer is None:
+            return None
+        for packet in self._stream.encode():
+            container.mux(packet)
+        container.close()
+        data, self._buffer = self._buffer.getvalue(), None
+        end = max(time, self._start + self._frames / self.fps)
+        return EncodedSegment(self._start, end, self._frames, data, MP4_TYPE)
+
+    def close(self) -> None:
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._container = None
+        self._buffer = None
 
 
 class OpenCvSegmentEncoder:

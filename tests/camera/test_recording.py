@@ -16,7 +16,7 @@ from controller.camera.event_records import CameraRecords
 from controller.camera.frame import Frame
 from controller.camera.recording import SegmentRecorder
 from controller.camera.segment_keeper import SegmentKeeper
-from controller.camera.segments import OpenCvSegmentEncoder
+from controller.camera.segments import OpenCvSegmentEncoder, PyAvSegmentEncoder
 from controller.config import CameraConfig, DetectConfig, StoreConfig
 from controller.detect.detection import Detection
 from controller.detect.pipeline import DetectionPipeline
@@ -76,7 +76,11 @@ def count_frames(data: bytes) -> int:
         return n
 
 
-def record_scene(store: Store, mode: str = "events", n: int = 200) -> tuple[Any, list[Any]]:
+ENCODERS = {"libx264": PyAvSegmentEncoder, "mp4v": OpenCvSegmentEncoder}
+
+
+def record_scene(store: Store, mode: str = "events", n: int = 200,
+                 encoder: str = "libx264") -> tuple[Any, list[Any]]:
     cfg = StoreConfig(commit_interval_ms=5, reserved_space_mb=1, shed_margin_mb=1)
     writer = RecordWriter.open(store.data_dir, cfg)
     published: list[Any] = []
@@ -84,7 +88,7 @@ def record_scene(store: Store, mode: str = "events", n: int = 200) -> tuple[Any,
                             lambda: None)
     camera = CameraConfig(name="gate", source="test", pre_roll_s=PRE, post_roll_s=POST,
                           lores_width=64, lores_height=48, fps=FPS)
-    recorder = SegmentRecorder("gate", OpenCvSegmentEncoder(2.0, FPS),
+    recorder = SegmentRecorder("gate", ENCODERS[encoder](2.0, FPS),
                                SegmentKeeper(mode, PRE, POST), records)  # type: ignore[arg-type]
     pipeline = DetectionPipeline(
         camera, DetectConfig(min_hits=2, max_missed_frames=2, motion_gate=False),
@@ -102,9 +106,10 @@ def store(tmp_path: Path) -> Store:
     return make_store(tmp_path)
 
 
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
 def test_overlapping_events_share_segments_stored_and_exported_once(
-        store: Store, tmp_path: Path) -> None:
-    recorder, published = record_scene(store)
+        store: Store, tmp_path: Path, encoder: str) -> None:
+    recorder, published = record_scene(store, encoder=encoder)
     with HistoryReader(store.data_dir, store.identity) as history:
         segments = list(history.records(kinds=["recording"]))
         events = list(history.records(kinds=["event"]))
@@ -160,8 +165,9 @@ def test_overlapping_events_share_segments_stored_and_exported_once(
         assert mine[-2:] == ["end", "recorded"]
 
 
-def test_continuous_keeps_every_segment_and_off_none(store: Store, tmp_path: Path) -> None:
-    recorder, _ = record_scene(store, "continuous", n=100)
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
+def test_continuous_keeps_every_segment(store: Store, encoder: str) -> None:
+    recorder, _ = record_scene(store, "continuous", n=100, encoder=encoder)
     assert recorder.stats.segments_encoded == recorder.stats.segments_stored == 5
     with HistoryReader(store.data_dir, store.identity) as history:
         segments = list(history.records(kinds=["recording"]))
