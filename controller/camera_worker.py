@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from controller.camera.reconnect import CameraStatus, open_camera
@@ -26,6 +27,7 @@ log = logging.getLogger("camera")
 EventHandler = Callable[[DetectionEvent], None]
 StatusHandler = Callable[[CameraStatus], None]
 LiveHandler = Callable[[dict[str, Any]], None]
+_MAX_OPEN_IDS = 1000  # events announced and not yet recorded (bounded)
 
 
 class CameraWorker:
@@ -41,6 +43,7 @@ class CameraWorker:
         self.cfg = cfg
         self._segment_store = segment_store
         self._on_live = on_live
+        self._event_ids: dict[str, str] = {}  # frame-time event id -> the id announced
         self.detect = detect
         self._on_event = on_event
         self._on_status = on_status
@@ -82,7 +85,8 @@ class CameraWorker:
 
     def on_event(self, event: DetectionEvent) -> None:
         """An event from the pipeline, in frame time: handed on in wall-clock time."""
-        event = event.shifted(self._wall_offset)
+        announced = self._event_ids.pop(event.event_id, None)
+        event = replace(event.shifted(self._wall_offset), announced_id=announced)
         if self._on_live is None:  # with live notices, last_detection follows those
             self.last_detection = event.notice()
         self._on_event(event)
@@ -94,9 +98,17 @@ class CameraWorker:
             value = notice.get(key)
             if isinstance(value, float | int):
                 notice[key] = float(value) + self._wall_offset
-        if isinstance(notice.get("start"), float):
-            notice["event_id"] = (f"{notice['camera']}/{notice['zone']}/"
-                                  f"{notice['start']:.3f}/{notice['track_id']}")
+        # the id is made once, in wall-clock time, when the event starts: the offset
+        # between frame and wall clock moves a little with every frame
+        frame_id = str(notice.get("event_id"))
+        wall_id = self._event_ids.get(frame_id)
+        if wall_id is None:
+            wall_id = self._event_ids[frame_id] = (
+                f"{notice['camera']}/{notice['zone']}/{float(notice['start']):.3f}/"
+                f"{notice['track_id']}")
+            while len(self._event_ids) > _MAX_OPEN_IDS:
+                self._event_ids.pop(next(iter(self._event_ids)))
+        notice["event_id"] = wall_id
         self.last_detection = notice
         if self._on_live is not None:
             self._on_live(notice)

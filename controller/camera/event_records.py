@@ -4,7 +4,8 @@ Runs on the camera's thread: media are encrypted there, records are queued to th
 writer. A segment is one ``recording`` record naming its file; an event is a ``start``
 record when it begins and an ``end`` record (snapshot, track, and the segments covering
 it with pre- and post-roll) once its post-roll is recorded. Live notices go to control
-socket subscribers as ``detection`` events with a ``phase`` (start, update, end).
+socket subscribers as ``detection`` events with a ``phase`` (start, update, end), all
+three sharing the ``event_id`` of the records.
 """
 
 from __future__ import annotations
@@ -95,9 +96,9 @@ class CameraRecords:
         body["event_id"] = event.event_id
         body["track"] = [{"t": p.time, "box": list(p.box), "score": p.score}
                          for p in event.track]
+        # subscribers saw the end when it happened (on_live): this record comes a post-roll
+        # later, and publishing it again would move "last detection" back in time
         self._append(event.camera, body, refs)
-        self._publish("detection", {**event.notice(), "phase": "recorded",
-                                    "segments": len(event.segments)})
 
     def _append(self, camera: str, body: dict[str, Any], refs: list[MediaRef]) -> None:
         try:

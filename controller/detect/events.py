@@ -39,9 +39,13 @@ class DetectionEvent:
     segments: tuple[MediaRef, ...] = ()
     recorded_from: float | None = None
     recorded_to: float | None = None
+    # the id its live notices carried (fixed when the event started), if it had any
+    announced_id: str | None = None
 
     @property
     def event_id(self) -> str:
+        if self.announced_id is not None:
+            return self.announced_id
         return f"{self.camera}/{self.zone}/{self.start:.3f}/{self.track_id}"
 
     def summary(self) -> dict[str, object]:

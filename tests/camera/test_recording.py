@@ -157,12 +157,14 @@ def test_overlapping_events_share_segments_stored_and_exported_once(
         wanted = (event.body["end"] - event.body["start"] + PRE + POST) * FPS
         assert frames >= wanted
 
-    # the live stream: start, updates, end, then the recorded end, for each event
-    phases = [(d["label"], d["phase"]) for kind, d in published if kind == "detection"]
-    for label in ("car", "truck"):
-        mine = [p for lab, p in phases if lab == label]
-        assert mine[0] == "start" and "update" in mine
-        assert mine[-2:] == ["end", "recorded"]
+    # the live stream: start, updates, end, for each event, with the records' event_id
+    phases = [(d["label"], d["phase"], d["event_id"]) for kind, d in published
+              if kind == "detection"]
+    for event in (car, truck):
+        mine = [(p, i) for lab, p, i in phases if lab == event.body["label"]]
+        assert mine[0][0] == "start" and mine[-1][0] == "end"
+        assert {p for p, _ in mine[1:-1]} == {"update"}
+        assert {i for _, i in mine} == {event.body["event_id"]}
 
 
 @pytest.mark.parametrize("encoder", sorted(ENCODERS))
