@@ -103,6 +103,7 @@ class Service:
         self.server: ControlServer | None = None
         self.cameras: list[CameraWorker] = []
         self.camera_records: CameraRecords | None = None
+        self._media_usage: tuple[float, dict[str, int]] = (float("-inf"), {})
         self.channels: dict[str, ChannelLive] = {}
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
@@ -473,6 +474,37 @@ class Service:
             return {}
         return {"records": int(records), "sealed": int(sealed), "seals": int(seals)}
 
+    def _cameras_json(self) -> list[dict[str, Any]]:
+        """Each camera's status plus its media: bytes stored, rate, days the budget holds."""
+        cameras = [w.status for w in self.cameras]
+        if not cameras or self.writer is None or self.camera_records is None:
+            return cameras
+        import shutil
+
+        from controller.camera.footage import footage, media_bytes_by_source
+
+        now = time.monotonic()
+        if now - self._media_usage[0] >= 5.0:
+            self._media_usage = (now, media_bytes_by_source(self.writer.layout.database))
+        stored = self._media_usage[1]
+        written = {name: m.bytes_written for name, m in self.camera_records.media.items()}
+        seconds = time.time() - self.started_wall
+        store = self.cfg.store
+        try:
+            free = shutil.disk_usage(self.writer.layout.data_dir).free
+        except OSError:
+            free = 0
+        reserve = (store.reserved_space_mb + store.shed_margin_mb) * 1024 * 1024
+        budgets = {c.name: c.media_budget_mb for c in self.cfg.cameras}
+        for cam in cameras:
+            name = str(cam["name"])
+            cam["media"] = footage(
+                stored.get(name, 0), written.get(name, 0), seconds, budgets.get(name, 0.0),
+                store.media_budget_mb, sum(written.values()),
+                sum(stored.get(c, 0) for c in budgets), free - reserve,
+            ).to_json()
+        return cameras
+
     def _status_line(self) -> str:
         nodes = self.link.node_stats() if self.link else []
         online = sum(1 for n in nodes if n.state == "online")
@@ -534,7 +566,7 @@ class Service:
                 for k, c in sorted(self.channels.items())
             ],
             "alarms": self.desk.views() if self.desk else [],
-            "cameras": [w.status for w in self.cameras],
+            "cameras": self._cameras_json(),
             "health": self.last_health,
             "store": self._store_json(),
             "queues": {

@@ -97,7 +97,10 @@ lores_height = 120
             assert stream[0] == "start" and stream[-1] == "end"
             assert "update" in stream  # the box crosses for 5 s: updated while it lasts
             assert seen_live_in_status
-            time.sleep(4.0)  # the post-roll and the segment holding it are recorded
+            time.sleep(6.0)  # the post-roll and the segment holding it are recorded
+            media = client.call("status")["cameras"][0]["media"]
+            assert media["stored_bytes"] > 0 and media["budget_from"] == "disk"
+            assert media["days_held"] is not None and media["days_held"] > 0
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
