@@ -177,3 +177,24 @@ def test_continuous_keeps_every_segment(store: Store, encoder: str) -> None:
         (StoreLayout(store.data_dir).media_file(s.media[0].sha256)).read_bytes(),
         [store.identity])) for s in segments)
     assert total == 100  # every frame once
+
+
+def test_redacted_export_reencodes_each_exported_segment_once(store: Store,
+                                                              tmp_path: Path) -> None:
+    record_scene(store)
+    with HistoryReader(store.data_dir, store.identity) as history:
+        ends = [e for e in history.records(kinds=["event"]) if e.body["phase"] == "end"]
+
+    named = {m.sha256 for e in ends for m in e.media if m.content_type == "video/mp4"}
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    result = export_bundle(store.data_dir, stick, Selection(kinds=("event",)), now=2000.0,
+                           identity=store.identity, redact=True)
+    redacted = list((result.path / "data/redacted").iterdir())
+    assert len(redacted) == len(named) + 2  # each shared segment once, plus the snapshots
+    assert not (result.path / "data/media").exists()  # nothing unredacted leaves
+    report = verify_bundle(result.path, identity=store.identity, seed=store.seed)
+    assert report.ok, report.problems
+    frames = sum(count_frames(bytes(pyrage.decrypt(p.read_bytes(), [store.identity])))
+                 for p in redacted)
+    assert frames >= len(named) * 2.0 * FPS  # 2 s segments, every frame re-encoded
