@@ -157,6 +157,31 @@ class AnomalyConfig:
 
 
 # --------------------------------------------------------------------------- cameras
+Priority = Literal["low", "medium", "high", "urgent"]
+
+
+@dataclass(frozen=True)
+class TamperConfig:
+    """Camera tamper and health checks against a learned reference of the scene."""
+
+    enabled: bool = True
+    learn_s: float = 5.0  # the first reference is learned over this long
+    adapt_s: float = 600.0  # then it follows slow changes (dusk) with this time constant
+    delay_s: float = 3.0  # a fault must hold this long to raise its alarm
+    clear_s: float = 5.0  # and be gone this long to clear it
+    covered_contrast: float = 6.0  # grey-level spread below which the lens is covered
+    covered_brightness_ratio: float = 0.35  # or this much darker with the detail gone
+    blurred_detail_ratio: float = 0.35  # detail left (vs reference) below which: blurred
+    moved_shift: float = 0.08  # view shifted by more than this fraction: moved
+    moved_similarity: float = 0.5  # or its structure correlates less than this
+    frozen_change: float = 0.3  # mean grey-level change between frames below which ...
+    frozen_s: float = 10.0  # ... for this long: frozen
+    priority_covered: Priority = "high"
+    priority_blurred: Priority = "medium"
+    priority_moved: Priority = "high"
+    priority_frozen: Priority = "medium"
+
+
 @dataclass(frozen=True)
 class CameraConfig:
     """One camera: `source` is "picamera2:N", a V4L2 device, an RTSP URL or a file."""
@@ -187,6 +212,7 @@ class CameraConfig:
     segment_s: float = 4.0  # length of one encoded segment (at least 1 s)
     # this camera's share of the media on the card; 0 = only store.media_budget_mb applies
     media_budget_mb: float = 0.0
+    tamper: TamperConfig = field(default_factory=TamperConfig)
     reopen_backoff_initial_s: float = 0.5
     reopen_backoff_max_s: float = 30.0
     # zone name -> polygon of [x, y] points normalised 0..1; none = the whole frame
