@@ -48,7 +48,7 @@ def main() -> None:
     print(f"{len(frames)} frames looped at {FPS:g} fps; delay_s {cfg.delay_s:g}, "
           f"frozen_s {cfg.frozen_s:g}, clear_s {cfg.clear_s:g}")
     print(f"{'scenario':10} {'alarm after':>12} {'configured':>11} {'cleared':>8} "
-          f"{'false alarms':>13}  per frame")
+          f"{'false alarms':>13}  ms per frame (with injection)")
     for scenario in standard_scenarios():
         started = time.perf_counter()
         result = replay(frames, scenario, FPS, cfg)

@@ -124,6 +124,10 @@ class FaultTracker:
         new = transition(s, step)
         if new is not s and new in (FaultState.SUSPECT, FaultState.CLEARING):
             self.since = t
+            # a zero delay (or clear time) has already passed: the next step, now
+            wait = self.delay_s if new is FaultState.SUSPECT else self.clear_s
+            if wait <= 0:
+                new = transition(new, Step.HELD)
         self.state = new
         return new
 
@@ -176,7 +180,7 @@ class TamperDetector:
             "covered": FaultTracker(c.delay_s, c.clear_s),
             "blurred": FaultTracker(c.delay_s, c.clear_s),
             "moved": FaultTracker(c.delay_s, c.clear_s),
-            # the frozen test itself waits frozen_s (raised one frame later)
+            # the frozen test itself waits frozen_s
             "frozen": FaultTracker(0.0, c.clear_s),
         }
 

@@ -1,11 +1,12 @@
 """Replay frames through the tamper core with injected faults (for the bench and tests).
 
-A scenario plays a list of frames in a loop at ``fps`` and, between ``start`` and ``end``
-seconds, replaces them as a tamperer would: ``covered`` (a dark, even picture with sensor
-noise), ``blurred`` (heavy Gaussian blur: defocus, spray, fog), ``moved`` (the view shifted
-by 15 % of its width), ``frozen`` (the frame at ``start`` repeated). Harmless changes the
-core must ignore: ``dusk`` (brightness falling to a third over the whole run), ``truck``
-(a dark box crossing the whole picture in 2 s) and ``clean``.
+A scenario plays a list of frames (at the lores size the core sees) in a loop at ``fps``
+and, between ``start`` and ``end`` seconds, replaces them as a tamperer would:
+``covered`` (a dark, even picture with sensor noise), ``blurred`` (heavy Gaussian blur:
+defocus, spray, fog), ``moved`` (the view shifted by 15 % of its width), ``frozen`` (the
+frame at ``start`` repeated). Harmless changes the core must ignore: ``dusk`` (brightness
+falling to a third over the whole run), ``truck`` (a dark box crossing the whole picture
+in 2 s) and ``clean``.
 """
 
 from __future__ import annotations
@@ -100,14 +101,16 @@ def replay(frames: Sequence[npt.NDArray[np.uint8]], scenario: Scenario, fps: flo
     previous: npt.NDArray[np.uint8] | None = None
     held: npt.NDArray[np.uint8] | None = None
     n = int(scenario.duration * fps)
+    # the core only sees the lores picture: faults are injected at that size (cheaper)
+    small_frames = [np.asarray(cv2.resize(f, lores, interpolation=cv2.INTER_AREA),
+                               dtype=np.uint8) for f in frames]
     for i in range(n):
         t = i / fps
-        image = frames[i % len(frames)]
+        image = small_frames[i % len(small_frames)]
         if scenario.injection == "frozen" and held is None and t >= scenario.start:
             held = image
         image = inject(image, scenario.injection, t, scenario, rng, held)
-        small = cv2.resize(image, lores, interpolation=cv2.INTER_AREA)
-        grey = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         result.changes += core.observe(scene_features(grey, previous), t)
         previous = grey
     return result
