@@ -17,6 +17,7 @@ from typing import Any
 from controller.camera.reconnect import CameraStatus, open_camera
 from controller.camera.recording import SegmentStore, make_segment_recorder
 from controller.camera.segments import EncodedSegment
+from controller.camera.tamper import FAULTS, TamperDetector, scene_features
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.detector import open_detector
 from controller.detect.events import DetectionEvent
@@ -27,6 +28,8 @@ log = logging.getLogger("camera")
 EventHandler = Callable[[DetectionEvent], None]
 StatusHandler = Callable[[CameraStatus], None]
 LiveHandler = Callable[[dict[str, Any]], None]
+TamperHandler = Callable[[str, dict[str, bool], float], None]  # camera, fault -> raised, t
+TAMPER_REPORT_S = 1.0  # fault states reach the alarm desk at least this often
 _MAX_OPEN_IDS = 1000  # events announced and not yet recorded (bounded)
 
 
@@ -39,11 +42,16 @@ class CameraWorker:
         on_status: StatusHandler,
         segment_store: SegmentStore | None = None,
         on_live: LiveHandler | None = None,
+        on_tamper: TamperHandler | None = None,
     ) -> None:
         self.cfg = cfg
         self._segment_store = segment_store
         self._on_live = on_live
         self._event_ids: dict[str, str] = {}  # frame-time event id -> the id announced
+        self._on_tamper = on_tamper
+        self.tamper = TamperDetector(cfg.tamper) if cfg.tamper.enabled and on_tamper else None
+        self._tamper_previous: Any = None
+        self._tamper_reported = float("-inf")
         self.detect = detect
         self._on_event = on_event
         self._on_status = on_status
@@ -72,6 +80,9 @@ class CameraWorker:
             "detector_runs": getattr(stats, "detector_runs", None),
             "last_detection": self.last_detection,
             "recording": self.cfg.recording,
+            "tamper": {"state": "off"} if self.tamper is None else {
+                "state": "watching" if self.tamper.learned else "learning",
+                "active": self.tamper.active()},
             "codec": self.pipeline.segments.codec
             if self.pipeline and self.pipeline.segments else None,
         }
@@ -112,6 +123,25 @@ class CameraWorker:
         self.last_detection = notice
         if self._on_live is not None:
             self._on_live(notice)
+
+    def _check_tamper(self, t: float) -> None:
+        """The frame against the learned scene; fault states go to the alarm desk when
+        they change and once a second."""
+        if self.tamper is None or self.pipeline is None or self.pipeline.last_lores is None:
+            return
+        lores = self.pipeline.last_lores
+        changes = self.tamper.observe(scene_features(lores, self._tamper_previous), t)
+        self._tamper_previous = lores
+        for change in changes:
+            log.warning("camera %s: %s %s (%s)", self.cfg.name, change.fault,
+                        "detected" if change.active else "cleared", change.detail)
+        now = time.monotonic()
+        if self._on_tamper is not None and self.tamper.learned and (
+                changes or now - self._tamper_reported >= TAMPER_REPORT_S):
+            self._tamper_reported = now
+            active = set(self.tamper.active())
+            self._on_tamper(self.cfg.name, {f: f in active for f in FAULTS},
+                            t + self._wall_offset)
 
     def store_segment(self, camera: str, segment: EncodedSegment) -> Any:
         """Segments are timed like frames: stored in wall-clock time."""
@@ -154,6 +184,7 @@ class CameraWorker:
                                                       segments=segments)
                 self._wall_offset = time.time() - frame.time
                 self.pipeline.process(frame)
+                self._check_tamper(frame.time)
                 # files and test sources come as fast as we read them: pace them to fps
                 self._stop.wait(max(0.0, period - (time.monotonic() - started)))
         except Exception:

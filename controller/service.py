@@ -181,7 +181,12 @@ class Service:
         self.desk = self._make_desk(cfg)
 
     def _make_desk(self, cfg: Config) -> AlarmDesk:
-        anomaly = with_defaults(cfg.anomaly, health.suggested_rules(cfg.health))
+        defaults = health.suggested_rules(cfg.health)
+        if cfg.cameras:  # OpenCV and NumPy only when cameras are configured
+            from controller.camera.tamper_rules import tamper_rules
+
+            defaults.update(tamper_rules(cfg.cameras))
+        anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file)
 
@@ -221,7 +226,8 @@ class Service:
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
                                   self._on_camera_status, segment_store=self.camera_records,
-                                  on_live=self.camera_records.on_live)
+                                  on_live=self.camera_records.on_live,
+                                  on_tamper=self._on_camera_tamper)
             self.cameras.append(worker)
             worker.start()
 
@@ -440,6 +446,19 @@ class Service:
 
     def _count_not_stored(self) -> None:
         self.records_not_stored += 1  # an int increment: atomic enough under the GIL
+
+    def _on_camera_tamper(self, camera: str, faults: dict[str, bool], t: float) -> None:
+        """Called on a camera thread: each tamper fault is a channel the desk alarms on."""
+        if self._loop is None:
+            return
+
+        def observe() -> None:
+            if self.desk is not None:
+                for fault, raised in faults.items():
+                    self.desk.observe(f"camera/{camera}/tamper/{fault}", t,
+                                      1.0 if raised else 0.0)
+
+        self._loop.call_soon_threadsafe(observe)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         """Camera up/down becomes a health channel the anomaly rules alarm on."""

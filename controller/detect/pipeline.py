@@ -90,6 +90,7 @@ class DetectionPipeline:
         self._awaiting: list[DetectionEvent] = []
         self._announced: dict[tuple[int, str], float] = {}  # open event -> last live notice
         self.live_interval_s = 1.0
+        self.last_lores: npt.NDArray[np.uint8] | None = None
 
     def process(self, frame: Frame) -> FrameResult:
         t = frame.time
@@ -98,6 +99,7 @@ class DetectionPipeline:
         if lores is None or lores.shape[:2] != self._lores_size[::-1]:
             small = cv2.resize(image, self._lores_size, interpolation=cv2.INTER_LINEAR)
             lores = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        self.last_lores = lores  # the grey picture the camera's tamper checks look at
         moved = self.motion.observe(lores)
         run = self.gate.decide(moved.moving, self.tracker.any_moving(), t)
         detections: list[Detection] = []
