@@ -58,10 +58,18 @@ class DetectionEvent:
             "snapshot_bytes": len(self.snapshot_jpeg or b""),
             "clip_bytes": len(self.clip or b""),
             "continued": self.continued, "continues": self.continues,
+            "best_box": self.best_box(),
             "segments": [m.sha256 for m in self.segments],
             "recorded_from": _round(self.recorded_from),
             "recorded_to": _round(self.recorded_to),
         }
+
+    def best_box(self) -> list[float] | None:
+        """The box of the best-scored point (the snapshot's frame), normalised 0..1."""
+        if not self.track:
+            return None
+        best = min(self.track, key=lambda p: (abs(p.time - self.best_time), -p.score))
+        return [round(float(v), 4) for v in best.box]
 
     def notice(self) -> dict[str, object]:
         """The live "detection" event of the control socket and a camera's last detection
