@@ -17,6 +17,7 @@ from typing import Any
 from controller.camera.reconnect import CameraStatus, open_camera
 from controller.camera.recording import SegmentStore, make_segment_recorder
 from controller.camera.segments import EncodedSegment
+from controller.camera.source import CameraDown
 from controller.camera.tamper import FAULTS, TamperDetector, scene_features
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.detector import open_detector
@@ -124,6 +125,19 @@ class CameraWorker:
         if self._on_live is not None:
             self._on_live(notice)
 
+    def _follow_encoder(self) -> None:
+        """A reopened picamera2 camera has a new hardware encoder: record from it."""
+        segments = self.pipeline.segments if self.pipeline is not None else None
+        own = getattr(self.camera.source, "segment_encoder", None)
+        if segments is None or not callable(own):
+            return
+        try:
+            encoder = own()
+        except CameraDown:
+            return
+        if encoder is not segments.encoder:
+            segments.replace_encoder(encoder)
+
     def _check_tamper(self, t: float) -> None:
         """The frame against the learned scene; fault states go to the alarm desk when
         they change and once a second."""
@@ -182,6 +196,7 @@ class CameraWorker:
                     self.pipeline = DetectionPipeline(self.cfg, self.detect, detector, self,
                                                       clip_recorder=recorder,
                                                       segments=segments)
+                self._follow_encoder()
                 self._wall_offset = time.time() - frame.time
                 self.pipeline.process(frame)
                 self._check_tamper(frame.time)

@@ -83,6 +83,13 @@ class SegmentRecorder:
             self._closed(segment)
         self.closed_until = float("inf")
 
+    def replace_encoder(self, encoder: SegmentEncoder) -> None:
+        """The camera was reopened with a new encoder: keep what the old one finished."""
+        old, self.encoder = self.encoder, encoder
+        for segment in old.flush(self.closed_until):
+            self._closed(segment)
+        old.close()
+
     def close(self) -> None:
         self.encoder.close()
 

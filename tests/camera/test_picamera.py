@@ -226,3 +226,36 @@ def test_h264_segments_cut_at_keyframes_through_the_encoder_output() -> None:
     assert tail.frames == 10 and tail.start == 104.0
     with pytest.raises(Exception, match="not recording"):
         PicameraSource(config(recording="off"), modules=fake_modules()).segment_encoder()
+
+
+def test_reopened_camera_records_from_its_new_encoder() -> None:
+    from controller.camera.recording import SegmentRecorder
+    from controller.camera.segment_keeper import SegmentKeeper
+
+    stored: list[Any] = []
+
+    class Store:
+        def store_segment(self, camera: str, segment: Any) -> Any:
+            stored.append(segment)
+            return segment
+
+    now = [0.0]
+    source = PicameraSource(config(segment_s=1.0), clock=lambda: now[0], modules=fake_modules())
+    source.open()
+    recorder = SegmentRecorder("front", source.segment_encoder(),
+                               SegmentKeeper("continuous", 0.0, 0.0), Store())
+    image = np.zeros((48, 64, 3), np.uint8)
+    for i in range(15):  # 1.5 s, then the camera fails and is reopened
+        now[0] = i / 10
+        FakePicamera2.instances[-1].encode(b"I" if i % 10 == 0 else b"P", keyframe=i % 10 == 0)
+        recorder.add(image, now[0])
+    source.open()
+    recorder.replace_encoder(source.segment_encoder())
+    assert [s.frames for s in stored] == [10, 5]  # the old encoder's tail is kept
+    for i in range(15, 30):
+        now[0] = i / 10
+        FakePicamera2.instances[-1].encode(b"I" if i % 10 == 0 else b"P", keyframe=i % 10 == 0)
+        recorder.add(image, now[0])
+    recorder.finish(now[0])
+    # frames 15..19 wait for a keyframe (a segment must decode on its own), 20..29 follow
+    assert [s.frames for s in stored] == [10, 5, 10]
