@@ -5,7 +5,7 @@
 The traffic video (looped, at the demo camera's 10 fps) plays clean, then with each fault
 injected from 30 s to 60 s of a 90 s run: lens covered, blurred (defocus/spray/fog), view
 moved, picture frozen; and with harmless changes: dusk (brightness down to a third over the
-run) and a truck crossing the whole view in 2 s. For each: the detection delay of the
+run) and a truck a third of the view wide crossing it in 6 s. For each: the detection delay of the
 injected fault's alarm (the configured delay is the baseline: delay_s, or frozen_s for a
 frozen picture) and every false alarm.
 """

@@ -172,8 +172,8 @@ class TamperConfig:
     covered_contrast: float = 6.0  # grey-level spread below which the lens is covered
     covered_brightness_ratio: float = 0.35  # or this much darker with the detail gone
     blurred_detail_ratio: float = 0.35  # detail left (vs reference) below which: blurred
-    moved_shift: float = 0.08  # view shifted by more than this fraction: moved
-    moved_similarity: float = 0.5  # or its structure correlates less than this
+    # the median tile's edges correlate less than this with the reference: moved
+    moved_similarity: float = 0.5
     frozen_change: float = 0.3  # mean grey-level change between frames below which ...
     frozen_s: float = 10.0  # ... for this long: frozen
     priority_covered: Priority = "high"

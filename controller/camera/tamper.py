@@ -6,8 +6,8 @@ Four faults, each judged on a small grey picture of every frame (:func:`scene_fe
   went much darker *and* lost its detail at once.
 - ``blurred``: a sudden loss of detail (defocus, spray, fog on the lens) while the picture
   keeps its brightness.
-- ``moved``: the view was turned or moved: the picture no longer lines up with the
-  reference (phase correlation finds a shift, or the structure no longer correlates).
+- ``moved``: the view was turned or moved: in most tiles of the picture the edges no
+  longer correlate with the reference's (a passing truck changes only a few tiles).
 - ``frozen``: the same picture for too long (a stuck pipeline or a replayed still).
 
 The reference (brightness, detail, a normalised thumbnail) is learned over ``learn_s`` and
@@ -209,7 +209,7 @@ class TamperDetector:
         blurred = not covered and detail_ratio < c.blurred_detail_ratio
         moved = False
         if not covered and not blurred:
-            moved = _misaligned(ref, x, c.moved_shift, c.moved_similarity)
+            moved = _misaligned(ref, x, c.moved_similarity)
         changes = self._apply({"covered": covered, "blurred": blurred, "moved": moved,
                                "frozen": seen}, t, x)
         if not any(f.state is not FaultState.NORMAL for f in self.faults.values()):
@@ -253,23 +253,37 @@ class TamperDetector:
         return out
 
 
-_WINDOW = cv2.createHanningWindow(THUMB, cv2.CV_64F)
+_TILES = (4, 4)  # the view is judged tile by tile: a passing truck covers only a few
+_MIN_STRUCTURE = 0.3  # reference tiles flatter than this (sky, a wall) are not judged
+_MIN_TILES = 3  # fewer tiles with structure than this: "moved" cannot be judged
 
 
-def _misaligned(ref: _Reference, x: SceneFeatures, max_shift: float,
-                min_similarity: float) -> bool:
-    """The view moved: phase correlation against the reference finds a shift beyond
-    ``max_shift`` (a fraction of the width or height), or the edges no longer correlate
-    with the reference's (turned, or a different scene)."""
-    if not ref.thumb.any() or not x.thumb.any():
+def _misaligned(ref: _Reference, x: SceneFeatures, min_similarity: float) -> bool:
+    """The view moved or turned: in most tiles of the picture that have structure, the
+    edges no longer correlate with the reference's. A large object passing close to the
+    camera changes a few tiles, a moved camera changes all of them: the median tile
+    decides. (Phase correlation of the whole picture was tried: a big object crossing
+    pulls its peak by itself.)"""
+    tiles = _tile_similarities(ref.edges, x.edges)
+    if len(tiles) < _MIN_TILES:
         return False
-    (dx, dy), _ = cv2.phaseCorrelate(ref.thumb.astype(np.float64),
-                                     x.thumb.astype(np.float64), _WINDOW)
-    if abs(dx) / THUMB[0] > max_shift or abs(dy) / THUMB[1] > max_shift:
-        return True
-    spread = float(ref.edges.std())
-    if spread < 1e-3:
-        return False
-    # x.edges is zero-mean, unit-variance: the mean product is a correlation
-    similarity = float(np.mean(ref.edges * x.edges)) / spread
-    return similarity < min_similarity
+    return float(np.median(tiles)) < min_similarity
+
+
+def _tile_similarities(ref: npt.NDArray[np.float32],
+                       cur: npt.NDArray[np.float32]) -> list[float]:
+    h, w = ref.shape
+    th, tw = h // _TILES[1], w // _TILES[0]
+    out = []
+    for j in range(_TILES[1]):
+        for i in range(_TILES[0]):
+            a = ref[j * th:(j + 1) * th, i * tw:(i + 1) * tw]
+            b = cur[j * th:(j + 1) * th, i * tw:(i + 1) * tw]
+            sa, sb = float(a.std()), float(b.std())
+            if sa < _MIN_STRUCTURE:
+                continue
+            if sb < 1e-6:
+                out.append(0.0)
+                continue
+            out.append(float(np.mean((a - a.mean()) * (b - b.mean()))) / (sa * sb))
+    return out

@@ -5,8 +5,8 @@ and, between ``start`` and ``end`` seconds, replaces them as a tamperer would:
 ``covered`` (a dark, even picture with sensor noise), ``blurred`` (heavy Gaussian blur:
 defocus, spray, fog), ``moved`` (the view shifted by 15 % of its width), ``frozen`` (the
 frame at ``start`` repeated). Harmless changes the core must ignore: ``dusk`` (brightness
-falling to a third over the whole run), ``truck`` (a dark box crossing the whole picture
-in 2 s) and ``clean``.
+falling to a third over the whole run), ``truck`` (a dark box a third of the picture wide
+crossing it in 6 s, twice the default delay) and ``clean``.
 """
 
 from __future__ import annotations
@@ -81,10 +81,11 @@ def inject(image: npt.NDArray[np.uint8], injection: str, t: float, scenario: Sce
                           dtype=np.uint8)
     if injection == "frozen":
         return held if held is not None else image
-    if injection == "truck":
-        x = int((t - scenario.start) / max(scenario.end - scenario.start, 1e-9) * (w + w // 2))
+    if injection == "truck":  # a third of the picture wide, crossing it slowly
+        x = int((t - scenario.start) / max(scenario.end - scenario.start, 1e-9) * (w + w // 3))
         out = image.copy()
-        out[h // 6:, max(0, x - w // 2):min(w, x)] = (40, 40, 45)
+        out[h // 4:, max(0, x - w // 3):min(w, x)] = (40, 40, 45)
+        cv2.rectangle(out, (x - w // 3, h // 4), (x, h - 1), (200, 200, 210), 2)
         return out
     return image
 
@@ -121,5 +122,6 @@ def standard_scenarios(duration: float = 90.0, start: float = 30.0,
     s = [Scenario(name, name, start, start + length, duration)
          for name in ("clean", "covered", "blurred", "moved", "frozen")]
     s.append(Scenario("dusk", "dusk", 0.0, duration, duration))
-    s.append(Scenario("truck", "truck", start, start + 2.0, duration))
+    # a truck passing slowly close to the camera: longer than delay_s in view
+    s.append(Scenario("truck", "truck", start, start + 6.0, duration))
     return s

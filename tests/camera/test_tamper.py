@@ -138,3 +138,21 @@ def test_frame_times_must_not_go_backwards() -> None:
     core.observe(scene_features(grey, None), 5.0)
     with pytest.raises(ValueError, match="backwards"):
         core.observe(scene_features(grey, None), 4.0)
+
+
+def test_demo_yard_with_a_large_box_crossing_slowly_raises_nothing(tmp_path: Path) -> None:
+    from controller.camera.tamper_replay import Scenario
+    from controller.demo_site import write_synthetic_video
+
+    video = write_synthetic_video(tmp_path / "yard.mp4")
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    # the demo plays it at 10 fps: the box is in view 7 s of every 15, over the delay
+    result = replay(frames, Scenario("yard", "clean", 0.0, 0.0, 60.0), FPS, TamperConfig())
+    assert result.changes == []
