@@ -166,6 +166,8 @@ class Camera:
     state: str = "unknown"
     fps: float | None = None
     last_detection: Detection | None = None
+    media_bytes: int | None = None  # media stored for this camera
+    days_held: float | None = None  # days of footage its budget holds at the current rate
 
 
 @dataclass(frozen=True)
@@ -336,7 +338,13 @@ def parse_camera(raw: Any) -> Camera:
                                                   _str(d.get("state"), "unknown")),
         fps=_float(d.get("fps")),
         last_detection=parse_detection(d.get("last_detection")),
+        media_bytes=_int_or_none(_dict(d.get("media")).get("stored_bytes")),
+        days_held=_float(_dict(d.get("media")).get("days_held")),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def parse_health(raw: Any) -> Health:

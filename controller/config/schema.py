@@ -222,6 +222,9 @@ class StoreConfig(_Checked):
     reserved_space_mb: int = bounded(64, NON_NEGATIVE)
     # below reserve + margin the store sheds media first, then the oldest readings
     shed_margin_mb: int = bounded(64, NON_NEGATIVE)
+    # media (segments, snapshots) kept at most; the oldest are shed first; 0 = no budget
+    # (the disk's reserve still applies)
+    media_budget_mb: float = bounded(0.0, NON_NEGATIVE)
     # records queued for the writer; beyond it readings/health/events are dropped (counted)
     max_pending_records: int = bounded(100_000, AT_LEAST_ONE)
     # days to keep each record kind; a kind not listed (or 0) is kept forever
@@ -230,6 +233,7 @@ class StoreConfig(_Checked):
             "reading": 30.0,
             "health": 30.0,
             "event": 90.0,
+            "recording": 90.0,
             "alarm": 365.0,
             "audit": 365.0,
             "link": 365.0,
@@ -317,6 +321,36 @@ class AnomalyConfig(_Checked):
 
 
 # --------------------------------------------------------------------------- cameras
+Priority = Literal["low", "medium", "high", "urgent"]
+
+
+@dataclass(frozen=True)
+class TamperConfig(_Checked):
+    """Camera tamper and health checks against a learned reference of the scene."""
+
+    enabled: bool = True
+    learn_s: float = bounded(5.0, POSITIVE)  # the first reference is learned over this long
+    # then it follows slow changes (dusk) with this time constant
+    adapt_s: float = bounded(600.0, POSITIVE)
+    delay_s: float = bounded(3.0, NON_NEGATIVE)  # a fault must hold this long to raise its alarm
+    clear_s: float = bounded(5.0, NON_NEGATIVE)  # and be gone this long to clear it
+    # grey-level spread below which the lens is covered
+    covered_contrast: float = bounded(6.0, NON_NEGATIVE)
+    # or this much darker with the detail gone
+    covered_brightness_ratio: float = bounded(0.35, FRACTION)
+    # detail left (vs reference) below which: blurred
+    blurred_detail_ratio: float = bounded(0.35, FRACTION)
+    # the median tile's edges correlate less than this with the reference: moved
+    moved_similarity: float = bounded(0.5, FRACTION)
+    # mean grey-level change between frames below which ... for frozen_s: frozen
+    frozen_change: float = bounded(0.3, NON_NEGATIVE)
+    frozen_s: float = bounded(10.0, POSITIVE)
+    priority_covered: Priority = "high"
+    priority_blurred: Priority = "medium"
+    priority_moved: Priority = "high"
+    priority_frozen: Priority = "medium"
+
+
 @dataclass(frozen=True)
 class CameraConfig(_Checked):
     """One camera: `source` is "picamera2:N", a V4L2 device, an RTSP URL or a file."""
@@ -337,7 +371,17 @@ class CameraConfig(_Checked):
     # an object still in view after this long is recorded and goes on in a new event with
     # a new clip (0 = never: a busy scene would keep its events and clip open forever)
     max_event_s: float = bounded(60.0, NON_NEGATIVE)
-    h264_bitrate: int = bounded(4_000_000, AT_LEAST_ONE)  # picamera2 H.264 encoder
+    # H.264 rate: picamera2's hardware encoder runs at it; the software encoder (libx264)
+    # keeps constant quality h264_crf (lower = better, bigger) and stays below it
+    h264_bitrate: int = bounded(4_000_000, AT_LEAST_ONE)
+    h264_crf: int = bounded(28, Bound(ge=0, le=51))
+    # what is recorded: "events" keeps segments around events (pre/post-roll), "continuous"
+    # keeps every segment, "off" records nothing (detection still runs)
+    recording: Literal["events", "continuous", "off"] = "events"
+    segment_s: float = bounded(4.0, Bound(ge=1))  # length of one encoded segment
+    # this camera's share of the media on the card; 0 = only store.media_budget_mb applies
+    media_budget_mb: float = bounded(0.0, NON_NEGATIVE)
+    tamper: TamperConfig = field(default_factory=TamperConfig)
     reopen_backoff_initial_s: float = bounded(0.5, POSITIVE)
     reopen_backoff_max_s: float = bounded(30.0, Bound(gt=0, not_below="reopen_backoff_initial_s"))
     # a stream (rtsp://, http://) that gives no frame for this long is down (a hung server)

@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when config
     from controller.camera.reconnect import CameraStatus
     from controller.detect.events import DetectionEvent
     from controller.detect.worker import CameraWorker
+    from controller.service.camera_records import CameraRecords
 
 log = logging.getLogger("service")
 
@@ -115,6 +116,8 @@ class Service:
         self.desk: AlarmDesk | None = None
         self.server: ControlServer | None = None
         self.cameras: list[CameraWorker] = []
+        self.camera_records: CameraRecords | None = None
+        self._media_usage: tuple[float, dict[str, int]] = (float("-inf"), {})
         self.channels: dict[str, ChannelLive] = {}
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
@@ -210,6 +213,10 @@ class Service:
                     **node_rules(nodes, cfg.serial.missing_s),
                     **health.store_fault_rules(),
                     **link_rules(cfg.serial, self._node_names(cfg))}
+        if cfg.cameras:  # OpenCV and NumPy only when cameras are configured
+            from controller.camera.tamper_rules import tamper_rules
+
+            defaults.update(tamper_rules(cfg.cameras))
         anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file,
@@ -250,10 +257,19 @@ class Service:
         if not self.cfg.cameras:
             return
         from controller.detect.worker import CameraWorker
+        from controller.service.camera_records import CameraRecords
 
+        assert self.writer is not None
+        if self.camera_records is None:
+            self.camera_records = CameraRecords(self.writer, self._publish_threadsafe,
+                                                self._count_not_stored)
+        self.writer.source_media_budgets_mb = {c.name: c.media_budget_mb
+                                               for c in self.cfg.cameras}
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
-                                  self._on_camera_status)
+                                  self._on_camera_status, segment_store=self.camera_records,
+                                  on_live=self.camera_records.on_live,
+                                  on_tamper=self._on_camera_tamper)
             self.cameras.append(worker)
             worker.start()
 
@@ -565,26 +581,28 @@ class Service:
     # ================================================================== cameras
     def _on_camera_event(self, event: DetectionEvent) -> None:
         """Called on a camera thread: media are encrypted there, the record queued."""
-        assert self.writer is not None
-        refs = []
-        try:
-            if event.snapshot_jpeg:
-                refs.append(self.writer.add_media(event.snapshot_jpeg, "image/jpeg"))
-            if event.clip:
-                kind = "video/mp4" if event.clip_format == "mp4" else "video/h264"
-                refs.append(self.writer.add_media(event.clip, kind))
-        except EdgewardenError as exc:
-            log.warning("event media of %s not stored: %s", event.camera, exc)
-        body: dict[str, Any] = dict(event.summary())
-        body["track"] = [{"t": p.time, "box": list(p.box), "score": p.score}
-                         for p in event.track]
-        try:
-            self.writer.append("event", event.camera, "warning", body, media=refs)
-        except (EdgewardenError, ValueError) as exc:
-            self.records_not_stored += 1
-            log.error("event of %s not stored: %s", event.camera, exc)
+        assert self.camera_records is not None
+        self.camera_records.on_event(event)
+
+    def _publish_threadsafe(self, kind: str, data: dict[str, Any]) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.publish, "detection", event.notice())
+            self._loop.call_soon_threadsafe(self.publish, kind, data)
+
+    def _count_not_stored(self) -> None:
+        self.records_not_stored += 1  # an int increment: atomic enough under the GIL
+
+    def _on_camera_tamper(self, camera: str, faults: dict[str, bool], t: float) -> None:
+        """Called on a camera thread: each tamper fault is a channel the desk alarms on."""
+        if self._loop is None:
+            return
+
+        def observe() -> None:
+            if self.desk is not None:
+                for fault, raised in faults.items():
+                    self.desk.observe(f"camera/{camera}/tamper/{fault}", t,
+                                      1.0 if raised else 0.0)
+
+        self._loop.call_soon_threadsafe(observe)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         """Camera up/down becomes a health channel the anomaly rules alarm on."""
@@ -618,6 +636,37 @@ class Service:
         except sqlite3.Error:
             return {}
         return {"records": int(records), "sealed": int(sealed), "seals": int(seals)}
+
+    def _cameras_json(self) -> list[dict[str, Any]]:
+        """Each camera's status plus its media: bytes stored, rate, days the budget holds."""
+        cameras = [w.status for w in self.cameras]
+        if not cameras or self.writer is None or self.camera_records is None:
+            return cameras
+        import shutil
+
+        from controller.store.footage import footage, media_bytes_by_source
+
+        now = time.monotonic()
+        if now - self._media_usage[0] >= 5.0:
+            self._media_usage = (now, media_bytes_by_source(self.writer.layout.database))
+        stored = self._media_usage[1]
+        written = {name: m.bytes_written for name, m in self.camera_records.media.items()}
+        seconds = time.time() - self.started_wall
+        store = self.cfg.store
+        try:
+            free = shutil.disk_usage(self.writer.layout.data_dir).free
+        except OSError:
+            free = 0
+        reserve = (store.reserved_space_mb + store.shed_margin_mb) * 1024 * 1024
+        budgets = {c.name: c.media_budget_mb for c in self.cfg.cameras}
+        for cam in cameras:
+            name = str(cam["name"])
+            cam["media"] = footage(
+                stored.get(name, 0), written.get(name, 0), seconds, budgets.get(name, 0.0),
+                store.media_budget_mb, sum(written.values()),
+                sum(stored.get(c, 0) for c in budgets), free - reserve,
+            ).to_json()
+        return cameras
 
     def _status_line(self) -> str:
         nodes = self.link.node_stats() if self.link else []
@@ -748,7 +797,7 @@ class Service:
                 for k, c in sorted(self.channels.items())
             ],
             "alarms": self.desk.views() if self.desk else [],
-            "cameras": [w.status for w in self.cameras],
+            "cameras": self._cameras_json(),
             "health": self.last_health,
             "store": self._store_json(),
             "queues": {

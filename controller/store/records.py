@@ -19,7 +19,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-KINDS = ("reading", "alarm", "event", "health", "audit", "link")
+from controller.camera.media import MediaRef
+
+# "recording": one video segment of a camera (its file named in the chain like any media)
+# "link": refused serial frames summarised per port and interval
+KINDS = ("reading", "alarm", "event", "health", "audit", "link", "recording")
 # kinds that keep flowing into the reserved space when the disk is nearly full
 PROTECTED_KINDS = frozenset({"alarm", "audit"})
 HASH_BYTES = 32
@@ -28,15 +32,6 @@ _HEAD = struct.Struct(">4sQdI")
 _MAGIC = b"EWR1"
 _CHAIN = b"EWC1"
 _GENESIS = b"EWG1"
-
-
-@dataclass(frozen=True)
-class MediaRef:
-    """A media file of the store: `sha256` of its age ciphertext names the file."""
-
-    sha256: str
-    content_type: str
-    size: int
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
-from controller.store import clock, database, media, retention, sealstate, space
+from controller.store import budget, clock, database, media, retention, sealstate, space
 from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
 from controller.store.layout import StoreLayout, read_manifest
@@ -59,6 +59,9 @@ _SHED_CHUNK = 2000
 _DROP_AUDIT_INTERVAL_S = 60.0
 _ORPHAN_GRACE_S = 3600.0  # a younger unreferenced media file may have its record in flight
 _ROLL_RETRY_MAX_S = 5.0  # a failed rollover is retried after 1, 2, 4, 5, 5, ... s
+
+
+_BUDGET_INTERVAL_S = 5.0  # at most one media-budget check per this many seconds
 
 
 class RecordNotStored(EdgewardenError):
@@ -230,6 +233,10 @@ class RecordWriter:
         self._stopping = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        # per-camera media budgets in MB (the service sets them from the camera configs)
+        self.source_media_budgets_mb: dict[str, float] = {}
+        self._budget_checked = -_BUDGET_INTERVAL_S
+        self._media_written = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -292,6 +299,7 @@ class RecordWriter:
 
     def _recover(self) -> None:
         """Bring the chain head, seals and key state in line after a stop or crash."""
+        media.remove_partial(self.layout)
         c = self._conn
         row = c.execute(
             "SELECT seal_no, epoch, kind, last_seq, last_hash, mac FROM seals "
@@ -629,6 +637,11 @@ class RecordWriter:
             keep.extend(extra)
             keep.extend(self._drop_audit())
             self._with_space(lambda: self._write(keep))
+            if any(item.media for item in keep):
+                self._media_written = True
+            shed = self._enforce_media_budget()
+            if shed:
+                self._with_space(lambda: self._write(shed))
         except (sqlite3.Error, OSError, EdgewardenError) as exc:
             reason = f"commit failed: {_reason(exc)}"
             self._log_failure(reason)
@@ -810,16 +823,61 @@ class RecordWriter:
                 hashes.append(sha)
                 count += 1
                 size += int(n)
-            marks: list[tuple[Any, ...]] = [(r[0], r[1]) for r in rows]
+            # every record naming the file (a segment shared by events) loses it
+            marks: list[tuple[Any, ...]] = [(r[1],) for r in rows]
             self._with_space(functools.partial(
-                self._executemany,
-                "UPDATE media SET state = 'shed' WHERE seq = ? AND sha256 = ?", marks))
+                self._executemany, "UPDATE media SET state = 'shed' WHERE sha256 = ?", marks))
         if not count:
             return []
         self.stats.shed_media_files += count
         log.warning("disk nearly full: shed %d media files (%d bytes)", count, size)
         return [self._audit_item({"action": "shed-media", "files": count, "bytes": size,
                                   "sha256": hashes[:100], "reason": "low disk space"})]
+
+    def _enforce_media_budget(self, force: bool = False) -> list[_Item]:
+        """Shed the oldest media beyond store.media_budget_mb and the cameras' budgets."""
+        total = int(self.cfg.media_budget_mb * MB)
+        per_source = {k: int(v * MB) for k, v in self.source_media_budgets_mb.items() if v > 0}
+        now = self._monotonic()
+        if not (total or per_source) or not (force or self._media_written):
+            return []
+        if not force and now - self._budget_checked < _BUDGET_INTERVAL_S:
+            return []
+        self._budget_checked, self._media_written = now, False
+        files: dict[str, budget.MediaFile] = {}
+        for sha, t_wall, size, source in self._conn.execute(
+            "SELECT m.sha256, m.t_wall, m.size, r.source FROM media m "
+            "JOIN records r ON r.seq = m.seq WHERE m.state = 'stored' ORDER BY m.t_wall, m.seq"
+        ):
+            if sha not in files:
+                files[sha] = budget.MediaFile(str(sha), float(t_wall), int(size), str(source))
+        plan = budget.plan_shedding(list(files.values()), total, per_source)
+        if not plan:
+            return []
+        for f in plan:
+            self._delete_media_file(f.sha256)
+        self._executemany("UPDATE media SET state = 'shed' WHERE sha256 = ?",
+                          [(f.sha256,) for f in plan])
+        size = sum(f.size for f in plan)
+        self.stats.shed_media_files += len(plan)
+        log.info("media budget: shed %d oldest media files (%d bytes)", len(plan), size)
+        return [self._audit_item({
+            "action": "shed-media", "files": len(plan), "bytes": size,
+            "sha256": [f.sha256 for f in plan[:100]],
+            "oldest": plan[0].t_wall, "newest": plan[-1].t_wall,
+            "sources": sorted({f.source for f in plan}), "reason": "media budget",
+        })]
+
+    def enforce_media_budget(self) -> int:
+        """Apply the media budget now (in the writer); how many files were shed."""
+        def job() -> int:
+            before = self.stats.shed_media_files
+            items = self._enforce_media_budget(force=True)
+            if items:
+                self._write(items)
+            return self.stats.shed_media_files - before
+
+        return int(self._run_job(job))
 
     def _shed_readings(self) -> list[_Item]:
         target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
@@ -932,9 +990,14 @@ class RecordWriter:
                 "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq IN "
                 "(SELECT seq FROM records WHERE kind = ? AND t_wall < ?)", (kind, cutoff)
             ).fetchall()
-            for _, sha in files:
-                self._delete_media_file(sha)
-            media_deleted += len(files)
+            expiring = {(int(s), str(h)) for s, h in files}
+            for sha in {h for _, h in expiring}:
+                # a segment still named by a record that stays (an event) keeps its file
+                others = c.execute("SELECT seq FROM media WHERE sha256 = ? AND state = 'stored'",
+                                   (sha,)).fetchall()
+                if all((int(o), sha) in expiring for (o,) in others):
+                    self._delete_media_file(sha)
+                    media_deleted += 1
 
             def expire(c: sqlite3.Connection, seqs: list[int] = seqs,
                        files: list[Any] = files) -> None:

@@ -146,7 +146,7 @@ def config_skeleton(label: str | None = None) -> str:
         if _is_list_of_tables(tp):
             item = typing.get_args(tp)[0]
             out.append(f"# [[{section.name}]]  (one table per {item.__name__})")
-            out.extend(_commented_fields(item, None))
+            out.extend(_commented_fields(item, section.name))
             out.append("")
             continue
         doc = (type(default).__doc__ or "").strip().splitlines()
@@ -178,19 +178,25 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _commented_fields(tp: Any, _: None) -> list[str]:
+def _commented_fields(tp: Any, parent: str | None) -> list[str]:
     lines = []
+    nested: list[str] = []
     hints = typing.get_type_hints(tp)
     for f in dataclasses.fields(tp):
         if f.default is not dataclasses.MISSING and f.default is not None:
             lines.append(f"#   {f.name} = {_toml_value(f.default)}")
+        elif f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
+                hints[f.name]):
+            # a sub-table (e.g. [cameras.tamper]): after the plain keys, as TOML needs
+            nested.append(f"# [{parent}.{f.name}]" if parent else f"# [{f.name}]")
+            nested.extend(_commented_fields(hints[f.name], None))
         elif f.default_factory is not dataclasses.MISSING:
             lines.append(f"#   {f.name} = {_toml_value(f.default_factory())}")
         else:
             required = f.default is dataclasses.MISSING
             lines.append(f"#   {f.name} =   ({_type_name(hints[f.name])}"
                          f"{', required' if required else ', optional'})")
-    return lines
+    return lines + nested
 
 
 # --------------------------------------------------------------------------- apply
