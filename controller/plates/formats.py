@@ -24,6 +24,9 @@ DIGIT_TO_LETTER = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G"}
 UNMATCHED_FACTOR = 0.3
 #: confidence factor per corrected character
 CORRECTION_FACTOR = 0.9
+#: confidence factor of an all-letter or all-digit read fitting only `A` positions: a
+#: word or a number (a sign, a date stamp) is less plate-like than a mix
+UNMIXED_FACTOR = 0.6
 
 _TEMPLATE = re.compile(r"^[LDA]+$")
 
@@ -142,7 +145,11 @@ def fit_formats(raw: str, formats: tuple[PlateFormat, ...]) -> FormatFit:
     if best is None:
         return FormatFit(text, None, UNMATCHED_FACTOR)
     _, swaps, _, fixed_text, fmt = best
-    return FormatFit(fixed_text, fmt.name, fmt.weight * CORRECTION_FACTOR ** swaps)
+    factor = fmt.weight * CORRECTION_FACTOR ** swaps
+    if len(text) in {len(t) for t in fmt.templates if set(t) == {"A"}} and (
+            set(text) <= LETTERS or set(text) <= DIGITS):
+        factor *= UNMIXED_FACTOR
+    return FormatFit(fixed_text, fmt.name, factor)
 
 
 def display(text: str, format_name: str | None) -> str:

@@ -121,7 +121,7 @@ class PlateReader:
         if len(rows) >= 2:
             options.append([*rows[0], *rows[1]])  # a two-line plate, top line first
         for group in options:
-            reads = [self._recogniser.read(rectify(crop, c)) for c in group]
+            reads = [self._recogniser.read(rectify(crop, _pad(c))) for c in group]
             raw = "".join(r.text for r in reads)
             if not raw:
                 continue
@@ -156,3 +156,13 @@ def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
         else:
             rows.append([box])
     return [sorted(row, key=lambda c: float(c[:, 0].mean())) for row in rows]
+
+
+def _pad(corners: np.ndarray, side: float = 0.25, top: float = 0.08) -> np.ndarray:
+    """A text box grown by a share of its height at each side (the recogniser wants margin)."""
+    tl, tr, br, bl = corners
+    along = (tr - tl) / max(float(np.linalg.norm(tr - tl)), 1e-6)
+    down = (bl - tl) / max(float(np.linalg.norm(bl - tl)), 1e-6)
+    height = float(np.linalg.norm(bl - tl))
+    dx, dy = along * side * height, down * top * height
+    return np.array([tl - dx - dy, tr + dx - dy, br + dx + dy, bl - dx + dy], np.float32)
