@@ -86,7 +86,8 @@ def test_importing_the_service_loads_no_ocr_runtime() -> None:
     """A site without plates keeps today's memory and start-up: no onnxruntime, no OCR."""
     code = ("import sys, controller.service.lifecycle, controller.cli.run, controller.cli; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('onnxruntime', 'rapidocr') or m.startswith('controller.plates')))")
+            "('onnxruntime', 'rapidocr') or m in ('controller.plates.ocr', "
+            "'controller.plates.reader', 'controller.plates.locate')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "[]"
