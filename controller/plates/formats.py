@@ -38,6 +38,9 @@ class PlateFormat:
     name: str
     templates: tuple[str, ...]
     weight: float = 1.0  # a catch-all format weighs less than a country's own
+    #: letters this format never issues: read as their digit twin wherever they appear
+    #: (US states do not issue the letter O; their O-shaped glyph is the digit 0)
+    never: str = ""
 
     def __post_init__(self) -> None:
         if not self.templates:
@@ -52,7 +55,7 @@ class PlateFormat:
 FORMATS: dict[str, PlateFormat] = {
     "ng": PlateFormat("ng", ("LLLDDDLL",)),
     "br": PlateFormat("br", ("LLLDDDD", "LLLDLDD")),  # old grey plates and Mercosul
-    "us": PlateFormat("us", tuple("A" * n for n in range(5, 9))),
+    "us": PlateFormat("us", tuple("A" * n for n in range(5, 9)), never="O"),
     "generic": PlateFormat("generic", tuple("A" * n for n in range(4, 11)), weight=0.8),
 }
 DEFAULT_FORMATS = ("ng", "generic")
@@ -84,17 +87,23 @@ def fits(text: str, template: str) -> bool:
     return True
 
 
-def correct(text: str, template: str) -> tuple[str, int] | None:
+def correct(text: str, template: str, never: str = "") -> tuple[str, int] | None:
     """`text` made to fit `template` by swapping look-alikes, and how many were swapped.
 
-    None when the length differs or a position cannot be fixed by a look-alike.
+    Letters in `never` are swapped for their digit twin wherever they appear. None when
+    the length differs or a position cannot be fixed by a look-alike.
     """
     if len(text) != len(template):
         return None
     out: list[str] = []
     swaps = 0
     for ch, cls in zip(text, template, strict=True):
-        if cls == "L" and ch in DIGITS:
+        if ch in never:
+            if cls == "L" or ch not in LETTER_TO_DIGIT:
+                return None
+            out.append(LETTER_TO_DIGIT[ch])
+            swaps += 1
+        elif cls == "L" and ch in DIGITS:
             if ch not in DIGIT_TO_LETTER:
                 return None
             out.append(DIGIT_TO_LETTER[ch])
@@ -136,7 +145,7 @@ def fit_formats(raw: str, formats: tuple[PlateFormat, ...]) -> FormatFit:
     best: tuple[float, int, int, str, PlateFormat] | None = None
     for order, fmt in enumerate(formats):
         for template in fmt.templates:
-            fixed = correct(text, template)
+            fixed = correct(text, template, fmt.never)
             if fixed is None:
                 continue
             candidate = (-fmt.weight, fixed[1], order, fixed[0], fmt)

@@ -108,6 +108,20 @@ def test_a_country_format_beats_the_catch_all_and_an_earlier_format_wins_a_tie()
     assert fit_formats("ABC123OO", (loose, FORMATS["ng"])).format_name == "ng"
 
 
+def test_a_word_or_a_number_weighs_less_than_a_letter_digit_mix() -> None:
+    us = formats_named(["us"])
+    assert fit_formats("7ABC123", us).factor == 1.0
+    assert fit_formats("ARIZONA", us).factor < 1.0  # a state name
+    assert fit_formats("20140428", us).factor < 1.0  # a date stamp
+
+
+def test_a_letter_the_format_never_issues_is_read_as_its_digit_twin() -> None:
+    us = formats_named(["us"])
+    assert fit_formats("HKOE7C", us).text == "HK0E7C"
+    assert fit_formats("HK0E7C", us).factor > fit_formats("HKOE7C", us).factor
+    assert fit_formats("AYO9034", formats_named(["br"])).text == "AYO9034"  # BR issues O
+
+
 def test_display_puts_the_dash_back_on_a_nigerian_plate() -> None:
     assert display("ABC123DE", "ng") == "ABC-123DE"
     assert display("AYO9034", "br") == "AYO9034"
