@@ -91,10 +91,15 @@ def _blobs(gray: np.ndarray, op: int, scale: float) -> list[Candidate]:
     grad8 = cv2.GaussianBlur((grad * (255.0 / peak)).astype(np.uint8), (5, 5), 0)
     closed = cv2.morphologyEx(grad8, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_RECT, (17, 5)))
-    _, binary = cv2.threshold(closed, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    otsu, _ = cv2.threshold(closed, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     square = np.ones((3, 3), np.uint8)
-    binary = cv2.dilate(cv2.erode(binary, square, iterations=2), square, iterations=2)
-    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours: list[np.ndarray] = []
+    # a second, stricter level parts a plate from the weaker edges it touches (a boot lid)
+    for level in (otsu, min(250.0, otsu * 2.0)):
+        _, binary = cv2.threshold(closed, level, 255, cv2.THRESH_BINARY)
+        binary = cv2.dilate(cv2.erode(binary, square, iterations=2), square, iterations=2)
+        found, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        contours.extend(found)
     out: list[Candidate] = []
     for contour in contours:
         x, y, bw, bh = cv2.boundingRect(contour)
