@@ -72,3 +72,18 @@ def test_a_corrupt_model_file_is_one_line_naming_it(tmp_path: Path) -> None:
         PlateReader(model_dir=tmp_path)
     assert str(err.value).startswith(f"cannot load OCR model {tmp_path / DET_MODEL}")
     assert "\n" not in str(err.value)
+
+
+def test_reading_never_loads_rapidocr_or_an_http_client() -> None:
+    """The models are opened by path: rapidocr's downloader (and requests) stay unloaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tests.plates.synth import scene; "
+            "from controller.plates.reader import PlateReader; "
+            "r = PlateReader().read(scene('ABC-123DE')[0]); "
+            "print(r[0].text, sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('rapidocr', 'requests', 'urllib3')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["ABC123DE", "[]"]
