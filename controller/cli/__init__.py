@@ -33,6 +33,8 @@ COMMANDS = {
     "monitor": "print readings and rejected frames from a serial port",
     "anomaly": "replay and explain anomaly rules on recorded data",
     "detect": "run the camera detection pipeline on a recording",
+    "plates": "read number plates offline (images, folders, video)",
+    "vehicles": "manage the vehicle register (allow/watch/deny plates)",
     "verify": "check the record store's hash chain, seals and tags",
     "export": "write an evidence bundle (BagIt) to a directory",
     "verify-bundle": "check an evidence bundle",

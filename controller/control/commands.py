@@ -23,6 +23,10 @@ config.apply            admin    validate, write and reload a new config
 node.sample_rate        admin    set a node's sampling rate
 pair                    admin    provision a node key
 export                  admin    write an evidence bundle
+vehicles.list           ops      the vehicle register (plates on allow/watch/deny)
+vehicles.add            admin    add (or replace) a register entry
+vehicles.remove         admin    remove a register entry
+vehicles.import         admin    add or replace entries from CSV, all or nothing
 ======================  =======  ==================================================
 """
 
@@ -136,6 +140,15 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
                           "write an evidence bundle (the last `days`, or since..until;"
                           " estimate: only its size)",
                           audit_as={"estimate": "export.estimate"}),
+    "vehicles.list": CommandSpec(Role.OPS, {}, "the vehicle register"),
+    "vehicles.add": CommandSpec(
+        Role.ADMIN, {"plate": Arg(_STR, True), "list": Arg(_STR, True), "label": Arg(_STR),
+                     "note": Arg(_STR), "priority": Arg(_STR), "replace": Arg((bool,))},
+        "add a register entry (replace: overwrite the plate's entry)"),
+    "vehicles.remove": CommandSpec(Role.ADMIN, {"plate": Arg(_STR, True)},
+                                   "remove a register entry"),
+    "vehicles.import": CommandSpec(Role.ADMIN, {"csv": Arg(_STR, True), "source": Arg(_STR)},
+                                   "add or replace entries from CSV text, all or nothing"),
 }
 
 #: Commands the server answers itself.
@@ -188,6 +201,10 @@ class ControlHandlers(Protocol):
     async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def pair(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def export(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,23 @@ class ServiceHandlers:
                 "selected": result.selected, "media_files": result.media_files,
                 "bytes": result.bytes_written, "verified": result.report.ok}
 
+    async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
+        return self._vehicles().list(call, args)
+
+    async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(self._vehicles().add, call, args)
+
+    async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(self._vehicles().remove, call, args)
+
+    async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(self._vehicles().import_csv, call, args)
+
+    def _vehicles(self) -> Any:
+        if self.service.vehicles is None:
+            raise CommandError("the vehicle register is not loaded")
+        return self.service.vehicles
+
     def _desk(self) -> Any:
         if self.service.desk is None:
             raise CommandError("the anomaly engine is not running")

@@ -27,10 +27,12 @@ from controller.config import Config, load_config
 from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
+from controller.plates.register_file import FILE_NAME as VEHICLES_FILE
 from controller.sensors.keystore import KeyStore, KeystoreError
 from controller.sensors.link_alarms import integrity_limits, link_rules, link_samples
 from controller.service import health
 from controller.service.handlers import ServiceHandlers, user_name
+from controller.service.vehicles import VehicleRegister
 from controller.store import RecordWriter, audit_inbox
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
@@ -114,6 +116,7 @@ class Service:
         self.store_lock: StoreLock | None = None
         self.link: LinkManager | None = None
         self.desk: AlarmDesk | None = None
+        self.vehicles: VehicleRegister | None = None
         self.server: ControlServer | None = None
         self.cameras: list[CameraWorker] = []
         self.camera_records: CameraRecords | None = None
@@ -206,6 +209,8 @@ class Service:
         manifest = read_manifest(self.writer.layout)
         self._vk_fingerprint = str(manifest.get("verification_key_fingerprint") or "") or None
         self.desk = self._make_desk(cfg)
+        self.vehicles = VehicleRegister(Path(cfg.device.data_dir) / VEHICLES_FILE,
+                                        self.audit_event)
 
     def _make_desk(self, cfg: Config) -> AlarmDesk:
         nodes = [n.name for n in cfg.serial.nodes]

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     # stage 1, where data enters: sensor nodes (their keys), cameras
     {"controller.sensors", "controller.camera"},
     # stage 2, what it means: anomaly rules and alarms, the detector and tracker
-    {"controller.anomaly", "controller.detect"},
+    {"controller.anomaly", "controller.detect", "controller.plates"},
     # stage 3, the records
     {"controller.store"},
     # stage 4, evidence export

@@ -305,6 +305,14 @@ class ScriptedHandlers:
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         raise CommandError("evidence export is not available in this version yet")
 
+    async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
+        return {"entries": []}
+
+    async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
+        raise CommandError("the scripted service has no vehicle register")
+
+    vehicles_remove = vehicles_import = vehicles_add
+
 
 class ScriptedService:
     """controller.control's real ControlServer over ScriptedHandlers, on its own loop."""
