@@ -253,7 +253,7 @@ def parse_channel(raw: Any) -> Channel:
 
 
 def parse_link(raw: Any) -> LinkStats:
-    """``{"frames_ok": n, "rejected": {reason: n}}`` (or those keys on the node itself)."""
+    """The node's own ``frames_ok`` and ``rejected`` ({reason: n}), as the service sends them."""
     d = _dict(raw)
     rejected = {str(k): _int(v) for k, v in _dict(d.get("rejected")).items()}
     return LinkStats(frames_ok=_int(d.get("frames_ok")), rejected=rejected)
@@ -276,7 +276,7 @@ def parse_node(raw: Any) -> Node:
         firmware=_str(d.get("firmware")),
         sample_rate_hz=_float(d.get("sample_rate_hz")),
         channels=tuple(parse_channel(c) for c in _list(d.get("channels"))),
-        link=parse_link(d.get("link") if isinstance(d.get("link"), dict) else d),
+        link=parse_link(d),
     )
 
 
