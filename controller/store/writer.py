@@ -17,7 +17,6 @@ import collections
 import contextlib
 import errno
 import functools
-import hashlib
 import logging
 import os
 import shutil
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
 from controller.store import clock, database, media, retention, sealstate, space
+from controller.store.chain_fold import ChainPosition, EpochWriteKeys, end_seal, fold_batch
 from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
 from controller.store.layout import StoreLayout, read_manifest
@@ -43,15 +43,11 @@ from controller.store.lock import StoreLock
 from controller.store.records import (
     PROTECTED_KINDS,
     MediaRef,
-    chain_hash,
     check_header_fields,
     encode_body,
-    encode_header,
-    genesis_hash,
-    nonce_for,
 )
 from controller.store.reserve import FLOOR, Reserve
-from controller.store.sealing import GENESIS_MAC, Seal, make_seal
+from controller.store.sealing import Seal
 
 log = logging.getLogger(__name__)
 MB = 1 << 20
@@ -206,14 +202,10 @@ class RecordWriter:
         self._failure_logged_at = 0.0
         self._failures_unlogged = 0
         self._roll_retry_at = 0.0
-        self._seal_mac_key = b""
-        self._aead: AESGCM | None = None
+        # the open epoch's keys (no data key while the previous writer's epoch is closed)
+        self._keys: EpochWriteKeys | None = None
         self._epoch_started = 0.0
-        self._next_seq = 1
-        self._head = genesis_hash(store_id)
-        self._seal_no = 0
-        self._last_mac = GENESIS_MAC
-        self._since_seal = 0
+        self._pos = ChainPosition.genesis(store_id)
         self._dropped_unreported: dict[str, int] = {}
         self._last_drop_audit = -_DROP_AUDIT_INTERVAL_S
         # shared with callers
@@ -300,12 +292,13 @@ class RecordWriter:
         last_epoch_row = c.execute("SELECT MAX(epoch) FROM epochs").fetchone()[0]
         last_epoch = -1 if last_epoch_row is None else int(last_epoch_row)
         if row is not None:
-            self._seal_no, _, _, last_seq, self._head, self._last_mac = row
-            self._next_seq = int(last_seq) + 1
+            seal_no, _, _, last_seq, head, last_mac = row
+            self._pos = ChainPosition(int(last_seq) + 1, bytes(head), int(seal_no),
+                                      bytes(last_mac))
         max_seq = c.execute("SELECT MAX(seq) FROM records").fetchone()[0]
-        if max_seq is not None and max_seq >= self._next_seq:
+        if max_seq is not None and max_seq >= self._pos.next_seq:
             raise EdgewardenError(
-                f"{self.layout.database}: records after the last seal (seq {self._next_seq}.."
+                f"{self.layout.database}: records after the last seal (seq {self._pos.next_seq}.."
                 f"{max_seq}); the store was altered, run `edgewarden verify`"
             )
         state = self._state
@@ -316,7 +309,7 @@ class RecordWriter:
             # the previous writer's epoch (its data key is gone): `_roll` closes it with
             # its own, still present, sealing key, or just evolves that key if it was sealed
             self._phase = Phase.OPEN if ended is None else Phase.ENDED
-            self._seal_mac_key = seal_key(state.key)
+            self._keys = EpochWriteKeys(self._store_id, state.epoch, None, seal_key(state.key))
         elif state.epoch == last_epoch + 1:
             self._phase = Phase.EVOLVED
         else:
@@ -328,16 +321,17 @@ class RecordWriter:
     # ------------------------------------------------------------------ epochs
     # Each step changes the writer's state only after its write is durable (epoch_phase).
     def _write_end_seal(self) -> None:
-        seal = self._next_seal(self._state.epoch, "end")
+        assert self._keys is not None and self._keys.epoch == self._state.epoch
+        seal, pos = end_seal(self._keys, self._pos, now=self._wall())
         self._transaction(lambda c: self._insert_seals(c, [seal]))
-        self._seal_no, self._last_mac, self._since_seal = seal.seal_no, seal.mac, 0
-        self._aead = None
+        self._pos = pos
+        self._keys = EpochWriteKeys(self._store_id, self._keys.epoch, None, self._keys.seal_key)
         self._phase = after(self._phase, Step.END_SEALED)
 
     def _evolve(self) -> None:
         evolved = self._state.evolved()
         sealstate.store(self.layout.seal_state, evolved)
-        self._state, self._seal_mac_key = evolved, b""
+        self._state, self._keys = evolved, None
         self._phase = after(self._phase, Step.KEY_EVOLVED)
 
     def _open_epoch(self) -> None:
@@ -350,8 +344,8 @@ class RecordWriter:
                 (epoch, self._wall(), wrapped),
             )
         )
-        self._aead = AESGCM(key)
-        self._seal_mac_key = seal_key(self._state.key)
+        self._keys = EpochWriteKeys(self._store_id, epoch, AESGCM(key),
+                                    seal_key(self._state.key))
         self._epoch_started = self._monotonic()
         self.stats.epoch = epoch
         self._phase = after(self._phase, Step.EPOCH_OPENED)
@@ -406,21 +400,6 @@ class RecordWriter:
         if self.stats.state == "failing":
             self.stats.stored(full=False)
         return True
-
-    def _next_seal(self, epoch: int, kind: str, *, seal_no: int | None = None,
-                   last_seq: int | None = None, last_hash: bytes | None = None,
-                   prev_mac: bytes | None = None) -> Seal:
-        return make_seal(
-            self._seal_mac_key,
-            self._store_id,
-            seal_no=(self._seal_no if seal_no is None else seal_no) + 1,
-            epoch=epoch,
-            kind=kind,
-            last_seq=(self._next_seq - 1) if last_seq is None else last_seq,
-            last_hash=self._head if last_hash is None else last_hash,
-            t_wall=self._wall(),
-            prev_mac=self._last_mac if prev_mac is None else prev_mac,
-        )
 
     # ------------------------------------------------------------------ public API
     def append(
@@ -519,7 +498,7 @@ class RecordWriter:
                 f"({_reason(exc)}); the next start seals it") from None
         finally:
             self._closed = True
-            self._aead = None
+            self._keys = None
             lost = self._queued
             if lost:
                 self.stats.not_stored += lost
@@ -659,56 +638,26 @@ class RecordWriter:
                 self.stats.not_stored += 1
 
     def _write(self, items: list[_Item]) -> None:
-        """Encrypt, chain and seal `items`, then commit them in one transaction."""
-        aead = self._aead
-        if aead is None or self._phase is not Phase.OPEN:
+        """Encrypt, chain and seal `items` (chain_fold), then commit them in one
+        transaction; the chain position moves only once the commit is durable."""
+        keys = self._keys
+        if keys is None or keys.aead is None or self._phase is not Phase.OPEN:
             raise EdgewardenError("no open epoch to write into")
-        epoch = self._state.epoch
-        seq, head, since = self._next_seq, self._head, self._since_seal
-        seal_no, last_mac = self._seal_no, self._last_mac
-        every = max(1, self.cfg.seal_every_records)
-        rows: list[tuple[Any, ...]] = []
-        bodies: list[tuple[int, bytes]] = []
-        media_rows: list[tuple[int, str, int, float]] = []
-        seals: list[Seal] = []
-        sha256 = hashlib.sha256
-        for item in items:
-            hb = encode_header(seq, item.t_wall, epoch, item.kind, item.source, item.severity,
-                               head)
-            ct = aead.encrypt(nonce_for(seq), item.plain, hb)
-            body_hash = sha256(ct).digest()
-            rows.append((seq, item.t_wall, epoch, item.kind, item.source, item.severity,
-                         head, body_hash))
-            bodies.append((seq, ct))
-            if item.media:
-                media_rows.extend((seq, m.sha256, m.size, item.t_wall) for m in item.media)
-                head = chain_hash(hb, body_hash, [m.sha256 for m in item.media])
-            else:
-                head = chain_hash(hb, body_hash)
+        batch = fold_batch(keys, self._pos, items, now=self._wall(),
+                           seal_every=self.cfg.seal_every_records)
+        for item, row in zip(items, batch.records, strict=True):
             if item.ticket is not None:
-                item.ticket.seq = seq
-            since += 1
-            if since >= every:
-                seal = self._next_seal(epoch, "batch", seal_no=seal_no, last_seq=seq,
-                                       last_hash=head, prev_mac=last_mac)
-                seals.append(seal)
-                seal_no, last_mac, since = seal.seal_no, seal.mac, 0
-            seq += 1
-        if since:
-            seal = self._next_seal(epoch, "batch", seal_no=seal_no, last_seq=seq - 1,
-                                   last_hash=head, prev_mac=last_mac)
-            seals.append(seal)
-            seal_no, last_mac, since = seal.seal_no, seal.mac, 0
+                item.ticket.seq = row[0]
 
         def insert(c: sqlite3.Connection) -> None:
-            c.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            c.executemany("INSERT INTO bodies VALUES (?, ?)", bodies)
-            if media_rows:
+            c.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch.records)
+            c.executemany("INSERT INTO bodies VALUES (?, ?)", batch.bodies)
+            if batch.media:
                 c.executemany(
                     "INSERT INTO media (seq, sha256, size, t_wall) VALUES (?, ?, ?, ?)",
-                    media_rows,
+                    batch.media,
                 )
-            self._insert_seals(c, seals)
+            self._insert_seals(c, batch.seals)
 
         try:
             self._transaction(insert)
@@ -717,9 +666,8 @@ class RecordWriter:
                 if item.ticket is not None:
                     item.ticket.seq = None
             raise
-        self._next_seq, self._head, self._since_seal = seq, head, since
-        self._seal_no, self._last_mac = seal_no, last_mac
-        self.stats.committed += len(rows)
+        self._pos = batch.position
+        self.stats.committed += len(batch.records)
         self.stats.batches += 1
 
     @staticmethod
