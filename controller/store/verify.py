@@ -8,7 +8,6 @@ key and chained to each other) carry the chain hash across the gap.
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import pyrage
 from cryptography.exceptions import InvalidTag
 
 from controller.errors import EdgewardenError
-from controller.store import database, sealstate
+from controller.store import sealstate
 from controller.store.chain_check import (
     ChainEntry,
     Check,
@@ -31,7 +30,8 @@ from controller.store.history import EpochKeys
 from controller.store.keyschedule import fingerprint, key_at
 from controller.store.layout import StoreLayout, read_manifest
 from controller.store.media import file_sha256, orphans
-from controller.store.records import Header, nonce_for
+from controller.store.reader import StoreReader
+from controller.store.records import nonce_for
 from controller.store.sealing import Seal
 
 _MAX_PROBLEMS = 200
@@ -80,40 +80,31 @@ def verify_store(
             f"verification key {fingerprint(seed)} is not the key of this store "
             f"({manifest.get('verification_key_fingerprint')})"
         )
-    conn = database.connect(layout.database, readonly=True)
+    reader = StoreReader(layout.database)
     try:
-        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        integrity = reader.integrity()
         if integrity != "ok":
             report.problem(f"records.db: integrity_check says {integrity}")
-        seals = [
-            Seal(n, e, k, ls, bytes(lh), tw, bytes(pm), bytes(m))
-            for n, e, k, ls, lh, tw, pm, m in conn.execute(
-                "SELECT seal_no, epoch, kind, last_seq, last_hash, t_wall, prev_mac, mac "
-                "FROM seals ORDER BY seal_no"
-            )
-        ]
-        epochs = {
-            e: (wk is not None, sh is not None)
-            for e, wk, sh in conn.execute("SELECT epoch, wrapped_key, shredded_at FROM epochs")
-        }
+        seals = reader.seals()
+        epochs = reader.epochs()
         report.seals, report.epochs = len(seals), len(epochs)
         report.shredded_epochs = sum(1 for _, shredded in epochs.values() if shredded)
-        total = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        total = reader.count()
         checks: list[Check] = [*standard_checks(store_id, seed), _EpochsKnown(epochs)]
         if identity is not None:
-            checks.append(_AeadTags(EpochKeys(conn, identity), report))
+            checks.append(_AeadTags(reader.epoch_keys(identity), report))
         if progress is not None:
             checks.append(_Progress(progress, total))
         shredded = {e for e, (_, gone) in epochs.items() if gone}
         found = Findings(report.problems, report.notes, limit=_MAX_PROBLEMS)
-        check_chain(seals, _entries(conn), Start.genesis(store_id), checks=checks,
+        check_chain(seals, _entries(reader), Start.genesis(store_id), checks=checks,
                     shredded=shredded, found=found)
         report.records, report.tombstones = found.records, found.tombstones
         _check_epochs(report, seals, epochs)
         _check_key_state(report, layout, seals, epochs, seed)
-        _check_media(report, conn, layout)
+        _check_media(report, reader, layout)
     finally:
-        conn.close()
+        reader.close()
     if seed is None:
         report.notes.append("seals not authenticated: no verification key given")
     if identity is None:
@@ -180,18 +171,13 @@ def _check_key_state(
                        f"(epoch {last})")
 
 
-def _entries(conn: sqlite3.Connection) -> Iterator[ChainEntry]:
+def _entries(reader: StoreReader) -> Iterator[ChainEntry]:
     """The store's records in seq order, as the chain check reads them."""
     media: dict[int, list[str]] = {}
-    for seq, sha in conn.execute("SELECT seq, sha256 FROM media"):
-        media.setdefault(seq, []).append(sha)
-    for seq, t_wall, epoch, kind, source, severity, prev, body_hash, ct in conn.execute(
-        "SELECT r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, r.prev_hash, "
-        "r.body_hash, b.ct FROM records r LEFT JOIN bodies b ON b.seq = r.seq ORDER BY r.seq"
-    ):
-        header = Header(seq, t_wall, epoch, kind, source, severity, bytes(prev))
-        yield ChainEntry(header, bytes(body_hash), tuple(media.get(seq, ())),
-                         None if ct is None else bytes(ct))
+    for m in reader.media():
+        media.setdefault(m.seq, []).append(m.sha256)
+    for r in reader.records():
+        yield ChainEntry(r.header, r.body_hash, tuple(media.get(r.header.seq, ())), r.ct)
 
 
 class _AeadTags:
@@ -252,9 +238,10 @@ class _Progress:
         self._progress(self._total, self._total)
 
 
-def _check_media(report: VerifyReport, conn: sqlite3.Connection, layout: StoreLayout) -> None:
+def _check_media(report: VerifyReport, reader: StoreReader, layout: StoreLayout) -> None:
     referenced: set[str] = set()
-    for seq, sha in conn.execute("SELECT seq, sha256 FROM media WHERE state = 'stored'"):
+    for m in reader.media(state="stored"):
+        seq, sha = m.seq, m.sha256
         referenced.add(sha)
         path = layout.media_file(sha)
         if not path.exists():
