@@ -14,11 +14,9 @@ The writer holds only public keys (the recipients) and the current epoch's keys.
 from __future__ import annotations
 
 import collections
-import contextlib
 import errno
 import functools
 import logging
-import os
 import shutil
 import sqlite3
 import threading
@@ -34,7 +32,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
-from controller.store import clock, database, media, retention, sealstate, space
+from controller.store import (
+    clock,
+    database,
+    media,
+    retention,
+    sealstate,
+    shedding,
+    shredding,
+    space,
+)
 from controller.store.chain_fold import ChainPosition, EpochWriteKeys, end_seal, fold_batch
 from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
@@ -51,7 +58,6 @@ from controller.store.sealing import Seal
 
 log = logging.getLogger(__name__)
 MB = 1 << 20
-_SHED_CHUNK = 2000
 _DROP_AUDIT_INTERVAL_S = 60.0
 _ORPHAN_GRACE_S = 3600.0  # a younger unreferenced media file may have its record in flight
 _ROLL_RETRY_MAX_S = 5.0  # a failed rollover is retried after 1, 2, 4, 5, 5, ... s
@@ -711,19 +717,12 @@ class RecordWriter:
                             self._reserve.held)
 
     def _db_free(self) -> int:
-        pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
-        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-        return int(pages) * int(size)
-
-    def _media_left(self) -> bool:
-        return self._conn.execute(
-            "SELECT 1 FROM media WHERE state = 'stored' LIMIT 1"
-        ).fetchone() is not None
+        return shedding.db_free(self._conn)
 
     def _plan(self) -> space.SpacePlan:
         return space.plan_space(
             self._fs_free(), self._db_free(), self.cfg.reserved_space_mb * MB,
-            self.cfg.shed_margin_mb * MB, self._media_left(),
+            self.cfg.shed_margin_mb * MB, shedding.media_left(self._conn),
             reserve_intact=self._reserve.intact, floor=FLOOR,
         )
 
@@ -742,88 +741,34 @@ class RecordWriter:
             plan = self._plan()
         return audits, plan.accept_unprotected
 
-    def _shed_media(self) -> list[_Item]:
-        target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
-        count = size = 0
-        hashes: list[str] = []
-        while self._fs_free() < target:
-            rows = self._conn.execute(
-                "SELECT seq, sha256, size FROM media WHERE state = 'stored' "
-                "ORDER BY t_wall, seq LIMIT 50"
-            ).fetchall()
-            if not rows:
-                break
-            for _seq, sha, n in rows:
-                self._delete_media_file(sha)
-                hashes.append(sha)
-                count += 1
-                size += int(n)
-            marks: list[tuple[Any, ...]] = [(r[0], r[1]) for r in rows]
-            self._with_space(functools.partial(
-                self._executemany,
-                "UPDATE media SET state = 'shed' WHERE seq = ? AND sha256 = ?", marks))
-        if not count:
-            return []
-        self.stats.shed_media_files += count
-        log.warning("disk nearly full: shed %d media files (%d bytes)", count, size)
-        return [self._audit_item({"action": "shed-media", "files": count, "bytes": size,
-                                  "sha256": hashes[:100], "reason": "low disk space"})]
+    def _write_with_space(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self._with_space(functools.partial(self._executemany, sql, rows))
 
-    def _shed_readings(self) -> list[_Item]:
-        target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
-        total, first, last = 0, None, None
-        while self._fs_free() + self._db_free() < target:
-            seqs = [r[0] for r in self._conn.execute(
-                "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
-                "WHERE r.kind = 'reading' ORDER BY b.seq LIMIT ?", (_SHED_CHUNK,)
-            )]
-            if not seqs:
-                break
-            gone: list[tuple[Any, ...]] = [(s,) for s in seqs]
-            self._with_space(functools.partial(
-                self._executemany, "DELETE FROM bodies WHERE seq = ?", gone))
-            self._give_back_pages()
-            total += len(seqs)
-            first = seqs[0] if first is None else first
-            last = seqs[-1]
-        if not total:
+    def _shed_target(self) -> int:
+        return (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
+
+    def _shed_media(self) -> list[_Item]:
+        shed = shedding.shed_media(self._conn, self.layout, self._shed_target(),
+                                   self._fs_free, self._write_with_space)
+        if not shed.count:
             return []
-        self.stats.shed_readings += total
-        log.warning("disk nearly full: shed %d old readings", total)
-        return [self._audit_item({"action": "shed-readings", "records": total,
-                                  "first_seq": first, "last_seq": last,
+        self.stats.shed_media_files += shed.count
+        log.warning("disk nearly full: shed %d media files (%d bytes)", shed.count, shed.size)
+        return [self._audit_item({"action": "shed-media", "files": shed.count,
+                                  "bytes": shed.size, "sha256": list(shed.hashes[:100]),
                                   "reason": "low disk space"})]
 
-    def _give_back_pages(self) -> None:
-        """Hand freed pages back to the file system, so shedding really frees disk space.
-
-        The WAL is checkpointed and truncated (the deletions' frames otherwise keep the
-        space), then an incremental vacuum shrinks the database file (stores created with
-        auto_vacuum=INCREMENTAL; older ones reuse the freed pages, which `_db_free`
-        counts)."""
-        c = self._conn
-        c.execute("PRAGMA busy_timeout = 200")  # a reader must not stall the writer
-        try:
-            with contextlib.suppress(sqlite3.Error, OSError):
-                # copying the WAL's tail into the database may grow it: the reserve helps
-                self._with_space(self._checkpoint)
-                if int(c.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
-                    return
-                # in steps, so each step's own WAL frames fit in what the last one freed
-                while (free := int(c.execute("PRAGMA freelist_count").fetchone()[0])) > 0:
-                    # executescript steps it to the end (execute frees a single page)
-                    self._with_space(functools.partial(
-                        c.executescript, f"PRAGMA incremental_vacuum({min(free, 256)});"))
-                    self._with_space(self._checkpoint)
-                    if int(c.execute("PRAGMA freelist_count").fetchone()[0]) >= free:
-                        break
-        finally:
-            c.execute("PRAGMA busy_timeout = 5000")
-
-    def _checkpoint(self) -> None:
-        busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
-            raise sqlite3.OperationalError("checkpoint blocked by a reader")
+    def _shed_readings(self) -> list[_Item]:
+        shed = shedding.shed_readings(self._conn, self._shed_target(),
+                                      lambda: self._fs_free() + self._db_free(),
+                                      self._write_with_space, self._with_space)
+        if not shed.count:
+            return []
+        self.stats.shed_readings += shed.count
+        log.warning("disk nearly full: shed %d old readings", shed.count)
+        return [self._audit_item({"action": "shed-readings", "records": shed.count,
+                                  "first_seq": shed.first_seq, "last_seq": shed.last_seq,
+                                  "reason": "low disk space"})]
 
     def _drop_audit(self) -> list[_Item]:
         """One audit record per minute summarising records refused for lack of space."""
@@ -837,28 +782,10 @@ class RecordWriter:
             self._last_drop_audit = now
         return items
 
-    def _delete_media_file(self, sha: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.layout.media_file(sha))
-
     # ------------------------------------------------------------------ retention
     def _remove_orphans(self, grace_s: float) -> dict[str, Any] | None:
-        """Delete media files no stored record names, older than `grace_s` (a file being
-        written now has its record in flight); returns the audit body, None if none."""
-        referenced = {r[0] for r in self._conn.execute(
-            "SELECT sha256 FROM media WHERE state = 'stored'")}
-        cutoff = time.time() - grace_s
-        count = size = 0
-        for path in media.orphans(self.layout, referenced):
-            try:
-                st = path.stat()
-                if st.st_mtime > cutoff:
-                    continue
-                path.unlink()
-            except OSError:
-                continue
-            count += 1
-            size += st.st_size
+        """Delete unreferenced media files (retention.remove_orphans); the audit body."""
+        count, size = retention.remove_orphans(self._conn, self.layout, grace_s)
         if not count:
             return None
         log.warning("removed %d orphan media file(s) (%d bytes) no record references",
@@ -866,33 +793,10 @@ class RecordWriter:
         return {"action": "orphan-media-removed", "files": count, "bytes": size}
 
     def _retention(self, now: float) -> RetentionReport:
-        c = self._conn
-        expired: dict[str, int] = {}
-        media_deleted = 0
-        for kind, cutoff in retention.cutoffs(now, self.cfg.retention_days).items():
-            seqs = [r[0] for r in c.execute(
-                "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
-                "WHERE r.kind = ? AND r.t_wall < ?", (kind, cutoff)
-            )]
-            if not seqs:
-                continue
-            files = c.execute(
-                "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq IN "
-                "(SELECT seq FROM records WHERE kind = ? AND t_wall < ?)", (kind, cutoff)
-            ).fetchall()
-            for _, sha in files:
-                self._delete_media_file(sha)
-            media_deleted += len(files)
-
-            def expire(c: sqlite3.Connection, seqs: list[int] = seqs,
-                       files: list[Any] = files) -> None:
-                c.executemany("DELETE FROM bodies WHERE seq = ?", [(s,) for s in seqs])
-                c.executemany("UPDATE media SET state = 'expired' WHERE seq = ? AND sha256 = ?",
-                              files)
-
-            self._transaction(expire)
-            expired[kind] = len(seqs)
-        shredded = self._shred_epochs(now)
+        gone = retention.expire(self._conn, self.layout, now, self.cfg.retention_days,
+                                self._transaction)
+        expired, media_deleted = gone.per_kind, gone.media_deleted
+        shredded = shredding.shred_epochs(self._conn, self._state.epoch, now, self._transaction)
         orphaned = self._remove_orphans(grace_s=_ORPHAN_GRACE_S)
         orphans_deleted = orphaned["files"] if orphaned else 0
         report = RetentionReport(expired, tuple(shredded), media_deleted, orphans_deleted)
@@ -902,36 +806,6 @@ class RecordWriter:
                 "media_deleted": media_deleted, "orphan_media_deleted": orphans_deleted,
             })])
         return report
-
-    def _shred_epochs(self, now: float) -> list[int]:
-        """Delete the data key (and remaining headers) of closed epochs with no body left."""
-        c = self._conn
-        shredded: list[int] = []
-        candidates = c.execute(
-            "SELECT e.epoch FROM epochs e WHERE e.shredded_at IS NULL AND e.epoch < ? AND "
-            "EXISTS (SELECT 1 FROM seals s WHERE s.epoch = e.epoch AND s.kind = 'end') "
-            "ORDER BY e.epoch", (self._state.epoch,)
-        ).fetchall()
-        for (epoch,) in candidates:
-            lo_row = c.execute("SELECT MAX(last_seq) FROM seals WHERE epoch < ?", (epoch,))
-            lo = (lo_row.fetchone()[0] or 0) + 1
-            hi = c.execute("SELECT MAX(last_seq) FROM seals WHERE epoch = ?",
-                           (epoch,)).fetchone()[0]
-            left = c.execute("SELECT 1 FROM bodies WHERE seq BETWEEN ? AND ? LIMIT 1",
-                             (lo, hi)).fetchone()
-            if left is not None:
-                continue
-
-            def shred(c: sqlite3.Connection, epoch: int = epoch, lo: int = lo,
-                      hi: int = hi) -> None:
-                c.execute("UPDATE epochs SET wrapped_key = NULL, shredded_at = ? WHERE epoch = ?",
-                          (now, epoch))
-                c.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi))
-                c.execute("DELETE FROM media WHERE seq BETWEEN ? AND ?", (lo, hi))
-
-            self._transaction(shred)
-            shredded.append(int(epoch))
-        return shredded
 
 
 def _disk_full(exc: BaseException) -> bool:
