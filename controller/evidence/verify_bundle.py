@@ -21,9 +21,9 @@ import hmac
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bagit
 import pyrage
@@ -46,30 +46,19 @@ from controller.store.sealing import Seal
 
 _MAX_PROBLEMS = 100
 ProgressFn = Callable[[str, int, int], None]
+_T = TypeVar("_T")
 
 
 @dataclass
-class BundleReport:
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    records: int = 0
+class BundleReport(Findings):
+    """What `verify-bundle` found; `records` counts the segment's lines."""
+
     selected: int = 0
-    seals: int = 0
-    seals_authenticated: int = 0
     media_files: int = 0
     aead_checked: int = 0
     media_decrypted: int = 0
     signing_key: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def problem(self, text: str) -> None:
-        if len(self.problems) < _MAX_PROBLEMS:
-            self.problems.append(text)
-        elif len(self.problems) == _MAX_PROBLEMS:
-            self.problems.append("... more problems not listed")
+    limit: int = _MAX_PROBLEMS
 
 
 class _Stop(Exception):
@@ -263,37 +252,41 @@ def _check_files(files: dict[str, str], entries: dict[str, str],
             raise _Stop
 
 
-def _read_records(path: Path, report: BundleReport) -> list[_Line]:
+def _read_jsonl(path: Path, report: BundleReport, parse: Callable[[Any], _T]) -> list[_T]:
+    """Every line of a JSON-lines file through `parse`; a malformed line stops the check."""
     out = []
     for n, raw in enumerate(_read(path, report).splitlines(), 1):
         try:
-            d = json.loads(raw)
-            header = Header(int(d["seq"]), float(d["t_wall"]), int(d["epoch"]), str(d["kind"]),
-                            str(d["source"]), str(d["severity"]), bytes.fromhex(d["prev_hash"]))
-            ct = base64.b64decode(d["ct"], validate=True) if d.get("ct") is not None else None
-            out.append(_Line(header.seq, header, bytes.fromhex(d["body_hash"]),
-                             tuple(str(m) for m in d.get("media", [])), bool(d["selected"]), ct))
+            out.append(parse(json.loads(raw)))
         except (ValueError, KeyError, TypeError, binascii.Error):
-            report.problem(f"records.jsonl line {n}: malformed")
+            report.problem(f"{path.name} line {n}: malformed")
             raise _Stop from None
+    return out
+
+
+def _parse_line(d: Any) -> _Line:
+    header = Header(int(d["seq"]), float(d["t_wall"]), int(d["epoch"]), str(d["kind"]),
+                    str(d["source"]), str(d["severity"]), bytes.fromhex(d["prev_hash"]))
+    ct = base64.b64decode(d["ct"], validate=True) if d.get("ct") is not None else None
+    return _Line(header.seq, header, bytes.fromhex(d["body_hash"]),
+                 tuple(str(m) for m in d.get("media", [])), bool(d["selected"]), ct)
+
+
+def _parse_seal(d: Any) -> Seal:
+    return Seal(int(d["seal_no"]), int(d["epoch"]), str(d["kind"]), int(d["last_seq"]),
+                bytes.fromhex(d["last_hash"]), float(d["t_wall"]), bytes.fromhex(d["prev_mac"]),
+                bytes.fromhex(d["mac"]))
+
+
+def _read_records(path: Path, report: BundleReport) -> list[_Line]:
+    out = _read_jsonl(path, report, _parse_line)
     report.records = len(out)
     report.selected = sum(1 for line in out if line.selected)
     return out
 
 
 def _read_seals(path: Path, report: BundleReport) -> list[Seal]:
-    out = []
-    for n, raw in enumerate(_read(path, report).splitlines(), 1):
-        try:
-            d = json.loads(raw)
-            out.append(Seal(int(d["seal_no"]), int(d["epoch"]), str(d["kind"]),
-                            int(d["last_seq"]), bytes.fromhex(d["last_hash"]),
-                            float(d["t_wall"]), bytes.fromhex(d["prev_mac"]),
-                            bytes.fromhex(d["mac"])))
-        except (ValueError, KeyError, TypeError):
-            report.problem(f"seals.jsonl line {n}: malformed")
-            raise _Stop from None
-    return out
+    return _read_jsonl(path, report, _parse_seal)
 
 
 class _ExpiredBodies:
@@ -343,7 +336,7 @@ def _check_chain(lines: list[_Line], seals: list[Seal], segment: dict[str, Any],
     checks: list[Check] = [*standard_checks(store_id, seed), _ExpiredBodies()]
     # an epoch the segment's seals name but none of its records is one that was shredded
     shredded = {s.epoch for s in seals} - {line.header.epoch for line in lines}
-    found = Findings(report.problems, report.notes, limit=_MAX_PROBLEMS)
+    found = Findings(report.problems, report.notes, limit=report.limit)
     entries = (ChainEntry(line.header, line.body_hash, line.media, line.ct, line.selected)
                for line in lines)
     check_chain(walked, entries, start, checks=checks, shredded=shredded, found=found)

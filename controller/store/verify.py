@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyrage
@@ -34,31 +34,16 @@ from controller.store.reader import StoreReader
 from controller.store.records import nonce_for
 from controller.store.sealing import Seal
 
-_MAX_PROBLEMS = 200
-
 
 @dataclass
-class VerifyReport:
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    records: int = 0
-    tombstones: int = 0
-    seals: int = 0
+class VerifyReport(Findings):
+    """What `verify` found: the chain check's findings plus the store's own checks."""
+
     epochs: int = 0
     shredded_epochs: int = 0
     media_files: int = 0
     orphan_media: int = 0
     aead_checked: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def problem(self, text: str) -> None:
-        if len(self.problems) < _MAX_PROBLEMS:
-            self.problems.append(text)
-        elif len(self.problems) == _MAX_PROBLEMS:
-            self.problems.append("... more problems not listed")
 
 
 
@@ -87,7 +72,7 @@ def verify_store(
             report.problem(f"records.db: integrity_check says {integrity}")
         seals = reader.seals()
         epochs = reader.epochs()
-        report.seals, report.epochs = len(seals), len(epochs)
+        report.epochs = len(epochs)
         report.shredded_epochs = sum(1 for _, shredded in epochs.values() if shredded)
         total = reader.count()
         checks: list[Check] = [*standard_checks(store_id, seed), _EpochsKnown(epochs)]
@@ -96,10 +81,8 @@ def verify_store(
         if progress is not None:
             checks.append(_Progress(progress, total))
         shredded = {e for e, (_, gone) in epochs.items() if gone}
-        found = Findings(report.problems, report.notes, limit=_MAX_PROBLEMS)
         check_chain(seals, _entries(reader), Start.genesis(store_id), checks=checks,
-                    shredded=shredded, found=found)
-        report.records, report.tombstones = found.records, found.tombstones
+                    shredded=shredded, found=report)
         _check_epochs(report, seals, epochs)
         _check_key_state(report, layout, seals, epochs, seed)
         _check_media(report, reader, layout)
