@@ -36,6 +36,7 @@ from controller.service.vehicles import VehicleRegister
 from controller.store import RecordWriter, audit_inbox
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
+from controller.store.reader import store_totals
 from controller.system.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from firmware_bridge.link import (
     ONLINE_STATES,
@@ -627,20 +628,10 @@ class Service:
         """Records in the store and how many of them a seal covers (a quick read-only look)."""
         if self.writer is None:
             return {}
-        import sqlite3
-
-        try:
-            conn = sqlite3.connect(f"file:{self.writer.layout.database}?mode=ro", uri=True,
-                                   timeout=0.5)
-            try:
-                records = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-                sealed, seals = conn.execute(
-                    "SELECT COALESCE(MAX(last_seq), 0), COUNT(*) FROM seals").fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
+        totals = store_totals(self.writer.layout.database)
+        if totals is None:
             return {}
-        return {"records": int(records), "sealed": int(sealed), "seals": int(seals)}
+        return {"records": totals.records, "sealed": totals.sealed, "seals": totals.seals}
 
     def _cameras_json(self) -> list[dict[str, Any]]:
         """Each camera's status plus its media: bytes stored, rate, days the budget holds."""

@@ -47,15 +47,8 @@ class Header:
     prev_hash: bytes
 
     def encode(self) -> bytes:
-        return b"".join(
-            (
-                _HEAD.pack(_MAGIC, self.seq, self.t_wall, self.epoch),
-                _text(self.kind),
-                _text(self.source),
-                _text(self.severity),
-                self.prev_hash,
-            )
-        )
+        return encode_header(self.seq, self.t_wall, self.epoch, self.kind, self.source,
+                             self.severity, self.prev_hash)
 
 
 def encode_header(
@@ -70,15 +63,9 @@ def encode_header(
 
 
 @dataclass(frozen=True)
-class Record:
-    """A decrypted record as history readers see it."""
+class Record(Header):
+    """A decrypted record as history readers see it: its header, then what it says."""
 
-    seq: int
-    t_wall: float
-    epoch: int
-    kind: str
-    source: str
-    severity: str
     body: dict[str, Any]
     media: tuple[MediaRef, ...] = ()
     t_mono: float | None = None
@@ -171,6 +158,7 @@ def open_record(aead: AESGCM, header: Header, ciphertext: bytes) -> Record:
         kind=header.kind,
         source=header.source,
         severity=header.severity,
+        prev_hash=header.prev_hash,
         body=doc["b"],
         media=media,
         t_mono=doc.get("mono"),
