@@ -285,6 +285,10 @@ class ChannelRulesConfig(_Checked):
     onset_warmup_readings: int = bounded(300, NON_NEGATIVE)
     # a reading beyond the range ever seen by this share of it scores 1
     onset_range_margin: float = bounded(0.01, NON_NEGATIVE)
+    # a time-of-day profile in this many bins of this period (0 = none) is a third
+    # predictor, with its own likelihood, judged only on streams it predicts well
+    onset_season_s: float = bounded(86_400.0, NON_NEGATIVE)
+    onset_season_bins: int = bounded(288, AT_LEAST_ONE)
     # "ewma"/"mad": robust EWMA level and spreads with a learned daily profile, or a
     # rolling median/MAD over adaptive_window samples; they score the short-term mean
     # residual (fast_alpha) in spreads
