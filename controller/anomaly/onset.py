@@ -79,7 +79,7 @@ class OnsetScore:
         warmup_readings: int = 300,
         range_margin: float = 0.01,
         season_s: float = 86_400.0,
-        season_bins: int = 288,
+        season_bins: int = 96,
     ) -> None:
         self.name = "adaptive"
         self.severity = WARNING
