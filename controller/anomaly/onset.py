@@ -15,8 +15,8 @@ A third predictor, the time-of-day profile (``season_bins`` bins over ``season_s
 running mean of its readings), has its own usual error and its own likelihood; the score
 is the larger of the two, but the profile's counts only after it has judged
 ``warmup_readings`` readings (and one period) and while its usual error is under
-``SEASON_GAIN`` x the level's: on a strongly daily-shaped stream it sees a wrong day whose
-readings are all in range.
+``SEASON_GAIN`` x the level's and under the previous reading's: on a strongly daily-shaped
+stream it sees a wrong day whose readings are all in range.
 
 The score rises at the onset of unusual behaviour and falls back while it lasts, because
 both the predictors and the error distribution take the new behaviour in. A raise (score
@@ -51,6 +51,7 @@ RANGE_ERRORS = 1.0  # a new extreme counts only this many usual errors beyond th
 DAMPING = 0.1  # the emitted score is multiplied by this during the refractory period
 SEASON_ALPHA = 0.25  # a profile bin moves this share toward each reading that falls in it
 SEASON_GAIN = 0.2  # the profile judges only while its usual error is under this x the level's
+PREV_GATE = 1.0  # ...and this x the previous reading's (a flat stream with spikes is not daily)
 PREDICTORS = ("level", "previous reading")
 _QUIET: RuleResult = (0.0, False)
 
@@ -222,7 +223,7 @@ class OnsetScore:
         z = d / sd
         tail = 0.5 * math.erfc(z * 0.7071067811865476) if z > 0.0 else 0.5
         score = math.log(tail) / LOG_TAIL_FLOOR if tail > 1e-10 else 1.0
-        s_score = self._season(t, value, gap, a_spread, a_hist, res, s_level) if (
+        s_score = self._season(t, value, gap, a_spread, a_hist, res, s_level, s_prev) if (
             self.season_bins) else 0.0
         if s_score > score:
             score = s_score
@@ -257,10 +258,11 @@ class OnsetScore:
         return (score, False)
 
     def _season(self, t: float, value: float, gap: bool, a_spread: float, a_hist: float,
-                res: float, s_level: float) -> float:
+                res: float, s_level: float, s_prev: float) -> float:
         """The daily-profile likelihood: how unlikely the recent errors against the profile
         (the mean of each time-of-day bin) are; 0 until it has judged ``warmup_readings``
-        readings and while it predicts no better than ``SEASON_GAIN`` x the level."""
+        readings, and while its usual error is not under ``SEASON_GAIN`` x the level's
+        and ``PREV_GATE`` x the previous reading's."""
         bins = self.season_bins
         b = int(t % self.season_s * bins / self.season_s)
         if b >= bins:
@@ -306,7 +308,8 @@ class OnsetScore:
         a = a_hist if a_hist > k else k
         self.s_mean = mu + a * d
         self.s_var = (1.0 - a) * (var + a * d * d)
-        if n <= self.warmup_readings or not s < SEASON_GAIN * s_level or d <= 0.0:
+        if (n <= self.warmup_readings or not s < SEASON_GAIN * s_level
+                or not s < PREV_GATE * s_prev or d <= 0.0):
             return 0.0
         sd = math.sqrt(var) if var > SD_FLOOR * SD_FLOOR else SD_FLOOR
         tail = 0.5 * math.erfc(d / sd * 0.7071067811865476)
