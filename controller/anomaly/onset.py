@@ -11,12 +11,12 @@ been the better one so far. The mean of that normalised error over the last
 tail of 1e-5 and 1.0 is 1e-10 or beyond. A reading beyond the range the channel has ever
 shown (by more than ``range_margin`` of it plus one usual error) scores 1.0, and so does
 the first reading after a gap.
-A third predictor, the time-of-day profile (``season_bins`` bins over ``season_s``, each a
+A third predictor, the time-of-week profile (``season_bins`` bins over ``season_s``, each a
 running mean of its readings), has its own usual error and its own likelihood; the score
 is the larger of the two, but the profile's counts only after it has judged
 ``warmup_readings`` readings (and one period) and while its usual error is under
 ``SEASON_GAIN`` x the level's and under the previous reading's: on a strongly daily-shaped
-stream it sees a wrong day whose readings are all in range.
+or weekly-shaped stream it sees a wrong day whose readings are all in range.
 
 The score rises at the onset of unusual behaviour and falls back while it lasts, because
 both the predictors and the error distribution take the new behaviour in. A raise (score
@@ -50,8 +50,9 @@ LOG_TAIL_FLOOR = -23.025850929940457  # log(1e-10): the tail that scores 1.0
 RANGE_ERRORS = 1.0  # a new extreme counts only this many usual errors beyond the range
 DAMPING = 0.1  # the emitted score is multiplied by this during the refractory period
 SEASON_ALPHA = 0.25  # a profile bin moves this share toward each reading that falls in it
-SEASON_GAIN = 0.2  # the profile judges only while its usual error is under this x the level's
-PREV_GATE = 1.0  # ...and this x the previous reading's (a flat stream with spikes is not daily)
+SEASON_GAIN = 0.5  # the profile judges only while its usual error is under this x the level's
+PREV_GATE = 1.0  # ...and this x the previous reading's (a flat stream with spikes is not seasonal)
+SEASON_CLIP = CLIP  # a bin moves toward at most this many usual errors: a wrong day is not learned
 PREDICTORS = ("level", "previous reading")
 _QUIET: RuleResult = (0.0, False)
 
@@ -79,8 +80,8 @@ class OnsetScore:
         warmup_s: float = 172_800.0,
         warmup_readings: int = 300,
         range_margin: float = 0.01,
-        season_s: float = 86_400.0,
-        season_bins: int = 96,
+        season_s: float = 604_800.0,
+        season_bins: int = 672,
     ) -> None:
         self.name = "adaptive"
         self.severity = WARNING
@@ -95,7 +96,7 @@ class OnsetScore:
         self.range_margin = range_margin
         self.season_s = season_s
         self.season_bins = max(1, season_bins) if season_s > 0.0 else 0
-        self.sv: list[float | None] = [None] * self.season_bins  # the daily profile
+        self.sv: list[float | None] = [None] * self.season_bins  # the time-of-week profile
         self.s_n = 0  # readings the profile has predicted
         self.s_short: deque[float] = deque()
         self.s_sum = 0.0
@@ -259,8 +260,8 @@ class OnsetScore:
 
     def _season(self, t: float, value: float, gap: bool, a_spread: float, a_hist: float,
                 res: float, s_level: float, s_prev: float) -> float:
-        """The daily-profile likelihood: how unlikely the recent errors against the profile
-        (the mean of each time-of-day bin) are; 0 until it has judged ``warmup_readings``
+        """The time-of-week profile's likelihood: how unlikely the recent errors against the profile
+        (the mean of each time-of-week bin) are; 0 until it has judged ``warmup_readings``
         readings, and while its usual error is not under ``SEASON_GAIN`` x the level's
         and ``PREV_GATE`` x the previous reading's."""
         bins = self.season_bins
@@ -269,14 +270,23 @@ class OnsetScore:
             b = bins - 1
         sv = self.sv
         pred = sv[b]
-        sv[b] = value if pred is None else pred + SEASON_ALPHA * (value - pred)
-        if pred is None or t - self.start_t < self.season_s:
-            return 0.0
-        e = value - pred
-        if e < 0.0:
-            e = -e
         sp = self.spread
         s = sp[2]
+        if pred is None:
+            sv[b] = value
+            return 0.0
+        e = value - pred
+        lim = SEASON_CLIP * s
+        if s > 0.0 and e > lim:
+            sv[b] = pred + SEASON_ALPHA * lim
+        elif s > 0.0 and e < -lim:
+            sv[b] = pred - SEASON_ALPHA * lim
+        else:
+            sv[b] = pred + SEASON_ALPHA * e
+        if t - self.start_t < self.season_s:
+            return 0.0
+        if e < 0.0:
+            e = -e
         n = self.s_n + 1
         self.s_n = n
         k = 1.0 / n
@@ -325,7 +335,7 @@ class OnsetScore:
                 f"its usual {s:.6g}; mean of the last {len(self.short)} normalised errors "
                 f"{m:.3f} vs usual {mu:.3f} +- {sd:.3f}: tail probability {tail:.3g}")
         if s_score > 0.0:
-            text += (f"; the time-of-day profile's recent errors score {s_score:.3f} "
+            text += (f"; the time-of-week profile's recent errors score {s_score:.3f} "
                      "(the larger of the two counts)")
         if outside:
             text += f"; beyond the range ever seen [{self.lo:.6g}, {self.hi:.6g}]: score 1"
@@ -354,7 +364,7 @@ class OnsetScore:
         nums = [float(state[k]) for k in ("start_t", "last_t", "last", "interval", "level",
                                           "m_mean", "m_var", "short_sum")]
         spread = [float(x) for x in state["spread"]]
-        if len(spread) == 2:  # saved before the daily profile: it starts afresh
+        if len(spread) == 2:  # saved before the profile existed: it starts afresh
             spread.append(0.0)
         profile = [None if x is None else float(x) for x in state.get("profile", [])]
         if len(profile) != self.season_bins:  # none saved, or the bins changed: afresh

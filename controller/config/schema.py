@@ -287,8 +287,8 @@ class ChannelRulesConfig(_Checked):
     onset_range_margin: float = bounded(0.01, NON_NEGATIVE)
     # a time-of-day profile in this many bins of this period (0 = none) is a third
     # predictor, with its own likelihood, judged only on streams it predicts well
-    onset_season_s: float = bounded(86_400.0, NON_NEGATIVE)
-    onset_season_bins: int = bounded(96, AT_LEAST_ONE)
+    onset_season_s: float = bounded(604_800.0, NON_NEGATIVE)
+    onset_season_bins: int = bounded(672, AT_LEAST_ONE)
     # "ewma"/"mad": robust EWMA level and spreads with a learned daily profile, or a
     # rolling median/MAD over adaptive_window samples; they score the short-term mean
     # residual (fast_alpha) in spreads

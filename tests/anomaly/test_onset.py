@@ -201,7 +201,7 @@ def daily_shape(days: int, missing_day: int | None, seed: int) -> list[tuple[flo
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_missing_daily_jump_is_raised_by_the_daily_profile(seed: int) -> None:
+def test_a_missing_daily_jump_is_raised_by_the_time_of_week_profile(seed: int) -> None:
     """No reading is out of range or a big step; only the time of day says it is wrong."""
     readings = daily_shape(12, missing_day=9, seed=seed)
     got = raise_times(OnsetScore(), readings)
@@ -229,3 +229,17 @@ def test_state_saved_before_the_daily_profile_still_loads() -> None:
     b = OnsetScore()
     b.load(state)
     assert b.sv == [None] * b.season_bins and b.spread[:2] == a.spread[:2]
+
+
+def test_a_weekday_that_looks_like_a_weekend_is_raised() -> None:
+    """Busy weekdays, quiet weekends (hourly readings); one weekday stays quiet all day.
+    Raised on that day only: a week later the profile has not learned the holiday as the
+    shape of that weekday."""
+    rnd = random.Random(9)
+    readings = []
+    for i in range(5 * 7 * 24):
+        day, hour = divmod(i, 24)
+        busy = day % 7 < 5 and 8 <= hour < 18 and day != 23  # day 23: a weekday holiday
+        readings.append((i * 3600.0, (100.0 if busy else 10.0) + rnd.uniform(-3.0, 3.0)))
+    got = raise_times(OnsetScore(), readings)
+    assert got and all(23 * 86_400.0 + 8 * 3600.0 <= t < 24 * 86_400.0 for t in got), got
