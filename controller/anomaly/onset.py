@@ -76,7 +76,7 @@ class OnsetScore:
         spread_s: float = 259_200.0,
         history_s: float = 1_209_600.0,
         short_readings: int = 10,
-        refractory_s: float = 21_600.0,
+        refractory_s: float = 43_200.0,
         warmup_s: float = 172_800.0,
         warmup_readings: int = 300,
         range_margin: float = 0.01,

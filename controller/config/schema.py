@@ -279,7 +279,7 @@ class ChannelRulesConfig(_Checked):
     onset_spread_s: float = bounded(259_200.0, POSITIVE)
     onset_history_s: float = bounded(1_209_600.0, POSITIVE)
     onset_short_readings: int = bounded(10, AT_LEAST_ONE)  # recent errors in the judged mean
-    onset_refractory_s: float = bounded(21_600.0, NON_NEGATIVE)  # no new raise this long
+    onset_refractory_s: float = bounded(43_200.0, NON_NEGATIVE)  # no new raise this long
     # no score until this long or this many readings, whichever comes first
     onset_warmup_s: float = bounded(172_800.0, NON_NEGATIVE)
     onset_warmup_readings: int = bounded(300, NON_NEGATIVE)
