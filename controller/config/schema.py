@@ -283,12 +283,16 @@ class ChannelRulesConfig(_Checked):
     onset_spread_s: float = bounded(259_200.0, POSITIVE)
     onset_history_s: float = bounded(1_209_600.0, POSITIVE)
     onset_short_readings: int = bounded(10, AT_LEAST_ONE)  # recent errors in the judged mean
-    onset_refractory_s: float = bounded(21_600.0, NON_NEGATIVE)  # no new raise this long
+    onset_refractory_s: float = bounded(43_200.0, NON_NEGATIVE)  # no new raise this long
     # no score until this long or this many readings, whichever comes first
     onset_warmup_s: float = bounded(172_800.0, NON_NEGATIVE)
     onset_warmup_readings: int = bounded(300, NON_NEGATIVE)
     # a reading beyond the range ever seen by this share of it scores 1
     onset_range_margin: float = bounded(0.01, NON_NEGATIVE)
+    # a time-of-day profile in this many bins of this period (0 = none) is a third
+    # predictor, with its own likelihood, judged only on streams it predicts well
+    onset_season_s: float = bounded(604_800.0, NON_NEGATIVE)
+    onset_season_bins: int = bounded(672, AT_LEAST_ONE)
     # "ewma"/"mad": robust EWMA level and spreads with a learned daily profile, or a
     # rolling median/MAD over adaptive_window samples; they score the short-term mean
     # residual (fast_alpha) in spreads
