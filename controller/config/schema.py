@@ -377,6 +377,8 @@ class ControlConfig(_Checked):
     admin_group: str = "edgewarden-admin"
     max_clients: int = bounded(16, AT_LEAST_ONE)
     subscriber_queue_size: int = bounded(256, AT_LEAST_ONE)
+    # recent events kept so a subscriber (the forwarder) can resume after a reconnect
+    backlog_size: int = bounded(4096, NON_NEGATIVE)
     max_request_bytes: int = bounded(1_048_576, Bound(ge=1024))  # a request line fits
 
 
@@ -388,6 +390,56 @@ class ExportConfig(_Checked):
     stick_label: str = "EDGEWARDEN"
     default_days: float = bounded(7.0, POSITIVE)
     redact: bool = False
+
+
+# --------------------------------------------------------------------------- forward
+FORWARD_URL = re.compile(r"^(mqtts?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$")
+
+
+@dataclass(frozen=True)
+class ForwardConfig(_Checked):
+    """`edgewarden forward`: the MQTT forwarder, a separate process (issue 18).
+
+    Empty `url` means no forwarder is configured. Secrets never sit in this file: the
+    password is read from `password_file` (mode 0600), the client key from `client_key`.
+    """
+
+    url: str = ""  # mqtt://host[:1883] or mqtts://host[:8883]
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    username: str = ""
+    password_file: Path | None = None
+    client_id: str = ""  # empty: edgewarden-forward-<device>
+    topic_prefix: str = "edgewarden"
+    discovery_prefix: str = "homeassistant"
+    discovery: bool = True
+    publish_snapshots: bool = False
+    inbound_commands: bool = False
+    state_dir: Path = Path("/var/lib/edgewarden-forward")
+    outbox_max_messages: int = bounded(100_000, AT_LEAST_ONE)
+    reading_min_interval_s: float = bounded(5.0, NON_NEGATIVE)
+    keepalive_s: int = bounded(30, Bound(ge=5, le=3600))
+    reconnect_min_s: float = bounded(0.5, POSITIVE)
+    reconnect_max_s: float = bounded(30.0, Bound(not_below="reconnect_min_s"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.url:
+            m = FORWARD_URL.match(self.url)
+            if m is None:
+                raise FieldProblem("url", f"must be mqtt://host:port or mqtts://host:port, "
+                                          f"got {self.url!r}")
+            if m.group(3) is not None and not 1 <= int(m.group(3)) <= 65535:
+                raise FieldProblem("url", f"port must be in 1..65535, got {m.group(3)}")
+        if (self.client_cert is None) != (self.client_key is None):
+            raise FieldProblem("client_cert", "client_cert and client_key go together")
+        for name in ("topic_prefix", "discovery_prefix"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "+#") or value.startswith("/") \
+                    or value.endswith("/"):
+                raise FieldProblem(name, f"must be a topic level without + # or a leading "
+                                         f"or trailing /, got {value!r}")
 
 
 # --------------------------------------------------------------------------- top
@@ -402,6 +454,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    forward: ForwardConfig = field(default_factory=ForwardConfig)
 
 
 # =========================================================================== loading

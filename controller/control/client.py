@@ -159,6 +159,16 @@ class ControlClient:
     def subscribe(self, events: list[str] | None = None) -> Any:
         return self.call("subscribe", {"events": events} if events else {})
 
+    def subscribe_from(self, after: int, stream: str | None,
+                       events: list[str] | None = None) -> Any:
+        """Subscribe resuming after sequence `after` of `stream` (see the server)."""
+        args: dict[str, Any] = {"after": after}
+        if stream is not None:
+            args["stream"] = stream
+        if events:
+            args["events"] = events
+        return self.call("subscribe", args)
+
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Yield subscription events; stops after `timeout` seconds without one."""
         while True:
@@ -224,6 +234,16 @@ class AsyncControlClient:
 
     async def subscribe(self, events: list[str] | None = None) -> Any:
         return await self.call("subscribe", {"events": events} if events else {})
+
+    async def subscribe_from(self, after: int, stream: str | None,
+                             events: list[str] | None = None) -> Any:
+        """Subscribe resuming after sequence `after` of `stream` (see the server)."""
+        args: dict[str, Any] = {"after": after}
+        if stream is not None:
+            args["stream"] = stream
+        if events:
+            args["events"] = events
+        return await self.call("subscribe", args)
 
     async def events(self) -> AsyncIterator[Event]:
         """Subscription events until the connection ends."""

@@ -92,8 +92,10 @@ class CommandSpec:
 #: The least role and the argument schema of every command.
 COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "status": CommandSpec(Role.VIEW, {}, "service state"),
-    "subscribe": CommandSpec(Role.VIEW, {"events": Arg(_LIST)},
-                             "stream reading/alarm/detection/health events"),
+    "subscribe": CommandSpec(Role.VIEW, {"events": Arg(_LIST), "after": Arg(_INT),
+                                         "stream": Arg(_STR)},
+                             "stream reading/alarm/detection/health events (after, stream:"
+                             " resume from the backlog after that sequence)"),
     "unsubscribe": CommandSpec(Role.VIEW, {}, "stop the event stream"),
     "alarms.ack": CommandSpec(Role.OPS, {"alarm": Arg(_STR, True), "comment": Arg(_STR)},
                               "acknowledge an alarm"),

@@ -9,6 +9,12 @@ connection: when a slow client lets it fill, new events are dropped and counted 
 count travels in every event and in :meth:`ControlServer.stats`), never blocking the
 publisher.
 
+The server also keeps the last `backlog_size` events (any kind) numbered by one sequence
+of its own, under a `stream` id chosen at start. A subscriber that passes ``after`` (the
+last sequence it holds) and ``stream`` gets those sequence numbers as its events' `seq`,
+the backlog's events after ``after`` first, and in the answer how many it missed for good
+(``gap``; ``null`` when the stream is another one: the service restarted).
+
 The socket file is bound under a temporary name, given mode 0660 and the access group,
 then renamed into place, so it never exists with looser permissions; the directory is
 created 0750 when it does not exist (systemd's RuntimeDirectory normally makes it).
@@ -17,10 +23,12 @@ created 0750 when it does not exist (systemd's RuntimeDirectory normally makes i
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import grp
 import logging
 import os
+import secrets
 import socket
 import stat
 import time
@@ -85,6 +93,7 @@ class _Subscriber:
     queue: asyncio.Queue[tuple[str, int, Any]]
     seq: int = 0
     dropped: int = 0
+    resumable: bool = False  # events carry the server's backlog sequence as `seq`
 
 
 @dataclass
@@ -111,6 +120,7 @@ class ControlServer:
         max_clients: int = 16,
         queue_size: int = 256,
         max_request_bytes: int = 1_048_576,
+        backlog_size: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_clients < 1 or queue_size < 1 or max_request_bytes < 1024:
@@ -133,6 +143,10 @@ class ControlServer:
         self._published = 0
         self._dropped_total = 0
         self._refused_clients = 0
+        self.stream = secrets.token_hex(8)
+        self._event_seq = 0
+        self._backlog: collections.deque[tuple[int, str, Any]] = collections.deque(
+            maxlen=max(backlog_size, 0))
 
     @classmethod
     def from_config(
@@ -144,6 +158,7 @@ class ControlServer:
             socket_path(cfg), command_table(handlers), resolver or RoleResolver(c), audit,
             socket_group=c.socket_group, max_clients=c.max_clients,
             queue_size=c.subscriber_queue_size, max_request_bytes=c.max_request_bytes,
+            backlog_size=c.backlog_size,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -232,16 +247,25 @@ class ControlServer:
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         self._published += 1
+        self._event_seq += 1
+        if self._backlog.maxlen:
+            self._backlog.append((self._event_seq, kind, data))
         for conn in self._connections.values():
             sub = conn.subscriber
             if sub is None or kind not in sub.kinds:
                 continue
+            self._offer(sub, kind, self._event_seq, data)
+
+    def _offer(self, sub: _Subscriber, kind: str, event_seq: int, data: Any) -> None:
+        if sub.resumable:
+            sub.seq = event_seq
+        else:
             sub.seq += 1
-            try:
-                sub.queue.put_nowait((kind, sub.seq, data))
-            except asyncio.QueueFull:
-                sub.dropped += 1
-                self._dropped_total += 1
+        try:
+            sub.queue.put_nowait((kind, sub.seq, data))
+        except asyncio.QueueFull:
+            sub.dropped += 1
+            self._dropped_total += 1
 
     def publish_threadsafe(self, kind: str, data: Any) -> None:
         """:meth:`publish` from another thread (e.g. the detector worker)."""
@@ -259,6 +283,7 @@ class ControlServer:
             "events_dropped": self._dropped_total,
             "clients_refused": self._refused_clients,
             "queue_size": self.queue_size,
+            "backlog": len(self._backlog),
         }
 
     # ------------------------------------------------------------------ connections
@@ -390,12 +415,28 @@ class ControlServer:
             conn.subscriber = _Subscriber(frozenset(kinds), asyncio.Queue(self.queue_size))
         else:
             conn.subscriber.kinds = frozenset(kinds)
+        result: dict[str, Any] = {"events": sorted(conn.subscriber.kinds),
+                                  "queue_size": self.queue_size}
+        if "after" in req.args:
+            result.update(self._resume(conn.subscriber, req.args["after"],
+                                       req.args.get("stream")))
         self._audit(conn, req.cmd, "ok", None)
         # the response goes out before the first event
-        await self._send(conn, encode_result(
-            req.id, {"events": sorted(conn.subscriber.kinds), "queue_size": self.queue_size}))
+        await self._send(conn, encode_result(req.id, result))
         if conn.pump is None:
             conn.pump = asyncio.create_task(self._pump(conn, conn.subscriber))
+
+    def _resume(self, sub: _Subscriber, after: int, stream: str | None) -> dict[str, Any]:
+        """Queue the backlog's events after `after` (same stream); say what is lost."""
+        sub.resumable = True
+        gap: int | None = None
+        if stream == self.stream:
+            first = self._backlog[0][0] if self._backlog else self._event_seq + 1
+            gap = max(0, first - 1 - after)
+            for seq, kind, data in self._backlog:
+                if seq > after and kind in sub.kinds:
+                    self._offer(sub, kind, seq, data)
+        return {"stream": self.stream, "seq": self._event_seq, "gap": gap}
 
     async def _pump(self, conn: _Connection, sub: _Subscriber) -> None:
         while True:
