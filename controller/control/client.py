@@ -253,6 +253,20 @@ class AsyncControlClient:
                 return
             yield event
 
+    def pending_events(self, limit: int) -> list[Event]:
+        """Up to `limit` events already received, without waiting (to batch their work)."""
+        out: list[Event] = []
+        while len(out) < limit:
+            try:
+                event = self._events.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if event is None:  # the end: keep it for events()
+                self._events.put_nowait(None)
+                break
+            out.append(event)
+        return out
+
     async def close(self) -> None:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
