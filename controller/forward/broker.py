@@ -51,8 +51,9 @@ class BrokerSettings:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def client(self, topics: Topics, protocol: aiomqtt.ProtocolVersion,
-               timeout: float = 10.0) -> aiomqtt.Client:
-        """An unconnected client with the last will `offline` (retained) on availability."""
+               timeout: float = 10.0, *, probe: bool = False) -> aiomqtt.Client:
+        """An unconnected client with the last will `offline` (retained) on availability;
+        a `probe` (doctor) has its own client id and no will, so it disturbs nothing."""
         tls = None
         if self.tls:
             tls = aiomqtt.TLSParameters(
@@ -62,8 +63,10 @@ class BrokerSettings:
                 cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         return aiomqtt.Client(
             self.host, self.port, username=self.username, password=self.password,
-            identifier=self.client_id, protocol=protocol, keepalive=self.keepalive,
-            will=aiomqtt.Will(topics.availability, b"offline", qos=1, retain=True),
+            identifier=f"{self.client_id}-doctor" if probe else self.client_id,
+            protocol=protocol, keepalive=self.keepalive,
+            will=None if probe else aiomqtt.Will(topics.availability, b"offline", qos=1,
+                                                 retain=True),
             tls_params=tls, timeout=timeout, logger=_PAHO_LOG)
 
 
@@ -140,3 +143,18 @@ def describe_failure(settings: BrokerSettings, exc: BaseException) -> str:
 def protocol_unsupported(exc: BaseException) -> bool:
     """The broker does not speak MQTT 5 (so retry with 3.1.1)."""
     return isinstance(exc, MqttConnectError) and getattr(exc.rc, "value", exc.rc) in (1, 132)
+
+
+async def probe(settings: BrokerSettings, topics: Topics, timeout: float = 5.0) -> str | None:
+    """Connect once with the forwarder's settings: None when it works, else the reason."""
+    protocol = aiomqtt.ProtocolVersion.V5
+    for _ in range(2):
+        try:
+            async with settings.client(topics, protocol, timeout, probe=True):
+                return None
+        except aiomqtt.MqttError as exc:
+            if protocol == aiomqtt.ProtocolVersion.V5 and protocol_unsupported(exc):
+                protocol = aiomqtt.ProtocolVersion.V311
+                continue
+            return describe_failure(settings, exc)
+    return None

@@ -102,3 +102,17 @@ def test_no_url_is_one_line(root: Path) -> None:
                          text=True, timeout=60)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "forward.url is not set" in out.stderr
+
+
+def test_doctor_checks_the_broker_and_its_credentials(root: Path) -> None:
+    with Mosquitto(root / "broker", users={"ew": "right"}) as broker:
+        for password, verdict in (("right", f"{broker.url} accepts the forwarder as ew"),
+                                  ("wrong", "refused the credentials of user 'ew'")):
+            pw = password_file(root, password)
+            cfg = write_config(root, f'url = "{broker.url}"\nusername = "ew"\n'
+                                     f'password_file = "{pw}"')
+            out = subprocess.run([*CLI, "doctor", "--config", str(cfg)], capture_output=True,
+                                 text=True, timeout=120, env={**os.environ, "COLUMNS": "300"})
+            row = next(line for line in out.stdout.splitlines() if "MQTT broker" in line)
+            assert verdict in row, out.stdout
+            assert ("PASS" if password == "right" else "FAIL") in row
