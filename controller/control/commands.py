@@ -23,6 +23,7 @@ config.apply            admin    validate, write and reload a new config
 node.sample_rate        admin    set a node's sampling rate
 pair                    admin    provision a node key
 export                  admin    write an evidence bundle
+forward.report          view     the MQTT forwarder's state (connected, outbox, error)
 ======================  =======  ==================================================
 """
 
@@ -125,6 +126,11 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "pair": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "port": Arg(_STR),
                                      "name": Arg(_STR), "replace": Arg((bool,))},
                         "provision a node key (replace: rotate a paired node's key)"),
+    "forward.report": CommandSpec(
+        Role.VIEW, {"connected": Arg((bool,), True), "outbox": Arg(_INT, True),
+                    "last_error": Arg(_STR), "published": Arg(_INT), "gaps": Arg(_INT),
+                    "broker": Arg(_STR)},
+        "the MQTT forwarder reports its state (shown in status and the TUI)"),
     "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
                                        "redact": Arg((bool,)), "estimate": Arg((bool,)),
                                        "since": Arg(_NUM), "until": Arg(_NUM),
@@ -185,6 +191,7 @@ class ControlHandlers(Protocol):
     async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def pair(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def export(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.control.client import AsyncControlClient, CommandFailed
+from controller.control.client import AsyncControlClient, CommandFailed, ControlError
 
 
 @dataclass(frozen=True)
@@ -60,4 +60,6 @@ class ServiceFeed:
             await self._client.call(cmd, args)
         except CommandFailed as exc:
             return False, str(exc) or exc.code
+        except ControlError as exc:
+            return False, str(exc)
         return True, ""

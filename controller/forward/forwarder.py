@@ -12,6 +12,7 @@ order with QoS 1 and delete what the broker acknowledged.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -35,7 +36,8 @@ from controller.forward.translate import Outgoing, Translator
 
 log = logging.getLogger(__name__)
 
-PUBLISH_WINDOW = 128  # messages in flight at once (QoS 1, acknowledged together)
+REPORT_EVERY_S = 2.0
+PUBLISH_WINDOW = 32  # QoS 1 messages in flight (aiomqtt scans its pending calls per publish)
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Forwarder:
                 self._say("service", f"service: {exc}")
                 await asyncio.sleep(backoff.next_delay())
                 continue
+            reporter = asyncio.create_task(self._report(feed))
             try:
                 self._feed = feed
                 self.state.service_connected = True
@@ -102,10 +105,25 @@ class Forwarder:
             except ControlError as exc:
                 self._say("service", f"service: {exc}")
             finally:
+                reporter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporter
                 self._feed = None
                 self.state.service_connected = False
                 await feed.close()
             await asyncio.sleep(backoff.next_delay())
+
+    async def _report(self, feed: ServiceFeed) -> None:
+        """Tell the service how the forwarder is (for status and the TUI's dashboard)."""
+        while True:
+            await asyncio.sleep(REPORT_EVERY_S)
+            st = self.state
+            ok, _ = await feed.command("forward.report", {
+                "connected": st.connected, "outbox": len(self.outbox),
+                "last_error": st.last_error or "", "published": st.published,
+                "gaps": st.gaps, "broker": self.settings.address})
+            if not ok:  # an older service without the command: stop asking
+                return
 
     async def _follow(self, feed: ServiceFeed, backoff: Backoff) -> None:
         stream, seq = self.outbox.cursor()
@@ -197,22 +215,49 @@ class Forwarder:
             await client.subscribe(self.topics.command, qos=1)
             inbound = asyncio.create_task(self._inbound(client))
         try:
-            while True:
-                stored = self.outbox.peek(PUBLISH_WINDOW)
-                if not stored:
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                await asyncio.gather(*(
-                    client.publish(s.message.topic, s.message.payload, qos=1,
-                                   retain=s.message.retain) for s in stored))
-                self.outbox.delivered(stored[-1].n)
-                self.state.published += len(stored)
+            await self._send(client)
         finally:
             if inbound is not None:
                 inbound.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await inbound
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        """Keep up to PUBLISH_WINDOW messages in flight, in outbox order; delete each
+        acknowledged prefix. A failed publish ends the connection: everything not yet
+        deleted goes again after the reconnect (same ids)."""
+        inflight: collections.deque[tuple[int, asyncio.Task[None]]] = collections.deque()
+        last_sent = 0
+        try:
+            while True:
+                room = PUBLISH_WINDOW - len(inflight)
+                if room > 0:
+                    self._wake.clear()
+                    for s in self.outbox.peek(room, after=last_sent):
+                        inflight.append((s.n, asyncio.ensure_future(client.publish(
+                            s.message.topic, s.message.payload, qos=1,
+                            retain=s.message.retain))))
+                        last_sent = s.n
+                if not inflight:
+                    await self._wake.wait()
+                    continue
+                waiters: set[asyncio.Future[Any]] = {inflight[0][1]}
+                if len(inflight) < PUBLISH_WINDOW:
+                    waiters.add(asyncio.ensure_future(self._wake.wait()))
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters - {inflight[0][1]}:
+                    w.cancel()
+                acked = None
+                while inflight and inflight[0][1].done():
+                    n, task = inflight.popleft()
+                    task.result()  # a failed publish raises here: reconnect
+                    acked = n
+                    self.state.published += 1
+                if acked is not None:
+                    self.outbox.delivered(acked)
+        finally:
+            for _n, task in inflight:
+                task.cancel()
 
     async def _inbound(self, client: aiomqtt.Client) -> None:
         assert self.commands is not None

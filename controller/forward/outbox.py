@@ -120,14 +120,22 @@ class Outbox:
         db.executemany("INSERT INTO announced (topic) VALUES (?)", [(t,) for t in topics])
         db.execute("COMMIT")
 
-    def peek(self, limit: int) -> list[Stored]:
+    def peek(self, limit: int, after: int = 0) -> list[Stored]:
+        """The oldest `limit` messages numbered above `after`, in order."""
         rows = self._db.execute(
-            "SELECT n, topic, payload, retain, klass, msg_id FROM outbox ORDER BY n LIMIT ?",
-            (limit,)).fetchall()
+            "SELECT n, topic, payload, retain, klass, msg_id FROM outbox WHERE n > ? "
+            "ORDER BY n LIMIT ?", (after, limit)).fetchall()
         return [Stored(n, Outgoing(topic, bytes(payload), bool(retain), klass, msg_id))
                 for n, topic, payload, retain, klass, msg_id in rows]
 
     def delivered(self, up_to: int) -> None:
-        """The broker has every message up to number `up_to`."""
-        cur = self._db.execute("DELETE FROM outbox WHERE n <= ?", (up_to,))
-        self._count -= cur.rowcount
+        """The broker has every message up to number `up_to`.
+
+        Not fsynced on its own (the next stored batch syncs it): losing a deletion in a
+        power cut only sends those messages again, with the same ids."""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            cur = self._db.execute("DELETE FROM outbox WHERE n <= ?", (up_to,))
+            self._count -= cur.rowcount
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")

@@ -8,7 +8,6 @@ Python) decode with the same ones, so the wire format is defined once. Every pay
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -147,7 +146,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
 
 
 def encode(payload: Payload) -> bytes:
-    body = {"schema": SCHEMA_VERSION, "kind": payload.kind, **dataclasses.asdict(payload)}
+    # vars(), not dataclasses.asdict(): no deep copy per message (fields are JSON values)
+    body = {"schema": SCHEMA_VERSION, "kind": payload.kind, **vars(payload)}
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 

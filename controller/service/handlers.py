@@ -49,6 +49,15 @@ class ServiceHandlers:
         result["you"] = {"uid": call.peer.uid, "role": str(call.role)}
         return result
 
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        """The forwarder's state, kept (not recorded) for status and the TUI."""
+        self.service.forwarder = {
+            "connected": args["connected"], "outbox": args["outbox"],
+            "last_error": args.get("last_error") or None, "published": args.get("published"),
+            "gaps": args.get("gaps"), "broker": args.get("broker"),
+            "uid": call.peer.uid, "time": time.time()}
+        return {"ok": True}
+
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         desk = self._desk()
         try:

@@ -104,6 +104,7 @@ class Service:
         self.link: LinkManager | None = None
         self.desk: AlarmDesk | None = None
         self.server: ControlServer | None = None
+        self.forwarder: dict[str, Any] | None = None  # the MQTT forwarder's last report
         self.cameras: list[CameraWorker] = []
         self.channels: dict[str, ChannelLive] = {}
         self.last_health: dict[str, Any] | None = None
@@ -694,6 +695,7 @@ class Service:
                 "readings_dropped": self.link.dropped if self.link else 0,
                 "control": self.server.stats() if self.server else {},
             },
+            "forwarder": self.forwarder,
             "config": {"path": str(self.config_path) if self.config_path else None,
                        "reloads": self.reload_count, "last_error": self.last_reload_error},
         }

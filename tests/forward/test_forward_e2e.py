@@ -130,6 +130,9 @@ def test_broker_away_then_back_everything_once_in_order(short_root: Path,
                 c.call("alarms.ack", {"alarm": raised[0].alarm, "comment": "while away"})
             wait_until(lambda: any("connection refused" in line for line in fwd.lines()),
                        20, "the forwarder's line about the broker")
+            # the service (so status and the TUI) hears how the forwarder is
+            report = wait_until(lambda: _forwarder_report(svc, connected=False), 20, "report")
+            assert "connection refused" in report["last_error"] and report["outbox"] >= 2
             broker.start()
             sub = Subscriber(broker.port).start()  # the same durable session
             acks = wait_until(lambda: [t for t in sub.transitions() if t.event == "ack"],
@@ -137,6 +140,7 @@ def test_broker_away_then_back_everything_once_in_order(short_root: Path,
             assert acks[0].comment == "while away"
             all_seen = sub.transitions()
             _assert_once_in_order(all_seen)
+            wait_until(lambda: _forwarder_report(svc, connected=True), 20, "connected again")
     finally:
         assert fwd.stop() == 0
         sub.stop()
@@ -186,3 +190,9 @@ def _outbox_depth(state_dir: Path) -> int:
         return 0
     with sqlite3.connect(path) as db:
         return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+
+def _forwarder_report(svc: RunningService, connected: bool) -> dict[str, object] | None:
+    with ControlClient(svc.socket_path) as c:
+        report = c.call("status").get("forwarder")
+    return report if report and report["connected"] is connected else None

@@ -119,3 +119,7 @@ class FakeService:
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         self._log(call, "export")
         return {"bundle": "/media/EDGEWARDEN/edgewarden-fake.bag", "records": 0}
+
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "forward.report")
+        return {"ok": True}

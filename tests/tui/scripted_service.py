@@ -277,6 +277,10 @@ class ScriptedHandlers:
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         raise CommandError("evidence export is not available in this version yet")
 
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        self.status_doc["forwarder"] = dict(args)
+        return {"ok": True}
+
 
 class ScriptedService:
     """controller.control's real ControlServer over ScriptedHandlers, on its own loop."""
