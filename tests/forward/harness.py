@@ -128,7 +128,9 @@ class Subscriber:
                                   clean_session=False, protocol=mqtt.MQTTv311)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *a: self.disconnected.set()
         self.connected = threading.Event()
+        self.disconnected = threading.Event()
 
     def _on_connect(self, client: mqtt.Client, *args: Any) -> None:
         client.subscribe(self.topic, qos=1)
@@ -147,8 +149,14 @@ class Subscriber:
         return self
 
     def stop(self) -> None:
-        self.client.loop_stop()
+        """Disconnect and close the socket (a test process must not keep TCP sockets:
+        other tests check the process has none)."""
         self.client.disconnect()
+        self.disconnected.wait(5)
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
 
     def on(self, suffix: str) -> list[Received]:
         with self.lock:

@@ -196,3 +196,52 @@ def _forwarder_report(svc: RunningService, connected: bool) -> dict[str, object]
     with ControlClient(svc.socket_path) as c:
         report = c.call("status").get("forwarder")
     return report if report and report["connected"] is connected else None
+
+
+def _restart(svc: RunningService) -> None:
+    """Stop the service and start it again on the same site (same nodes, same store)."""
+    import os
+    import subprocess
+    import sys
+
+    svc.proc.terminate()
+    svc.proc.wait(30)
+    svc.messages.clear()
+    env = dict(os.environ, NOTIFY_SOCKET=str(svc.root / "notify.sock"))
+    env.pop("WATCHDOG_USEC", None)
+    svc.proc = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
+                                 str(svc.config)], env=env,
+                                stderr=open(svc.root / "service2.log", "wb"))  # noqa: SIM115
+    svc.wait_notify("READY=1", timeout=60)
+
+
+def test_service_restart_is_a_gap_and_every_alarm_point_is_republished(
+        short_root: Path, broker: Mosquitto) -> None:
+    sub = Subscriber(broker.port).start()
+    fwd = ForwardProcess(short_root / "svc" / "config.toml", short_root / "fwd.log")
+    try:
+        with _site(short_root / "svc", broker) as svc:
+            fwd.start()
+            raised = wait_until(lambda: _raised(sub), 60, "an alarm raise over MQTT")
+            alarm = raised[0].alarm
+            with ControlClient(svc.socket_path) as c:
+                c.call("alarms.shelve", {"alarm": alarm, "minutes": 30, "reason": "works"})
+            wait_until(lambda: [t for t in sub.transitions() if t.event == "shelve"], 20)
+            before = len(sub.messages)
+            _restart(svc)
+            gaps = wait_until(lambda: sub.decoded("/gap"), 60, "the restart as a gap")
+            gap = gaps[0]
+            assert isinstance(gap, payloads.Gap)
+            assert gap.missing is None and gap.reason == "service restarted"
+            assert gap.stream == seq_of(raised[0].id)[0]
+            # the shelved point's state is published again, retained, from the new stream
+            def republished() -> list[payloads.AlarmPointState]:
+                return [p for m in sub.messages[before:] if m.topic.endswith("/state")
+                        and "/alarm/" in m.topic and m.payload
+                        for p in [payloads.decode(m.payload)]
+                        if isinstance(p, payloads.AlarmPointState) and p.alarm == alarm]
+            states = wait_until(republished, 30, "the alarm point republished")
+            assert states[0].state == "shelved" and seq_of(states[0].id)[0] != gap.stream
+    finally:
+        assert fwd.stop() == 0
+        sub.stop()
