@@ -129,8 +129,9 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "forward.report": CommandSpec(
         Role.VIEW, {"connected": Arg((bool,), True), "outbox": Arg(_INT, True),
                     "last_error": Arg(_STR), "published": Arg(_INT), "gaps": Arg(_INT),
-                    "broker": Arg(_STR)},
-        "the MQTT forwarder reports its state (shown in status and the TUI)"),
+                    "broker": Arg(_STR), "client_id": Arg(_STR), "refused": Arg(_STR)},
+        "the MQTT forwarder reports its state (shown in status and the TUI), and each "
+        "inbound command it refused (refused: why; audited)"),
     "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
                                        "redact": Arg((bool,)), "estimate": Arg((bool,)),
                                        "since": Arg(_NUM), "until": Arg(_NUM),

@@ -122,8 +122,6 @@ def describe_failure(settings: BrokerSettings, exc: BaseException) -> str:
             who = f"user {settings.username!r}" if settings.username else "anonymous clients"
             return f"broker {where} refused the credentials of {who} ({rc})"
         return f"broker {where} refused the connection: {exc}"
-    if isinstance(exc, aiomqtt.MqttCodeError) and isinstance(exc.rc, int) and cause is None:
-        return f"broker {where}: connection lost ({mqtt.error_string(exc.rc)})"
     for err in (exc, cause):
         if isinstance(err, ssl.SSLCertVerificationError):
             return (f"broker {where}: its certificate does not verify against "
@@ -136,6 +134,8 @@ def describe_failure(settings: BrokerSettings, exc: BaseException) -> str:
             return f"broker {where}: connection refused (is the broker running there?)"
         if isinstance(err, OSError) and err.strerror:
             return f"broker {where}: {err.strerror}"
+    if isinstance(exc, aiomqtt.MqttCodeError) and isinstance(exc.rc, int):
+        return f"broker {where}: connection lost ({mqtt.error_string(exc.rc)})"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"broker {where}: {text}"
 

@@ -3,7 +3,8 @@
 Only two are accepted: ``{"command": "ack", "alarm": ID, "comment": ...}`` and
 ``{"command": "shelve", "alarm": ID, "minutes": N, "reason": ...}``. They run as the
 forwarder's own control-socket user (its role decides, the service audits them with its
-uid) and carry the MQTT client id in the comment. Anything else is refused and counted.
+uid) and carry the MQTT client id in the comment. Anything else is refused, counted, and
+reported to the service, which audits it with the forwarder's uid and client id.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class CommandHandler:
             cmd, args = parse_command(raw)
         except CommandRefused as exc:
             self.refused += 1
+            await run("forward.report", {"refused": str(exc), "client_id": self.client_id})
             return p.encode(p.CommandResult(msg_id, "?", None, False, str(exc)))
         key = "comment" if cmd == "alarms.ack" else "reason"
         args[key] = f"{args[key]} [via MQTT client {self.client_id}]".strip()

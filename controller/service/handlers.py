@@ -50,7 +50,13 @@ class ServiceHandlers:
         return result
 
     async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
-        """The forwarder's state, kept (not recorded) for status and the TUI."""
+        """The forwarder's state, kept (not recorded) for status and the TUI; an inbound
+        command it refused is audited with its uid and MQTT client id."""
+        if args.get("refused"):
+            self.service.audit_event("mqtt.command_refused", {
+                "uid": call.peer.uid, "user": user_name(call.peer.uid),
+                "client_id": args.get("client_id", ""), "reason": args["refused"][:200],
+                "ok": False})
         self.service.forwarder = {
             "connected": args["connected"], "outbox": args["outbox"],
             "last_error": args.get("last_error") or None, "published": args.get("published"),

@@ -7,6 +7,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,8 +132,10 @@ def test_broker_away_then_back_everything_once_in_order(short_root: Path,
             wait_until(lambda: any("connection refused" in line for line in fwd.lines()),
                        20, "the forwarder's line about the broker")
             # the service (so status and the TUI) hears how the forwarder is
-            report = wait_until(lambda: _forwarder_report(svc, connected=False), 20, "report")
-            assert "connection refused" in report["last_error"] and report["outbox"] >= 2
+            report = wait_until(lambda: _forwarder_report(svc, connected=False,
+                                                          error="connection refused"),
+                                20, "the report of the broker away")
+            assert report["outbox"] >= 2  # the ack's transition and point state wait
             broker.start()
             sub = Subscriber(broker.port).start()  # the same durable session
             acks = wait_until(lambda: [t for t in sub.transitions() if t.event == "ack"],
@@ -192,10 +195,13 @@ def _outbox_depth(state_dir: Path) -> int:
         return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
-def _forwarder_report(svc: RunningService, connected: bool) -> dict[str, object] | None:
+def _forwarder_report(svc: RunningService, connected: bool,
+                      error: str = "") -> dict[str, Any] | None:
     with ControlClient(svc.socket_path) as c:
         report = c.call("status").get("forwarder")
-    return report if report and report["connected"] is connected else None
+    if not report or report["connected"] is not connected:
+        return None
+    return report if error in (report["last_error"] or "") else None
 
 
 def _restart(svc: RunningService) -> None:

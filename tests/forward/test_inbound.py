@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from controller.control.client import ControlClient
 from controller.forward import payloads
 from controller.forward.inbound import CommandRefused, parse_command
+from controller.store import HistoryReader, unlock_identity
+from tests.service_run.conftest import PASSPHRASE
 
 from .harness import ForwardProcess, Subscriber, forward_section, start_service, wait_until
 from .mosquitto import Mosquitto, need_mosquitto
@@ -97,3 +100,13 @@ def test_inbound_ack_only_when_enabled_unknown_refused(root: Path) -> None:
         finally:
             assert on.stop() == 0
             sub.stop()
+    # after the service stopped: the refusal is in its audit, with uid and client id
+    identity = unlock_identity(root / "svc" / "data", PASSPHRASE)
+    with HistoryReader(root / "svc" / "data", identity) as reader:
+        audits = [r.body for r in reader.records() if r.kind == "audit"]
+    refused = [a for a in audits if a.get("action") == "mqtt.command_refused"]
+    assert len(refused) == 1 and refused[0]["uid"] == os.getuid()
+    assert refused[0]["client_id"] == "edgewarden-forward-test-site"
+    assert "'export' is not accepted" in refused[0]["reason"]
+    acks = [a for a in audits if a.get("action") == "alarms.ack"]
+    assert acks and acks[-1]["uid"] == os.getuid() and acks[-1]["ok"]
