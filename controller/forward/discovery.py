@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from controller.config import Config
 from controller.forward.topics import Topics, level
-from controller.forward.translate import Outgoing
+from controller.forward.translate import Outgoing, mappings
 
 OCCUPANCY_OFF_S = 30
 
@@ -54,7 +54,7 @@ def entity_configs(cfg: Config, topics: Topics, status: Mapping[str, Any],
     common = {"device": device, "availability_topic": topics.availability,
               "payload_available": "online", "payload_not_available": "offline"}
     out: dict[str, dict[str, Any]] = {}
-    for ch in status.get("channels") or []:
+    for ch in mappings(status.get("channels")):
         key = str(ch.get("key") or f"{ch.get('node')}/{ch.get('channel')}")
         object_id = f"sensor_{level(key)}"
         unit = ch.get("unit") or None
@@ -67,7 +67,7 @@ def entity_configs(cfg: Config, topics: Topics, status: Mapping[str, Any],
             if unit in DEVICE_CLASS_OF_UNIT:
                 conf["device_class"] = DEVICE_CLASS_OF_UNIT[unit]
         out[_config_topic(cfg, "sensor", object_id)] = conf
-    for alarm in status.get("alarms") or []:
+    for alarm in mappings(status.get("alarms")):
         alarm_id = str(alarm.get("id"))
         object_id = f"alarm_{level(alarm_id)}"
         state = topics.alarm_state(alarm_id)

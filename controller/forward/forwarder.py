@@ -32,7 +32,7 @@ from controller.forward.feed import Notification, ServiceFeed
 from controller.forward.inbound import CommandHandler
 from controller.forward.outbox import Outbox
 from controller.forward.topics import Topics
-from controller.forward.translate import Outgoing, Translator
+from controller.forward.translate import Outgoing, Translator, mappings
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,8 @@ class Forwarder:
                                              "older than the service's backlog"))
         if stream is None or resumed.stream != stream:
             status = await feed.status()
-            first += self.translator.alarm_points(msg_id, status.get("alarms") or [])
-            first += self.translator.node_links(msg_id, status.get("nodes") or [])
+            first += self.translator.alarm_points(msg_id, mappings(status.get("alarms")))
+            first += self.translator.node_links(msg_id, mappings(status.get("nodes")))
             first += self._discovery(status)
         self.state.gaps += sum(1 for m in first if m.topic == self.topics.gap)
         self.outbox.put(first, resumed.stream, seq)
@@ -172,8 +172,8 @@ class Forwarder:
     def _discovery(self, status: dict[str, Any]) -> list[Outgoing]:
         if not self.cfg.forward.discovery:
             return []
-        self._entities = {f"alarm:{a.get('id')}" for a in status.get("alarms") or []} | {
-            f"channel:{c.get('key')}" for c in status.get("channels") or []}
+        self._entities = {f"alarm:{a.get('id')}" for a in mappings(status.get("alarms"))} | {
+            f"channel:{c.get('key')}" for c in mappings(status.get("channels"))}
         return discovery.messages(self.cfg, self.topics, status, self.version, self.outbox)
 
     def _is_new_entity(self, n: Notification) -> bool:

@@ -39,6 +39,11 @@ def _num(value: Any) -> float | None:
         else None
 
 
+def mappings(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list from the service (anything else in it, or a non-list: none)."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
 def _str(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
@@ -91,7 +96,7 @@ class Translator:
     def alarm_points(self, msg_id: str, views: Iterable[Mapping[str, Any]]) -> list[Outgoing]:
         """Every alarm point's current state from `status` (retained): after a restart."""
         out = []
-        for v in views:
+        for v in mappings(list(views)):
             alarm, state = _str(v.get("id")), _str(v.get("state"))
             point = p.AlarmPointState(
                 id=msg_id, alarm=alarm, channel=_str(v.get("channel")),
@@ -137,17 +142,13 @@ class Translator:
         if metrics:
             out.append(Outgoing(self.topics.health, p.encode(p.Health(
                 id=msg_id, t=_num(d.get("time")), metrics=metrics)), True, "state", msg_id))
-        nodes = d.get("nodes")
-        if isinstance(nodes, list):
-            out.extend(self.node_links(msg_id, nodes))
+        out.extend(self.node_links(msg_id, mappings(d.get("nodes"))))
         return out
 
     def node_links(self, msg_id: str, nodes: Iterable[Any]) -> list[Outgoing]:
         """Link state of each node whose state changed since the last one sent."""
         out = []
-        for n in nodes:
-            if not isinstance(n, Mapping):
-                continue
+        for n in mappings(list(nodes)):
             name, state = _str(n.get("name")) or _str(n.get("id")), _str(n.get("state"))
             if not name or self._link.get(name) == state:
                 continue
