@@ -13,8 +13,8 @@ The server also keeps the last `backlog_size` events (any kind) numbered by one 
 of its own, under a `stream` id chosen at start. A subscriber that passes ``after`` (the
 last sequence it holds) and ``stream`` gets those sequence numbers as its events' `seq`,
 the backlog's events after ``after`` first, and in the answer how many it missed for good
-(``gap``; ``null`` when the stream is another one: the service restarted, and then
-the whole backlog is sent, everything since the restart that it still holds).
+(``gap``; ``null`` when the stream is another one or none: the service restarted, or
+this is the subscriber's first time, and then the whole backlog is sent).
 
 The socket file is bound under a temporary name, given mode 0660 and the access group,
 then renamed into place, so it never exists with looser permissions; the directory is
@@ -431,10 +431,8 @@ class ControlServer:
         """Queue the backlog's events after `after` (same stream); say what is lost."""
         sub.resumable = True
         gap: int | None = None
-        if stream is None:  # a first subscription: nothing to resume
-            return {"stream": self.stream, "seq": self._event_seq, "gap": None}
-        if stream != self.stream:  # the service restarted: all it has since, gap unknown
-            after = 0
+        if stream != self.stream:  # a first subscription, or the service restarted:
+            after = 0  # all the backlog holds, and the gap is unknown
         else:
             first = self._backlog[0][0] if self._backlog else self._event_seq + 1
             gap = max(0, first - 1 - after)

@@ -141,7 +141,12 @@ class Forwarder:
                                              "older than the service's backlog"))
         if stream is None or resumed.stream != stream:
             status = await feed.status()
-            first += self.translator.alarm_points(msg_id, mappings(status.get("alarms")))
+            views = mappings(status.get("alarms"))
+            first += self.translator.alarm_points(msg_id, views)
+            listed = {str(v.get("id")) for v in views}
+            first += self.translator.points_back_to_normal(
+                msg_id, self.outbox.alarm_points() - listed)
+            self.outbox.add_alarm_points(listed)
             first += self.translator.node_links(msg_id, mappings(status.get("nodes")))
             first += self._discovery(status)
         self.state.gaps += sum(1 for m in first if m.topic == self.topics.gap)
@@ -163,6 +168,10 @@ class Forwarder:
                 if n.seq > seq:
                     out += self.translator.event(n.kind, msg_id, n.data, now)
                     seq = n.seq
+            points = {str(n.data.get("alarm_id")) for n in batch
+                      if n.kind == "alarm" and isinstance(n.data, dict)}
+            if points:
+                self.outbox.add_alarm_points(points)
             if self.cfg.forward.discovery and any(self._is_new_entity(n) for n in batch):
                 out += self._discovery(await feed.status())
             self.outbox.put(out, resumed.stream, seq)

@@ -53,6 +53,7 @@ class Outbox:
                 msg_id TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS outbox_klass ON outbox (klass, n);
             CREATE TABLE IF NOT EXISTS announced (topic TEXT PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS points (alarm TEXT PRIMARY KEY);
             CREATE TABLE IF NOT EXISTS cursor (
                 one INTEGER PRIMARY KEY CHECK (one = 1), stream TEXT, seq INTEGER NOT NULL);
         """)
@@ -119,6 +120,14 @@ class Outbox:
         db.execute("DELETE FROM announced")
         db.executemany("INSERT INTO announced (topic) VALUES (?)", [(t,) for t in topics])
         db.execute("COMMIT")
+
+    def alarm_points(self) -> set[str]:
+        """Alarm points whose state was ever published (retained on the broker)."""
+        return {row[0] for row in self._db.execute("SELECT alarm FROM points")}
+
+    def add_alarm_points(self, alarms: set[str]) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO points (alarm) VALUES (?)",
+                             [(a,) for a in alarms])
 
     def peek(self, limit: int, after: int = 0) -> list[Stored]:
         """The oldest `limit` messages numbered above `after`, in order."""

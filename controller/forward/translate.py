@@ -110,6 +110,14 @@ class Translator:
                                 "alarm", msg_id))
         return out
 
+    def points_back_to_normal(self, msg_id: str, alarms: Iterable[str]) -> list[Outgoing]:
+        """Retained `normal` for points the service no longer lists (after a restart a
+        dashboard must not keep showing an alarm that ended while nobody was told)."""
+        return [Outgoing(self.topics.alarm_state(a), p.encode(p.AlarmPointState(
+            id=msg_id, alarm=a, channel=a.rpartition(":")[0], rule=a.rpartition(":")[2],
+            state="normal", active=False, severity="", priority="", value=None, t=None)),
+            True, "alarm", msg_id) for a in sorted(alarms)]
+
     def _detection(self, msg_id: str, d: Mapping[str, Any]) -> list[Outgoing]:
         camera = _str(d.get("camera"), "camera")
         snapshot = d.get("snapshot")

@@ -99,3 +99,11 @@ def test_discovery_removes_the_entities_of_a_removed_camera() -> None:
     assert removed == ["homeassistant/binary_sensor/site_a/camera_yard_occupancy/config"]
     sensor = json.loads(next(m.payload for m in second if "/sensor/" in m.topic))
     assert sensor["device_class"] == "temperature" and sensor["device"]["sw_version"] == "1.2"
+
+
+def test_points_the_service_no_longer_lists_go_back_to_normal() -> None:
+    (msg,) = translator().points_back_to_normal("s2:0", {"n1/temp:limits"})
+    point = payloads.decode(msg.payload)
+    assert msg.topic == "edgewarden/site_a/alarm/n1_temp_limits/state" and msg.retain
+    assert isinstance(point, payloads.AlarmPointState)
+    assert (point.state, point.active, point.rule) == ("normal", False, "limits")

@@ -28,21 +28,25 @@ def sock_path() -> Iterator[Path]:
 def test_resume_replays_what_was_missed_then_goes_live(sock_path: Path) -> None:
     with ServerThread(sock_path, CFG, backlog_size=8) as st:
         with ControlClient(sock_path) as c:
+            st.call_soon(lambda: st.server.publish("health", {"before": True}))
             first = c.subscribe_from(0, None)
             stream = first["stream"]
             assert first["gap"] is None  # no stream named: nothing claimed to be complete
+            # a first subscription gets what the backlog holds
+            (early,) = list(c.events(timeout=0.5))
+            assert (early.seq, early.data) == (1, {"before": True})
             st.call_soon(lambda: [st.server.publish("alarm", {"i": i}) for i in range(3)])
             got = list(c.events(timeout=0.5))
-            assert [(e.seq, e.data["i"]) for e in got] == [(1, 0), (2, 1), (3, 2)]
-        # away: five more, then back holding seq 3
+            assert [(e.seq, e.data["i"]) for e in got] == [(2, 0), (3, 1), (4, 2)]
+        # away: five more, then back holding seq 4
         st.call_soon(lambda: [st.server.publish("alarm", {"i": i}) for i in range(3, 8)])
         with ControlClient(sock_path) as c:
-            again = c.subscribe_from(3, stream)
+            again = c.subscribe_from(4, stream)
             assert again == {"events": ["alarm", "detection", "health", "reading"],
-                             "queue_size": 256, "stream": stream, "seq": 8, "gap": 0}
+                             "queue_size": 256, "stream": stream, "seq": 9, "gap": 0}
             st.call_soon(lambda: st.server.publish("alarm", {"i": 8}))
             got = list(c.events(timeout=0.5))
-            assert [(e.seq, e.data["i"]) for e in got] == [(s, s - 1) for s in range(4, 10)]
+            assert [(e.seq, e.data["i"]) for e in got] == [(s, s - 2) for s in range(5, 11)]
 
 
 def test_resume_past_the_backlog_says_how_many_are_lost(sock_path: Path) -> None:
