@@ -208,6 +208,25 @@ class Status:
     health: Health = field(default_factory=Health)
     store: StoreInfo = field(default_factory=StoreInfo)
     export_available: bool = False
+    forwarder: ForwarderInfo | None = None
+
+
+@dataclass(frozen=True)
+class ForwarderInfo:
+    """The MQTT forwarder's last report to the service (None: no forwarder reports)."""
+
+    connected: bool
+    outbox: int
+    last_error: str = ""
+    broker: str = ""
+
+
+def parse_forwarder(raw: Any) -> ForwarderInfo | None:
+    if not isinstance(raw, dict):
+        return None
+    d = _dict(raw)
+    return ForwarderInfo(connected=_bool(d.get("connected")), outbox=_int(d.get("outbox")),
+                         last_error=_str(d.get("last_error")), broker=_str(d.get("broker")))
 
 
 # ----------------------------------------------------------------------------- history
@@ -434,6 +453,7 @@ def parse_status(raw: Any) -> Status:
         health=parse_health(d.get("health")),
         store=parse_store(d.get("store")),
         export_available=_bool(d.get("export_available")),
+        forwarder=parse_forwarder(d.get("forwarder")),
     )
 
 

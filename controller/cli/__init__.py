@@ -40,6 +40,7 @@ COMMANDS = {
     "verify-bundle": "check an evidence bundle",
     "install": "lay out systemd units, udev rules and config",
     "doctor": "check this device's setup",
+    "forward": "publish alarms, events and readings to an MQTT broker",
 }
 COMMAND_MODULES = tuple(name.replace("-", "_") for name in COMMANDS)
 

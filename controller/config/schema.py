@@ -454,6 +454,8 @@ class ControlConfig(_Checked):
     # a connection whose caller has no role is closed after this long without a request
     no_role_idle_s: float = bounded(1.0, POSITIVE)
     subscriber_queue_size: int = bounded(256, AT_LEAST_ONE)
+    # recent events kept so a subscriber (the forwarder) can resume after a reconnect
+    backlog_size: int = bounded(4096, NON_NEGATIVE)
     max_request_bytes: int = bounded(1_048_576, Bound(ge=1024))  # a request line fits
     # refusals audited one by one per caller and interval; the rest go into one summary
     refusals_audited_per_interval: int = bounded(10, NON_NEGATIVE)
@@ -470,6 +472,56 @@ class ExportConfig(_Checked):
     redact: bool = False
 
 
+# --------------------------------------------------------------------------- forward
+FORWARD_URL = re.compile(r"^(mqtts?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$")
+
+
+@dataclass(frozen=True)
+class ForwardConfig(_Checked):
+    """`edgewarden forward`: the MQTT forwarder, a separate process (issue 18).
+
+    Empty `url` means no forwarder is configured. Secrets never sit in this file: the
+    password is read from `password_file` (mode 0600), the client key from `client_key`.
+    """
+
+    url: str = ""  # mqtt://host[:1883] or mqtts://host[:8883]
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    username: str = ""
+    password_file: Path | None = None
+    client_id: str = ""  # empty: edgewarden-forward-<device>
+    topic_prefix: str = "edgewarden"
+    discovery_prefix: str = "homeassistant"
+    discovery: bool = True
+    publish_snapshots: bool = False
+    inbound_commands: bool = False
+    state_dir: Path = Path("/var/lib/edgewarden-forward")
+    outbox_max_messages: int = bounded(100_000, AT_LEAST_ONE)
+    reading_min_interval_s: float = bounded(5.0, NON_NEGATIVE)
+    keepalive_s: int = bounded(30, Bound(ge=5, le=3600))
+    reconnect_min_s: float = bounded(0.5, POSITIVE)
+    reconnect_max_s: float = bounded(30.0, Bound(not_below="reconnect_min_s"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.url:
+            m = FORWARD_URL.match(self.url)
+            if m is None:
+                raise FieldProblem("url", f"must be mqtt://host:port or mqtts://host:port, "
+                                          f"got {self.url!r}")
+            if m.group(3) is not None and not 1 <= int(m.group(3)) <= 65535:
+                raise FieldProblem("url", f"port must be in 1..65535, got {m.group(3)}")
+        if (self.client_cert is None) != (self.client_key is None):
+            raise FieldProblem("client_cert", "client_cert and client_key go together")
+        for name in ("topic_prefix", "discovery_prefix"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "+#") or value.startswith("/") \
+                    or value.endswith("/"):
+                raise FieldProblem(name, f"must be a topic level without + # or a leading "
+                                         f"or trailing /, got {value!r}")
+
+
 # --------------------------------------------------------------------------- top
 @dataclass(frozen=True)
 class Config:
@@ -482,6 +534,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    forward: ForwardConfig = field(default_factory=ForwardConfig)
 
 
 # =========================================================================== loading

@@ -27,6 +27,7 @@ vehicles.list           ops      the vehicle register (plates on allow/watch/den
 vehicles.add            admin    add (or replace) a register entry
 vehicles.remove         admin    remove a register entry
 vehicles.import         admin    add or replace entries from CSV, all or nothing
+forward.report          view     the MQTT forwarder's state (connected, outbox, error)
 ======================  =======  ==================================================
 """
 
@@ -101,8 +102,10 @@ class CommandSpec:
 #: The least role and the argument schema of every command.
 COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "status": CommandSpec(Role.VIEW, {}, "service state"),
-    "subscribe": CommandSpec(Role.VIEW, {"events": Arg(_LIST)},
-                             "stream reading/alarm/detection/health events"),
+    "subscribe": CommandSpec(Role.VIEW, {"events": Arg(_LIST), "after": Arg(_INT),
+                                         "stream": Arg(_STR)},
+                             "stream reading/alarm/detection/health events (after, stream:"
+                             " resume from the backlog after that sequence)"),
     "unsubscribe": CommandSpec(Role.VIEW, {}, "stop the event stream"),
     "alarms.ack": CommandSpec(Role.OPS, {"alarm": Arg(_STR, True), "comment": Arg(_STR)},
                               "acknowledge an alarm"),
@@ -132,6 +135,12 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "pair": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "port": Arg(_STR),
                                      "name": Arg(_STR), "replace": Arg((bool,))},
                         "provision a node key (replace: rotate a paired node's key)"),
+    "forward.report": CommandSpec(
+        Role.VIEW, {"connected": Arg((bool,), True), "outbox": Arg(_INT, True),
+                    "last_error": Arg(_STR), "published": Arg(_INT), "gaps": Arg(_INT),
+                    "broker": Arg(_STR), "client_id": Arg(_STR), "refused": Arg(_STR)},
+        "the MQTT forwarder reports its state (shown in status and the TUI), and each "
+        "inbound command it refused (refused: why; audited)"),
     "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
                                        "redact": Arg((bool,)), "estimate": Arg((bool,)),
                                        "since": Arg(_NUM), "until": Arg(_NUM),
@@ -205,6 +214,7 @@ class ControlHandlers(Protocol):
     async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,21 @@ class ServiceHandlers:
         result["you"] = {"uid": call.peer.uid, "role": str(call.role)}
         return result
 
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        """The forwarder's state, kept (not recorded) for status and the TUI; an inbound
+        command it refused is audited with its uid and MQTT client id."""
+        if args.get("refused"):
+            self.service.audit_event("mqtt.command_refused", {
+                "uid": call.peer.uid, "user": user_name(call.peer.uid),
+                "client_id": args.get("client_id", ""), "reason": args["refused"][:200],
+                "ok": False})
+        self.service.forwarder = {
+            "connected": args["connected"], "outbox": args["outbox"],
+            "last_error": args.get("last_error") or None, "published": args.get("published"),
+            "gaps": args.get("gaps"), "broker": args.get("broker"),
+            "uid": call.peer.uid, "time": time.time()}
+        return {"ok": True}
+
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         call.audit.update(alarm=args["alarm"], comment=args.get("comment", ""))
         desk = self._desk()

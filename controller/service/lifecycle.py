@@ -119,6 +119,7 @@ class Service:
         self.desk: AlarmDesk | None = None
         self.vehicles: VehicleRegister | None = None
         self.server: ControlServer | None = None
+        self.forwarder: dict[str, Any] | None = None  # the MQTT forwarder's last report
         self.cameras: list[CameraWorker] = []
         self.camera_records: CameraRecords | None = None
         self._media_usage: tuple[float, dict[str, int]] = (float("-inf"), {})
@@ -800,6 +801,7 @@ class Service:
                 "readings_dropped": self.link.dropped if self.link else 0,
                 "control": self.server.stats() if self.server else {},
             },
+            "forwarder": self.forwarder,
             "config": {"path": str(self.config_path) if self.config_path else None,
                        "reloads": self.reload_count, "last_error": self.last_reload_error},
         }

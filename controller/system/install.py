@@ -30,6 +30,7 @@ from controller.errors import EdgewardenError, UsageError
 
 SERVICE_USER = "edgewarden"
 SERVICE_GROUP = "edgewarden"
+FORWARD_USER = "edgewarden-forward"  # the MQTT forwarder's own user (view role)
 DEFAULT_EXEC = "/usr/bin/edgewarden"
 
 UNIT_DIR = Path("/etc/systemd/system")
@@ -93,6 +94,9 @@ def plan_files(templates: Path, exec_path: str, label: str,
     return [
         PlannedFile(UNIT_DIR / "edgewarden.service",
                     render_unit(read("systemd/edgewarden.service"), exec_path).encode(), 0o644),
+        PlannedFile(UNIT_DIR / "edgewarden-forward.service",
+                    render_unit(read("systemd/edgewarden-forward.service"), exec_path).encode(),
+                    0o644),
         PlannedFile(UNIT_DIR / "edgewarden-export@.service",
                     render_unit(read("systemd/edgewarden-export@.service"), exec_path).encode(),
                     0o644),
@@ -251,6 +255,15 @@ def ensure_accounts(cfg: Config) -> list[Change]:
               str(cfg.device.data_dir), "--no-create-home", "--shell", "/usr/sbin/nologin",
               "--comment", "edgewarden service", SERVICE_USER])
         changes.append(Change(f"user {SERVICE_USER}", "created"))
+    try:
+        pwd.getpwnam(FORWARD_USER)
+        changes.append(Change(f"user {FORWARD_USER}", "unchanged"))
+    except KeyError:
+        groups = ",".join(g for g in (cfg.control.socket_group, cfg.control.view_group) if g)
+        _run(["useradd", "--system", "--user-group", "--groups", groups, "--home-dir",
+              "/var/lib/edgewarden-forward", "--no-create-home", "--shell",
+              "/usr/sbin/nologin", "--comment", "edgewarden MQTT forwarder", FORWARD_USER])
+        changes.append(Change(f"user {FORWARD_USER}", "created"))
     return changes
 
 

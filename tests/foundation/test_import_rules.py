@@ -36,8 +36,8 @@ LAYERS: list[set[str]] = [
     {"controller.evidence"},
     # the control socket (serves every stage's state as JSON)
     {"controller.control"},
-    # OS integration; the simulated site
-    {"controller.system", "controller.simulation"},
+    # OS integration; the simulated site; the MQTT forwarder (a client of the socket)
+    {"controller.system", "controller.simulation", "controller.forward"},
     # the running service wires the stages; the TUI is a client of the socket
     {"controller.service", "tui"},
     {"controller.cli"},

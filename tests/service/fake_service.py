@@ -135,3 +135,6 @@ class FakeService:
     async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any:
         self._log(call, "vehicles.import")
         return {"imported": 0}
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "forward.report")
+        return {"ok": True}

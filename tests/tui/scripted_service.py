@@ -312,6 +312,9 @@ class ScriptedHandlers:
         raise CommandError("the scripted service has no vehicle register")
 
     vehicles_remove = vehicles_import = vehicles_add
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        self.status_doc["forwarder"] = dict(args)
+        return {"ok": True}
 
 
 class ScriptedService:

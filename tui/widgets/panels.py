@@ -186,6 +186,15 @@ def render_health(status: Status, fresh: Freshness = LIVE) -> RenderableType:
         if s.not_stored:
             line.append(f"  not stored {s.not_stored:,}")
         lines.append(line)
+    f = status.forwarder
+    if f is not None:
+        line = Text("MQTT ")
+        line.append("connected" if f.connected else "not connected",
+                    style="green" if f.connected else "bold red")
+        line.append(f"  outbox {f.outbox:,}", style="yellow" if f.outbox else "dim")
+        if f.last_error and not f.connected:
+            line.append(f" — {f.last_error}", style="red")
+        lines.append(line)
     dropped = {k: v for k, v in h.dropped.items() if v}
     if dropped:
         lines.append(Text("dropped " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())),
