@@ -80,9 +80,7 @@ NOT_HEARD = frozenset({"absent", "failing", "silent"})  # the service's words fo
 
 def node_state_text(node: Node, now: float, fresh: Freshness = LIVE) -> Text:
     """`on 4s` / `off 2m` while live; `was on` / `was off 2m` (frozen at `as_of`) when not."""
-    if node.state in NOT_HEARD and not node.online:  # its port's state says what is wrong
-        if not fresh.live:
-            return Text(f"was {node.state}", style="dim")
+    if node.state in NOT_HEARD and not node.online and fresh.live:  # its port's state
         seen = f" {ago(node.last_seen, now)}" if node.last_seen is not None else ""
         return Text(f"{node.state}{seen}", style="red")
     if not node.paired:
