@@ -77,11 +77,23 @@ class LinkIntegrity:
         self._received = 0  # authentic session frames, every session
         self._gaps_since_status = 0
         self._status_base: tuple[int, int] | None = None  # (node's frames_sent, received)
+        self._port_was_lent = False  # the service closed the port itself: see port_lent
+
+    def port_lent(self) -> None:
+        """The service closed the node's port itself (lent to pairing, e.g. a key rotation
+        the node refused): what the node sent meanwhile was not read, by design. The first
+        gap after it and the STATUS count across it are no sign of a bad link."""
+        self._port_was_lent = True
+        self._status_base = None
+        self._gaps_since_status = 0
 
     def accepted(self, now: float, lost_frames: int, node_time_ms: int | None,
                  wall_ms: float) -> None:
         """An authentic session frame arrived at `now` (monotonic s) / `wall_ms` (Unix ms)."""
         self._received += 1
+        if self._port_was_lent:  # the first frame after the port came back
+            self._port_was_lent = False
+            lost_frames = 0
         self._gaps_since_status += lost_frames
         if lost_frames:
             self.lost_total += lost_frames

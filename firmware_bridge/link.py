@@ -230,6 +230,9 @@ class LinkManager:
             if port.spec.path == path:
                 port.held = True
                 self._close(port, "lent to pairing")
+                for node in self._nodes.values():
+                    if node.port is port:
+                        node.integrity.port_lent()
                 return True
         return False
 

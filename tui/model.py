@@ -88,6 +88,9 @@ class LinkStats:
 
     frames_ok: int = 0
     rejected: Mapping[str, int] = field(default_factory=dict)
+    lost_frames: int = 0  # counter gaps since start
+    lag_ms: float | None = None  # the smallest recent lag of the node's frames
+    problems: tuple[str, ...] = ()  # why the link is suspect now, in words (service's)
 
     @property
     def rejected_total(self) -> int:
@@ -271,17 +274,22 @@ def parse_channel(raw: Any) -> Channel:
     )
 
 
-def parse_link(raw: Any) -> LinkStats:
-    """The node's own ``frames_ok`` and ``rejected`` ({reason: n}), as the service sends them."""
+def parse_link(raw: Any, integrity: Any = None) -> LinkStats:
+    """Counts from ``{"frames_ok": n, "rejected": {reason: n}}`` (the node's own keys), and
+    the link's integrity (``{"lost_frames", "lag_ms", "problems"}``, the node's ``link``)."""
     d = _dict(raw)
+    i = _dict(integrity)
     rejected = {str(k): _int(v) for k, v in _dict(d.get("rejected")).items()}
-    return LinkStats(frames_ok=_int(d.get("frames_ok")), rejected=rejected)
+    return LinkStats(frames_ok=_int(d.get("frames_ok")), rejected=rejected,
+                     lost_frames=_int(i.get("lost_frames")), lag_ms=_float(i.get("lag_ms")),
+                     problems=tuple(_str(p) for p in _list(i.get("problems")) if p))
 
 
 def parse_node(raw: Any) -> Node:
     d = _dict(raw)
     node_id = _str(d.get("id"), _str(d.get("name"), "?"))
     online = d.get("online")
+    link = _dict(d.get("link"))
     return Node(
         id=node_id,
         name=_str(d.get("name"), node_id),
@@ -295,7 +303,8 @@ def parse_node(raw: Any) -> Node:
         firmware=_str(d.get("firmware")),
         sample_rate_hz=_float(d.get("sample_rate_hz")),
         channels=tuple(parse_channel(c) for c in _list(d.get("channels"))),
-        link=parse_link(d),
+        # the counts are the node's keys; its `link` is the integrity (gaps, lag, forgeries)
+        link=parse_link(d, link),
     )
 
 

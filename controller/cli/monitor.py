@@ -104,6 +104,18 @@ def _fields(message: Message) -> dict[str, object]:
     return out
 
 
+class _QuietUntilOpened(logging.Filter):
+    """A port that never opens is monitor's own one-line error: the link's warning about
+    the same failure would say it twice. Once the port has opened, the link speaks."""
+
+    def __init__(self, link: LinkManager) -> None:
+        super().__init__()
+        self.link = link
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return any(ps.opens for ps in self.link.port_stats())
+
+
 async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
     printer = _Printer(args.json)
     # the monitor says itself, in one line, why a port could not be opened; the link's own
@@ -111,6 +123,16 @@ async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
     logging.getLogger("firmware_bridge.link").setLevel(logging.ERROR)
     spec = PortSpec(args.port, baudrate=args.baudrate, max_frames_per_second=args.max_rate)
     link = LinkManager([spec], keys, observer=printer)
+    quiet = _QuietUntilOpened(link)
+    link_log = logging.getLogger("firmware_bridge.link")
+    link_log.addFilter(quiet)
+    try:
+        return await _watch(args, link, printer)
+    finally:
+        link_log.removeFilter(quiet)
+
+
+async def _watch(args: argparse.Namespace, link: LinkManager, printer: _Printer) -> int:
     printer.on_broken_pipe = link.stop
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

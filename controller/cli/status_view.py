@@ -30,7 +30,9 @@ ALARM_STATES = {
     "shelved": "shelved",
     "suppressed": "suppressed",
 }
-NODE_STATES = {"unpaired": "not paired"}
+NODE_STATES = {"unpaired": "not paired", "under_attack": "online, under attack"}
+STORE_STATES = {"ok": "ok, storing", "full": "full: only alarms and audit are stored",
+                "failing": "FAILING: nothing is stored"}
 # status keys whose value is a Unix time (shown as an age), a size in bytes, a duration
 TIME_KEYS = frozenset({"time", "t", "since", "start", "last_seen", "acked_at",
                        "shelved_until", "last_reading", "last_frame"})
@@ -193,6 +195,8 @@ def summary(state: Mapping[str, Any], now: float) -> Table:
         _add(table, "config", line)
     store = state.get("store")
     if isinstance(store, Mapping):
+        if store.get("state"):
+            _add(table, "store state", _store_state(store, now))
         _add(table, "store", _store_line(store))
         lost = _store_losses(store)
         _add(table, "not stored", lost)
@@ -212,6 +216,16 @@ def summary(state: Mapping[str, Any], now: float) -> Table:
         if key not in known and not _is_rows(value):
             _add(table, _words(key), human(value, key, now))
     return table
+
+
+def _store_state(store: Mapping[str, Any], now: float) -> str:
+    state = str(store["state"])
+    line = STORE_STATES.get(state, state)
+    if store.get("failure"):
+        line += f" ({store['failure']})"
+    if store.get("failing_since"):
+        line += f", since {when(store['failing_since'], now)}"
+    return line
 
 
 def _store_line(store: Mapping[str, Any]) -> str:
@@ -296,16 +310,30 @@ def nodes_table(nodes: list[Mapping[str, Any]], now: float) -> Table:
     """One row per node; its port is in the ports table (long paths need the room)."""
     rates = any(isinstance(n.get("sample_rate_hz"), int | float) for n in nodes)
     table = _rows("nodes", ["node", "state", "last seen", "frames", "readings", "rejected",
-                            "firmware", *(["rate"] if rates else []), "uid"], whole=("uid",))
+                            "link", "firmware", *(["rate"] if rates else []), "uid"],
+                  whole=("uid",))
     for n in nodes:
         state = str(n.get("state", NONE))
         rate = n.get("sample_rate_hz")
         shown_rate = [f"{number(rate)} Hz" if isinstance(rate, int | float) else "as flashed"]
         _add(table, str(n.get("name", NONE)), NODE_STATES.get(state, state),
              when(n.get("last_seen"), now), human(n.get("frames_ok", 0)),
-             human(n.get("readings", 0)), counts(n.get("rejected")), human(n.get("firmware")),
+             human(n.get("readings", 0)), counts(n.get("rejected")), _link(n),
+             human(n.get("firmware")),
              *(shown_rate if rates else []), human(n.get("uid")))
     return table
+
+
+def _link(node: Mapping[str, Any]) -> str:
+    """The link's integrity in words: its problems, else "ok" with the frames lost."""
+    link = node.get("link")
+    if not isinstance(link, Mapping):
+        return NONE
+    problems = [str(p) for p in link.get("problems") or [] if p]
+    if problems:
+        return "; ".join(problems)
+    lost = link.get("lost_frames") or 0
+    return "ok" if not lost else f"ok ({human(lost)} lost in all)"
 
 
 def ports_table(ports: list[Mapping[str, Any]], nodes: list[Mapping[str, Any]],

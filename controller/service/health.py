@@ -175,7 +175,9 @@ def suggested_rules(
     """Default anomaly rules for the health channels, from the [health] limits, and a
     `camera/<name>/down` alarm for each camera (1 while it is down).
 
-    A user's own ``[anomaly.channels."health/..."]`` entry should win over these.
+    A user's own ``[anomaly.channels."health/..."]`` entry should win over these. The 0/1
+    flags alarm on their limits only: a learned rule scores their first reading after a
+    restart's gap 1 (an alarm at every start).
     """
     camera_down = ChannelRulesConfig(high_warning=0.5, adaptive="off", priority="high")
     return {
@@ -200,13 +202,13 @@ def suggested_rules(
             priority="medium",
         ),
         "health/under_voltage_now": ChannelRulesConfig(
-            high_warning=0.5, debounce_samples=2, priority="high"
+            high_warning=0.5, debounce_samples=2, adaptive="off", priority="high"
         ),
         "health/throttled_now": ChannelRulesConfig(
-            high_warning=0.5, debounce_samples=2, priority="medium"
+            high_warning=0.5, debounce_samples=2, adaptive="off", priority="medium"
         ),
         "health/soft_temp_limit_now": ChannelRulesConfig(
-            high_warning=0.5, debounce_samples=2, priority="medium"
+            high_warning=0.5, debounce_samples=2, adaptive="off", priority="medium"
         ),
     }
 
@@ -216,7 +218,7 @@ def store_fault_rules() -> dict[str, ChannelRulesConfig]:
     health channel): 1 = disk full (only alarms and audit stored), 2 = failing."""
     return {
         STORE_FAULT_CHANNEL: ChannelRulesConfig(
-            high_warning=0.5, high_critical=1.5, priority="urgent"
+            high_warning=0.5, high_critical=1.5, adaptive="off", priority="urgent"
         ),
     }
 

@@ -51,3 +51,24 @@ def test_a_field_added_later_is_shown_without_python_reprs() -> None:
     assert "not paired" in text and "66 (bad_cobs 66)" in text
     assert "active, not acknowledged" in text and "1 min ago" in text
     assert "4.2 s ago" in text and "2 MB" in text
+
+
+def test_a_failing_store_and_an_attacked_link_are_said_in_words() -> None:
+    """The shapes the merged service sends: `store.state`/`failure` and a node's `link`."""
+    state = {
+        "state": "running", "time": NOW,
+        "store": {"state": "failing", "failure": "commit failed: disk I/O error",
+                  "failing_since": NOW - 3.0, "not_stored": 12, "records": 40},
+        "nodes": [
+            {"name": "gate", "state": "under_attack", "rejected": {"bad_signature": 9},
+             "link": {"lost_frames": 0, "lag_ms": 3.0,
+                      "problems": ["9 forged frames in 10 s"]}},
+            {"name": "yard", "state": "online", "rejected": {},
+             "link": {"lost_frames": 2, "lag_ms": 1.0, "problems": []}},
+        ],
+    }
+    text = rendered(state, width=160)
+    assert "FAILING: nothing is stored (commit failed: disk I/O error), since 3 s ago" in text
+    assert "not stored 12" in text
+    assert "online, under attack" in text and "under_attack" not in text
+    assert "9 forged frames in 10 s" in text and "ok (2 lost in all)" in text

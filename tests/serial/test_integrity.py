@@ -57,6 +57,23 @@ def test_status_reports_find_frames_no_gap_showed() -> None:
     assert li.lost_total == 6
 
 
+def test_a_port_lent_to_pairing_loses_no_frames_of_the_link() -> None:
+    """A key rotation the node refused (not in pairing mode) kept its port 8 s: the frames
+    sent meanwhile were never read, and raised `link/<node>/lost_frames` (25 frames)."""
+    li = LinkIntegrity(IntegrityLimits(lost_frames_window_s=60, max_lost_frames=2))
+    li.accepted(1.0, 0, None, WALL)
+    li.status_report(1.0, frames_sent=10)
+    li.port_lent()  # the service closes the port for pairing, then gives it back
+    li.accepted(10.0, 25, None, WALL)  # the same session, 25 frames on
+    li.status_report(11.0, frames_sent=40)  # and the node's count across the lend
+    assert li.lost_total == 0 and li.problems(11.0) == []
+    for _ in range(4):  # later losses count again, gaps and STATUS alike
+        li.accepted(12.0, 0, None, WALL)
+    li.accepted(13.0, 3, None, WALL)
+    li.status_report(14.0, frames_sent=52)  # sent 12 since: 5 arrived, 3 in a gap
+    assert li.lost_total == 7 and li.problems(14.0) == ["7 frames lost in 60 s"]
+
+
 def test_reject_summary_counts_by_node_and_reason_per_interval() -> None:
     rs = RejectSummary(interval_s=60, max_sources=2)
     for _ in range(930):

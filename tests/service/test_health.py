@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -260,3 +261,31 @@ def test_write_textfile_failure_keeps_old_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["edgewarden.prom"]
     with pytest.raises(FileNotFoundError):
         write_textfile(tmp_path / "missing" / "x.prom", "x")
+
+
+def test_the_store_fault_and_flag_alarms_do_not_fire_after_a_restart() -> None:
+    """The second `demo --data-dir D` raised an urgent `store/fault` at start with the store
+    ok: the rule had the learned (onset) default, and its first reading after the restart's
+    gap scored 1. A level that says a state (0 ok, 1 full, 2 failing; a 0/1 flag) alarms on
+    its limits only."""
+    from controller.anomaly.desk import with_defaults
+    from controller.anomaly.engine import AnomalyEngine
+    from controller.config import AnomalyConfig
+    from controller.service.health import STORE_FAULT_CHANNEL, store_fault_rules
+
+    flags = ["health/under_voltage_now", "health/throttled_now", "health/soft_temp_limit_now"]
+    rules = {**suggested_rules(HealthConfig()), **store_fault_rules()}
+    config = with_defaults(AnomalyConfig(), rules)
+    before = AnomalyEngine(config)
+    t = 0.0
+    for _ in range(600):  # ten minutes of the service: the learned rules are warm
+        t += 1.0
+        for ch in (STORE_FAULT_CHANNEL, *flags):
+            assert before.observe(ch, t, 0.0) == [], ch
+    after = AnomalyEngine(config)  # the service restarted a minute later
+    after.load_state(json.loads(json.dumps(before.save_state())))
+    for ch in (STORE_FAULT_CHANNEL, *flags):
+        assert after.observe(ch, t + 60.0, 0.0) == [], ch
+    # the limits still alarm: disk full is a warning, failing critical
+    [raised] = after.observe(STORE_FAULT_CHANNEL, t + 61.0, 1.0)
+    assert (raised.rule, raised.severity) == ("limits", "warning")

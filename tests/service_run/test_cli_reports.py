@@ -94,6 +94,8 @@ def test_status_is_a_readable_table_and_json_for_scripts(service: RunningService
     assert re.search(r"temperature\W+[\d.]+ C\b", text), text  # value with its unit
     assert re.search(r"\d+(\.\d)?\s?s ago|just now", text)  # times as ages
     assert re.search(r"\d+(\.\d+)? (GB|MB) free", text)  # sizes with units
+    assert re.search(r"store state\s+ok, storing", text), text  # the store's state in words
+    assert re.search(r"node-1 .*online\s+.*\bok\b", text), text  # and the link's
     # --json: the service's status verbatim, as scripts read it
     raw = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=60)
     assert raw.returncode == 0, raw.stderr

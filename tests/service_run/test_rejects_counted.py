@@ -80,8 +80,11 @@ async def _nodes_screen_shows_rejects(sock: Path) -> None:
         table = app.screen.query_one(DataTable)
         await until(pilot, lambda: table.row_count == 1, tries=200)
         await pilot.pause(0.2)
+        await until(pilot, lambda: int(str(table.get_row_at(0)[-2]).replace(",", "")) > 0,
+                    tries=200)  # the frames it accepted too (the node's `link` hid them)
         rejected = str(table.get_row_at(0)[-1]).replace(",", "")
         assert int(rejected) > 0
         link = text_of(app, "#node-link")
         assert any(reason in link for reason in ("bad_cobs", "bad_crc", "too_short"))
+        assert "frames ok" in link and "frames ok        0" not in link
     await close_connection(app)  # after the app ended: it would reconnect

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -171,6 +172,10 @@ async def _tui_lists_the_absent_node(sock: Path) -> None:
     app = EdgewardenApp(sock)
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: app.connected, tries=200)
+        # the dashboard says what is wrong with it (it said "unpaired", as if pairing it
+        # were the fix for a port that does not exist)
+        await until(pilot, lambda: re.search(r"gone\s+absent", text_of(app, "#sensors"))
+                    is not None, tries=200)
         await pilot.press("4")
         table = app.screen.query_one(DataTable)
         await until(pilot, lambda: table.row_count == 5, tries=200)

@@ -29,6 +29,12 @@ def render_link(node: Node | None) -> Table | Text:
     table.add_row("state", state_text(node))
     if node.last_error and not node.online:
         table.add_row("last error", Text(node.last_error, "red"))
+    link = node.link
+    if link.problems:
+        table.add_row("link", Text("; ".join(link.problems), "red"))
+    elif node.online:
+        lag = f", lag {link.lag_ms:.0f} ms" if link.lag_ms is not None else ""
+        table.add_row("link", Text(f"ok, {link.lost_frames:,} frame(s) lost{lag}", "green"))
     table.add_row("frames ok", f"{node.link.frames_ok:,}")
     table.add_row("rejected", f"{node.link.rejected_total:,}")
     for reason, count in sorted(node.link.rejected.items(), key=lambda kv: -kv[1]):

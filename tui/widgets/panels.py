@@ -75,8 +75,14 @@ def render_alarm_banner(status: Status, limit: int, fresh: Freshness = LIVE) -> 
     return table
 
 
+NOT_HEARD = frozenset({"absent", "failing", "silent"})  # the service's words for them
+
+
 def node_state_text(node: Node, now: float, fresh: Freshness = LIVE) -> Text:
     """`on 4s` / `off 2m` while live; `was on` / `was off 2m` (frozen at `as_of`) when not."""
+    if node.state in NOT_HEARD and not node.online and fresh.live:  # its port's state
+        seen = f" {ago(node.last_seen, now)}" if node.last_seen is not None else ""
+        return Text(f"{node.state}{seen}", style="red")
     if not node.paired:
         return Text("unpaired", style="yellow" if fresh.live else "dim")
     if not fresh.live:
