@@ -159,7 +159,10 @@ class EventsScreen(SiteScreen):
 
     def _show_thumbnail(self) -> None:
         """The selected event's snapshot beside the list; none while history is locked."""
-        pane = self.query_one("#event-thumb", Static)
+        panes = self.query("#event-thumb").results(Static)
+        pane = next(panes, None)
+        if pane is None:  # a decode that finished while the app was closing the screen
+            return
         row = self.selected_row()
         opened = row.opened if row is not None else None
         if (opened is None or opened.meta.kind != "event"
