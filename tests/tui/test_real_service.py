@@ -156,7 +156,8 @@ async def test_unlock_and_open_a_camera_event(real_service: RealService) -> None
         await until(pilot, lambda: app.screen.query("#passphrase"), tries=100)
         app.screen.query_one("#passphrase", Input).value = DEMO_PASSPHRASE
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, EventDetailScreen), tries=400)
+        await until(pilot, lambda: isinstance(app.screen, EventDetailScreen)
+                    and bool(app.screen.query("#event-body")), tries=400)
         await until(pilot, lambda: "yard" in text_of(app, "#event-body"), tries=200)
 
 
