@@ -129,8 +129,11 @@ def audit_body(entry: AuditEntry, user: str) -> tuple[str, str, str, dict[str, A
 class History:
     """Records encrypted exactly as the store writes them, handed out like the service."""
 
-    def __init__(self, extra_alarms: int = 0) -> None:
-        """`extra_alarms` more alarm transitions after the four records (a busy site)."""
+    def __init__(self, extra_alarms: int = 0, live_events: bool = False) -> None:
+        """`extra_alarms` more alarm transitions after the four records (a busy site);
+        `live_events`: then a car's start and end records (one event, with a snapshot and
+        its box) and a truck's start record (an event still going on), as the service
+        stores them."""
         identity, self.identity_blob = _keys()
         recipient = identity.to_public()
         key = bytes(range(32))
@@ -171,6 +174,23 @@ class History:
                     {"event": "raise" if i % 2 else "return", "from_state": "normal",
                      "to_state": "active_unack" if i % 2 else "returned_unack",
                      "value": float(i), "user": ""}, ()) for i in range(extra_alarms)]
+        if live_events:
+            car = {"camera": "gate", "zone": "drive", "label": "car", "track_id": 7,
+                   "start": T0 - 5, "event_id": f"gate/drive/{T0 - 5:.3f}/7"}
+            bodies += [
+                ("event", "gate", "warning",
+                 {**car, "score": 0.41, "time": T0 - 5, "continues": False,
+                  "phase": "start"}, ()),
+                ("event", "gate", "warning",
+                 {**car, "end": T0 + 3, "best_score": 0.88, "points": 9,
+                  "best_box": [0.3, 0.35, 0.65, 0.75], "phase": "end",
+                  "track": [{"t": T0 - 5, "box": [0.3, 0.35, 0.65, 0.75], "score": 0.88}]},
+                 (MediaRef(digest, "image/png", len(sealed_picture)),)),
+                ("event", "yard", "warning",
+                 {"camera": "yard", "zone": "all", "label": "truck", "track_id": 3,
+                  "start": T0 + 8, "time": T0 + 8, "score": 0.52, "continues": False,
+                  "phase": "start", "event_id": f"yard/all/{T0 + 8:.3f}/3"}, ()),
+            ]
         self.records: list[dict[str, Any]] = []
         prev = b"\0" * 32
         for seq, (kind, source, severity, body, media) in enumerate(bodies, start=1):

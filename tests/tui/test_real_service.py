@@ -156,7 +156,8 @@ async def test_unlock_and_open_a_camera_event(real_service: RealService) -> None
         await until(pilot, lambda: app.screen.query("#passphrase"), tries=100)
         app.screen.query_one("#passphrase", Input).value = DEMO_PASSPHRASE
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, EventDetailScreen), tries=400)
+        await until(pilot, lambda: isinstance(app.screen, EventDetailScreen)
+                    and bool(app.screen.query("#event-body")), tries=400)
         await until(pilot, lambda: "yard" in text_of(app, "#event-body"), tries=200)
 
 
@@ -269,3 +270,47 @@ async def test_audit_rows_of_the_real_service_name_the_alarm_and_who(
         body = " ".join(text_of(app, "#audit-entry-body").split())
         assert "probe out of its well for a service visit" in body
         assert "north-door/temperature" in body and "shelved" in body
+
+
+@run_async
+async def test_camera_events_are_one_row_each_with_a_thumbnail(
+    real_service: RealService,
+) -> None:
+    """The real service stores a start and an end record per event: the list joins them."""
+    deadline = time.monotonic() + 120
+    with ControlClient(real_service.socket_path) as c:  # an event that has ended
+        while len(c.call("events.list", {"kind": "event", "limit": 50})) < 2:
+            assert time.monotonic() < deadline, "the camera made no start and end records"
+            time.sleep(1)
+    app = EdgewardenApp(real_service.socket_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.connected, tries=200)
+        await pilot.press("3")
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        await until(pilot, lambda: "yard" in table_text(table), tries=200)
+        await pilot.press("u")
+        await until(pilot, lambda: app.screen.query("#passphrase"), tries=100)
+        app.screen.query_one("#passphrase", Input).value = DEMO_PASSPHRASE
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen
+                    and "locked" not in table_text(table), tries=400)
+
+        def joined() -> list[object]:
+            return [r for r in screen.rows.values()  # type: ignore[attr-defined]
+                    if r.opened is not None and r.opened.body.get("phase") == "end"
+                    and r.meta.id != r.opened.meta.id]
+
+        while not joined():  # the end record comes a post-roll after the start
+            assert time.monotonic() < deadline + 60, "no start and end joined in the list"
+            await pilot.press("r")
+            await pilot.pause(1.0)
+        ids = [r.opened.body.get("event_id") for r in screen.rows.values()  # type: ignore[attr-defined]
+               if r.opened is not None and r.opened.meta.kind == "event"]
+        assert len(ids) == len(set(ids))  # every event once
+        first = joined()[0]
+        table.move_cursor(row=table.get_row_index(str(first.meta.id)))  # type: ignore[attr-defined]
+        pane = screen.query_one("#event-thumb")
+        await until(pilot, lambda: pane.display and "▀" in str(pane.render()), tries=200)
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: not pane.display, tries=100)

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Select, Static
 
 from tui import terminal_graphics
+from tui.event_rows import EventRow, event_rows
 from tui.model import EventMeta, Role, parse_event_list
 from tui.screens.alarms import clock_text
 from tui.screens.base import SiteScreen
@@ -31,12 +32,13 @@ RANGES: list[tuple[str, float | None]] = [
 SEAL_STYLE = {"verified": "green", "sealed": "green", "pending": "yellow", "broken": "bold red"}
 LIST_LIMIT = 500
 DECRYPT_LIMIT = LIST_LIMIT  # every row listed can be read once unlocked
+THUMB_SIZE = (24, 7)  # cells of the selected event's thumbnail (half blocks: 24 x 14 px)
 
 
 def event_label(body: Mapping[str, Any]) -> str:
     """What a decrypted record is about in a few words (detection label or alarm change)."""
     if "label" in body:
-        score = body.get("score")
+        score = body.get("score", body.get("best_score"))  # a start's score, an end's best
         return f"{body['label']} {score:.2f}" if isinstance(score, float) else str(body["label"])
     if "event" in body and "to_state" in body:
         return f"{body['event']} → {body['to_state']}"
@@ -64,6 +66,8 @@ class EventsScreen(SiteScreen):
         self.bodies: dict[int, OpenedRecord] = {}
         self._loaded_once = False
         self._loaded_unlocked = False  # the rows shown were decrypted (history was open)
+        self.rows: dict[str, EventRow] = {}  # by row key (the event's start record id)
+        self.thumbs: dict[int, Text | None] = {}  # decoded thumbnails by record id
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="filters"):
@@ -74,11 +78,17 @@ class EventsScreen(SiteScreen):
             yield Input(placeholder="camera/node", id="event-source")
             yield Input(placeholder="label", id="event-label")
         yield Label("", id="event-note", classes="role-note")
-        yield DataTable(id="event-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="event-list"):
+            yield DataTable(id="event-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="event-thumb", classes="panel")
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("time (UTC)", "kind", "source", "sev", "what",
+        # what it is comes second: at 80 columns it stays in view beside the thumbnail
+        self.query_one(DataTable).add_columns("time (UTC)", "what", "source", "sev", "kind",
                                               "seal")
+        thumb = self.query_one("#event-thumb", Static)
+        thumb.border_title = "Snapshot"
+        thumb.display = False
         super().on_mount()
 
     def on_screen_resume(self) -> None:
@@ -95,6 +105,7 @@ class EventsScreen(SiteScreen):
             self.action_reload()
         elif not unlocked and self.bodies:  # locked: what was decrypted is forgotten too
             self.bodies = {}
+            self.thumbs = {}
             self._loaded_unlocked = False
         if not self._loaded_once and self.site.connected:
             self._loaded_once = True
@@ -107,6 +118,7 @@ class EventsScreen(SiteScreen):
         table = self.query_one(DataTable)
         table.display = refusal is None
         if refusal:
+            self.query_one("#event-thumb").display = False
             note.update(refusal)
             return
         if not self.site.session_key.unlocked:
@@ -118,18 +130,69 @@ class EventsScreen(SiteScreen):
         selected = self.selected_meta()  # kept across reloads (and coming back from one)
         scroll_y = table.scroll_y
         table.clear()
-        for meta in self.metas:
-            opened = self.bodies.get(meta.id)
+        self.rows = {}
+        for row in event_rows(self.metas, self.bodies):
+            opened, meta = row.opened, row.meta
             what = event_label(opened.body) if opened else "locked"
             if label and (opened is None or label not in what.lower()):
                 continue
-            table.add_row(clock_text(meta.time), meta.kind, meta.source, meta.severity,
-                          what, seal_text(opened.meta.seal if opened else meta.seal),
+            what_text = Text(what)
+            if row.ongoing:
+                what_text.append(" ● ongoing", style="bold yellow")
+            table.add_row(clock_text(meta.time), what_text, meta.source, meta.severity,
+                          meta.kind, seal_text(opened.meta.seal if opened else meta.seal),
                           key=str(meta.id))
+            self.rows[str(meta.id)] = row
         if selected is not None and str(selected.id) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected.id)), animate=False,
                               scroll=False)
             table.scroll_to(y=scroll_y, animate=False, immediate=True)
+        self._show_thumbnail()
+
+    # ------------------------------------------------------------------ thumbnail
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_thumbnail()
+
+    def selected_row(self) -> EventRow | None:
+        meta = self.selected_meta()
+        return None if meta is None else self.rows.get(str(meta.id))
+
+    def _show_thumbnail(self) -> None:
+        """The selected event's snapshot beside the list; none while history is locked."""
+        panes = self.query("#event-thumb").results(Static)
+        pane = next(panes, None)
+        if pane is None:  # a decode that finished while the app was closing the screen
+            return
+        row = self.selected_row()
+        opened = row.opened if row is not None else None
+        if (opened is None or opened.meta.kind != "event"
+                or not self.site.session_key.unlocked):
+            pane.display = False
+            return
+        pane.display = True
+        data = opened.first_image()
+        if data is None:
+            pane.update(Text("event going on: no snapshot yet" if row and row.ongoing
+                             else "no snapshot", style="dim"))
+            return
+        if opened.meta.id in self.thumbs:
+            thumb = self.thumbs[opened.meta.id]
+            pane.update(thumb if thumb is not None else Text("snapshot is no image", "red"))
+            return
+        pane.update(Text("decoding…", style="dim"))
+        self._decode_thumbnail(opened)
+
+    @work(exclusive=True, group="events-thumb")
+    async def _decode_thumbnail(self, opened: OpenedRecord) -> None:
+        from tui.widgets.thumbnail import render_thumbnail  # PIL: imported off the UI thread
+
+        data = opened.first_image() or b""
+        thumb = await asyncio.to_thread(render_thumbnail, data, opened.body.get("best_box"),
+                                        *THUMB_SIZE)
+        if not self.site.session_key.unlocked:
+            return  # locked while decoding: nothing decrypted is kept
+        self.thumbs[opened.meta.id] = thumb
+        self._show_thumbnail()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "event-label":
@@ -213,9 +276,10 @@ class EventsScreen(SiteScreen):
         self.app.push_screen(UnlockDialog(), done)
 
     def action_open_event(self) -> None:
-        meta = self.selected_meta()
-        if meta is None:
+        row = self.selected_row()
+        if row is None:
             return
+        meta = row.detail
         if self.site.session_key.unlocked:
             self.app.push_screen(EventDetailScreen(meta))
             return
