@@ -66,7 +66,7 @@ class OnsetScore:
         "range_margin", "refractory_s", "resolution", "s_mean", "s_n", "s_short", "s_sum",
         "s_var", "season_bins", "season_s", "severity", "short", "short_n", "short_sum",
         "spread", "spread_s", "start_t", "sv", "threshold", "warmup_readings", "warmup_s",
-        "why",
+        "resumed", "why",
     )
 
     def __init__(
@@ -118,6 +118,9 @@ class OnsetScore:
         self.m_var = 0.0
         self.last_raise = -math.inf
         self.active = False
+        # restored from a saved state: the first step spans the service's own downtime,
+        # which is not the stream's gap (it counts as one sampling interval)
+        self.resumed = False
         self.dt_cache = -1.0
         self.a_cache = (0.0, 0.0, 0.0)
         self.why: tuple[Any, ...] = ("warm-up",)
@@ -151,6 +154,10 @@ class OnsetScore:
         else:
             self.last_t = t
         iv = self.interval
+        if self.resumed:  # the step spans the service's downtime, not the stream's
+            self.resumed = False
+            if iv > 0.0 and dt > GAP_INTERVALS * iv:
+                dt = iv
         if dt > 0.0:
             if iv == 0.0:
                 iv = dt
@@ -391,6 +398,7 @@ class OnsetScore:
         self.hi = -math.inf if hi is None else float(hi)
         self.last_raise = -math.inf if raised is None else float(raised)
         self.active = bool(state["active"])
+        self.resumed = True
         self.sv = profile
         self.s_n = s_n
         self.s_short = deque(s_short)

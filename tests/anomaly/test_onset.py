@@ -170,6 +170,21 @@ def test_a_gap_restarts_short_memory_and_raises_once() -> None:
     assert "after a gap" in rule2.explain()
 
 
+def test_a_service_restart_is_not_the_streams_gap() -> None:
+    """The service saved its state, was down for 200 readings and came back: the first
+    reading after that is judged like any other (no alarm per channel at every restart),
+    while the same gap inside one run of the stream is raised."""
+    readings = [(i * 300.0, 20.0 + 0.1 * (i % 3)) for i in range(1000)]
+    after = [((1000 + 200 + i) * 300.0, 20.0 + 0.1 * (i % 3)) for i in range(500)]
+    before = OnsetScore()
+    run(before, readings)
+    restarted = OnsetScore()
+    restarted.load(json.loads(json.dumps(before.save())))
+    assert raise_times(restarted, after) == []
+    assert "after a gap" not in restarted.explain()
+    assert raise_times(before, after) == [1200 * 300.0]
+
+
 def test_out_of_order_and_duplicate_times_are_harmless() -> None:
     rule = OnsetScore(warmup_readings=5)
     for t, v in [(0.0, 1.0), (60.0, 1.0), (60.0, 1.0), (30.0, 1.0), (120.0, 1.0)] * 50:
