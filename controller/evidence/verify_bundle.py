@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.evidence import manifest as mf
 from controller.evidence.fixity import FileDigests, digest_files
+from controller.store.checkpoint_file import CHECKPOINT_NAME, check_bundle
 from controller.store.keyschedule import KeySchedule, fingerprint
 from controller.store.records import Header, chain_hash, genesis_hash, open_record
 from controller.store.sealing import GENESIS_MAC, Seal, seal_is_valid
@@ -48,6 +49,8 @@ class BundleReport:
     selected: int = 0
     seals: int = 0
     seals_authenticated: int = 0
+    head_checkpoint: str | None = None
+    signer_pinned: bool = False
     media_files: int = 0
     aead_checked: int = 0
     media_decrypted: int = 0
@@ -86,13 +89,20 @@ def verify_bundle(
     expected_signing_key: str | None = None,
     progress: ProgressFn | None = None,
     allow_partial: bool = False,
+    checkpoints: Sequence[Path] = (),
 ) -> BundleReport:
     """Check everything the keys given allow; never modifies the bundle."""
     root = Path(path)
     report = BundleReport()
     with contextlib.suppress(_Stop):
         _verify(root, report, identity, seed, expected_signing_key,
-                progress or (lambda stage, done, total: None), allow_partial)
+                progress or (lambda stage, done, total: None), allow_partial, checkpoints)
+    if expected_signing_key is None:
+        report.notes.append(
+            f"signer NOT pinned: the bundle is signed by {report.signing_key or '?'}, the "
+            "key it carries itself; anyone can re-sign a bundle with a key of their own. "
+            "Pin the device's key with --signing-key HEX (signing_public_key in the "
+            "device's store.json, or as init printed it)")
     if seed is None:
         report.notes.append("seal MACs not checked: no verification key given")
     if identity is None:
@@ -102,7 +112,7 @@ def verify_bundle(
 
 def _verify(root: Path, report: BundleReport, identity: pyrage.x25519.Identity | None,
             seed: bytes | None, expected_key: str | None, progress: ProgressFn,
-            allow_partial: bool) -> None:
+            allow_partial: bool, checkpoints: Sequence[Path]) -> None:
     if not root.is_dir():
         report.problem(f"{root}: not a directory")
         raise _Stop
@@ -141,11 +151,23 @@ def _verify(root: Path, report: BundleReport, identity: pyrage.x25519.Identity |
     seals = _read_seals(data / "seals.jsonl", report)
     report.seals = len(seals)
     _check_chain(lines, seals, segment, store_id, report)
+    _check_checkpoints(data, files, public, doc["store_id"], seals, checkpoints, report)
     _check_media_entries(doc, lines, files, report)
     if seed is not None:
         _check_seal_macs(seals, store_id, seed, doc, report)
     if identity is not None:
         _decrypt_all(data, lines, files, identity, report, progress)
+
+
+def _check_checkpoints(data: Path, files: dict[str, str], public: str, store_id: str,
+                       seals: list[Seal], kept: Sequence[Path], report: BundleReport) -> None:
+    """Hook: the carried head and the user's kept checkpoints (store/checkpoint_file)."""
+    carried = (data / CHECKPOINT_NAME).read_bytes() if CHECKPOINT_NAME in files else None
+    found = check_bundle(carried, list(kept), public, store_id, seals)
+    for text in found.problems:
+        report.problem(text)
+    report.notes.extend(found.notes)
+    report.head_checkpoint = found.head
 
 
 def _read(path: Path, report: BundleReport) -> bytes:

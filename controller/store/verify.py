@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyrage
 from cryptography.exceptions import InvalidTag
 
 from controller.errors import EdgewardenError
 from controller.store import database, sealstate
+from controller.store.checkpoint_file import check_against, checkpoint_path, device_head
 from controller.store.history import EpochKeys
 from controller.store.keyschedule import KeySchedule, fingerprint, key_at
 from controller.store.layout import StoreLayout, read_manifest
@@ -41,6 +43,7 @@ class VerifyReport:
     media_files: int = 0
     orphan_media: int = 0
     aead_checked: int = 0
+    head_checkpoint: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,6 +64,7 @@ def verify_store(
     seed: bytes | None,
     identity: pyrage.x25519.Identity | None = None,
     progress: Callable[[int, int], None] | None = None,
+    checkpoints: Sequence[Path] = (),
 ) -> VerifyReport:
     """Check everything that can be checked with the keys given; never modifies the store."""
     layout = StoreLayout(Path(data_dir))
@@ -94,6 +98,7 @@ def verify_store(
         report.shredded_epochs = sum(1 for _, shredded in epochs.values() if shredded)
         _check_seals(report, seals, epochs, store_id, seed)
         _check_key_state(report, layout, seals, epochs, seed)
+        _check_checkpoints(report, layout, manifest, seals, checkpoints)
         total = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         keys = EpochKeys(conn, identity) if identity is not None else None
         _check_records(report, conn, seals, epochs, store_id, keys, total, progress)
@@ -145,6 +150,20 @@ def _check_seals(
             report.problem(f"epochs {_ranges(unclosed)} have no end seal (truncated?)")
         if last not in ended:
             report.notes.append(f"epoch {last} is open (writer running or stopped abruptly)")
+
+
+def _check_checkpoints(
+    report: VerifyReport, layout: StoreLayout, manifest: dict[str, Any], seals: list[Seal],
+    files: Sequence[Path],
+) -> None:
+    """Hook: the store must contain every checkpoint the user kept (checkpoint_file)."""
+    public = str(manifest.get("signing_public_key", ""))
+    for text in check_against(list(files), public, manifest["store_id"], seals, "store"):
+        report.problem(text)
+    report.head_checkpoint = device_head(layout, public, seals)
+    if seals and report.head_checkpoint is None:
+        report.notes.append(f"{checkpoint_path(layout)} does not state the last seal "
+                            f"(missing, stale or not signed by this store's key)")
 
 
 def _check_key_state(

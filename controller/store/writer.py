@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
 from controller.store import clock, database, media, retention, sealstate, space
+from controller.store.checkpoint_file import CheckpointPublisher
 from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
 from controller.store.layout import StoreLayout, read_manifest
@@ -198,6 +199,7 @@ class RecordWriter:
         self._synced = clock_synced()
         self._synced_checked = monotonic()
         self.stats = WriterStats()
+        self.checkpoints = CheckpointPublisher(layout, store_id.hex(), None)
         # writer-thread state
         self._state = sealstate.load(layout.seal_state)
         self._phase = Phase.OPEN
@@ -272,6 +274,8 @@ class RecordWriter:
             )
             writer._reserve.fill(writer._free_space())
             writer._recover()
+            writer.checkpoints = CheckpointPublisher.for_store(layout, manifest["store_id"])
+            writer.checkpoints.publish_latest(conn)
             writer._with_space(writer._roll)
             removed = writer._remove_orphans(grace_s=0.0)  # nothing is in flight yet
             if removed:
@@ -330,6 +334,7 @@ class RecordWriter:
     def _write_end_seal(self) -> None:
         seal = self._next_seal(self._state.epoch, "end")
         self._transaction(lambda c: self._insert_seals(c, [seal]))
+        self.checkpoints.publish(seal)  # hook: signed head that can leave the device
         self._seal_no, self._last_mac, self._since_seal = seal.seal_no, seal.mac, 0
         self._aead = None
         self._phase = after(self._phase, Step.END_SEALED)
@@ -717,6 +722,8 @@ class RecordWriter:
                 if item.ticket is not None:
                     item.ticket.seq = None
             raise
+        if seals:
+            self.checkpoints.publish(seals[-1])  # hook: signed head that can leave the device
         self._next_seq, self._head, self._since_seal = seq, head, since
         self._seal_no, self._last_mac = seal_no, last_mac
         self.stats.committed += len(rows)
