@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         def step(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = verify_store(data_dir, seed, identity, step, args.checkpoint)
+        report = verify_store(data_dir, seed, identity, step, args.checkpoint,
+                              cfg.store.retention_days)
     out = Console(soft_wrap=True)
     out.print(
         f"{report.records} records ({report.tombstones} expired bodies), {report.seals} seals, "

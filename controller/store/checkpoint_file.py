@@ -13,6 +13,7 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -47,6 +48,7 @@ class CheckpointPublisher:
         self._key = key
         self._failed = False
         self.latest: str | None = None
+        self.latest_head: Checkpoint | None = None
 
     @classmethod
     def for_store(cls, layout: StoreLayout, store_id: str) -> CheckpointPublisher:
@@ -74,8 +76,9 @@ class CheckpointPublisher:
     def publish(self, seal: Seal) -> None:
         if self._key is None:
             return
-        text = sign(Checkpoint(self._store_id, seal.seal_no, seal.last_seq, seal.last_hash,
-                               seal.epoch, seal.t_wall), self._key)
+        cp = Checkpoint(self._store_id, seal.seal_no, seal.last_seq, seal.last_hash,
+                        seal.epoch, seal.t_wall)
+        text = sign(cp, self._key)
         tmp = self._path.with_name(f".{CHECKPOINT_NAME}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
@@ -91,7 +94,16 @@ class CheckpointPublisher:
             self._failed = True
             return
         self._failed = False
-        self.latest = text
+        self.latest, self.latest_head = text, cp
+
+    def status(self) -> dict[str, Any] | None:
+        """For `status` and the dashboard: the head the file states, and where it is."""
+        cp = self.latest_head
+        if cp is None:
+            return None
+        return {"file": str(self._path), "seal": cp.seal_no, "record": cp.seq,
+                "epoch": cp.epoch, "time": cp.t_wall, "head": cp.head.hex(),
+                "text": self.latest}
 
 
 def read_checkpoint(path: Path, public_key_hex: str) -> Checkpoint:

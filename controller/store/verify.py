@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pyrage
 from cryptography.exceptions import InvalidTag
 
 from controller.errors import EdgewardenError
-from controller.store import database, sealstate
+from controller.store import database, sealstate, state_auth
 from controller.store.checkpoint_file import check_against, checkpoint_path, device_head
 from controller.store.history import EpochKeys
 from controller.store.keyschedule import KeySchedule, fingerprint, key_at
@@ -27,6 +27,7 @@ from controller.store.layout import StoreLayout, read_manifest
 from controller.store.media import file_sha256, orphans
 from controller.store.records import Header, chain_hash, genesis_hash, nonce_for
 from controller.store.sealing import GENESIS_MAC, Seal, seal_is_valid
+from controller.store.tombstone import Explainer, parse_source
 
 _MAX_PROBLEMS = 200
 
@@ -65,6 +66,7 @@ def verify_store(
     identity: pyrage.x25519.Identity | None = None,
     progress: Callable[[int, int], None] | None = None,
     checkpoints: Sequence[Path] = (),
+    retention_days: Mapping[str, float] | None = None,
 ) -> VerifyReport:
     """Check everything that can be checked with the keys given; never modifies the store."""
     layout = StoreLayout(Path(data_dir))
@@ -101,8 +103,12 @@ def verify_store(
         _check_checkpoints(report, layout, manifest, seals, checkpoints)
         total = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         keys = EpochKeys(conn, identity) if identity is not None else None
-        _check_records(report, conn, seals, epochs, store_id, keys, total, progress)
-        _check_media(report, conn, layout)
+        gone = _tombstones(conn, retention_days)
+        _check_records(report, conn, seals, epochs, store_id, keys, total, progress, gone)
+        _check_media(report, conn, layout, gone)
+        for text in gone.problems:
+            report.problem(text)
+        _check_saved_state(report, layout, conn)
     finally:
         conn.close()
     if seed is None:
@@ -166,6 +172,31 @@ def _check_checkpoints(
                             f"(missing, stale or not signed by this store's key)")
 
 
+def _tombstones(conn: sqlite3.Connection,
+                retention_days: Mapping[str, float] | None) -> Explainer:
+    """Hook: every tombstone (its header is checked by the chain pass like any other)."""
+    gone = Explainer(retention_days)
+    for seq, t_wall, source in conn.execute(
+            "SELECT seq, t_wall, source FROM records WHERE source LIKE 'tombstone/%'"):
+        detail = parse_source(source)
+        if detail is not None:
+            gone.add(seq, t_wall, detail)
+    return gone
+
+
+def _check_saved_state(report: VerifyReport, layout: StoreLayout,
+                       conn: sqlite3.Connection) -> None:
+    """Hook (state_auth): anomaly-state.json must be the state the chain last recorded."""
+    path = layout.data_dir / "anomaly-state.json"
+    try:
+        data: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        data = None
+    verdict = state_auth.judge(path, data, state_auth.last_recorded(conn))
+    if verdict.problem is not None:
+        report.problem(verdict.problem)
+
+
 def _check_key_state(
     report: VerifyReport, layout: StoreLayout, seals: list[Seal],
     epochs: dict[int, tuple[bool, bool]], seed: bytes | None,
@@ -174,7 +205,9 @@ def _check_key_state(
     try:
         state = sealstate.load(layout.seal_state)
     except EdgewardenError as exc:
-        report.notes.append(f"sealing key state not checked: {exc}")
+        # the writer always leaves a sealing state (it evolves, never deletes it)
+        report.problem(f"sealing key state missing or unreadable ({exc}): the device's "
+                       "sealing state is gone, so a cut tail cannot be ruled out")
         return
     last = max(epochs) if epochs else -1
     ended = {s.epoch for s in seals if s.kind == "end"}
@@ -198,8 +231,10 @@ def _stream(conn: sqlite3.Connection) -> Iterator[_Row]:
 def _check_records(
     report: VerifyReport, conn: sqlite3.Connection, seals: list[Seal],
     epochs: dict[int, tuple[bool, bool]], store_id: bytes, keys: EpochKeys | None,
-    total: int, progress: Callable[[int, int], None] | None,
+    total: int, progress: Callable[[int, int], None] | None, gone: Explainer,
 ) -> None:
+    ended_at = {s.epoch: s.t_wall for s in seals if s.kind == "end"}
+    explained: set[int] = set()
     media: dict[int, list[str]] = {}
     for seq, sha in conn.execute("SELECT seq, sha256 FROM media"):
         media.setdefault(seq, []).append(sha)
@@ -218,6 +253,10 @@ def _check_records(
         shredded = epochs.get(s.epoch, (False, False))[1]
         if not in_range and count > 0 and shredded:
             head, expected = s.last_hash, s.last_seq + 1  # authenticated by the seal
+            if s.epoch not in explained:
+                explained.add(s.epoch)
+                if why := gone.epoch_gone(s.epoch, ended_at.get(s.epoch)):
+                    report.problem(why)
             continue
         for row in in_range:
             seq, t_wall, epoch, kind, source, severity, prev, body_hash, ct = row
@@ -233,6 +272,8 @@ def _check_records(
             hb = header.encode()
             if ct is None:
                 report.tombstones += 1
+                if why := gone.body_gone(seq, kind, t_wall):
+                    report.problem(why)
             else:
                 ct = bytes(ct)
                 if not hmac.compare_digest(hashlib.sha256(ct).digest(), body_hash):
@@ -282,7 +323,13 @@ def _check_tag(
         report.problem(f"record {header.seq}: AEAD tag does not verify")
 
 
-def _check_media(report: VerifyReport, conn: sqlite3.Connection, layout: StoreLayout) -> None:
+def _check_media(report: VerifyReport, conn: sqlite3.Connection, layout: StoreLayout,
+                 gone: Explainer) -> None:
+    for seq, sha, state, kind, t_wall in conn.execute(
+            "SELECT m.seq, m.sha256, m.state, r.kind, r.t_wall FROM media m "
+            "JOIN records r ON r.seq = m.seq WHERE m.state != 'stored'"):
+        if why := gone.media_gone(seq, sha, state, kind, t_wall):
+            report.problem(why)
     referenced: set[str] = set()
     for seq, sha in conn.execute("SELECT seq, sha256 FROM media WHERE state = 'stored'"):
         referenced.add(sha)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
-from controller.store import clock, database, media, retention, sealstate, space
+from controller.store import clock, database, media, retention, sealstate, space, tombstone
 from controller.store.checkpoint_file import CheckpointPublisher
 from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
@@ -564,9 +564,14 @@ class RecordWriter:
                 self._enqueue(item)
                 self._cond.notify()
 
-    def _audit_item(self, body: dict[str, Any]) -> _Item:
+    def _audit_item(self, body: dict[str, Any], source: str = "store") -> _Item:
         plain = encode_body(body, (), self._monotonic(), self._boot_id, self._synced)
-        return _Item("audit", "store", "info", plain, (), self._wall(), None)
+        return _Item("audit", source, "info", plain, (), self._wall(), None)
+
+    def _tombstones(self, body: dict[str, Any], detail: dict[str, Any]) -> list[_Item]:
+        """Hook: audit records that are also tombstones (readable by verify, chained)."""
+        return [self._audit_item(body, tombstone.source_for(d))
+                for d in tombstone.details(detail)]
 
     def _run(self) -> None:
         interval = self.cfg.commit_interval_ms / 1000.0
@@ -825,12 +830,14 @@ class RecordWriter:
             return []
         self.stats.shed_media_files += count
         log.warning("disk nearly full: shed %d media files (%d bytes)", count, size)
-        return [self._audit_item({"action": "shed-media", "files": count, "bytes": size,
-                                  "sha256": hashes[:100], "reason": "low disk space"})]
+        return self._tombstones({"action": "shed-media", "files": count, "bytes": size,
+                                 "sha256": hashes[:100], "reason": "low disk space"},
+                                {"why": "shed-media", "sha256": hashes})
 
     def _shed_readings(self) -> list[_Item]:
         target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
         total, first, last = 0, None, None
+        shed: list[int] = []
         while self._fs_free() + self._db_free() < target:
             seqs = [r[0] for r in self._conn.execute(
                 "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
@@ -843,15 +850,17 @@ class RecordWriter:
                 self._executemany, "DELETE FROM bodies WHERE seq = ?", gone))
             self._give_back_pages()
             total += len(seqs)
+            shed.extend(seqs)
             first = seqs[0] if first is None else first
             last = seqs[-1]
         if not total:
             return []
         self.stats.shed_readings += total
         log.warning("disk nearly full: shed %d old readings", total)
-        return [self._audit_item({"action": "shed-readings", "records": total,
-                                  "first_seq": first, "last_seq": last,
-                                  "reason": "low disk space"})]
+        return self._tombstones({"action": "shed-readings", "records": total,
+                                 "first_seq": first, "last_seq": last,
+                                 "reason": "low disk space"},
+                                {"why": "shed-readings", "seqs": tombstone.ranges(shed)})
 
     def _give_back_pages(self) -> None:
         """Hand freed pages back to the file system, so shedding really frees disk space.
@@ -939,6 +948,10 @@ class RecordWriter:
                 "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq IN "
                 "(SELECT seq FROM records WHERE kind = ? AND t_wall < ?)", (kind, cutoff)
             ).fetchall()
+            # the tombstone is durable before anything goes (a crash leaves it, harmless)
+            self._write(self._tombstones(
+                {"action": "retention-expire", "kind": kind, "records": len(seqs)},
+                {"why": "retention", "at": now, "cutoffs": {kind: cutoff}}))
             for _, sha in files:
                 self._delete_media_file(sha)
             media_deleted += len(files)
@@ -988,6 +1001,9 @@ class RecordWriter:
                 c.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi))
                 c.execute("DELETE FROM media WHERE seq BETWEEN ? AND ?", (lo, hi))
 
+            self._write(self._tombstones(
+                {"action": "retention-shred", "epoch": int(epoch)},
+                {"why": "retention", "at": now, "shredded": [int(epoch)]}))
             self._transaction(shred)
             shredded.append(int(epoch))
         return shredded
