@@ -333,7 +333,10 @@ def _check_chain(lines: list[_Line], seals: list[Seal], segment: dict[str, Any],
     for line in lines:
         if line.seq != expected:
             bridge = by_last.get(line.seq - 1)
-            if line.seq > expected and bridge and line.seq - 1 >= expected:
+            if line.seq > expected and bridge and line.seq - 1 >= expected and \
+                    not _whole_epochs_gone(seals, expected, line.seq - 1, report):
+                head = bridge[-1].last_hash  # reported: a gap that is not whole epochs
+            elif line.seq > expected and bridge and line.seq - 1 >= expected:
                 report.notes.append(f"records {expected}..{line.seq - 1} absent (shredded "
                                     f"epoch); bridged by seal {bridge[-1].seal_no}")
                 head = bridge[-1].last_hash
@@ -387,6 +390,23 @@ def _check_chain(lines: list[_Line], seals: list[Seal], segment: dict[str, Any],
         prev = s
     if seals[-1].last_seq < last:
         report.problem(f"records {seals[-1].last_seq + 1}..{last}: not covered by any seal")
+
+
+def _whole_epochs_gone(seals: list[Seal], first: int, last: int,
+                       report: BundleReport) -> bool:
+    """Hook: a gap is a shredded epoch only when it is whole epochs, end seal to end seal.
+
+    Shredding removes every record of a closed epoch and nothing else, so records
+    first..last may be absent only when an end seal ends right before them and the end
+    seals of the epochs that held them end right at `last`.
+    """
+    before = [s for s in seals if s.last_seq == first - 1]
+    after = [s for s in seals if s.last_seq == last and s.kind == "end"]
+    ok = (first == 1 or any(s.kind == "end" for s in before)) and bool(after)
+    if not ok:
+        report.problem(f"records {first}..{last} absent, but they are not whole epochs "
+                       "(shredding removes only whole closed epochs): records were removed")
+    return ok
 
 
 def _check_media_entries(doc: dict[str, Any], lines: list[_Line], files: dict[str, str],

@@ -68,3 +68,29 @@ def test_bundle_whose_carried_checkpoint_is_removed_or_edited_fails(
     carried.write_text("\n".join(text))
     result = verify_bundle(bundle)
     assert result.returncode != 0, result.stdout
+
+
+def test_records_cut_between_two_seals_and_resigned_fail(store: Store, out_dir: Path,
+                                                         tmp_path: Path) -> None:
+    """The issue's attack: drop a sealed run of records (an alarm among them), re-sign
+    with the card's signing.key; the gap used to pass as a "shredded epoch"."""
+    import itertools
+    import json
+
+    from tests.evidence.test_tamper import _resign
+
+    bundle = export_bundle(store.data_dir, out_dir, Selection(), now=T0, name="b").path
+    seals = [json.loads(x) for x in (bundle / "data" / "seals.jsonl").read_text().splitlines()]
+    a, b = next((x, y) for x, y in itertools.pairwise(seals)
+                if x["epoch"] == y["epoch"] == 1 and y["last_seq"] > x["last_seq"])
+    cut = range(a["last_seq"] + 1, b["last_seq"] + 1)
+
+    def drop(lines: list[dict[str, object]]) -> None:
+        lines[:] = [x for x in lines if x["seq"] not in cut]
+
+    _resign(bundle, store, drop)
+    public = read_manifest(StoreLayout(store.data_dir))["signing_public_key"]
+    result = verify_bundle(bundle, "--signing-key", public)
+    assert result.returncode != 0
+    assert f"records {cut[0]}..{cut[-1]} absent, but they are not whole epochs" in \
+        result.stdout, result.stdout
