@@ -103,7 +103,7 @@ class AlarmDesk:
         state_file: Path | None = None,
         nodes: list[str] | None = None,
         node_detail: NodeDetail | None = None,
-        attest: Callable[[bytes], None] | None = None,
+        attest: Callable[[bytes], bool] | None = None,
         trusted: bool = True,
     ) -> None:
         self.engine = engine
@@ -159,8 +159,10 @@ class AlarmDesk:
         if self._state_file is None:
             return
         data = json.dumps(self.engine.save_state()).encode("utf-8")
-        if self._attest is not None:
-            self._attest(data)
+        if self._attest is not None and not self._attest(data):
+            # the old file still matches the last digest recorded: keep it
+            log.warning("%s: not saved, its digest could not be recorded", self._state_file)
+            return
         write_atomic(self._state_file, data, 0o600)
 
     def _emit(self, transitions: list[AlarmTransition]) -> None:

@@ -34,6 +34,7 @@ from controller.service.handlers import ServiceHandlers, user_name
 from controller.store import RecordWriter, audit_inbox, state_auth
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
+from controller.store.writer import RecordNotStored, Ticket
 from controller.system.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from firmware_bridge.link import (
     ONLINE_STATES,
@@ -229,12 +230,16 @@ class Service:
                          "problem": verdict.problem})
         return verdict.trusted
 
-    def _attest_anomaly_state(self, data: bytes) -> None:
+    def _attest_anomaly_state(self, data: bytes) -> bool:
+        """Record the digest of a state about to be saved; True once it is durable."""
         ticket = self.record("audit", state_auth.source_for(data), "info",
                              {"action": "anomaly-state.saved", "bytes": len(data)})
-        wait = getattr(ticket, "wait_durable", None)
-        if wait is not None:
-            wait(5.0)
+        if not isinstance(ticket, Ticket):
+            return False
+        try:
+            return ticket.wait_durable(5.0)
+        except RecordNotStored:
+            return False
 
     def _node_names(self, cfg: Config) -> set[str]:
         """Every name a node may have in readings: configured, fixed or registered."""
