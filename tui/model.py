@@ -166,6 +166,8 @@ class Camera:
     state: str = "unknown"
     fps: float | None = None
     last_detection: Detection | None = None
+    media_bytes: int | None = None  # media stored for this camera
+    days_held: float | None = None  # days of footage its budget holds at the current rate
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,25 @@ class Status:
     health: Health = field(default_factory=Health)
     store: StoreInfo = field(default_factory=StoreInfo)
     export_available: bool = False
+    forwarder: ForwarderInfo | None = None
+
+
+@dataclass(frozen=True)
+class ForwarderInfo:
+    """The MQTT forwarder's last report to the service (None: no forwarder reports)."""
+
+    connected: bool
+    outbox: int
+    last_error: str = ""
+    broker: str = ""
+
+
+def parse_forwarder(raw: Any) -> ForwarderInfo | None:
+    if not isinstance(raw, dict):
+        return None
+    d = _dict(raw)
+    return ForwarderInfo(connected=_bool(d.get("connected")), outbox=_int(d.get("outbox")),
+                         last_error=_str(d.get("last_error")), broker=_str(d.get("broker")))
 
 
 # ----------------------------------------------------------------------------- history
@@ -251,7 +272,7 @@ def parse_channel(raw: Any) -> Channel:
 
 
 def parse_link(raw: Any) -> LinkStats:
-    """``{"frames_ok": n, "rejected": {reason: n}}`` (or those keys on the node itself)."""
+    """The node's own ``frames_ok`` and ``rejected`` ({reason: n}), as the service sends them."""
     d = _dict(raw)
     rejected = {str(k): _int(v) for k, v in _dict(d.get("rejected")).items()}
     return LinkStats(frames_ok=_int(d.get("frames_ok")), rejected=rejected)
@@ -274,7 +295,7 @@ def parse_node(raw: Any) -> Node:
         firmware=_str(d.get("firmware")),
         sample_rate_hz=_float(d.get("sample_rate_hz")),
         channels=tuple(parse_channel(c) for c in _list(d.get("channels"))),
-        link=parse_link(d.get("link") if isinstance(d.get("link"), dict) else d),
+        link=parse_link(d),
     )
 
 
@@ -336,7 +357,13 @@ def parse_camera(raw: Any) -> Camera:
                                                   _str(d.get("state"), "unknown")),
         fps=_float(d.get("fps")),
         last_detection=parse_detection(d.get("last_detection")),
+        media_bytes=_int_or_none(_dict(d.get("media")).get("stored_bytes")),
+        days_held=_float(_dict(d.get("media")).get("days_held")),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def parse_health(raw: Any) -> Health:
@@ -426,6 +453,7 @@ def parse_status(raw: Any) -> Status:
         health=parse_health(d.get("health")),
         store=parse_store(d.get("store")),
         export_available=_bool(d.get("export_available")),
+        forwarder=parse_forwarder(d.get("forwarder")),
     )
 
 

@@ -11,6 +11,12 @@ been the better one so far. The mean of that normalised error over the last
 tail of 1e-5 and 1.0 is 1e-10 or beyond. A reading beyond the range the channel has ever
 shown (by more than ``range_margin`` of it plus one usual error) scores 1.0, and so does
 the first reading after a gap.
+A third predictor, the time-of-week profile (``season_bins`` bins over ``season_s``, each a
+running mean of its readings), has its own usual error and its own likelihood; the score
+is the larger of the two, but the profile's counts only after it has judged
+``warmup_readings`` readings (and one period) and while its usual error is under
+``SEASON_GAIN`` x the level's and under the previous reading's: on a strongly daily-shaped
+or weekly-shaped stream it sees a wrong day whose readings are all in range.
 
 The score rises at the onset of unusual behaviour and falls back while it lasts, because
 both the predictors and the error distribution take the new behaviour in. A raise (score
@@ -43,6 +49,10 @@ SD_FLOOR = 1e-3  # the short mean's deviation never counts as less than this
 LOG_TAIL_FLOOR = -23.025850929940457  # log(1e-10): the tail that scores 1.0
 RANGE_ERRORS = 1.0  # a new extreme counts only this many usual errors beyond the range
 DAMPING = 0.1  # the emitted score is multiplied by this during the refractory period
+SEASON_ALPHA = 0.25  # a profile bin moves this share toward each reading that falls in it
+SEASON_GAIN = 0.5  # the profile judges only while its usual error is under this x the level's
+PREV_GATE = 1.0  # ...and this x the previous reading's (a flat stream with spikes is not seasonal)
+SEASON_CLIP = CLIP  # a bin moves toward at most this many usual errors: a wrong day is not learned
 PREDICTORS = ("level", "previous reading")
 _QUIET: RuleResult = (0.0, False)
 
@@ -53,9 +63,10 @@ class OnsetScore:
     __slots__ = (
         "a_cache", "active", "dt_cache", "err", "hi", "history_s", "interval", "last",
         "last_raise", "last_t", "level", "level_s", "lo", "m_mean", "m_var", "n", "name",
-        "range_margin", "refractory_s", "resolution", "severity", "short", "short_n",
-        "short_sum", "spread", "spread_s", "start_t", "threshold", "warmup_readings",
-        "warmup_s", "why",
+        "range_margin", "refractory_s", "resolution", "s_mean", "s_n", "s_short", "s_sum",
+        "s_var", "season_bins", "season_s", "severity", "short", "short_n", "short_sum",
+        "spread", "spread_s", "start_t", "sv", "threshold", "warmup_readings", "warmup_s",
+        "why",
     )
 
     def __init__(
@@ -65,10 +76,12 @@ class OnsetScore:
         spread_s: float = 259_200.0,
         history_s: float = 1_209_600.0,
         short_readings: int = 10,
-        refractory_s: float = 21_600.0,
+        refractory_s: float = 43_200.0,
         warmup_s: float = 172_800.0,
         warmup_readings: int = 300,
         range_margin: float = 0.01,
+        season_s: float = 604_800.0,
+        season_bins: int = 672,
     ) -> None:
         self.name = "adaptive"
         self.severity = WARNING
@@ -81,13 +94,21 @@ class OnsetScore:
         self.warmup_s = warmup_s
         self.warmup_readings = warmup_readings
         self.range_margin = range_margin
+        self.season_s = season_s
+        self.season_bins = max(1, season_bins) if season_s > 0.0 else 0
+        self.sv: list[float | None] = [None] * self.season_bins  # the time-of-week profile
+        self.s_n = 0  # readings the profile has predicted
+        self.s_short: deque[float] = deque()
+        self.s_sum = 0.0
+        self.s_mean = 0.0
+        self.s_var = 0.0
         self.n = 0
         self.start_t = 0.0
         self.last_t = 0.0
         self.last = 0.0
         self.interval = 0.0  # 0 until a positive step was seen
         self.level = 0.0
-        self.spread = [0.0, 0.0]  # long-run mean error of each predictor
+        self.spread = [0.0, 0.0, 0.0]  # long-run mean error: level, previous, profile
         self.resolution = math.inf  # smallest nonzero step the signal has made
         self.lo = math.inf
         self.hi = -math.inf
@@ -164,7 +185,7 @@ class OnsetScore:
         self.level = level + a_level * diff
         # the predictor that has been better so far judges the reading
         sp = self.spread
-        s_level, s_prev = sp
+        s_level, s_prev = sp[0], sp[1]
         if s_prev < s_level:
             which, e, s = 1, e_prev, s_prev
         else:
@@ -203,6 +224,10 @@ class OnsetScore:
         z = d / sd
         tail = 0.5 * math.erfc(z * 0.7071067811865476) if z > 0.0 else 0.5
         score = math.log(tail) / LOG_TAIL_FLOOR if tail > 1e-10 else 1.0
+        s_score = self._season(t, value, gap, a_spread, a_hist, res, s_level, s_prev) if (
+            self.season_bins) else 0.0
+        if s_score > score:
+            score = s_score
         lo = self.lo
         hi = self.hi
         margin = self.range_margin * (hi - lo) + RANGE_ERRORS * s
@@ -219,7 +244,7 @@ class OnsetScore:
         if outside or gap:
             score = 1.0
         in_refractory = t - self.last_raise < self.refractory_s
-        self.why = (which, e, s, m, mu, sd, tail, outside, gap, dt, in_refractory)
+        self.why = (which, e, s, m, mu, sd, tail, outside, gap, dt, in_refractory, s_score)
         if in_refractory:
             # one alarm per episode: the condition holds while the raw score stays high
             active = self.active and score >= self.threshold * 0.5
@@ -233,15 +258,85 @@ class OnsetScore:
         self.active = False
         return (score, False)
 
+    def _season(self, t: float, value: float, gap: bool, a_spread: float, a_hist: float,
+                res: float, s_level: float, s_prev: float) -> float:
+        """The time-of-week profile's likelihood: how unlikely the recent errors against the profile
+        (the mean of each time-of-week bin) are; 0 until it has judged ``warmup_readings``
+        readings, and while its usual error is not under ``SEASON_GAIN`` x the level's
+        and ``PREV_GATE`` x the previous reading's."""
+        bins = self.season_bins
+        b = int(t % self.season_s * bins / self.season_s)
+        if b >= bins:
+            b = bins - 1
+        sv = self.sv
+        pred = sv[b]
+        sp = self.spread
+        s = sp[2]
+        if pred is None:
+            sv[b] = value
+            return 0.0
+        e = value - pred
+        lim = SEASON_CLIP * s
+        if s > 0.0 and e > lim:
+            sv[b] = pred + SEASON_ALPHA * lim
+        elif s > 0.0 and e < -lim:
+            sv[b] = pred - SEASON_ALPHA * lim
+        else:
+            sv[b] = pred + SEASON_ALPHA * e
+        if t - self.start_t < self.season_s:
+            return 0.0
+        if e < 0.0:
+            e = -e
+        n = self.s_n + 1
+        self.s_n = n
+        k = 1.0 / n
+        lim = CLIP * s if s > 0.0 else e
+        sp[2] = s + (a_spread if a_spread > k else k) * ((e if e < lim else lim) - s)
+        if s < 0.5 * res:
+            s = 0.5 * res
+        if s > 0.0:
+            raw = e / s
+            if raw > CLIP:
+                raw = CLIP
+        else:
+            raw = CLIP if e > 0.0 else 0.0
+        q = self.s_short
+        if gap:
+            q.clear()
+            self.s_sum = 0.0
+        q.append(raw)
+        total = self.s_sum + raw
+        size = len(q)
+        if size > self.short_n:
+            total -= q.popleft()
+            size -= 1
+        self.s_sum = total
+        m = total / size
+        mu = self.s_mean
+        var = self.s_var
+        d = m - mu
+        a = a_hist if a_hist > k else k
+        self.s_mean = mu + a * d
+        self.s_var = (1.0 - a) * (var + a * d * d)
+        if (n <= self.warmup_readings or not s < SEASON_GAIN * s_level
+                or not s < PREV_GATE * s_prev or d <= 0.0):
+            return 0.0
+        sd = math.sqrt(var) if var > SD_FLOOR * SD_FLOOR else SD_FLOOR
+        tail = 0.5 * math.erfc(d / sd * 0.7071067811865476)
+        return math.log(tail) / LOG_TAIL_FLOOR if tail > 1e-10 else 1.0
+
     def explain(self) -> str:
         """Why the latest reading scored as it did, in words and numbers."""
         why = self.why
         if len(why) == 1:
             return f"{why[0]}: no score yet (learning)"
-        which, e, s, m, mu, sd, tail, outside, gap, dt, in_refractory = why
+        which, e, s, m, mu, sd, tail, outside, gap, dt, in_refractory, s_score = why
         text = (f"predictor {PREDICTORS[which]}: error {e:.6g} = {e / s if s else 0.0:.2f} x "
                 f"its usual {s:.6g}; mean of the last {len(self.short)} normalised errors "
                 f"{m:.3f} vs usual {mu:.3f} +- {sd:.3f}: tail probability {tail:.3g}")
+        if s_score > 0.0:
+            text += (f"; the time-of-week profile's recent errors score {s_score:.3f} "
+                     "(the larger of the two counts)")
         if outside:
             text += f"; beyond the range ever seen [{self.lo:.6g}, {self.hi:.6g}]: score 1"
         if gap:
@@ -259,7 +354,9 @@ class OnsetScore:
             "short": list(self.short), "short_sum": self.short_sum, "m_mean": self.m_mean,
             "m_var": self.m_var,
             "last_raise": None if self.last_raise == -math.inf else self.last_raise,
-            "active": self.active,
+            "active": self.active, "profile": list(self.sv), "profile_n": self.s_n,
+            "profile_short": list(self.s_short), "profile_sum": self.s_sum,
+            "profile_mean": self.s_mean, "profile_var": self.s_var,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -267,11 +364,22 @@ class OnsetScore:
         nums = [float(state[k]) for k in ("start_t", "last_t", "last", "interval", "level",
                                           "m_mean", "m_var", "short_sum")]
         spread = [float(x) for x in state["spread"]]
+        if len(spread) == 2:  # saved before the profile existed: it starts afresh
+            spread.append(0.0)
+        profile = [None if x is None else float(x) for x in state.get("profile", [])]
+        if len(profile) != self.season_bins:  # none saved, or the bins changed: afresh
+            profile, s_n, s_short, s_nums = [None] * self.season_bins, 0, [], [0.0] * 3
+        else:
+            s_n = int(state["profile_n"])
+            s_short = [float(x) for x in state["profile_short"]][-self.short_n:]
+            s_nums = [float(state[k]) for k in ("profile_sum", "profile_mean", "profile_var")]
+        s_all = [x for x in profile if x is not None] + s_short + s_nums
         short = [float(x) for x in state["short"]][-self.short_n:]
         res, lo, hi, raised = (state[k] for k in ("resolution", "lo", "hi", "last_raise"))
         opt = [float(x) for x in (res, lo, hi, raised) if x is not None]
-        if (n < 0 or len(spread) != 2 or min(spread) < 0 or nums[3] < 0 or nums[6] < 0
-                or not all(math.isfinite(x) for x in nums + spread + short + opt)):
+        if (n < 0 or s_n < 0 or len(spread) != 3 or min(spread) < 0 or nums[3] < 0
+                or nums[6] < 0 or s_nums[2] < 0
+                or not all(math.isfinite(x) for x in nums + spread + short + opt + s_all)):
             raise ValueError("onset score state out of range")
         self.n = n
         (self.start_t, self.last_t, self.last, self.interval, self.level, self.m_mean,
@@ -283,3 +391,7 @@ class OnsetScore:
         self.hi = -math.inf if hi is None else float(hi)
         self.last_raise = -math.inf if raised is None else float(raised)
         self.active = bool(state["active"])
+        self.sv = profile
+        self.s_n = s_n
+        self.s_short = deque(s_short)
+        self.s_sum, self.s_mean, self.s_var = s_nums

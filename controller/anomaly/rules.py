@@ -640,6 +640,8 @@ def build_rules(cfg: ChannelRulesConfig) -> list[Rule]:
                 warmup_s=cfg.onset_warmup_s,
                 warmup_readings=cfg.onset_warmup_readings,
                 range_margin=cfg.onset_range_margin,
+                season_s=cfg.onset_season_s,
+                season_bins=cfg.onset_season_bins,
             )
         )
     elif cfg.adaptive == "mad":

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from controller.camera.clip import ClipRecorder
 from controller.camera.frame import Frame
 from controller.camera.masks import PrivacyMask
+from controller.camera.segments import KeyframeSegmentOutput
 from controller.camera.source import CameraDown
 from controller.config import CameraConfig
 from controller.errors import UsageError
@@ -77,6 +78,7 @@ class PicameraSource:
         self._modules = modules
         self._camera: Any = None
         self._output: Any = None
+        self._segments: KeyframeSegmentOutput | None = None
         self._index = 0
         self._dropped = 0
         self._last_sequence: int | None = None
@@ -114,14 +116,23 @@ class PicameraSource:
             camera.configure(video)
             if self._mask:
                 camera.pre_callback = self._black_out(mods)
-            encoder = mods.H264Encoder(bitrate=cfg.h264_bitrate)
-            output = mods.CircularOutput(
-                buffersize=max(1, round(cfg.fps * cfg.pre_roll_s)), outputtofile=False
-            )
+            segments = None
+            if cfg.recording == "off":
+                # no recording: the encoder only keeps a pre-roll for `clip_recorder`
+                encoder = mods.H264Encoder(bitrate=cfg.h264_bitrate)
+                output: Any = mods.CircularOutput(
+                    buffersize=max(1, round(cfg.fps * cfg.pre_roll_s)), outputtofile=False
+                )
+            else:
+                # segments: an IDR frame with SPS/PPS every segment, cut there
+                segment_s = max(1.0, cfg.segment_s)
+                encoder = mods.H264Encoder(bitrate=cfg.h264_bitrate, repeat=True,
+                                           iperiod=max(1, round(cfg.fps * segment_s)))
+                output = segments = KeyframeSegmentOutput(segment_s, clock=self._clock)
             camera.start_recording(encoder, output)
         except (RuntimeError, OSError, IndexError, ValueError) as exc:
             raise CameraDown(f"picamera2 camera {self.camera_number}: {exc}") from None
-        self._camera, self._output = camera, output
+        self._camera, self._output, self._segments = camera, output, segments
 
     def _black_out(self, mods: PicameraModules) -> Callable[[Any], None]:
         mask = self._mask
@@ -158,13 +169,20 @@ class PicameraSource:
                 self._dropped += sequence - self._last_sequence - 1
             self._last_sequence = sequence
 
+    def segment_encoder(self) -> KeyframeSegmentOutput:
+        """The hardware encoder's segments (the camera must be open, recording not off)."""
+        if self._segments is None:
+            raise CameraDown(f"picamera2 camera {self.camera_number} is not recording")
+        return self._segments
+
     def clip_recorder(self) -> ClipRecorder:
-        if self._output is None:
+        if self._output is None or self._segments is not None:
             raise CameraDown(f"picamera2 camera {self.camera_number} is not open")
         return CircularOutputRecorder(self._output)
 
     def close(self) -> None:
         camera, self._camera, self._output = self._camera, None, None
+        self._segments = None
         self._last_sequence = None
         if camera is None:
             return

@@ -33,11 +33,14 @@ COMMANDS = {
     "monitor": "print readings and rejected frames from a serial port",
     "anomaly": "replay and explain anomaly rules on recorded data",
     "detect": "run the camera detection pipeline on a recording",
+    "plates": "read number plates offline (images, folders, video)",
+    "vehicles": "manage the vehicle register (allow/watch/deny plates)",
     "verify": "check the record store's hash chain, seals and tags",
     "export": "write an evidence bundle (BagIt) to a directory",
     "verify-bundle": "check an evidence bundle",
     "install": "lay out systemd units, udev rules and config",
     "doctor": "check this device's setup",
+    "forward": "publish alarms, events and readings to an MQTT broker",
 }
 COMMAND_MODULES = tuple(name.replace("-", "_") for name in COMMANDS)
 

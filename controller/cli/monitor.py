@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -105,6 +106,9 @@ def _fields(message: Message) -> dict[str, object]:
 
 async def _monitor(args: argparse.Namespace, keys: KeyLookup) -> int:
     printer = _Printer(args.json)
+    # the monitor says itself, in one line, why a port could not be opened; the link's own
+    # "retrying" warning (for the service's log) would be a second line here
+    logging.getLogger("firmware_bridge.link").setLevel(logging.ERROR)
     spec = PortSpec(args.port, baudrate=args.baudrate, max_frames_per_second=args.max_rate)
     link = LinkManager([spec], keys, observer=printer)
     printer.on_broken_pipe = link.stop

@@ -222,6 +222,9 @@ class StoreConfig(_Checked):
     reserved_space_mb: int = bounded(64, NON_NEGATIVE)
     # below reserve + margin the store sheds media first, then the oldest readings
     shed_margin_mb: int = bounded(64, NON_NEGATIVE)
+    # media (segments, snapshots) kept at most; the oldest are shed first; 0 = no budget
+    # (the disk's reserve still applies)
+    media_budget_mb: float = bounded(0.0, NON_NEGATIVE)
     # records queued for the writer; beyond it readings/health/events are dropped (counted)
     max_pending_records: int = bounded(100_000, AT_LEAST_ONE)
     # days to keep each record kind; a kind not listed (or 0) is kept forever
@@ -230,6 +233,7 @@ class StoreConfig(_Checked):
             "reading": 30.0,
             "health": 30.0,
             "event": 90.0,
+            "recording": 90.0,
             "alarm": 365.0,
             "audit": 365.0,
             "link": 365.0,
@@ -279,12 +283,16 @@ class ChannelRulesConfig(_Checked):
     onset_spread_s: float = bounded(259_200.0, POSITIVE)
     onset_history_s: float = bounded(1_209_600.0, POSITIVE)
     onset_short_readings: int = bounded(10, AT_LEAST_ONE)  # recent errors in the judged mean
-    onset_refractory_s: float = bounded(21_600.0, NON_NEGATIVE)  # no new raise this long
+    onset_refractory_s: float = bounded(43_200.0, NON_NEGATIVE)  # no new raise this long
     # no score until this long or this many readings, whichever comes first
     onset_warmup_s: float = bounded(172_800.0, NON_NEGATIVE)
     onset_warmup_readings: int = bounded(300, NON_NEGATIVE)
     # a reading beyond the range ever seen by this share of it scores 1
     onset_range_margin: float = bounded(0.01, NON_NEGATIVE)
+    # a time-of-day profile in this many bins of this period (0 = none) is a third
+    # predictor, with its own likelihood, judged only on streams it predicts well
+    onset_season_s: float = bounded(604_800.0, NON_NEGATIVE)
+    onset_season_bins: int = bounded(672, AT_LEAST_ONE)
     # "ewma"/"mad": robust EWMA level and spreads with a learned daily profile, or a
     # rolling median/MAD over adaptive_window samples; they score the short-term mean
     # residual (fast_alpha) in spreads
@@ -317,6 +325,36 @@ class AnomalyConfig(_Checked):
 
 
 # --------------------------------------------------------------------------- cameras
+Priority = Literal["low", "medium", "high", "urgent"]
+
+
+@dataclass(frozen=True)
+class TamperConfig(_Checked):
+    """Camera tamper and health checks against a learned reference of the scene."""
+
+    enabled: bool = True
+    learn_s: float = bounded(5.0, POSITIVE)  # the first reference is learned over this long
+    # then it follows slow changes (dusk) with this time constant
+    adapt_s: float = bounded(600.0, POSITIVE)
+    delay_s: float = bounded(3.0, NON_NEGATIVE)  # a fault must hold this long to raise its alarm
+    clear_s: float = bounded(5.0, NON_NEGATIVE)  # and be gone this long to clear it
+    # grey-level spread below which the lens is covered
+    covered_contrast: float = bounded(6.0, NON_NEGATIVE)
+    # or this much darker with the detail gone
+    covered_brightness_ratio: float = bounded(0.35, FRACTION)
+    # detail left (vs reference) below which: blurred
+    blurred_detail_ratio: float = bounded(0.35, FRACTION)
+    # the median tile's edges correlate less than this with the reference: moved
+    moved_similarity: float = bounded(0.5, FRACTION)
+    # mean grey-level change between frames below which ... for frozen_s: frozen
+    frozen_change: float = bounded(0.3, NON_NEGATIVE)
+    frozen_s: float = bounded(10.0, POSITIVE)
+    priority_covered: Priority = "high"
+    priority_blurred: Priority = "medium"
+    priority_moved: Priority = "high"
+    priority_frozen: Priority = "medium"
+
+
 @dataclass(frozen=True)
 class CameraConfig(_Checked):
     """One camera: `source` is "picamera2:N", a V4L2 device, an RTSP URL or a file."""
@@ -337,7 +375,17 @@ class CameraConfig(_Checked):
     # an object still in view after this long is recorded and goes on in a new event with
     # a new clip (0 = never: a busy scene would keep its events and clip open forever)
     max_event_s: float = bounded(60.0, NON_NEGATIVE)
-    h264_bitrate: int = bounded(4_000_000, AT_LEAST_ONE)  # picamera2 H.264 encoder
+    # H.264 rate: picamera2's hardware encoder runs at it; the software encoder (libx264)
+    # keeps constant quality h264_crf (lower = better, bigger) and stays below it
+    h264_bitrate: int = bounded(4_000_000, AT_LEAST_ONE)
+    h264_crf: int = bounded(28, Bound(ge=0, le=51))
+    # what is recorded: "events" keeps segments around events (pre/post-roll), "continuous"
+    # keeps every segment, "off" records nothing (detection still runs)
+    recording: Literal["events", "continuous", "off"] = "events"
+    segment_s: float = bounded(4.0, Bound(ge=1))  # length of one encoded segment
+    # this camera's share of the media on the card; 0 = only store.media_budget_mb applies
+    media_budget_mb: float = bounded(0.0, NON_NEGATIVE)
+    tamper: TamperConfig = field(default_factory=TamperConfig)
     reopen_backoff_initial_s: float = bounded(0.5, POSITIVE)
     reopen_backoff_max_s: float = bounded(30.0, Bound(gt=0, not_below="reopen_backoff_initial_s"))
     # a stream (rtsp://, http://) that gives no frame for this long is down (a hung server)
@@ -406,6 +454,8 @@ class ControlConfig(_Checked):
     # a connection whose caller has no role is closed after this long without a request
     no_role_idle_s: float = bounded(1.0, POSITIVE)
     subscriber_queue_size: int = bounded(256, AT_LEAST_ONE)
+    # recent events kept so a subscriber (the forwarder) can resume after a reconnect
+    backlog_size: int = bounded(4096, NON_NEGATIVE)
     max_request_bytes: int = bounded(1_048_576, Bound(ge=1024))  # a request line fits
     # refusals audited one by one per caller and interval; the rest go into one summary
     refusals_audited_per_interval: int = bounded(10, NON_NEGATIVE)
@@ -422,6 +472,56 @@ class ExportConfig(_Checked):
     redact: bool = False
 
 
+# --------------------------------------------------------------------------- forward
+FORWARD_URL = re.compile(r"^(mqtts?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$")
+
+
+@dataclass(frozen=True)
+class ForwardConfig(_Checked):
+    """`edgewarden forward`: the MQTT forwarder, a separate process (issue 18).
+
+    Empty `url` means no forwarder is configured. Secrets never sit in this file: the
+    password is read from `password_file` (mode 0600), the client key from `client_key`.
+    """
+
+    url: str = ""  # mqtt://host[:1883] or mqtts://host[:8883]
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    username: str = ""
+    password_file: Path | None = None
+    client_id: str = ""  # empty: edgewarden-forward-<device>
+    topic_prefix: str = "edgewarden"
+    discovery_prefix: str = "homeassistant"
+    discovery: bool = True
+    publish_snapshots: bool = False
+    inbound_commands: bool = False
+    state_dir: Path = Path("/var/lib/edgewarden-forward")
+    outbox_max_messages: int = bounded(100_000, AT_LEAST_ONE)
+    reading_min_interval_s: float = bounded(5.0, NON_NEGATIVE)
+    keepalive_s: int = bounded(30, Bound(ge=5, le=3600))
+    reconnect_min_s: float = bounded(0.5, POSITIVE)
+    reconnect_max_s: float = bounded(30.0, Bound(not_below="reconnect_min_s"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.url:
+            m = FORWARD_URL.match(self.url)
+            if m is None:
+                raise FieldProblem("url", f"must be mqtt://host:port or mqtts://host:port, "
+                                          f"got {self.url!r}")
+            if m.group(3) is not None and not 1 <= int(m.group(3)) <= 65535:
+                raise FieldProblem("url", f"port must be in 1..65535, got {m.group(3)}")
+        if (self.client_cert is None) != (self.client_key is None):
+            raise FieldProblem("client_cert", "client_cert and client_key go together")
+        for name in ("topic_prefix", "discovery_prefix"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "+#") or value.startswith("/") \
+                    or value.endswith("/"):
+                raise FieldProblem(name, f"must be a topic level without + # or a leading "
+                                         f"or trailing /, got {value!r}")
+
+
 # --------------------------------------------------------------------------- top
 @dataclass(frozen=True)
 class Config:
@@ -434,6 +534,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    forward: ForwardConfig = field(default_factory=ForwardConfig)
 
 
 # =========================================================================== loading

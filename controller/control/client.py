@@ -159,6 +159,16 @@ class ControlClient:
     def subscribe(self, events: list[str] | None = None) -> Any:
         return self.call("subscribe", {"events": events} if events else {})
 
+    def subscribe_from(self, after: int, stream: str | None,
+                       events: list[str] | None = None) -> Any:
+        """Subscribe resuming after sequence `after` of `stream` (see the server)."""
+        args: dict[str, Any] = {"after": after}
+        if stream is not None:
+            args["stream"] = stream
+        if events:
+            args["events"] = events
+        return self.call("subscribe", args)
+
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Yield subscription events; stops after `timeout` seconds without one."""
         while True:
@@ -225,6 +235,16 @@ class AsyncControlClient:
     async def subscribe(self, events: list[str] | None = None) -> Any:
         return await self.call("subscribe", {"events": events} if events else {})
 
+    async def subscribe_from(self, after: int, stream: str | None,
+                             events: list[str] | None = None) -> Any:
+        """Subscribe resuming after sequence `after` of `stream` (see the server)."""
+        args: dict[str, Any] = {"after": after}
+        if stream is not None:
+            args["stream"] = stream
+        if events:
+            args["events"] = events
+        return await self.call("subscribe", args)
+
     async def events(self) -> AsyncIterator[Event]:
         """Subscription events until the connection ends."""
         while True:
@@ -232,6 +252,20 @@ class AsyncControlClient:
             if event is None:
                 return
             yield event
+
+    def pending_events(self, limit: int) -> list[Event]:
+        """Up to `limit` events already received, without waiting (to batch their work)."""
+        out: list[Event] = []
+        while len(out) < limit:
+            try:
+                event = self._events.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if event is None:  # the end: keep it for events()
+                self._events.put_nowait(None)
+                break
+            out.append(event)
+        return out
 
     async def close(self) -> None:
         self._task.cancel()

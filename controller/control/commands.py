@@ -23,6 +23,11 @@ config.apply            admin    validate, write and reload a new config
 node.sample_rate        admin    set a node's sampling rate
 pair                    admin    provision a node key
 export                  admin    write an evidence bundle
+vehicles.list           ops      the vehicle register (plates on allow/watch/deny)
+vehicles.add            admin    add (or replace) a register entry
+vehicles.remove         admin    remove a register entry
+vehicles.import         admin    add or replace entries from CSV, all or nothing
+forward.report          view     the MQTT forwarder's state (connected, outbox, error)
 ======================  =======  ==================================================
 """
 
@@ -97,8 +102,10 @@ class CommandSpec:
 #: The least role and the argument schema of every command.
 COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "status": CommandSpec(Role.VIEW, {}, "service state"),
-    "subscribe": CommandSpec(Role.VIEW, {"events": Arg(_LIST)},
-                             "stream reading/alarm/detection/health events"),
+    "subscribe": CommandSpec(Role.VIEW, {"events": Arg(_LIST), "after": Arg(_INT),
+                                         "stream": Arg(_STR)},
+                             "stream reading/alarm/detection/health events (after, stream:"
+                             " resume from the backlog after that sequence)"),
     "unsubscribe": CommandSpec(Role.VIEW, {}, "stop the event stream"),
     "alarms.ack": CommandSpec(Role.OPS, {"alarm": Arg(_STR, True), "comment": Arg(_STR)},
                               "acknowledge an alarm"),
@@ -128,6 +135,12 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
     "pair": CommandSpec(Role.ADMIN, {"node": Arg(_STR, True), "port": Arg(_STR),
                                      "name": Arg(_STR), "replace": Arg((bool,))},
                         "provision a node key (replace: rotate a paired node's key)"),
+    "forward.report": CommandSpec(
+        Role.VIEW, {"connected": Arg((bool,), True), "outbox": Arg(_INT, True),
+                    "last_error": Arg(_STR), "published": Arg(_INT), "gaps": Arg(_INT),
+                    "broker": Arg(_STR), "client_id": Arg(_STR), "refused": Arg(_STR)},
+        "the MQTT forwarder reports its state (shown in status and the TUI), and each "
+        "inbound command it refused (refused: why; audited)"),
     "export": CommandSpec(Role.ADMIN, {"days": Arg(_NUM), "dest": Arg(_STR),
                                        "redact": Arg((bool,)), "estimate": Arg((bool,)),
                                        "since": Arg(_NUM), "until": Arg(_NUM),
@@ -136,6 +149,15 @@ COMMAND_SPECS: Mapping[str, CommandSpec] = {
                           "write an evidence bundle (the last `days`, or since..until;"
                           " estimate: only its size)",
                           audit_as={"estimate": "export.estimate"}),
+    "vehicles.list": CommandSpec(Role.OPS, {}, "the vehicle register"),
+    "vehicles.add": CommandSpec(
+        Role.ADMIN, {"plate": Arg(_STR, True), "list": Arg(_STR, True), "label": Arg(_STR),
+                     "note": Arg(_STR), "priority": Arg(_STR), "replace": Arg((bool,))},
+        "add a register entry (replace: overwrite the plate's entry)"),
+    "vehicles.remove": CommandSpec(Role.ADMIN, {"plate": Arg(_STR, True)},
+                                   "remove a register entry"),
+    "vehicles.import": CommandSpec(Role.ADMIN, {"csv": Arg(_STR, True), "source": Arg(_STR)},
+                                   "add or replace entries from CSV text, all or nothing"),
 }
 
 #: Commands the server answers itself.
@@ -188,6 +210,11 @@ class ControlHandlers(Protocol):
     async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def pair(self, call: Call, args: dict[str, Any]) -> Any: ...
     async def export(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any: ...
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)

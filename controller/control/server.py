@@ -15,6 +15,12 @@ alarms; a caller without a role is disconnected after `no_role_idle_s` without a
 Refusals (no role, role too low, malformed lines, busy) are audited through a
 :class:`RefusalLimiter`: the first few per caller and interval one by one, the rest as one
 summary per interval (audit command ``control.refusals``).
+The server also keeps the last `backlog_size` events (any kind) numbered by one sequence
+of its own, under a `stream` id chosen at start. A subscriber that passes ``after`` (the
+last sequence it holds) and ``stream`` gets those sequence numbers as its events' `seq`,
+the backlog's events after ``after`` first, and in the answer how many it missed for good
+(``gap``; ``null`` when the stream is another one or none: the service restarted, or
+this is the subscriber's first time, and then the whole backlog is sent).
 
 The socket file is bound under a temporary name, given mode 0660 and the access group,
 then renamed into place, so it never exists with looser permissions; the directory is
@@ -24,10 +30,12 @@ created 0750 when it does not exist (systemd's RuntimeDirectory normally makes i
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import grp
 import logging
 import os
+import secrets
 import socket
 import stat
 import time
@@ -102,6 +110,7 @@ class _Subscriber:
     queue: asyncio.Queue[tuple[str, int, Any]]
     seq: int = 0
     dropped: int = 0
+    resumable: bool = False  # events carry the server's backlog sequence as `seq`
 
 
 @dataclass
@@ -132,6 +141,7 @@ class ControlServer:
         max_clients: int = 16,
         queue_size: int = 256,
         max_request_bytes: int = 1_048_576,
+        backlog_size: int = 0,
         clock: Callable[[], float] = time.time,
         reserved_clients: int = 4,
         no_role_idle_s: float = 1.0,
@@ -161,6 +171,10 @@ class ControlServer:
         self._published = 0
         self._dropped_total = 0
         self._refused_clients = 0
+        self.stream = secrets.token_hex(8)
+        self._event_seq = 0
+        self._backlog: collections.deque[tuple[int, str, Any]] = collections.deque(
+            maxlen=max(backlog_size, 0))
 
     @classmethod
     def from_config(
@@ -175,6 +189,7 @@ class ControlServer:
             reserved_clients=c.reserved_clients, no_role_idle_s=c.no_role_idle_s,
             refusals=RefusalLimiter(c.refusal_audit_interval_s,
                                     c.refusals_audited_per_interval),
+            backlog_size=c.backlog_size,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -272,16 +287,25 @@ class ControlServer:
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         self._published += 1
+        self._event_seq += 1
+        if self._backlog.maxlen:
+            self._backlog.append((self._event_seq, kind, data))
         for conn in self._connections.values():
             sub = conn.subscriber
             if sub is None or kind not in sub.kinds:
                 continue
+            self._offer(sub, kind, self._event_seq, data)
+
+    def _offer(self, sub: _Subscriber, kind: str, event_seq: int, data: Any) -> None:
+        if sub.resumable:
+            sub.seq = event_seq
+        else:
             sub.seq += 1
-            try:
-                sub.queue.put_nowait((kind, sub.seq, data))
-            except asyncio.QueueFull:
-                sub.dropped += 1
-                self._dropped_total += 1
+        try:
+            sub.queue.put_nowait((kind, sub.seq, data))
+        except asyncio.QueueFull:
+            sub.dropped += 1
+            self._dropped_total += 1
 
     def publish_threadsafe(self, kind: str, data: Any) -> None:
         """:meth:`publish` from another thread (e.g. the detector worker)."""
@@ -299,6 +323,7 @@ class ControlServer:
             "events_dropped": self._dropped_total,
             "clients_refused": self._refused_clients,
             "queue_size": self.queue_size,
+            "backlog": len(self._backlog),
         }
 
     # ------------------------------------------------------------------ connections
@@ -473,12 +498,30 @@ class ControlServer:
             conn.subscriber = _Subscriber(frozenset(kinds), asyncio.Queue(self.queue_size))
         else:
             conn.subscriber.kinds = frozenset(kinds)
+        result: dict[str, Any] = {"events": sorted(conn.subscriber.kinds),
+                                  "queue_size": self.queue_size}
+        if "after" in req.args:
+            result.update(self._resume(conn.subscriber, req.args["after"],
+                                       req.args.get("stream")))
         self._audit(conn, req.cmd, "ok", None)
         # the response goes out before the first event
-        await self._send(conn, encode_result(
-            req.id, {"events": sorted(conn.subscriber.kinds), "queue_size": self.queue_size}))
+        await self._send(conn, encode_result(req.id, result))
         if conn.pump is None:
             conn.pump = asyncio.create_task(self._pump(conn, conn.subscriber))
+
+    def _resume(self, sub: _Subscriber, after: int, stream: str | None) -> dict[str, Any]:
+        """Queue the backlog's events after `after` (same stream); say what is lost."""
+        sub.resumable = True
+        gap: int | None = None
+        if stream != self.stream:  # a first subscription, or the service restarted:
+            after = 0  # all the backlog holds, and the gap is unknown
+        else:
+            first = self._backlog[0][0] if self._backlog else self._event_seq + 1
+            gap = max(0, first - 1 - after)
+        for seq, kind, data in self._backlog:
+            if seq > after and kind in sub.kinds:
+                self._offer(sub, kind, seq, data)
+        return {"stream": self.stream, "seq": self._event_seq, "gap": gap}
 
     async def _pump(self, conn: _Connection, sub: _Subscriber) -> None:
         while True:

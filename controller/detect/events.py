@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from controller.camera.media import MediaRef
 from controller.detect.regions import Zones
 from controller.detect.tracker import Track, TrackerUpdate, TrackPoint
 
@@ -33,9 +34,18 @@ class DetectionEvent:
     clip_format: str | None = None
     continued: bool = False  # the object was already there: an earlier event was cut
     continues: bool = False  # cut at the clip limit: the object is still there
+    # the recorded segments covering start - pre-roll .. end + post-roll (each stored once,
+    # shared by every event that overlaps it) and the time range they span
+    segments: tuple[MediaRef, ...] = ()
+    recorded_from: float | None = None
+    recorded_to: float | None = None
+    # the id its live notices carried (fixed when the event started), if it had any
+    announced_id: str | None = None
 
     @property
     def event_id(self) -> str:
+        if self.announced_id is not None:
+            return self.announced_id
         return f"{self.camera}/{self.zone}/{self.start:.3f}/{self.track_id}"
 
     def summary(self) -> dict[str, object]:
@@ -48,14 +58,26 @@ class DetectionEvent:
             "snapshot_bytes": len(self.snapshot_jpeg or b""),
             "clip_bytes": len(self.clip or b""),
             "continued": self.continued, "continues": self.continues,
+            "best_box": self.best_box(),
+            "segments": [m.sha256 for m in self.segments],
+            "recorded_from": _round(self.recorded_from),
+            "recorded_to": _round(self.recorded_to),
         }
+
+    def best_box(self) -> list[float] | None:
+        """The box of the best-scored point (the snapshot's frame), normalised 0..1."""
+        if not self.track:
+            return None
+        best = min(self.track, key=lambda p: (abs(p.time - self.best_time), -p.score))
+        return [round(float(v), 4) for v in best.box]
 
     def notice(self) -> dict[str, object]:
         """The live "detection" event of the control socket and a camera's last detection
         in status: what the TUI shows (label, score, time) plus where it was seen."""
         return {"camera": self.camera, "zone": self.zone, "label": self.label,
                 "track_id": self.track_id, "score": round(self.best_score, 3),
-                "time": self.end, "start": self.start, "continues": self.continues}
+                "time": self.end, "start": self.start, "continues": self.continues,
+                "phase": "end", "event_id": self.event_id}
 
     def __repr__(self) -> str:  # media bytes stay out of logs and tracebacks
         return f"DetectionEvent({self.summary()!r})"
@@ -69,8 +91,24 @@ class DetectionEvent:
         return replace(
             self, start=self.start + offset, end=self.end + offset,
             best_time=self.best_time + offset,
+            recorded_from=None if self.recorded_from is None else self.recorded_from + offset,
+            recorded_to=None if self.recorded_to is None else self.recorded_to + offset,
             track=tuple(TrackPoint(p.time + offset, p.box, p.score) for p in self.track),
         )
+
+
+def _round(t: float | None) -> float | None:
+    return None if t is None else round(t, 3)
+
+
+def live_notice(camera: str, event: OpenEvent, label: str, time: float,
+                phase: str) -> dict[str, object]:
+    """The live "detection" notice of an event still going on (``phase`` "start" or
+    "update"); the same fields as :meth:`DetectionEvent.notice`, which ends it."""
+    return {"camera": camera, "zone": event.zone, "label": label,
+            "track_id": event.track_id, "score": round(event.best_score, 3),
+            "time": time, "start": event.start, "continues": False, "phase": phase,
+            "event_id": f"{camera}/{event.zone}/{event.start:.3f}/{event.track_id}"}
 
 
 class EventSink(Protocol):

@@ -16,10 +16,17 @@ import numpy.typing as npt
 from controller.camera.clip import ClipRecorder
 from controller.camera.frame import Frame
 from controller.camera.masks import PrivacyMask
+from controller.camera.recording import SegmentRecorder
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.detection import Detection
 from controller.detect.detector import Detector
-from controller.detect.events import ClipSchedule, DetectionEvent, EventBuilder, EventSink
+from controller.detect.events import (
+    ClipSchedule,
+    DetectionEvent,
+    EventBuilder,
+    EventSink,
+    live_notice,
+)
 from controller.detect.motion import DetectorGate, MotionDetector, MotionParams
 from controller.detect.regions import Zones
 from controller.detect.tracker import IouTracker
@@ -56,6 +63,7 @@ class DetectionPipeline:
         sink: EventSink,
         clip_recorder: ClipRecorder | None = None,
         motion_gate: bool | None = None,
+        segments: SegmentRecorder | None = None,
     ) -> None:
         self.camera = camera
         self.detector = detector
@@ -78,6 +86,12 @@ class DetectionPipeline:
         self._best_image: dict[tuple[int, str], npt.NDArray[np.uint8]] = {}
         self._pending: list[DetectionEvent] = []
         self._was_running = False
+        # events with their clip (if any), waiting for the segments of their post-roll
+        self.segments = segments
+        self._awaiting: list[DetectionEvent] = []
+        self._announced: dict[tuple[int, str], float] = {}  # open event -> last live notice
+        self.live_interval_s = 1.0
+        self.last_lores: npt.NDArray[np.uint8] | None = None
 
     def process(self, frame: Frame) -> FrameResult:
         t = frame.time
@@ -86,6 +100,7 @@ class DetectionPipeline:
         if lores is None or lores.shape[:2] != self._lores_size[::-1]:
             small = cv2.resize(image, self._lores_size, interpolation=cv2.INTER_LINEAR)
             lores = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        self.last_lores = lores  # the grey picture the camera's tamper checks look at
         moved = self.motion.observe(lores)
         run = self.gate.decide(moved.moving, self.tracker.any_moving(), t)
         detections: list[Detection] = []
@@ -108,7 +123,9 @@ class DetectionPipeline:
             if event.improved:
                 self._best_image[(event.track_id, event.zone)] = image
         self._collect(ended)
+        self._live(t)
         self._clip(image, t)
+        self._record(image, t)
         return FrameResult(frame.index, t, moved.moving, run, detections)
 
     def finish(self) -> None:
@@ -119,9 +136,56 @@ class DetectionPipeline:
         self._release(clip)
         if self.recorder is not None:
             self.recorder.close()
+        if self.segments is not None:
+            self.segments.finish(self._last_time)
+            self._hand_over()
+            self.segments.close()
+
+    _last_time = 0.0
+
+    def _live(self, t: float) -> None:
+        """Open events are announced when they start and updated at most once a second."""
+        self._last_time = t
+        labels = {track.track_id: track.label for track in self.tracker.tracks}
+        for event in self.events.open_events:
+            key = (event.track_id, event.zone)
+            last = self._announced.get(key)
+            if last is None or t - last >= self.live_interval_s:
+                phase = "start" if last is None else "update"
+                self._announced[key] = t
+                self._notify(live_notice(self.camera.name, event,
+                                         labels.get(event.track_id, "object"), t, phase))
+            if self.segments is not None:
+                self.segments.want(event.start, t)
+
+    def _notify(self, notice: dict[str, object]) -> None:
+        on_live = getattr(self.sink, "on_live", None)
+        if on_live is not None:
+            on_live(notice)
+
+    def _record(self, image: npt.NDArray[np.uint8], t: float) -> None:
+        if self.segments is None:
+            return
+        self.segments.add(image, t)
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Events whose post-roll lies in closed segments go out, naming those segments."""
+        assert self.segments is not None
+        post = self.camera.post_roll_s
+        pre = self.camera.pre_roll_s
+        ready = [e for e in self._awaiting if self.segments.closed_until >= e.end + post]
+        self._awaiting = [e for e in self._awaiting if e not in ready]
+        for event in ready:
+            covering = self.segments.covering(event.start - pre, event.end + post)
+            self._emit(replace(event, segments=tuple(s.ref for s in covering),
+                               recorded_from=covering[0].start if covering else None,
+                               recorded_to=covering[-1].end if covering else None))
 
     def _collect(self, ended: list[DetectionEvent]) -> None:
         for event in ended:
+            self._announced.pop((event.track_id, event.zone), None)
+            self._notify({**event.notice(), "phase": "end"})
             image = self._best_image.pop((event.track_id, event.zone), None)
             snapshot = None
             if image is not None:
@@ -133,6 +197,11 @@ class DetectionPipeline:
 
     def _clip(self, image: npt.NDArray[np.uint8], t: float) -> None:
         if self.recorder is None:
+            if self.segments is None:
+                return
+            if self.schedule.step(len(self.events.open_events), t) == "cut":
+                self._cut(image, t)  # segments: events still end at max_event_s
+                self._release(b"")
             return
         self.recorder.add(image, t)
         action = self.schedule.step(len(self.events.open_events), t)
@@ -158,6 +227,12 @@ class DetectionPipeline:
         for event in pending:
             if clip and self.recorder is not None:
                 event = replace(event, clip=clip, clip_format=self.recorder.format)
-            self.stats.events += 1
-            self.stats.labels[event.label] = self.stats.labels.get(event.label, 0) + 1
-            self.sink.on_event(event)
+            if self.segments is not None:
+                self._awaiting.append(event)
+            else:
+                self._emit(event)
+
+    def _emit(self, event: DetectionEvent) -> None:
+        self.stats.events += 1
+        self.stats.labels[event.label] = self.stats.labels.get(event.label, 0) + 1
+        self.sink.on_event(event)

@@ -11,9 +11,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from controller.camera.reconnect import CameraStatus, open_camera
+from controller.camera.recording import SegmentStore, make_segment_recorder
+from controller.camera.segments import EncodedSegment
+from controller.camera.source import CameraDown
+from controller.camera.tamper import FAULTS, TamperDetector, scene_features
 from controller.config import CameraConfig, DetectConfig
 from controller.detect.detector import open_detector
 from controller.detect.events import DetectionEvent
@@ -23,6 +28,10 @@ log = logging.getLogger("camera")
 
 EventHandler = Callable[[DetectionEvent], None]
 StatusHandler = Callable[[CameraStatus], None]
+LiveHandler = Callable[[dict[str, Any]], None]
+TamperHandler = Callable[[str, dict[str, bool], float], None]  # camera, fault -> raised, t
+TAMPER_REPORT_S = 1.0  # fault states reach the alarm desk at least this often
+_MAX_OPEN_IDS = 1000  # events announced and not yet recorded (bounded)
 
 
 class CameraWorker:
@@ -32,8 +41,18 @@ class CameraWorker:
         detect: DetectConfig,
         on_event: EventHandler,
         on_status: StatusHandler,
+        segment_store: SegmentStore | None = None,
+        on_live: LiveHandler | None = None,
+        on_tamper: TamperHandler | None = None,
     ) -> None:
         self.cfg = cfg
+        self._segment_store = segment_store
+        self._on_live = on_live
+        self._event_ids: dict[str, str] = {}  # frame-time event id -> the id announced
+        self._on_tamper = on_tamper
+        self.tamper = TamperDetector(cfg.tamper) if cfg.tamper.enabled and on_tamper else None
+        self._tamper_previous: Any = None
+        self._tamper_reported = float("-inf")
         self.detect = detect
         self._on_event = on_event
         self._on_status = on_status
@@ -61,6 +80,12 @@ class CameraWorker:
             "detector": self.detector_family,
             "detector_runs": getattr(stats, "detector_runs", None),
             "last_detection": self.last_detection,
+            "recording": self.cfg.recording,
+            "tamper": {"state": "off"} if self.tamper is None else {
+                "state": "watching" if self.tamper.learned else "learning",
+                "active": self.tamper.active()},
+            "codec": self.pipeline.segments.codec
+            if self.pipeline and self.pipeline.segments else None,
         }
 
     def start(self) -> None:
@@ -72,9 +97,73 @@ class CameraWorker:
 
     def on_event(self, event: DetectionEvent) -> None:
         """An event from the pipeline, in frame time: handed on in wall-clock time."""
-        event = event.shifted(self._wall_offset)
-        self.last_detection = event.notice()
+        announced = self._event_ids.pop(event.event_id, None)
+        event = replace(event.shifted(self._wall_offset), announced_id=announced)
+        if self._on_live is None:  # with live notices, last_detection follows those
+            self.last_detection = event.notice()
         self._on_event(event)
+
+    def on_live(self, notice: dict[str, Any]) -> None:
+        """An event starting, going on or ending (frame time): handed on in wall-clock time."""
+        notice = {**notice}
+        for key in ("time", "start"):
+            value = notice.get(key)
+            if isinstance(value, float | int):
+                notice[key] = float(value) + self._wall_offset
+        # the id is made once, in wall-clock time, when the event starts: the offset
+        # between frame and wall clock moves a little with every frame
+        frame_id = str(notice.get("event_id"))
+        wall_id = self._event_ids.get(frame_id)
+        if wall_id is None:
+            wall_id = self._event_ids[frame_id] = (
+                f"{notice['camera']}/{notice['zone']}/{float(notice['start']):.3f}/"
+                f"{notice['track_id']}")
+            while len(self._event_ids) > _MAX_OPEN_IDS:
+                self._event_ids.pop(next(iter(self._event_ids)))
+        notice["event_id"] = wall_id
+        self.last_detection = notice
+        if self._on_live is not None:
+            self._on_live(notice)
+
+    def _follow_encoder(self) -> None:
+        """A reopened picamera2 camera has a new hardware encoder: record from it."""
+        segments = self.pipeline.segments if self.pipeline is not None else None
+        own = getattr(self.camera.source, "segment_encoder", None)
+        if segments is None or not callable(own):
+            return
+        try:
+            encoder = own()
+        except CameraDown:
+            return
+        if encoder is not segments.encoder:
+            segments.replace_encoder(encoder)
+
+    def _check_tamper(self, t: float) -> None:
+        """The frame against the learned scene; fault states go to the alarm desk when
+        they change and once a second."""
+        if self.tamper is None or self.pipeline is None or self.pipeline.last_lores is None:
+            return
+        lores = self.pipeline.last_lores
+        changes = self.tamper.observe(scene_features(lores, self._tamper_previous), t)
+        self._tamper_previous = lores
+        for change in changes:
+            log.warning("camera %s: %s %s (%s)", self.cfg.name, change.fault,
+                        "detected" if change.active else "cleared", change.detail)
+        now = time.monotonic()
+        if self._on_tamper is not None and self.tamper.learned and (
+                changes or now - self._tamper_reported >= TAMPER_REPORT_S):
+            self._tamper_reported = now
+            active = set(self.tamper.active())
+            self._on_tamper(self.cfg.name, {f: f in active for f in FAULTS},
+                            t + self._wall_offset)
+
+    def store_segment(self, camera: str, segment: EncodedSegment) -> Any:
+        """Segments are timed like frames: stored in wall-clock time."""
+        assert self._segment_store is not None
+        shifted = EncodedSegment(segment.start + self._wall_offset,
+                                 segment.end + self._wall_offset, segment.frames,
+                                 segment.data, segment.content_type)
+        return self._segment_store.store_segment(camera, shifted)
 
     def _run(self) -> None:
         try:
@@ -98,9 +187,16 @@ class CameraWorker:
                     continue
                 if self.pipeline is None:
                     # the clip recorder of some backends (picamera2) needs an open camera
-                    recorder = self.camera.source.clip_recorder()
+                    segments = None
+                    recorder = None
+                    if self._segment_store is not None:  # each frame encoded once
+                        segments = make_segment_recorder(self.cfg, self.camera.source, self)
+                    else:
+                        recorder = self.camera.source.clip_recorder()
                     self.pipeline = DetectionPipeline(self.cfg, self.detect, detector, self,
-                                                      clip_recorder=recorder)
+                                                      clip_recorder=recorder,
+                                                      segments=segments)
+                self._follow_encoder()
                 self._wall_offset = time.time() - frame.time
                 try:
                     self.pipeline.process(frame)
@@ -108,6 +204,7 @@ class CameraWorker:
                     log.exception("camera %s: frame processing failed", self.cfg.name)
                     self.camera.fail(f"frame processing failed: {type(exc).__name__}: {exc}")
                     continue
+                self._check_tamper(frame.time)
                 # files and test sources come as fast as we read them: pace them to fps
                 self._stop.wait(max(0.0, period - (time.monotonic() - started)))
         except Exception:

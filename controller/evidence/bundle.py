@@ -33,11 +33,9 @@ import base64
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,11 +52,11 @@ from controller.evidence.bag import write_tag_files
 from controller.evidence.redact import boxes_in, is_redactable, redact_media
 from controller.evidence.selection import Segment, Selection, plan_segment
 from controller.evidence.verify_bundle import BundleReport, verify_bundle
-from controller.store import database
 from controller.store.checkpoint_file import CHECKPOINT_NAME, head_checkpoint
 from controller.store.history import EpochKeys
 from controller.store.layout import StoreLayout, read_manifest
-from controller.store.records import Header, open_record
+from controller.store.reader import StoreReader
+from controller.store.records import open_record
 from controller.store.sealing import Seal
 
 ProgressFn = Callable[[str, int, int], None]
@@ -89,12 +87,9 @@ def default_name(store_id: str, now: float) -> str:
 def estimate_bundle(data_dir: Path | str, selection: Selection) -> tuple[int, int]:
     """(records selected, bytes the bundle will take), reading the store read-only."""
     layout = StoreLayout(Path(data_dir))
-    conn = database.connect(layout.database, readonly=True)
-    try:
-        snap = _Snapshot.read(conn, selection)
+    with StoreReader(layout.database) as reader:
+        snap = _Snapshot.read(reader, selection)
         return len(snap.selected), snap.estimate(layout)
-    finally:
-        conn.close()
 
 
 def removable_mounts(mounts_file: Path = Path("/proc/mounts")) -> list[str]:
@@ -175,12 +170,10 @@ def _export(layout: StoreLayout, store: dict[str, Any], out: Path, name: str,
     except ValueError as exc:
         raise EdgewardenError(f"{layout.signing_key}: {exc}") from None
 
-    conn = database.connect(layout.database, readonly=True)
     try:
-        try:
-            conn.isolation_level = None
-            conn.execute("BEGIN")  # one snapshot for the whole export
-            snap = _Snapshot.read(conn, selection)
+        # one read snapshot for the whole export; nothing is written to the store
+        with StoreReader(layout.database) as reader, reader.snapshot():
+            snap = _Snapshot.read(reader, selection)
             estimate = snap.estimate(layout)
             free = shutil.disk_usage(out).free
             if estimate + _SLACK > free:
@@ -191,10 +184,8 @@ def _export(layout: StoreLayout, store: dict[str, Any], out: Path, name: str,
                 shutil.rmtree(partial)  # left by an export that was cut short
             partial.mkdir(mode=0o700)
             (partial / "data").mkdir(mode=0o700)
-            written = _write_payload(layout, store, conn, snap, partial / "data", selection,
-                                     identity, redact, now, signing, progress)
-        finally:
-            conn.close()  # ends the read transaction; nothing was written to the store
+            written = _write_payload(layout, store, reader, snap, partial / "data",
+                                     selection, identity, redact, now, signing, progress)
         write_tag_files(partial, written.payload, {
             "Source-Organization": "edgewarden",
             "External-Identifier": name,
@@ -234,32 +225,18 @@ class _Snapshot:
     selected_ct_bytes: int
 
     @classmethod
-    def read(cls, conn: sqlite3.Connection, selection: Selection) -> _Snapshot:
-        since = -math.inf if selection.since is None else selection.since
-        until = math.inf if selection.until is None else selection.until
-        rows = conn.execute("SELECT seq, t_wall, kind, source FROM records "
-                            "WHERE t_wall >= ? AND t_wall <= ?", (since, until))
-        selected = {int(seq) for seq, t, kind, source in rows
+    def read(cls, reader: StoreReader, selection: Selection) -> _Snapshot:
+        selected = {int(seq) for seq, t, kind, source in
+                    reader.headers_between(selection.since, selection.until)
                     if selection.matches(t, kind, source)}
         if not selected:
             raise EdgewardenError("no records match the selection; nothing exported")
-        seals = [
-            Seal(n, e, k, ls, bytes(lh), tw, bytes(pm), bytes(m))
-            for n, e, k, ls, lh, tw, pm, m in conn.execute(
-                "SELECT seal_no, epoch, kind, last_seq, last_hash, t_wall, prev_mac, mac "
-                "FROM seals ORDER BY seal_no")
-        ]
-        last_record = int(conn.execute("SELECT MAX(seq) FROM records").fetchone()[0])
-        segment = plan_segment(seals, min(selected), max(selected), last_record)
+        seals = reader.seals()
+        segment = plan_segment(seals, min(selected), max(selected), reader.last_seq())
         media: dict[int, list[tuple[str, int, str]]] = {}
-        for seq, sha, size, state in conn.execute(
-            "SELECT seq, sha256, size, state FROM media WHERE seq BETWEEN ? AND ? "
-            "ORDER BY seq, sha256", (segment.first_seq, segment.last_seq)):
-            media.setdefault(int(seq), []).append((str(sha), int(size), str(state)))
-        ct_bytes = sum(
-            int(r[0] or 0) for r in conn.execute(
-                "SELECT LENGTH(ct) FROM bodies WHERE seq BETWEEN ? AND ?",
-                (min(selected), max(selected))))
+        for m in reader.media(segment.first_seq, segment.last_seq):
+            media.setdefault(m.seq, []).append((m.sha256, m.size, m.state))
+        ct_bytes = reader.ciphertext_bytes(min(selected), max(selected))
         return cls(seals, selected, segment, media, ct_bytes)
 
     def estimate(self, layout: StoreLayout) -> int:
@@ -312,13 +289,13 @@ def _jsonl_line(doc: dict[str, Any]) -> bytes:
 
 
 def _write_payload(
-    layout: StoreLayout, store: dict[str, Any], conn: sqlite3.Connection, snap: _Snapshot,
+    layout: StoreLayout, store: dict[str, Any], reader: StoreReader, snap: _Snapshot,
     root: Path, selection: Selection, identity: pyrage.x25519.Identity | None, redact: bool,
     now: float, signing: Any, progress: ProgressFn,
 ) -> _Written:
     seg = snap.segment
     written = _Written()
-    keys = EpochKeys(conn, identity) if identity is not None else None
+    keys = reader.epoch_keys(identity) if identity is not None else None
     recipients = [pyrage.x25519.Recipient.from_str(r) for r in store["recipients"]]
     media_entries: list[dict[str, Any]] = []
     to_copy: dict[str, None] = {}  # ordered set of sha256
@@ -329,20 +306,20 @@ def _write_payload(
 
     rec = _HashingWriter(root / "records.jsonl")
     try:
-        for seq, t_wall, epoch, kind, source, severity, prev, body_hash, ct in conn.execute(
-            "SELECT r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, r.prev_hash, "
-            "r.body_hash, b.ct FROM records r LEFT JOIN bodies b ON b.seq = r.seq "
-            "WHERE r.seq BETWEEN ? AND ? ORDER BY r.seq", (seg.first_seq, seg.last_seq)):
+        for stored in reader.records(seg.first_seq, seg.last_seq):
+            header, body_hash, ct = stored.header, stored.body_hash, stored.ct
+            seq, t_wall, epoch, prev = header.seq, header.t_wall, header.epoch, header.prev_hash
+            kind, source, severity = header.kind, header.source, header.severity
             chosen = seq in snap.selected
             media = snap.media.get(seq, [])
             if first_prev is None:
-                first_prev = bytes(prev).hex()
+                first_prev = prev.hex()
             line = {
                 "seq": seq, "t_wall": t_wall, "epoch": epoch, "kind": kind, "source": source,
-                "severity": severity, "prev_hash": bytes(prev).hex(),
-                "body_hash": bytes(body_hash).hex(), "media": [m[0] for m in media],
+                "severity": severity, "prev_hash": prev.hex(),
+                "body_hash": body_hash.hex(), "media": [m[0] for m in media],
                 "selected": chosen,
-                "ct": base64.b64encode(bytes(ct)).decode("ascii")
+                "ct": base64.b64encode(ct).decode("ascii")
                 if chosen and ct is not None else None,
             }
             rec.write(_jsonl_line(line))
@@ -354,8 +331,7 @@ def _write_payload(
                 if redact and keys is not None and ct is not None and media:
                     aead = keys.get(epoch)
                     if aead is not None:
-                        header = Header(seq, t_wall, epoch, kind, source, severity, bytes(prev))
-                        record = open_record(aead, header, bytes(ct))
+                        record = open_record(aead, header, ct)
                         refs = {m.sha256: m.content_type for m in record.media}
                 for sha, size, state in media:
                     entry: dict[str, Any] = {"seq": seq, "sha256": sha, "size": size}
@@ -383,13 +359,10 @@ def _write_payload(
         {"seal_no": s.seal_no, "epoch": s.epoch, "kind": s.kind, "last_seq": s.last_seq,
          "last_hash": s.last_hash.hex(), "t_wall": s.t_wall, "prev_mac": s.prev_mac.hex(),
          "mac": s.mac.hex()} for s in seg.seals))
-    low, high = (min(epochs), max(epochs)) if epochs else (0, -1)
     _write_lines(root, "epochs.jsonl", written, (
-        {"epoch": e, "wrapped_key": base64.b64encode(bytes(wk)).decode("ascii")
+        {"epoch": e, "wrapped_key": base64.b64encode(wk).decode("ascii")
          if wk is not None else None}
-        for e, wk in conn.execute(
-            "SELECT epoch, wrapped_key FROM epochs WHERE epoch BETWEEN ? AND ? ORDER BY epoch",
-            (low, high)) if e in epochs))
+        for e, wk in reader.wrapped_keys(epochs)))
 
     if to_copy:
         (root / "media").mkdir(mode=0o700)
@@ -417,7 +390,7 @@ def _write_payload(
         entries = [e for e in media_entries if e["sha256"] == sha]
         plain = _read_media(layout.media_file(sha), sha, identity)
         try:
-            red = redact_media(plain, content_type, _boxes_of_media(conn, keys, sha))
+            red = redact_media(plain, content_type, _boxes_of_media(reader, keys, sha))
         except ValueError as exc:
             for entry in entries:
                 entry.update(state="withheld", reason=str(exc))
@@ -437,7 +410,7 @@ def _write_payload(
     if to_redact:
         progress("redacting", len(to_redact), len(to_redact))
 
-    head = head_checkpoint(conn, store["store_id"], signing)  # hook: the store's head
+    head = head_checkpoint(reader.last_seal(), store["store_id"], signing)  # hook: the store's head
     if head is not None:
         w = _HashingWriter(root / CHECKPOINT_NAME)
         w.write(head.encode())
@@ -499,22 +472,19 @@ def _copy_synced(src: Path, dst: Path) -> int:
     return size
 
 
-def _boxes_of_media(conn: sqlite3.Connection, keys: EpochKeys, sha: str) -> list[Any]:
+def _boxes_of_media(reader: StoreReader, keys: EpochKeys, sha: str) -> list[Any]:
     """The detector's boxes of every record on the device that names this media file.
 
     One clip can serve several events (objects seen during the same recording); each
     event's boxes must be obscured in it, whether or not that event was selected.
     """
     boxes: list[Any] = []
-    for seq, t_wall, epoch, kind, source, severity, prev, ct in conn.execute(
-        "SELECT r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, r.prev_hash, b.ct "
-        "FROM media m JOIN records r ON r.seq = m.seq JOIN bodies b ON b.seq = m.seq "
-        "WHERE m.sha256 = ? ORDER BY r.seq", (sha,)):
-        aead = keys.get(epoch) if ct is not None else None
+    for stored in reader.records_naming_media(sha):
+        aead = keys.get(stored.header.epoch) if stored.ct is not None else None
         if aead is None:
             continue  # body expired or epoch shredded: nothing left to read boxes from
-        header = Header(seq, t_wall, epoch, kind, source, severity, bytes(prev))
-        boxes.extend(boxes_in(open_record(aead, header, bytes(ct)).body))
+        assert stored.ct is not None
+        boxes.extend(boxes_in(open_record(aead, stored.header, stored.ct).body))
     return boxes
 
 

@@ -2,9 +2,10 @@
 
 Without keys: the bag (checksums of every payload and tag file), the Ed25519 signature of
 bundle.json, that the bag holds exactly the files the signed manifest names with the same
-hashes, the chain segment (each record's chain hash is the next one's prev_hash, from the
-anchor seal or the store's genesis), each ciphertext against its body hash, each seal's
-last_hash against the chain, the seal chain (prev_mac) and media files against their names.
+hashes, and media files against their names. The chain segment and its seals (from the
+anchor seal or the store's genesis) go through the store's one chain check,
+`controller.store.chain_check`, the same walk `edgewarden verify` runs: links, gaps,
+order, body hashes, each seal's last_hash, the seal chain.
 With the identity: every epoch key, record (AEAD tag) and media file decrypts, and the
 media each record names inside its ciphertext are the ones the chain covers.
 With the verification key: every seal's MAC under the key of its own epoch, and every
@@ -16,14 +17,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
 import hmac
+import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bagit
 import pyrage
@@ -32,39 +33,36 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.evidence import manifest as mf
 from controller.evidence.fixity import FileDigests, digest_files
+from controller.store.chain_check import (
+    ChainEntry,
+    Check,
+    Findings,
+    Start,
+    check_chain,
+    standard_checks,
+)
 from controller.store.checkpoint_file import CHECKPOINT_NAME, check_bundle
-from controller.store.keyschedule import KeySchedule, fingerprint
-from controller.store.records import Header, chain_hash, genesis_hash, open_record
-from controller.store.sealing import GENESIS_MAC, Seal, seal_is_valid
+from controller.store.keyschedule import fingerprint
+from controller.store.records import Header, open_record
+from controller.store.sealing import Seal
 
 _MAX_PROBLEMS = 100
 ProgressFn = Callable[[str, int, int], None]
+_T = TypeVar("_T")
 
 
 @dataclass
-class BundleReport:
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    records: int = 0
+class BundleReport(Findings):
+    """What `verify-bundle` found; `records` counts the segment's lines."""
+
     selected: int = 0
-    seals: int = 0
-    seals_authenticated: int = 0
     head_checkpoint: str | None = None
     signer_pinned: bool = False
     media_files: int = 0
     aead_checked: int = 0
     media_decrypted: int = 0
     signing_key: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def problem(self, text: str) -> None:
-        if len(self.problems) < _MAX_PROBLEMS:
-            self.problems.append(text)
-        elif len(self.problems) == _MAX_PROBLEMS:
-            self.problems.append("... more problems not listed")
+    limit: int = _MAX_PROBLEMS
 
 
 class _Stop(Exception):
@@ -150,11 +148,9 @@ def _verify(root: Path, report: BundleReport, identity: pyrage.x25519.Identity |
     lines = _read_records(data / "records.jsonl", report)
     seals = _read_seals(data / "seals.jsonl", report)
     report.seals = len(seals)
-    _check_chain(lines, seals, segment, store_id, report)
+    _check_chain(lines, seals, segment, store_id, seed, doc, report)
     _check_checkpoints(data, files, public, doc["store_id"], seals, checkpoints, report)
     _check_media_entries(doc, lines, files, report)
-    if seed is not None:
-        _check_seal_macs(seals, store_id, seed, doc, report)
     if identity is not None:
         _decrypt_all(data, lines, files, identity, report, progress)
 
@@ -279,41 +275,64 @@ def _check_files(files: dict[str, str], entries: dict[str, str],
             raise _Stop
 
 
-def _read_records(path: Path, report: BundleReport) -> list[_Line]:
+def _read_jsonl(path: Path, report: BundleReport, parse: Callable[[Any], _T]) -> list[_T]:
+    """Every line of a JSON-lines file through `parse`; a malformed line stops the check."""
     out = []
     for n, raw in enumerate(_read(path, report).splitlines(), 1):
         try:
-            d = json.loads(raw)
-            header = Header(int(d["seq"]), float(d["t_wall"]), int(d["epoch"]), str(d["kind"]),
-                            str(d["source"]), str(d["severity"]), bytes.fromhex(d["prev_hash"]))
-            ct = base64.b64decode(d["ct"], validate=True) if d.get("ct") is not None else None
-            out.append(_Line(header.seq, header, bytes.fromhex(d["body_hash"]),
-                             tuple(str(m) for m in d.get("media", [])), bool(d["selected"]), ct))
+            out.append(parse(json.loads(raw)))
         except (ValueError, KeyError, TypeError, binascii.Error):
-            report.problem(f"records.jsonl line {n}: malformed")
+            report.problem(f"{path.name} line {n}: malformed")
             raise _Stop from None
+    return out
+
+
+def _parse_line(d: Any) -> _Line:
+    header = Header(int(d["seq"]), float(d["t_wall"]), int(d["epoch"]), str(d["kind"]),
+                    str(d["source"]), str(d["severity"]), bytes.fromhex(d["prev_hash"]))
+    ct = base64.b64decode(d["ct"], validate=True) if d.get("ct") is not None else None
+    return _Line(header.seq, header, bytes.fromhex(d["body_hash"]),
+                 tuple(str(m) for m in d.get("media", [])), bool(d["selected"]), ct)
+
+
+def _parse_seal(d: Any) -> Seal:
+    return Seal(int(d["seal_no"]), int(d["epoch"]), str(d["kind"]), int(d["last_seq"]),
+                bytes.fromhex(d["last_hash"]), float(d["t_wall"]), bytes.fromhex(d["prev_mac"]),
+                bytes.fromhex(d["mac"]))
+
+
+def _read_records(path: Path, report: BundleReport) -> list[_Line]:
+    out = _read_jsonl(path, report, _parse_line)
     report.records = len(out)
     report.selected = sum(1 for line in out if line.selected)
     return out
 
 
 def _read_seals(path: Path, report: BundleReport) -> list[Seal]:
-    out = []
-    for n, raw in enumerate(_read(path, report).splitlines(), 1):
-        try:
-            d = json.loads(raw)
-            out.append(Seal(int(d["seal_no"]), int(d["epoch"]), str(d["kind"]),
-                            int(d["last_seq"]), bytes.fromhex(d["last_hash"]),
-                            float(d["t_wall"]), bytes.fromhex(d["prev_mac"]),
-                            bytes.fromhex(d["mac"])))
-        except (ValueError, KeyError, TypeError):
-            report.problem(f"seals.jsonl line {n}: malformed")
-            raise _Stop from None
-    return out
+    return _read_jsonl(path, report, _parse_seal)
+
+
+class _ExpiredBodies:
+    """A selected record whose body retention dropped on the device is worth a note."""
+
+    def on_anchor(self, seal: Seal, found: Findings) -> None:
+        return None
+
+    def on_seal(self, seal: Seal, prev: Seal | None, found: Findings) -> None:
+        return None
+
+    def on_record(self, entry: ChainEntry, seal: Seal, head: bytes, found: Findings) -> None:
+        if entry.selected and entry.ct is None:
+            found.notes.append(f"record {entry.seq}: body expired on the device (header only)")
+
+    def on_end(self, found: Findings) -> None:
+        return None
 
 
 def _check_chain(lines: list[_Line], seals: list[Seal], segment: dict[str, Any],
-                 store_id: bytes, report: BundleReport) -> None:
+                 store_id: bytes, seed: bytes | None, doc: dict[str, Any],
+                 report: BundleReport) -> None:
+    """The segment's records and seals through the store's one chain check."""
     if not lines:
         report.problem("records.jsonl: no records")
         return
@@ -322,74 +341,40 @@ def _check_chain(lines: list[_Line], seals: list[Seal], segment: dict[str, Any],
             len(lines) != segment.get("records"):
         report.problem(f"records.jsonl: holds records {first}..{last} ({len(lines)}), "
                        f"the manifest says {segment.get('first_seq')}..{segment.get('last_seq')}")
-    head = lines[0].header.prev_hash
-    if first == 1 and not hmac.compare_digest(head, genesis_hash(store_id)):
-        report.problem("record 1: does not start from the store's genesis hash")
-    by_last: dict[int, list[Seal]] = {}
-    for s in seals:
-        by_last.setdefault(s.last_seq, []).append(s)
-    hash_at: dict[int, bytes] = {first - 1: head}
-    expected = first
-    for line in lines:
-        if line.seq != expected:
-            bridge = by_last.get(line.seq - 1)
-            if line.seq > expected and bridge and line.seq - 1 >= expected and \
-                    not _whole_epochs_gone(seals, expected, line.seq - 1, report):
-                head = bridge[-1].last_hash  # reported: a gap that is not whole epochs
-            elif line.seq > expected and bridge and line.seq - 1 >= expected:
-                report.notes.append(f"records {expected}..{line.seq - 1} absent (shredded "
-                                    f"epoch); bridged by seal {bridge[-1].seal_no}")
-                head = bridge[-1].last_hash
-            else:
-                report.problem(f"record {line.seq}: follows record {expected - 1} "
-                               "(records missing or reordered)")
-        if not hmac.compare_digest(line.header.prev_hash, head):
-            report.problem(f"record {line.seq}: chain link broken (prev_hash does not match "
-                           "the record before it)")
-        if line.ct is not None and not hmac.compare_digest(
-                hashlib.sha256(line.ct).digest(), line.body_hash):
-            report.problem(f"record {line.seq}: ciphertext altered (body hash mismatch)")
-        if line.selected and line.ct is None:
-            report.notes.append(f"record {line.seq}: body expired on the device (header only)")
-        head = chain_hash(line.header.encode(), line.body_hash, line.media)
-        hash_at[line.seq] = head
-        expected = line.seq + 1
-    # seals: numbered, chained, each last_hash on the chain, each range of its epoch
+    _check_whole_epochs(lines, seals, report)
     if not seals:
         report.problem("seals.jsonl: no seals cover the segment")
         return
-    if first > 1 and seals[0].last_seq != first - 1:
-        report.problem(f"seal {seals[0].seal_no}: the first seal does not end right before "
-                       f"record {first} (no anchor for the segment)")
-    if first == 1 and seals[0].seal_no != 1:
-        report.problem(f"seal {seals[0].seal_no}: the segment starts the store but the "
-                       "seals do not")
-    if seals[0].seal_no == 1 and seals[0].prev_mac != GENESIS_MAC:
-        report.problem("seal 1: does not start the seal chain")
-    epoch_of = {line.seq: line.header.epoch for line in lines}
-    prev: Seal | None = None
-    for s in seals:
-        if prev is not None:
-            if s.seal_no != prev.seal_no + 1:
-                report.problem(f"seal {s.seal_no}: follows seal {prev.seal_no} (seals missing)")
-            if not hmac.compare_digest(s.prev_mac, prev.mac):
-                report.problem(f"seal {s.seal_no}: does not chain to seal {prev.seal_no}")
-            if s.last_seq < prev.last_seq:
-                report.problem(f"seal {s.seal_no}: goes back in the records (reordered)")
-            for seq in range(prev.last_seq + 1, s.last_seq + 1):
-                if seq in epoch_of and epoch_of[seq] != s.epoch:
-                    report.problem(f"record {seq}: epoch {epoch_of[seq]} but sealed in "
-                                   f"epoch {s.epoch}")
-                    break
-        at = hash_at.get(s.last_seq)
-        if at is not None and not hmac.compare_digest(at, s.last_hash):
-            report.problem(f"seal {s.seal_no}: chain hash does not match the records up to "
-                           f"record {s.last_seq}")
-        elif at is None and first <= s.last_seq <= last and s.last_seq not in by_last:
-            report.problem(f"seal {s.seal_no}: covers record {s.last_seq}, not in the bundle")
-        prev = s
-    if seals[-1].last_seq < last:
-        report.problem(f"records {seals[-1].last_seq + 1}..{last}: not covered by any seal")
+    if first == 1:
+        start, walked = Start.genesis(store_id), seals
+    else:
+        if seals[0].last_seq != first - 1:
+            report.problem(f"seal {seals[0].seal_no}: the first seal does not end right "
+                           f"before record {first} (no anchor for the segment)")
+        start, walked = Start.after(seals[0]), seals[1:]
+    named = str(doc.get("verification_key_fingerprint") or "")
+    if seed is not None and named and not hmac.compare_digest(fingerprint(seed), named):
+        report.problem(f"verification key {fingerprint(seed)} is not the key of this store "
+                       f"({named})")
+        seed = None
+    checks: list[Check] = [*standard_checks(store_id, seed), _ExpiredBodies()]
+    # an epoch the segment's seals name but none of its records is one that was shredded
+    shredded = {s.epoch for s in seals} - {line.header.epoch for line in lines}
+    found = Findings(report.problems, report.notes, limit=report.limit)
+    entries = (ChainEntry(line.header, line.body_hash, line.media, line.ct, line.selected)
+               for line in lines)
+    check_chain(walked, entries, start, checks=checks, shredded=shredded, found=found)
+    report.seals_authenticated = found.seals_authenticated
+
+
+def _check_whole_epochs(lines: list[_Line], seals: list[Seal], report: BundleReport) -> None:
+    """Hook: each gap between the segment's records that a seal bridges must be whole
+    closed epochs (stricter than the chain check's "no record of that epoch is here")."""
+    ends = {s.last_seq for s in seals}
+    for before, line in itertools.pairwise(lines):
+        gap_first, gap_last = before.seq + 1, line.seq - 1
+        if gap_last >= gap_first and gap_last in ends:
+            _whole_epochs_gone(seals, gap_first, gap_last, report)
 
 
 def _whole_epochs_gone(seals: list[Seal], first: int, last: int,
@@ -440,22 +425,6 @@ def _check_media_entries(doc: dict[str, Any], lines: list[_Line], files: dict[st
             report.problem(f"media {sha[:16]}..: unknown state {state!r}")
     for seq, sha in sorted(chained - listed):
         report.problem(f"media {sha[:16]}.. of record {seq}: not accounted for in the manifest")
-
-
-def _check_seal_macs(seals: list[Seal], store_id: bytes, seed: bytes, doc: dict[str, Any],
-                     report: BundleReport) -> None:
-    named = str(doc.get("verification_key_fingerprint") or "")
-    if named and not hmac.compare_digest(fingerprint(seed), named):
-        report.problem(f"verification key {fingerprint(seed)} is not the key of this store "
-                       f"({named})")
-        return
-    schedule = KeySchedule(seed)
-    for s in seals:
-        if seal_is_valid(schedule.seal_key_for(s.epoch), store_id, s):
-            report.seals_authenticated += 1
-        else:
-            report.problem(f"seal {s.seal_no} (epoch {s.epoch}): MAC was not made with the key "
-                           f"of epoch {s.epoch} (forged, altered, or sealed with a later key)")
 
 
 def _decrypt_all(data: Path, lines: list[_Line], files: dict[str, str],

@@ -49,6 +49,21 @@ class ServiceHandlers:
         result["you"] = {"uid": call.peer.uid, "role": str(call.role)}
         return result
 
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        """The forwarder's state, kept (not recorded) for status and the TUI; an inbound
+        command it refused is audited with its uid and MQTT client id."""
+        if args.get("refused"):
+            self.service.audit_event("mqtt.command_refused", {
+                "uid": call.peer.uid, "user": user_name(call.peer.uid),
+                "client_id": args.get("client_id", ""), "reason": args["refused"][:200],
+                "ok": False})
+        self.service.forwarder = {
+            "connected": args["connected"], "outbox": args["outbox"],
+            "last_error": args.get("last_error") or None, "published": args.get("published"),
+            "gaps": args.get("gaps"), "broker": args.get("broker"),
+            "uid": call.peer.uid, "time": time.time()}
+        return {"ok": True}
+
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         call.audit.update(alarm=args["alarm"], comment=args.get("comment", ""))
         desk = self._desk()
@@ -283,6 +298,23 @@ class ServiceHandlers:
         return {"bundle": str(result.path), "records": result.records,
                 "selected": result.selected, "media_files": result.media_files,
                 "bytes": result.bytes_written, "verified": result.report.ok}
+
+    async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
+        return self._vehicles().list(call, args)
+
+    async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(self._vehicles().add, call, args)
+
+    async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(self._vehicles().remove, call, args)
+
+    async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(self._vehicles().import_csv, call, args)
+
+    def _vehicles(self) -> Any:
+        if self.service.vehicles is None:
+            raise CommandError("the vehicle register is not loaded")
+        return self.service.vehicles
 
     def _desk(self) -> Any:
         if self.service.desk is None:

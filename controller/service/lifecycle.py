@@ -27,13 +27,16 @@ from controller.config import Config, load_config
 from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
+from controller.plates.register_file import FILE_NAME as VEHICLES_FILE
 from controller.sensors.keystore import KeyStore, KeystoreError
 from controller.sensors.link_alarms import integrity_limits, link_rules, link_samples
 from controller.service import health
 from controller.service.handlers import ServiceHandlers, user_name
+from controller.service.vehicles import VehicleRegister
 from controller.store import RecordWriter, audit_inbox, state_auth
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
+from controller.store.reader import store_totals
 from controller.store.writer import RecordNotStored, Ticket
 from controller.system.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from firmware_bridge.link import (
@@ -52,6 +55,7 @@ if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when config
     from controller.camera.reconnect import CameraStatus
     from controller.detect.events import DetectionEvent
     from controller.detect.worker import CameraWorker
+    from controller.service.camera_records import CameraRecords
 
 log = logging.getLogger("service")
 
@@ -114,8 +118,12 @@ class Service:
         self.store_lock: StoreLock | None = None
         self.link: LinkManager | None = None
         self.desk: AlarmDesk | None = None
+        self.vehicles: VehicleRegister | None = None
         self.server: ControlServer | None = None
+        self.forwarder: dict[str, Any] | None = None  # the MQTT forwarder's last report
         self.cameras: list[CameraWorker] = []
+        self.camera_records: CameraRecords | None = None
+        self._media_usage: tuple[float, dict[str, int]] = (float("-inf"), {})
         self.channels: dict[str, ChannelLive] = {}
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
@@ -204,6 +212,8 @@ class Service:
         manifest = read_manifest(self.writer.layout)
         self._vk_fingerprint = str(manifest.get("verification_key_fingerprint") or "") or None
         self.desk = self._make_desk(cfg)
+        self.vehicles = VehicleRegister(Path(cfg.device.data_dir) / VEHICLES_FILE,
+                                        self.audit_event)
 
     def _make_desk(self, cfg: Config) -> AlarmDesk:
         nodes = [n.name for n in cfg.serial.nodes]
@@ -211,6 +221,10 @@ class Service:
                     **node_rules(nodes, cfg.serial.missing_s),
                     **health.store_fault_rules(),
                     **link_rules(cfg.serial, self._node_names(cfg))}
+        if cfg.cameras:  # OpenCV and NumPy only when cameras are configured
+            from controller.camera.tamper_rules import tamper_rules
+
+            defaults.update(tamper_rules(cfg.cameras))
         anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         trusted = self._anomaly_state_trusted(state_file)
@@ -276,10 +290,19 @@ class Service:
         if not self.cfg.cameras:
             return
         from controller.detect.worker import CameraWorker
+        from controller.service.camera_records import CameraRecords
 
+        assert self.writer is not None
+        if self.camera_records is None:
+            self.camera_records = CameraRecords(self.writer, self._publish_threadsafe,
+                                                self._count_not_stored)
+        self.writer.source_media_budgets_mb = {c.name: c.media_budget_mb
+                                               for c in self.cfg.cameras}
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
-                                  self._on_camera_status)
+                                  self._on_camera_status, segment_store=self.camera_records,
+                                  on_live=self.camera_records.on_live,
+                                  on_tamper=self._on_camera_tamper)
             self.cameras.append(worker)
             worker.start()
 
@@ -591,26 +614,28 @@ class Service:
     # ================================================================== cameras
     def _on_camera_event(self, event: DetectionEvent) -> None:
         """Called on a camera thread: media are encrypted there, the record queued."""
-        assert self.writer is not None
-        refs = []
-        try:
-            if event.snapshot_jpeg:
-                refs.append(self.writer.add_media(event.snapshot_jpeg, "image/jpeg"))
-            if event.clip:
-                kind = "video/mp4" if event.clip_format == "mp4" else "video/h264"
-                refs.append(self.writer.add_media(event.clip, kind))
-        except EdgewardenError as exc:
-            log.warning("event media of %s not stored: %s", event.camera, exc)
-        body: dict[str, Any] = dict(event.summary())
-        body["track"] = [{"t": p.time, "box": list(p.box), "score": p.score}
-                         for p in event.track]
-        try:
-            self.writer.append("event", event.camera, "warning", body, media=refs)
-        except (EdgewardenError, ValueError) as exc:
-            self.records_not_stored += 1
-            log.error("event of %s not stored: %s", event.camera, exc)
+        assert self.camera_records is not None
+        self.camera_records.on_event(event)
+
+    def _publish_threadsafe(self, kind: str, data: dict[str, Any]) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.publish, "detection", event.notice())
+            self._loop.call_soon_threadsafe(self.publish, kind, data)
+
+    def _count_not_stored(self) -> None:
+        self.records_not_stored += 1  # an int increment: atomic enough under the GIL
+
+    def _on_camera_tamper(self, camera: str, faults: dict[str, bool], t: float) -> None:
+        """Called on a camera thread: each tamper fault is a channel the desk alarms on."""
+        if self._loop is None:
+            return
+
+        def observe() -> None:
+            if self.desk is not None:
+                for fault, raised in faults.items():
+                    self.desk.observe(f"camera/{camera}/tamper/{fault}", t,
+                                      1.0 if raised else 0.0)
+
+        self._loop.call_soon_threadsafe(observe)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         """Camera up/down becomes a health channel the anomaly rules alarm on."""
@@ -630,20 +655,41 @@ class Service:
         """Records in the store and how many of them a seal covers (a quick read-only look)."""
         if self.writer is None:
             return {}
-        import sqlite3
-
-        try:
-            conn = sqlite3.connect(f"file:{self.writer.layout.database}?mode=ro", uri=True,
-                                   timeout=0.5)
-            try:
-                records = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-                sealed, seals = conn.execute(
-                    "SELECT COALESCE(MAX(last_seq), 0), COUNT(*) FROM seals").fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
+        totals = store_totals(self.writer.layout.database)
+        if totals is None:
             return {}
-        return {"records": int(records), "sealed": int(sealed), "seals": int(seals)}
+        return {"records": totals.records, "sealed": totals.sealed, "seals": totals.seals}
+
+    def _cameras_json(self) -> list[dict[str, Any]]:
+        """Each camera's status plus its media: bytes stored, rate, days the budget holds."""
+        cameras = [w.status for w in self.cameras]
+        if not cameras or self.writer is None or self.camera_records is None:
+            return cameras
+        import shutil
+
+        from controller.store.footage import footage, media_bytes_by_source
+
+        now = time.monotonic()
+        if now - self._media_usage[0] >= 5.0:
+            self._media_usage = (now, media_bytes_by_source(self.writer.layout.database))
+        stored = self._media_usage[1]
+        written = {name: m.bytes_written for name, m in self.camera_records.media.items()}
+        seconds = time.time() - self.started_wall
+        store = self.cfg.store
+        try:
+            free = shutil.disk_usage(self.writer.layout.data_dir).free
+        except OSError:
+            free = 0
+        reserve = (store.reserved_space_mb + store.shed_margin_mb) * 1024 * 1024
+        budgets = {c.name: c.media_budget_mb for c in self.cfg.cameras}
+        for cam in cameras:
+            name = str(cam["name"])
+            cam["media"] = footage(
+                stored.get(name, 0), written.get(name, 0), seconds, budgets.get(name, 0.0),
+                store.media_budget_mb, sum(written.values()),
+                sum(stored.get(c, 0) for c in budgets), free - reserve,
+            ).to_json()
+        return cameras
 
     def _status_line(self) -> str:
         nodes = self.link.node_stats() if self.link else []
@@ -775,13 +821,14 @@ class Service:
                 for k, c in sorted(self.channels.items())
             ],
             "alarms": self.desk.views() if self.desk else [],
-            "cameras": [w.status for w in self.cameras],
+            "cameras": self._cameras_json(),
             "health": self.last_health,
             "store": self._store_json(),
             "queues": {
                 "readings_dropped": self.link.dropped if self.link else 0,
                 "control": self.server.stats() if self.server else {},
             },
+            "forwarder": self.forwarder,
             "config": {"path": str(self.config_path) if self.config_path else None,
                        "reloads": self.reload_count, "last_error": self.last_reload_error},
         }

@@ -168,10 +168,8 @@ def last_seal(conn: sqlite3.Connection) -> Seal | None:
     return Seal(n, e, k, ls, bytes(lh), tw, bytes(pm), bytes(m))
 
 
-def head_checkpoint(conn: sqlite3.Connection, store_id: str,
-                    key: Ed25519PrivateKey) -> str | None:
-    """A signed checkpoint of the last seal `conn` sees (an export's snapshot)."""
-    s = last_seal(conn)
+def head_checkpoint(s: Seal | None, store_id: str, key: Ed25519PrivateKey) -> str | None:
+    """A signed checkpoint of the last seal an export's snapshot sees (None: no seal)."""
     if s is None:
         return None
     return sign(Checkpoint(store_id, s.seal_no, s.last_seq, s.last_hash, s.epoch, s.t_wall),

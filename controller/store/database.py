@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS media (
     PRIMARY KEY (seq, sha256)
 );
 CREATE INDEX IF NOT EXISTS media_time ON media (state, t_wall);
+CREATE INDEX IF NOT EXISTS media_sha ON media (sha256);
 """
 
 
@@ -101,4 +102,6 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if version not in (0, SCHEMA_VERSION):
         conn.close()
         raise EdgewardenError(f"{path}: schema version {version} is not supported")
+    if not readonly and version == SCHEMA_VERSION:  # stores made before shared segments
+        conn.execute("CREATE INDEX IF NOT EXISTS media_sha ON media (sha256)")
     return conn

@@ -8,6 +8,7 @@ detect a replaced file without any key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from pathlib import Path
 import pyrage
 
 from controller.errors import EdgewardenError
-from controller.store.layout import StoreLayout, write_new_file
+from controller.store.layout import StoreLayout, fsync_dir, write_new_file
 from controller.store.records import MediaRef
 
 _CHUNK = 1 << 20
@@ -32,7 +33,15 @@ def write_media(
         raise ValueError("media content_type must be a short non-empty string")
     ct = pyrage.encrypt(bytes(data), list(recipients))
     sha = hashlib.sha256(ct).hexdigest()
-    write_new_file(layout.media_file(sha), ct)
+    final = layout.media_file(sha)
+    # written under a temporary name and renamed when durable: a process killed mid-write
+    # leaves a `.part` file (removed at the next start), never a file under a hash name
+    part = final.with_name(final.name + ".part")
+    with contextlib.suppress(FileNotFoundError):
+        part.unlink()
+    write_new_file(part, ct)
+    os.rename(part, final)
+    fsync_dir(final.parent)
     return MediaRef(sha, content_type, len(data))
 
 
@@ -51,6 +60,17 @@ def orphans(layout: StoreLayout, referenced: set[str]) -> list[Path]:
             if path.is_file() and not path.is_symlink():
                 found.append(path)
     return found
+
+
+def remove_partial(layout: StoreLayout) -> int:
+    """Delete media files a killed process left half-written; how many."""
+    count = 0
+    if layout.media_dir.is_dir():
+        for path in layout.media_dir.glob("*.age.part"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                count += 1
+    return count
 
 
 def file_sha256(path: Path) -> str:

@@ -19,7 +19,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-KINDS = ("reading", "alarm", "event", "health", "audit", "link")
+from controller.camera.media import MediaRef
+
+# "recording": one video segment of a camera (its file named in the chain like any media)
+# "link": refused serial frames summarised per port and interval
+KINDS = ("reading", "alarm", "event", "health", "audit", "link", "recording")
 # kinds that keep flowing into the reserved space when the disk is nearly full
 PROTECTED_KINDS = frozenset({"alarm", "audit"})
 HASH_BYTES = 32
@@ -28,15 +32,6 @@ _HEAD = struct.Struct(">4sQdI")
 _MAGIC = b"EWR1"
 _CHAIN = b"EWC1"
 _GENESIS = b"EWG1"
-
-
-@dataclass(frozen=True)
-class MediaRef:
-    """A media file of the store: `sha256` of its age ciphertext names the file."""
-
-    sha256: str
-    content_type: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -52,15 +47,8 @@ class Header:
     prev_hash: bytes
 
     def encode(self) -> bytes:
-        return b"".join(
-            (
-                _HEAD.pack(_MAGIC, self.seq, self.t_wall, self.epoch),
-                _text(self.kind),
-                _text(self.source),
-                _text(self.severity),
-                self.prev_hash,
-            )
-        )
+        return encode_header(self.seq, self.t_wall, self.epoch, self.kind, self.source,
+                             self.severity, self.prev_hash)
 
 
 def encode_header(
@@ -75,15 +63,9 @@ def encode_header(
 
 
 @dataclass(frozen=True)
-class Record:
-    """A decrypted record as history readers see it."""
+class Record(Header):
+    """A decrypted record as history readers see it: its header, then what it says."""
 
-    seq: int
-    t_wall: float
-    epoch: int
-    kind: str
-    source: str
-    severity: str
     body: dict[str, Any]
     media: tuple[MediaRef, ...] = ()
     t_mono: float | None = None
@@ -176,6 +158,7 @@ def open_record(aead: AESGCM, header: Header, ciphertext: bytes) -> Record:
         kind=header.kind,
         source=header.source,
         severity=header.severity,
+        prev_hash=header.prev_hash,
         body=doc["b"],
         media=media,
         t_mono=doc.get("mono"),

@@ -9,11 +9,10 @@ when it matches the last such record; `verify` checks the same. `judge` is pure.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.store import database
+from controller.store.reader import StoreReader
 
 ANOMALY_PREFIX = "state/anomaly/"
 
@@ -44,10 +43,8 @@ def judge(path: Path, data: bytes | None, last: tuple[int, str] | None) -> Verdi
     return Verdict(True, None)
 
 
-def last_recorded(conn: sqlite3.Connection, prefix: str = ANOMALY_PREFIX) -> tuple[int, str] | None:
-    row = conn.execute("SELECT seq, source FROM records WHERE source >= ? AND source < ? "
-                       "ORDER BY seq DESC LIMIT 1", (prefix, prefix + "\uffff")).fetchone()
-    return None if row is None else (int(row[0]), str(row[1]))
+def last_recorded(reader: StoreReader, prefix: str = ANOMALY_PREFIX) -> tuple[int, str] | None:
+    return reader.last_source_starting(prefix)
 
 
 def judge_file(db_path: Path, path: Path) -> Verdict:
@@ -56,9 +53,6 @@ def judge_file(db_path: Path, path: Path) -> Verdict:
         data: bytes | None = path.read_bytes()
     except FileNotFoundError:
         data = None
-    conn = database.connect(db_path, readonly=True)
-    try:
-        last = last_recorded(conn)
-    finally:
-        conn.close()
+    with StoreReader(db_path) as reader:
+        last = last_recorded(reader)
     return judge(path, data, last)

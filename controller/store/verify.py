@@ -7,11 +7,9 @@ key and chained to each other) carry the chain hash across the gap.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,45 +17,38 @@ import pyrage
 from cryptography.exceptions import InvalidTag
 
 from controller.errors import EdgewardenError
-from controller.store import database, sealstate, state_auth
+from controller.store import sealstate, state_auth
+from controller.store.chain_check import (
+    ChainEntry,
+    Check,
+    Findings,
+    Start,
+    check_chain,
+    ranges,
+    standard_checks,
+)
 from controller.store.checkpoint_file import check_against, checkpoint_path, device_head
 from controller.store.history import EpochKeys
-from controller.store.keyschedule import KeySchedule, fingerprint, key_at
+from controller.store.keyschedule import fingerprint, key_at
 from controller.store.layout import StoreLayout, read_manifest
 from controller.store.media import file_sha256, orphans
-from controller.store.records import Header, chain_hash, genesis_hash, nonce_for
-from controller.store.sealing import GENESIS_MAC, Seal, seal_is_valid
+from controller.store.reader import StoreReader
+from controller.store.records import nonce_for
+from controller.store.sealing import Seal
+from controller.store.tombstone import PREFIX as TOMBSTONE_PREFIX
 from controller.store.tombstone import Explainer, parse_source
-
-_MAX_PROBLEMS = 200
 
 
 @dataclass
-class VerifyReport:
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    records: int = 0
-    tombstones: int = 0
-    seals: int = 0
+class VerifyReport(Findings):
+    """What `verify` found: the chain check's findings plus the store's own checks."""
+
     epochs: int = 0
     shredded_epochs: int = 0
     media_files: int = 0
     orphan_media: int = 0
     aead_checked: int = 0
     head_checkpoint: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def problem(self, text: str) -> None:
-        if len(self.problems) < _MAX_PROBLEMS:
-            self.problems.append(text)
-        elif len(self.problems) == _MAX_PROBLEMS:
-            self.problems.append("... more problems not listed")
-
-
-_Row = tuple[int, float, int, str, str, str, bytes, bytes, bytes | None]
 
 
 def verify_store(
@@ -80,37 +71,35 @@ def verify_store(
             f"verification key {fingerprint(seed)} is not the key of this store "
             f"({manifest.get('verification_key_fingerprint')})"
         )
-    conn = database.connect(layout.database, readonly=True)
+    reader = StoreReader(layout.database)
     try:
-        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        integrity = reader.integrity()
         if integrity != "ok":
             report.problem(f"records.db: integrity_check says {integrity}")
-        seals = [
-            Seal(n, e, k, ls, bytes(lh), tw, bytes(pm), bytes(m))
-            for n, e, k, ls, lh, tw, pm, m in conn.execute(
-                "SELECT seal_no, epoch, kind, last_seq, last_hash, t_wall, prev_mac, mac "
-                "FROM seals ORDER BY seal_no"
-            )
-        ]
-        epochs = {
-            e: (wk is not None, sh is not None)
-            for e, wk, sh in conn.execute("SELECT epoch, wrapped_key, shredded_at FROM epochs")
-        }
-        report.seals, report.epochs = len(seals), len(epochs)
+        seals = reader.seals()
+        epochs = reader.epochs()
+        report.epochs = len(epochs)
         report.shredded_epochs = sum(1 for _, shredded in epochs.values() if shredded)
-        _check_seals(report, seals, epochs, store_id, seed)
+        total = reader.count()
+        checks: list[Check] = [*standard_checks(store_id, seed), _EpochsKnown(epochs)]
+        if identity is not None:
+            checks.append(_AeadTags(reader.epoch_keys(identity), report))
+        if progress is not None:
+            checks.append(_Progress(progress, total))
+        shredded = {e for e, (_, gone) in epochs.items() if gone}
+        gone = _tombstones(reader, retention_days)
+        checks.append(_Tombstones(gone, seals, shredded))
+        check_chain(seals, _entries(reader), Start.genesis(store_id), checks=checks,
+                    shredded=shredded, found=report)
+        _check_epochs(report, seals, epochs)
         _check_key_state(report, layout, seals, epochs, seed)
         _check_checkpoints(report, layout, manifest, seals, checkpoints)
-        total = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-        keys = EpochKeys(conn, identity) if identity is not None else None
-        gone = _tombstones(conn, retention_days)
-        _check_records(report, conn, seals, epochs, store_id, keys, total, progress, gone)
-        _check_media(report, conn, layout, gone)
+        _check_media(report, reader, layout, gone)
         for text in gone.problems:
             report.problem(text)
-        _check_saved_state(report, layout, conn)
+        _check_saved_state(report, layout, reader)
     finally:
-        conn.close()
+        reader.close()
     if seed is None:
         report.notes.append("seals not authenticated: no verification key given")
     if identity is None:
@@ -118,42 +107,39 @@ def verify_store(
     return report
 
 
-def _check_seals(
-    report: VerifyReport, seals: list[Seal], epochs: dict[int, tuple[bool, bool]],
-    store_id: bytes, seed: bytes | None,
-) -> None:
-    schedule = KeySchedule(seed) if seed is not None else None
-    prev_mac, prev_epoch, prev_ended, prev_last = GENESIS_MAC, 0, False, 0
-    for i, s in enumerate(seals):
-        where = f"seal {s.seal_no} (epoch {s.epoch})"
-        if s.seal_no != i + 1:
-            report.problem(f"{where}: seal numbers jump from {i} (seals deleted or reordered)")
-        if not hmac.compare_digest(s.prev_mac, prev_mac):
-            report.problem(f"{where}: does not chain to the seal before it")
-        expected_epochs = {prev_epoch + 1} if prev_ended else {prev_epoch}
-        if i == 0:
-            expected_epochs = {0}
-        if s.epoch not in expected_epochs:
-            report.problem(f"{where}: epoch out of order after epoch {prev_epoch}")
-        if s.last_seq < prev_last:
-            report.problem(f"{where}: covers records before the previous seal (reordered)")
-        if s.epoch not in epochs:
-            report.problem(f"{where}: its epoch has no entry in the epochs table")
-        if schedule is not None and not seal_is_valid(
-            schedule.seal_key_for(s.epoch), store_id, s
-        ):
-            report.problem(f"{where}: MAC was not made with the key of epoch {s.epoch} "
-                           "(forged, altered, or sealed with a later key)")
-        prev_mac, prev_epoch, prev_ended, prev_last = s.mac, s.epoch, s.kind == "end", s.last_seq
+class _EpochsKnown:
+    """Every seal's epoch has its row (and wrapped key) in the epochs table."""
+
+    def __init__(self, epochs: dict[int, tuple[bool, bool]]) -> None:
+        self._epochs = epochs
+
+    def on_anchor(self, seal: Seal, found: Findings) -> None:
+        self.on_seal(seal, None, found)
+
+    def on_seal(self, seal: Seal, prev: Seal | None, found: Findings) -> None:
+        if seal.epoch not in self._epochs:
+            found.problem(f"seal {seal.seal_no} (epoch {seal.epoch}): its epoch has no entry "
+                          "in the epochs table")
+
+    def on_record(self, entry: ChainEntry, seal: Seal, head: bytes, found: Findings) -> None:
+        return None
+
+    def on_end(self, found: Findings) -> None:
+        return None
+
+
+def _check_epochs(report: VerifyReport, seals: list[Seal],
+                  epochs: dict[int, tuple[bool, bool]]) -> None:
+    """Epochs contiguous from 0, every one but the last closed by an end seal."""
     ended = {s.epoch for s in seals if s.kind == "end"}
     if epochs:
         last = max(epochs)
         missing = sorted(set(range(last + 1)) - set(epochs))
         if missing:
-            report.problem(f"epochs table: epochs {_ranges(missing)} missing")
+            report.problem(f"epochs table: epochs {ranges(missing)} missing")
         unclosed = [e for e in sorted(epochs) if e < last and e not in ended]
         if unclosed:
-            report.problem(f"epochs {_ranges(unclosed)} have no end seal (truncated?)")
+            report.problem(f"epochs {ranges(unclosed)} have no end seal (truncated?)")
         if last not in ended:
             report.notes.append(f"epoch {last} is open (writer running or stopped abruptly)")
 
@@ -172,27 +158,53 @@ def _check_checkpoints(
                             f"(missing, stale or not signed by this store's key)")
 
 
-def _tombstones(conn: sqlite3.Connection,
+def _tombstones(reader: StoreReader,
                 retention_days: Mapping[str, float] | None) -> Explainer:
-    """Hook: every tombstone (its header is checked by the chain pass like any other)."""
+    """Hook: every tombstone (its header is checked by the chain walk like any other)."""
     gone = Explainer(retention_days)
-    for seq, t_wall, source in conn.execute(
-            "SELECT seq, t_wall, source FROM records WHERE source LIKE 'tombstone/%'"):
+    for seq, t_wall, source in reader.sources_starting(TOMBSTONE_PREFIX):
         detail = parse_source(source)
         if detail is not None:
             gone.add(seq, t_wall, detail)
     return gone
 
 
+class _Tombstones:
+    """Every missing body and every shredded epoch is explained by a tombstone
+    (tombstone.py) and, with `--config`, by the configured retention."""
+
+    def __init__(self, gone: Explainer, seals: list[Seal], shredded: set[int]) -> None:
+        self._gone, self._shredded = gone, shredded
+        self._ended_at = {s.epoch: s.t_wall for s in seals if s.kind == "end"}
+        self._explained: set[int] = set()
+
+    def on_anchor(self, seal: Seal, found: Findings) -> None:
+        self.on_seal(seal, None, found)
+
+    def on_seal(self, seal: Seal, prev: Seal | None, found: Findings) -> None:
+        if seal.epoch in self._shredded and seal.epoch not in self._explained:
+            self._explained.add(seal.epoch)
+            if why := self._gone.epoch_gone(seal.epoch, self._ended_at.get(seal.epoch)):
+                found.problem(why)
+
+    def on_record(self, entry: ChainEntry, seal: Seal, head: bytes, found: Findings) -> None:
+        h = entry.header
+        if entry.ct is None and (why := self._gone.body_gone(h.seq, h.kind, h.t_wall)):
+            found.problem(why)
+
+    def on_end(self, found: Findings) -> None:
+        return None
+
+
 def _check_saved_state(report: VerifyReport, layout: StoreLayout,
-                       conn: sqlite3.Connection) -> None:
+                       reader: StoreReader) -> None:
     """Hook (state_auth): anomaly-state.json must be the state the chain last recorded."""
     path = layout.data_dir / "anomaly-state.json"
     try:
         data: bytes | None = path.read_bytes()
     except FileNotFoundError:
         data = None
-    verdict = state_auth.judge(path, data, state_auth.last_recorded(conn))
+    verdict = state_auth.judge(path, data, state_auth.last_recorded(reader))
     if verdict.problem is not None:
         report.problem(verdict.problem)
 
@@ -221,117 +233,81 @@ def _check_key_state(
                        f"(epoch {last})")
 
 
-def _stream(conn: sqlite3.Connection) -> Iterator[_Row]:
-    yield from conn.execute(
-        "SELECT r.seq, r.t_wall, r.epoch, r.kind, r.source, r.severity, r.prev_hash, "
-        "r.body_hash, b.ct FROM records r LEFT JOIN bodies b ON b.seq = r.seq ORDER BY r.seq"
-    )
-
-
-def _check_records(
-    report: VerifyReport, conn: sqlite3.Connection, seals: list[Seal],
-    epochs: dict[int, tuple[bool, bool]], store_id: bytes, keys: EpochKeys | None,
-    total: int, progress: Callable[[int, int], None] | None, gone: Explainer,
-) -> None:
-    ended_at = {s.epoch: s.t_wall for s in seals if s.kind == "end"}
-    explained: set[int] = set()
+def _entries(reader: StoreReader) -> Iterator[ChainEntry]:
+    """The store's records in seq order, as the chain check reads them."""
     media: dict[int, list[str]] = {}
-    for seq, sha in conn.execute("SELECT seq, sha256 FROM media"):
-        media.setdefault(seq, []).append(sha)
-    rows = _stream(conn)
-    pending: _Row | None = next(rows, None)
-    head = genesis_hash(store_id)
-    expected = 1
-    done = 0
-    bad_epochs: set[int] = set()
-    for s in seals:
-        in_range: list[_Row] = []
-        while pending is not None and pending[0] <= s.last_seq:
-            in_range.append(pending)
-            pending = next(rows, None)
-        count = s.last_seq - expected + 1
-        shredded = epochs.get(s.epoch, (False, False))[1]
-        if not in_range and count > 0 and shredded:
-            head, expected = s.last_hash, s.last_seq + 1  # authenticated by the seal
-            if s.epoch not in explained:
-                explained.add(s.epoch)
-                if why := gone.epoch_gone(s.epoch, ended_at.get(s.epoch)):
-                    report.problem(why)
-            continue
-        for row in in_range:
-            seq, t_wall, epoch, kind, source, severity, prev, body_hash, ct = row
-            prev, body_hash = bytes(prev), bytes(body_hash)
-            if seq != expected:
-                report.problem(f"records {_gap(expected, seq)} missing (deleted rows)")
-            if epoch != s.epoch:
-                report.problem(f"record {seq}: epoch {epoch} but sealed in epoch {s.epoch}")
-            if not hmac.compare_digest(prev, head):
-                report.problem(f"record {seq}: chain link broken (a record before it was "
-                               "deleted, reordered or altered)")
-            header = Header(seq, t_wall, epoch, kind, source, severity, prev)
-            hb = header.encode()
-            if ct is None:
-                report.tombstones += 1
-                if why := gone.body_gone(seq, kind, t_wall):
-                    report.problem(why)
-            else:
-                ct = bytes(ct)
-                if not hmac.compare_digest(hashlib.sha256(ct).digest(), body_hash):
-                    report.problem(f"record {seq}: ciphertext altered (body hash mismatch)")
-                if keys is not None:
-                    _check_tag(report, keys, header, hb, ct, bad_epochs)
-            head = chain_hash(hb, body_hash, media.get(seq, ()))
-            expected = seq + 1
-            report.records += 1
-            done += 1
-            if progress is not None and done % 5000 == 0:
-                progress(done, total)
-        if expected <= s.last_seq:
-            report.problem(f"records {_gap(expected, s.last_seq + 1)} missing before seal "
-                           f"{s.seal_no} (deleted or truncated)")
-        if not hmac.compare_digest(head, s.last_hash):
-            report.problem(f"seal {s.seal_no}: chain hash does not match the records it "
-                           f"covers (up to record {s.last_seq})")
-        head, expected = s.last_hash, s.last_seq + 1
-    extra = []
-    while pending is not None:
-        extra.append(pending[0])
-        pending = next(rows, None)
-    if extra:
-        report.problem(f"records {_ranges(extra)} are not covered by any seal")
-    if progress is not None:
-        progress(total, total)
+    for m in reader.media():
+        media.setdefault(m.seq, []).append(m.sha256)
+    for r in reader.records():
+        yield ChainEntry(r.header, r.body_hash, tuple(media.get(r.header.seq, ())), r.ct)
 
 
-def _check_tag(
-    report: VerifyReport, keys: EpochKeys, header: Header, hb: bytes, ct: bytes,
-    bad_epochs: set[int],
-) -> None:
-    try:
-        aead = keys.get(header.epoch)
-    except EdgewardenError as exc:
-        if header.epoch not in bad_epochs:
-            bad_epochs.add(header.epoch)
-            report.problem(str(exc))
-        return
-    if aead is None:
-        return
-    try:
-        aead.decrypt(nonce_for(header.seq), ct, hb)
-        report.aead_checked += 1
-    except InvalidTag:
-        report.problem(f"record {header.seq}: AEAD tag does not verify")
+class _AeadTags:
+    """With the identity: every ciphertext's AEAD tag under its epoch's data key."""
+
+    def __init__(self, keys: EpochKeys, report: VerifyReport) -> None:
+        self._keys = keys
+        self._report = report
+        self._bad_epochs: set[int] = set()
+
+    def on_anchor(self, seal: Seal, found: Findings) -> None:
+        return None
+
+    def on_seal(self, seal: Seal, prev: Seal | None, found: Findings) -> None:
+        return None
+
+    def on_record(self, entry: ChainEntry, seal: Seal, head: bytes, found: Findings) -> None:
+        if entry.ct is None:
+            return
+        header = entry.header
+        try:
+            aead = self._keys.get(header.epoch)
+        except EdgewardenError as exc:
+            if header.epoch not in self._bad_epochs:
+                self._bad_epochs.add(header.epoch)
+                found.problem(str(exc))
+            return
+        if aead is None:
+            return
+        try:
+            aead.decrypt(nonce_for(header.seq), entry.ct, header.encode())
+            self._report.aead_checked += 1
+        except InvalidTag:
+            found.problem(f"record {header.seq}: AEAD tag does not verify")
+
+    def on_end(self, found: Findings) -> None:
+        return None
 
 
-def _check_media(report: VerifyReport, conn: sqlite3.Connection, layout: StoreLayout,
+class _Progress:
+    """Calls `progress(done, total)` every 5000 records and once at the end."""
+
+    def __init__(self, progress: Callable[[int, int], None], total: int) -> None:
+        self._progress, self._total, self._done = progress, total, 0
+
+    def on_anchor(self, seal: Seal, found: Findings) -> None:
+        return None
+
+    def on_seal(self, seal: Seal, prev: Seal | None, found: Findings) -> None:
+        return None
+
+    def on_record(self, entry: ChainEntry, seal: Seal, head: bytes, found: Findings) -> None:
+        self._done += 1
+        if self._done % 5000 == 0:
+            self._progress(self._done, self._total)
+
+    def on_end(self, found: Findings) -> None:
+        self._progress(self._total, self._total)
+
+
+def _check_media(report: VerifyReport, reader: StoreReader, layout: StoreLayout,
                  gone: Explainer) -> None:
-    for seq, sha, state, kind, t_wall in conn.execute(
-            "SELECT m.seq, m.sha256, m.state, r.kind, r.t_wall FROM media m "
-            "JOIN records r ON r.seq = m.seq WHERE m.state != 'stored'"):
-        if why := gone.media_gone(seq, sha, state, kind, t_wall):
+    for m, kind, t_wall in reader.removed_media():
+        if why := gone.media_gone(m.seq, m.sha256, m.state, kind, t_wall):
             report.problem(why)
     referenced: set[str] = set()
-    for seq, sha in conn.execute("SELECT seq, sha256 FROM media WHERE state = 'stored'"):
+    for m in reader.media(state="stored"):
+        seq, sha = m.seq, m.sha256
         referenced.add(sha)
         path = layout.media_file(sha)
         if not path.exists():
@@ -350,22 +326,3 @@ def _check_media(report: VerifyReport, conn: sqlite3.Connection, layout: StoreLa
             f"{len(stray)} orphan media file(s) in {layout.media_dir} ({size / 1e6:.1f} MB) "
             f"that no record references ({names}); the writer removes them at its next "
             "start and at retention")
-
-
-def _gap(first: int, end: int) -> str:
-    return f"{first}" if end - first <= 1 else f"{first}..{end - 1}"
-
-
-def _ranges(values: list[int]) -> str:
-    if not values:
-        return ""
-    out: list[str] = []
-    start = prev = values[0]
-    for v in values[1:]:
-        if v != prev + 1:
-            out.append(str(start) if start == prev else f"{start}..{prev}")
-            start = v
-        prev = v
-    out.append(str(start) if start == prev else f"{start}..{prev}")
-    text = ", ".join(out[:10])
-    return text + (", ..." if len(out) > 10 else "")

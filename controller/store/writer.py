@@ -14,12 +14,9 @@ The writer holds only public keys (the recipients) and the current epoch's keys.
 from __future__ import annotations
 
 import collections
-import contextlib
 import errno
 import functools
-import hashlib
 import logging
-import os
 import shutil
 import sqlite3
 import threading
@@ -35,7 +32,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.config import StoreConfig
 from controller.errors import EdgewardenError
-from controller.store import clock, database, media, retention, sealstate, space, tombstone
+from controller.store import (
+    budget,
+    clock,
+    database,
+    media,
+    retention,
+    sealstate,
+    shedding,
+    shredding,
+    space,
+    tombstone,
+)
+from controller.store.chain_fold import ChainPosition, EpochWriteKeys, end_seal, fold_batch
 from controller.store.checkpoint_file import CheckpointPublisher
 from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
@@ -44,22 +53,20 @@ from controller.store.lock import StoreLock
 from controller.store.records import (
     PROTECTED_KINDS,
     MediaRef,
-    chain_hash,
     check_header_fields,
     encode_body,
-    encode_header,
-    genesis_hash,
-    nonce_for,
 )
 from controller.store.reserve import FLOOR, Reserve
-from controller.store.sealing import GENESIS_MAC, Seal, make_seal
+from controller.store.sealing import Seal
 
 log = logging.getLogger(__name__)
 MB = 1 << 20
-_SHED_CHUNK = 2000
 _DROP_AUDIT_INTERVAL_S = 60.0
 _ORPHAN_GRACE_S = 3600.0  # a younger unreferenced media file may have its record in flight
 _ROLL_RETRY_MAX_S = 5.0  # a failed rollover is retried after 1, 2, 4, 5, 5, ... s
+
+
+_BUDGET_INTERVAL_S = 5.0  # at most one media-budget check per this many seconds
 
 
 class RecordNotStored(EdgewardenError):
@@ -208,14 +215,10 @@ class RecordWriter:
         self._failure_logged_at = 0.0
         self._failures_unlogged = 0
         self._roll_retry_at = 0.0
-        self._seal_mac_key = b""
-        self._aead: AESGCM | None = None
+        # the open epoch's keys (no data key while the previous writer's epoch is closed)
+        self._keys: EpochWriteKeys | None = None
         self._epoch_started = 0.0
-        self._next_seq = 1
-        self._head = genesis_hash(store_id)
-        self._seal_no = 0
-        self._last_mac = GENESIS_MAC
-        self._since_seal = 0
+        self._pos = ChainPosition.genesis(store_id)
         self._dropped_unreported: dict[str, int] = {}
         self._last_drop_audit = -_DROP_AUDIT_INTERVAL_S
         # shared with callers
@@ -232,6 +235,10 @@ class RecordWriter:
         self._stopping = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        # per-camera media budgets in MB (the service sets them from the camera configs)
+        self.source_media_budgets_mb: dict[str, float] = {}
+        self._budget_checked = -_BUDGET_INTERVAL_S
+        self._media_written = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -296,6 +303,7 @@ class RecordWriter:
 
     def _recover(self) -> None:
         """Bring the chain head, seals and key state in line after a stop or crash."""
+        media.remove_partial(self.layout)
         c = self._conn
         row = c.execute(
             "SELECT seal_no, epoch, kind, last_seq, last_hash, mac FROM seals "
@@ -304,12 +312,13 @@ class RecordWriter:
         last_epoch_row = c.execute("SELECT MAX(epoch) FROM epochs").fetchone()[0]
         last_epoch = -1 if last_epoch_row is None else int(last_epoch_row)
         if row is not None:
-            self._seal_no, _, _, last_seq, self._head, self._last_mac = row
-            self._next_seq = int(last_seq) + 1
+            seal_no, _, _, last_seq, head, last_mac = row
+            self._pos = ChainPosition(int(last_seq) + 1, bytes(head), int(seal_no),
+                                      bytes(last_mac))
         max_seq = c.execute("SELECT MAX(seq) FROM records").fetchone()[0]
-        if max_seq is not None and max_seq >= self._next_seq:
+        if max_seq is not None and max_seq >= self._pos.next_seq:
             raise EdgewardenError(
-                f"{self.layout.database}: records after the last seal (seq {self._next_seq}.."
+                f"{self.layout.database}: records after the last seal (seq {self._pos.next_seq}.."
                 f"{max_seq}); the store was altered, run `edgewarden verify`"
             )
         state = self._state
@@ -320,7 +329,7 @@ class RecordWriter:
             # the previous writer's epoch (its data key is gone): `_roll` closes it with
             # its own, still present, sealing key, or just evolves that key if it was sealed
             self._phase = Phase.OPEN if ended is None else Phase.ENDED
-            self._seal_mac_key = seal_key(state.key)
+            self._keys = EpochWriteKeys(self._store_id, state.epoch, None, seal_key(state.key))
         elif state.epoch == last_epoch + 1:
             self._phase = Phase.EVOLVED
         else:
@@ -332,17 +341,18 @@ class RecordWriter:
     # ------------------------------------------------------------------ epochs
     # Each step changes the writer's state only after its write is durable (epoch_phase).
     def _write_end_seal(self) -> None:
-        seal = self._next_seal(self._state.epoch, "end")
+        assert self._keys is not None and self._keys.epoch == self._state.epoch
+        seal, pos = end_seal(self._keys, self._pos, now=self._wall())
         self._transaction(lambda c: self._insert_seals(c, [seal]))
         self.checkpoints.publish(seal)  # hook: signed head that can leave the device
-        self._seal_no, self._last_mac, self._since_seal = seal.seal_no, seal.mac, 0
-        self._aead = None
+        self._pos = pos
+        self._keys = EpochWriteKeys(self._store_id, self._keys.epoch, None, self._keys.seal_key)
         self._phase = after(self._phase, Step.END_SEALED)
 
     def _evolve(self) -> None:
         evolved = self._state.evolved()
         sealstate.store(self.layout.seal_state, evolved)
-        self._state, self._seal_mac_key = evolved, b""
+        self._state, self._keys = evolved, None
         self._phase = after(self._phase, Step.KEY_EVOLVED)
 
     def _open_epoch(self) -> None:
@@ -355,8 +365,8 @@ class RecordWriter:
                 (epoch, self._wall(), wrapped),
             )
         )
-        self._aead = AESGCM(key)
-        self._seal_mac_key = seal_key(self._state.key)
+        self._keys = EpochWriteKeys(self._store_id, epoch, AESGCM(key),
+                                    seal_key(self._state.key))
         self._epoch_started = self._monotonic()
         self.stats.epoch = epoch
         self._phase = after(self._phase, Step.EPOCH_OPENED)
@@ -411,21 +421,6 @@ class RecordWriter:
         if self.stats.state == "failing":
             self.stats.stored(full=False)
         return True
-
-    def _next_seal(self, epoch: int, kind: str, *, seal_no: int | None = None,
-                   last_seq: int | None = None, last_hash: bytes | None = None,
-                   prev_mac: bytes | None = None) -> Seal:
-        return make_seal(
-            self._seal_mac_key,
-            self._store_id,
-            seal_no=(self._seal_no if seal_no is None else seal_no) + 1,
-            epoch=epoch,
-            kind=kind,
-            last_seq=(self._next_seq - 1) if last_seq is None else last_seq,
-            last_hash=self._head if last_hash is None else last_hash,
-            t_wall=self._wall(),
-            prev_mac=self._last_mac if prev_mac is None else prev_mac,
-        )
 
     # ------------------------------------------------------------------ public API
     def append(
@@ -524,7 +519,7 @@ class RecordWriter:
                 f"({_reason(exc)}); the next start seals it") from None
         finally:
             self._closed = True
-            self._aead = None
+            self._keys = None
             lost = self._queued
             if lost:
                 self.stats.not_stored += lost
@@ -639,6 +634,11 @@ class RecordWriter:
             keep.extend(extra)
             keep.extend(self._drop_audit())
             self._with_space(lambda: self._write(keep))
+            if any(item.media for item in keep):
+                self._media_written = True
+            shed = self._enforce_media_budget()
+            if shed:
+                self._with_space(lambda: self._write(shed))
         except (sqlite3.Error, OSError, EdgewardenError) as exc:
             reason = f"commit failed: {_reason(exc)}"
             self._log_failure(reason)
@@ -669,56 +669,26 @@ class RecordWriter:
                 self.stats.not_stored += 1
 
     def _write(self, items: list[_Item]) -> None:
-        """Encrypt, chain and seal `items`, then commit them in one transaction."""
-        aead = self._aead
-        if aead is None or self._phase is not Phase.OPEN:
+        """Encrypt, chain and seal `items` (chain_fold), then commit them in one
+        transaction; the chain position moves only once the commit is durable."""
+        keys = self._keys
+        if keys is None or keys.aead is None or self._phase is not Phase.OPEN:
             raise EdgewardenError("no open epoch to write into")
-        epoch = self._state.epoch
-        seq, head, since = self._next_seq, self._head, self._since_seal
-        seal_no, last_mac = self._seal_no, self._last_mac
-        every = max(1, self.cfg.seal_every_records)
-        rows: list[tuple[Any, ...]] = []
-        bodies: list[tuple[int, bytes]] = []
-        media_rows: list[tuple[int, str, int, float]] = []
-        seals: list[Seal] = []
-        sha256 = hashlib.sha256
-        for item in items:
-            hb = encode_header(seq, item.t_wall, epoch, item.kind, item.source, item.severity,
-                               head)
-            ct = aead.encrypt(nonce_for(seq), item.plain, hb)
-            body_hash = sha256(ct).digest()
-            rows.append((seq, item.t_wall, epoch, item.kind, item.source, item.severity,
-                         head, body_hash))
-            bodies.append((seq, ct))
-            if item.media:
-                media_rows.extend((seq, m.sha256, m.size, item.t_wall) for m in item.media)
-                head = chain_hash(hb, body_hash, [m.sha256 for m in item.media])
-            else:
-                head = chain_hash(hb, body_hash)
+        batch = fold_batch(keys, self._pos, items, now=self._wall(),
+                           seal_every=self.cfg.seal_every_records)
+        for item, row in zip(items, batch.records, strict=True):
             if item.ticket is not None:
-                item.ticket.seq = seq
-            since += 1
-            if since >= every:
-                seal = self._next_seal(epoch, "batch", seal_no=seal_no, last_seq=seq,
-                                       last_hash=head, prev_mac=last_mac)
-                seals.append(seal)
-                seal_no, last_mac, since = seal.seal_no, seal.mac, 0
-            seq += 1
-        if since:
-            seal = self._next_seal(epoch, "batch", seal_no=seal_no, last_seq=seq - 1,
-                                   last_hash=head, prev_mac=last_mac)
-            seals.append(seal)
-            seal_no, last_mac, since = seal.seal_no, seal.mac, 0
+                item.ticket.seq = row[0]
 
         def insert(c: sqlite3.Connection) -> None:
-            c.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            c.executemany("INSERT INTO bodies VALUES (?, ?)", bodies)
-            if media_rows:
+            c.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch.records)
+            c.executemany("INSERT INTO bodies VALUES (?, ?)", batch.bodies)
+            if batch.media:
                 c.executemany(
                     "INSERT INTO media (seq, sha256, size, t_wall) VALUES (?, ?, ?, ?)",
-                    media_rows,
+                    batch.media,
                 )
-            self._insert_seals(c, seals)
+            self._insert_seals(c, batch.seals)
 
         try:
             self._transaction(insert)
@@ -727,11 +697,10 @@ class RecordWriter:
                 if item.ticket is not None:
                     item.ticket.seq = None
             raise
-        if seals:
-            self.checkpoints.publish(seals[-1])  # hook: signed head that can leave the device
-        self._next_seq, self._head, self._since_seal = seq, head, since
-        self._seal_no, self._last_mac = seal_no, last_mac
-        self.stats.committed += len(rows)
+        if batch.seals:
+            self.checkpoints.publish(batch.seals[-1])  # hook: signed head that can leave the device
+        self._pos = batch.position
+        self.stats.committed += len(batch.records)
         self.stats.batches += 1
 
     @staticmethod
@@ -775,19 +744,12 @@ class RecordWriter:
                             self._reserve.held)
 
     def _db_free(self) -> int:
-        pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
-        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-        return int(pages) * int(size)
-
-    def _media_left(self) -> bool:
-        return self._conn.execute(
-            "SELECT 1 FROM media WHERE state = 'stored' LIMIT 1"
-        ).fetchone() is not None
+        return shedding.db_free(self._conn)
 
     def _plan(self) -> space.SpacePlan:
         return space.plan_space(
             self._fs_free(), self._db_free(), self.cfg.reserved_space_mb * MB,
-            self.cfg.shed_margin_mb * MB, self._media_left(),
+            self.cfg.shed_margin_mb * MB, shedding.media_left(self._conn),
             reserve_intact=self._reserve.intact, floor=FLOOR,
         )
 
@@ -806,92 +768,81 @@ class RecordWriter:
             plan = self._plan()
         return audits, plan.accept_unprotected
 
+    def _write_with_space(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self._with_space(functools.partial(self._executemany, sql, rows))
+
+    def _shed_target(self) -> int:
+        return (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
+
     def _shed_media(self) -> list[_Item]:
-        target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
-        count = size = 0
-        hashes: list[str] = []
-        while self._fs_free() < target:
-            rows = self._conn.execute(
-                "SELECT seq, sha256, size FROM media WHERE state = 'stored' "
-                "ORDER BY t_wall, seq LIMIT 50"
-            ).fetchall()
-            if not rows:
-                break
-            for _seq, sha, n in rows:
-                self._delete_media_file(sha)
-                hashes.append(sha)
-                count += 1
-                size += int(n)
-            marks: list[tuple[Any, ...]] = [(r[0], r[1]) for r in rows]
-            self._with_space(functools.partial(
-                self._executemany,
-                "UPDATE media SET state = 'shed' WHERE seq = ? AND sha256 = ?", marks))
-        if not count:
+        shed = shedding.shed_media(self._conn, self.layout, self._shed_target(),
+                                   self._fs_free, self._write_with_space)
+        if not shed.count:
             return []
-        self.stats.shed_media_files += count
-        log.warning("disk nearly full: shed %d media files (%d bytes)", count, size)
-        return self._tombstones({"action": "shed-media", "files": count, "bytes": size,
-                                 "sha256": hashes[:100], "reason": "low disk space"},
-                                {"why": "shed-media", "sha256": hashes})
+        self.stats.shed_media_files += shed.count
+        log.warning("disk nearly full: shed %d media files (%d bytes)", shed.count, shed.size)
+        return self._tombstones({"action": "shed-media", "files": shed.count,
+                                 "bytes": shed.size, "sha256": list(shed.hashes[:100]),
+                                 "reason": "low disk space"},
+                                {"why": "shed-media", "sha256": list(shed.hashes)})
+
+    def _enforce_media_budget(self, force: bool = False) -> list[_Item]:
+        """Shed the oldest media beyond store.media_budget_mb and the cameras' budgets."""
+        total = int(self.cfg.media_budget_mb * MB)
+        per_source = {k: int(v * MB) for k, v in self.source_media_budgets_mb.items() if v > 0}
+        now = self._monotonic()
+        if not (total or per_source) or not (force or self._media_written):
+            return []
+        if not force and now - self._budget_checked < _BUDGET_INTERVAL_S:
+            return []
+        self._budget_checked, self._media_written = now, False
+        files: dict[str, budget.MediaFile] = {}
+        for sha, t_wall, size, source in self._conn.execute(
+            "SELECT m.sha256, m.t_wall, m.size, r.source FROM media m "
+            "JOIN records r ON r.seq = m.seq WHERE m.state = 'stored' ORDER BY m.t_wall, m.seq"
+        ):
+            if sha not in files:
+                files[sha] = budget.MediaFile(str(sha), float(t_wall), int(size), str(source))
+        plan = budget.plan_shedding(list(files.values()), total, per_source)
+        if not plan:
+            return []
+        for f in plan:
+            shedding.delete_media_file(self.layout, f.sha256)
+        self._executemany("UPDATE media SET state = 'shed' WHERE sha256 = ?",
+                          [(f.sha256,) for f in plan])
+        size = sum(f.size for f in plan)
+        self.stats.shed_media_files += len(plan)
+        log.info("media budget: shed %d oldest media files (%d bytes)", len(plan), size)
+        return self._tombstones({
+            "action": "shed-media", "files": len(plan), "bytes": size,
+            "sha256": [f.sha256 for f in plan[:100]],
+            "oldest": plan[0].t_wall, "newest": plan[-1].t_wall,
+            "sources": sorted({f.source for f in plan}), "reason": "media budget",
+        }, {"why": "shed-media", "sha256": [f.sha256 for f in plan]})
+
+    def enforce_media_budget(self) -> int:
+        """Apply the media budget now (in the writer); how many files were shed."""
+        def job() -> int:
+            before = self.stats.shed_media_files
+            items = self._enforce_media_budget(force=True)
+            if items:
+                self._write(items)
+            return self.stats.shed_media_files - before
+
+        return int(self._run_job(job))
 
     def _shed_readings(self) -> list[_Item]:
-        target = (self.cfg.reserved_space_mb + self.cfg.shed_margin_mb) * MB
-        total, first, last = 0, None, None
-        shed: list[int] = []
-        while self._fs_free() + self._db_free() < target:
-            seqs = [r[0] for r in self._conn.execute(
-                "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
-                "WHERE r.kind = 'reading' ORDER BY b.seq LIMIT ?", (_SHED_CHUNK,)
-            )]
-            if not seqs:
-                break
-            gone: list[tuple[Any, ...]] = [(s,) for s in seqs]
-            self._with_space(functools.partial(
-                self._executemany, "DELETE FROM bodies WHERE seq = ?", gone))
-            self._give_back_pages()
-            total += len(seqs)
-            shed.extend(seqs)
-            first = seqs[0] if first is None else first
-            last = seqs[-1]
-        if not total:
+        shed = shedding.shed_readings(self._conn, self._shed_target(),
+                                      lambda: self._fs_free() + self._db_free(),
+                                      self._write_with_space, self._with_space)
+        if not shed.count:
             return []
-        self.stats.shed_readings += total
-        log.warning("disk nearly full: shed %d old readings", total)
-        return self._tombstones({"action": "shed-readings", "records": total,
-                                 "first_seq": first, "last_seq": last,
+        self.stats.shed_readings += shed.count
+        log.warning("disk nearly full: shed %d old readings", shed.count)
+        return self._tombstones({"action": "shed-readings", "records": shed.count,
+                                 "first_seq": shed.first_seq, "last_seq": shed.last_seq,
                                  "reason": "low disk space"},
-                                {"why": "shed-readings", "seqs": tombstone.ranges(shed)})
-
-    def _give_back_pages(self) -> None:
-        """Hand freed pages back to the file system, so shedding really frees disk space.
-
-        The WAL is checkpointed and truncated (the deletions' frames otherwise keep the
-        space), then an incremental vacuum shrinks the database file (stores created with
-        auto_vacuum=INCREMENTAL; older ones reuse the freed pages, which `_db_free`
-        counts)."""
-        c = self._conn
-        c.execute("PRAGMA busy_timeout = 200")  # a reader must not stall the writer
-        try:
-            with contextlib.suppress(sqlite3.Error, OSError):
-                # copying the WAL's tail into the database may grow it: the reserve helps
-                self._with_space(self._checkpoint)
-                if int(c.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
-                    return
-                # in steps, so each step's own WAL frames fit in what the last one freed
-                while (free := int(c.execute("PRAGMA freelist_count").fetchone()[0])) > 0:
-                    # executescript steps it to the end (execute frees a single page)
-                    self._with_space(functools.partial(
-                        c.executescript, f"PRAGMA incremental_vacuum({min(free, 256)});"))
-                    self._with_space(self._checkpoint)
-                    if int(c.execute("PRAGMA freelist_count").fetchone()[0]) >= free:
-                        break
-        finally:
-            c.execute("PRAGMA busy_timeout = 5000")
-
-    def _checkpoint(self) -> None:
-        busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
-            raise sqlite3.OperationalError("checkpoint blocked by a reader")
+                                {"why": "shed-readings", "seqs": tombstone.ranges(shed.seqs)})
 
     def _drop_audit(self) -> list[_Item]:
         """One audit record per minute summarising records refused for lack of space."""
@@ -905,28 +856,10 @@ class RecordWriter:
             self._last_drop_audit = now
         return items
 
-    def _delete_media_file(self, sha: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.layout.media_file(sha))
-
     # ------------------------------------------------------------------ retention
     def _remove_orphans(self, grace_s: float) -> dict[str, Any] | None:
-        """Delete media files no stored record names, older than `grace_s` (a file being
-        written now has its record in flight); returns the audit body, None if none."""
-        referenced = {r[0] for r in self._conn.execute(
-            "SELECT sha256 FROM media WHERE state = 'stored'")}
-        cutoff = time.time() - grace_s
-        count = size = 0
-        for path in media.orphans(self.layout, referenced):
-            try:
-                st = path.stat()
-                if st.st_mtime > cutoff:
-                    continue
-                path.unlink()
-            except OSError:
-                continue
-            count += 1
-            size += st.st_size
+        """Delete unreferenced media files (retention.remove_orphans); the audit body."""
+        count, size = retention.remove_orphans(self._conn, self.layout, grace_s)
         if not count:
             return None
         log.warning("removed %d orphan media file(s) (%d bytes) no record references",
@@ -934,37 +867,18 @@ class RecordWriter:
         return {"action": "orphan-media-removed", "files": count, "bytes": size}
 
     def _retention(self, now: float) -> RetentionReport:
-        c = self._conn
-        expired: dict[str, int] = {}
-        media_deleted = 0
-        for kind, cutoff in retention.cutoffs(now, self.cfg.retention_days).items():
-            seqs = [r[0] for r in c.execute(
-                "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
-                "WHERE r.kind = ? AND r.t_wall < ?", (kind, cutoff)
-            )]
-            if not seqs:
-                continue
-            files = c.execute(
-                "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq IN "
-                "(SELECT seq FROM records WHERE kind = ? AND t_wall < ?)", (kind, cutoff)
-            ).fetchall()
-            # the tombstone is durable before anything goes (a crash leaves it, harmless)
-            self._write(self._tombstones(
-                {"action": "retention-expire", "kind": kind, "records": len(seqs)},
-                {"why": "retention", "at": now, "cutoffs": {kind: cutoff}}))
-            for _, sha in files:
-                self._delete_media_file(sha)
-            media_deleted += len(files)
-
-            def expire(c: sqlite3.Connection, seqs: list[int] = seqs,
-                       files: list[Any] = files) -> None:
-                c.executemany("DELETE FROM bodies WHERE seq = ?", [(s,) for s in seqs])
-                c.executemany("UPDATE media SET state = 'expired' WHERE seq = ? AND sha256 = ?",
-                              files)
-
-            self._transaction(expire)
-            expired[kind] = len(seqs)
-        shredded = self._shred_epochs(now)
+        # each tombstone is durable before anything goes (a crash leaves it, harmless)
+        gone = retention.expire(
+            self._conn, self.layout, now, self.cfg.retention_days, self._transaction,
+            before=lambda kind, cutoff, count: self._write(self._tombstones(
+                {"action": "retention-expire", "kind": kind, "records": count},
+                {"why": "retention", "at": now, "cutoffs": {kind: cutoff}})))
+        expired, media_deleted = gone.per_kind, gone.media_deleted
+        shredded = shredding.shred_epochs(
+            self._conn, self._state.epoch, now, self._transaction,
+            before=lambda epoch: self._write(self._tombstones(
+                {"action": "retention-shred", "epoch": epoch},
+                {"why": "retention", "at": now, "shredded": [epoch]})))
         orphaned = self._remove_orphans(grace_s=_ORPHAN_GRACE_S)
         orphans_deleted = orphaned["files"] if orphaned else 0
         report = RetentionReport(expired, tuple(shredded), media_deleted, orphans_deleted)
@@ -974,39 +888,6 @@ class RecordWriter:
                 "media_deleted": media_deleted, "orphan_media_deleted": orphans_deleted,
             })])
         return report
-
-    def _shred_epochs(self, now: float) -> list[int]:
-        """Delete the data key (and remaining headers) of closed epochs with no body left."""
-        c = self._conn
-        shredded: list[int] = []
-        candidates = c.execute(
-            "SELECT e.epoch FROM epochs e WHERE e.shredded_at IS NULL AND e.epoch < ? AND "
-            "EXISTS (SELECT 1 FROM seals s WHERE s.epoch = e.epoch AND s.kind = 'end') "
-            "ORDER BY e.epoch", (self._state.epoch,)
-        ).fetchall()
-        for (epoch,) in candidates:
-            lo_row = c.execute("SELECT MAX(last_seq) FROM seals WHERE epoch < ?", (epoch,))
-            lo = (lo_row.fetchone()[0] or 0) + 1
-            hi = c.execute("SELECT MAX(last_seq) FROM seals WHERE epoch = ?",
-                           (epoch,)).fetchone()[0]
-            left = c.execute("SELECT 1 FROM bodies WHERE seq BETWEEN ? AND ? LIMIT 1",
-                             (lo, hi)).fetchone()
-            if left is not None:
-                continue
-
-            def shred(c: sqlite3.Connection, epoch: int = epoch, lo: int = lo,
-                      hi: int = hi) -> None:
-                c.execute("UPDATE epochs SET wrapped_key = NULL, shredded_at = ? WHERE epoch = ?",
-                          (now, epoch))
-                c.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi))
-                c.execute("DELETE FROM media WHERE seq BETWEEN ? AND ?", (lo, hi))
-
-            self._write(self._tombstones(
-                {"action": "retention-shred", "epoch": int(epoch)},
-                {"why": "retention", "at": now, "shredded": [int(epoch)]}))
-            self._transaction(shred)
-            shredded.append(int(epoch))
-        return shredded
 
 
 def _disk_full(exc: BaseException) -> bool:

@@ -30,6 +30,7 @@ from controller.errors import EdgewardenError, UsageError
 
 SERVICE_USER = "edgewarden"
 SERVICE_GROUP = "edgewarden"
+FORWARD_USER = "edgewarden-forward"  # the MQTT forwarder's own user (view role)
 DEFAULT_EXEC = "/usr/bin/edgewarden"
 
 UNIT_DIR = Path("/etc/systemd/system")
@@ -93,6 +94,9 @@ def plan_files(templates: Path, exec_path: str, label: str,
     return [
         PlannedFile(UNIT_DIR / "edgewarden.service",
                     render_unit(read("systemd/edgewarden.service"), exec_path).encode(), 0o644),
+        PlannedFile(UNIT_DIR / "edgewarden-forward.service",
+                    render_unit(read("systemd/edgewarden-forward.service"), exec_path).encode(),
+                    0o644),
         PlannedFile(UNIT_DIR / "edgewarden-export@.service",
                     render_unit(read("systemd/edgewarden-export@.service"), exec_path).encode(),
                     0o644),
@@ -146,7 +150,7 @@ def config_skeleton(label: str | None = None) -> str:
         if _is_list_of_tables(tp):
             item = typing.get_args(tp)[0]
             out.append(f"# [[{section.name}]]  (one table per {item.__name__})")
-            out.extend(_commented_fields(item, None))
+            out.extend(_commented_fields(item, section.name))
             out.append("")
             continue
         doc = (type(default).__doc__ or "").strip().splitlines()
@@ -178,19 +182,25 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _commented_fields(tp: Any, _: None) -> list[str]:
+def _commented_fields(tp: Any, parent: str | None) -> list[str]:
     lines = []
+    nested: list[str] = []
     hints = typing.get_type_hints(tp)
     for f in dataclasses.fields(tp):
         if f.default is not dataclasses.MISSING and f.default is not None:
             lines.append(f"#   {f.name} = {_toml_value(f.default)}")
+        elif f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
+                hints[f.name]):
+            # a sub-table (e.g. [cameras.tamper]): after the plain keys, as TOML needs
+            nested.append(f"# [{parent}.{f.name}]" if parent else f"# [{f.name}]")
+            nested.extend(_commented_fields(hints[f.name], None))
         elif f.default_factory is not dataclasses.MISSING:
             lines.append(f"#   {f.name} = {_toml_value(f.default_factory())}")
         else:
             required = f.default is dataclasses.MISSING
             lines.append(f"#   {f.name} =   ({_type_name(hints[f.name])}"
                          f"{', required' if required else ', optional'})")
-    return lines
+    return lines + nested
 
 
 # --------------------------------------------------------------------------- apply
@@ -245,6 +255,15 @@ def ensure_accounts(cfg: Config) -> list[Change]:
               str(cfg.device.data_dir), "--no-create-home", "--shell", "/usr/sbin/nologin",
               "--comment", "edgewarden service", SERVICE_USER])
         changes.append(Change(f"user {SERVICE_USER}", "created"))
+    try:
+        pwd.getpwnam(FORWARD_USER)
+        changes.append(Change(f"user {FORWARD_USER}", "unchanged"))
+    except KeyError:
+        groups = ",".join(g for g in (cfg.control.socket_group, cfg.control.view_group) if g)
+        _run(["useradd", "--system", "--user-group", "--groups", groups, "--home-dir",
+              "/var/lib/edgewarden-forward", "--no-create-home", "--shell",
+              "/usr/sbin/nologin", "--comment", "edgewarden MQTT forwarder", FORWARD_USER])
+        changes.append(Change(f"user {FORWARD_USER}", "created"))
     return changes
 
 

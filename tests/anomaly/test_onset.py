@@ -10,6 +10,7 @@ import json
 import math
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -185,3 +186,60 @@ def test_state_round_trip_continues_identically() -> None:
     b = OnsetScore()
     b.load(json.loads(json.dumps(a.save())))
     assert run(a, data[700:]) == run(b, data[700:])
+
+
+def daily_shape(days: int, missing_day: int | None, seed: int) -> list[tuple[float, float]]:
+    """Low at night, a jump to a noisy high plateau by day (5-minute readings); on
+    ``missing_day`` the jump never comes: every reading stays inside the usual range."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(days * 288):
+        day, slot = divmod(i, 288)
+        high = 108 <= slot < 216 and day != missing_day
+        out.append((i * 300.0, (80.0 if high else 20.0) + rnd.uniform(-5.0, 5.0)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_missing_daily_jump_is_raised_by_the_time_of_week_profile(seed: int) -> None:
+    """No reading is out of range or a big step; only the time of day says it is wrong."""
+    readings = daily_shape(12, missing_day=9, seed=seed)
+    got = raise_times(OnsetScore(), readings)
+    assert got and all(9 * 86_400.0 + 108 * 300.0 <= t < 10 * 86_400.0 for t in got), got
+    assert raise_times(OnsetScore(season_s=0.0), readings) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_normal_daily_shape_gives_no_alarm_after_warm_up(seed: int) -> None:
+    rule = OnsetScore()
+    got = raise_times(rule, daily_shape(12, missing_day=None, seed=seed))
+    assert [t for t in got if t >= 2 * 86_400.0] == [], rule.explain()
+
+
+def test_state_saved_before_the_daily_profile_still_loads() -> None:
+    rnd = random.Random(6)
+    data = [(i * 300.0, 50.0 + rnd.gauss(0, 2)) for i in range(800)]
+    a = OnsetScore()
+    run(a, data)
+    state = a.save()
+    for key in list(state):
+        if key.startswith("profile"):
+            del state[key]
+    state["spread"] = state["spread"][:2]
+    b = OnsetScore()
+    b.load(state)
+    assert b.sv == [None] * b.season_bins and b.spread[:2] == a.spread[:2]
+
+
+def test_a_weekday_that_looks_like_a_weekend_is_raised() -> None:
+    """Busy weekdays, quiet weekends (hourly readings); one weekday stays quiet all day.
+    Raised on that day only: a week later the profile has not learned the holiday as the
+    shape of that weekday."""
+    rnd = random.Random(9)
+    readings = []
+    for i in range(5 * 7 * 24):
+        day, hour = divmod(i, 24)
+        busy = day % 7 < 5 and 8 <= hour < 18 and day != 23  # day 23: a weekday holiday
+        readings.append((i * 3600.0, (100.0 if busy else 10.0) + rnd.uniform(-3.0, 3.0)))
+    got = raise_times(OnsetScore(), readings)
+    assert got and all(23 * 86_400.0 + 8 * 3600.0 <= t < 24 * 86_400.0 for t in got), got

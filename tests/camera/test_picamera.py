@@ -54,8 +54,11 @@ class FakeCircularOutput:
 
 
 class FakeH264Encoder:
-    def __init__(self, bitrate: int | None = None) -> None:
+    def __init__(self, bitrate: int | None = None, repeat: bool = False,
+                 iperiod: int | None = None) -> None:
         self.bitrate = bitrate
+        self.repeat = repeat
+        self.iperiod = iperiod
 
 
 class FakePicamera2:
@@ -79,6 +82,11 @@ class FakePicamera2:
 
     def start_recording(self, encoder: Any, output: Any) -> None:
         self.recording = (encoder, output)
+
+    def encode(self, payload: bytes, keyframe: bool) -> None:
+        """What the hardware encoder does with each frame: hand it to its output."""
+        assert self.recording is not None
+        self.recording[1].outputframe(payload, keyframe, 0)
 
     def capture_arrays(self, names: list[str]) -> tuple[list[np.ndarray], dict]:
         if FakePicamera2.fail_capture:
@@ -130,7 +138,9 @@ def test_configures_main_and_lores_streams_from_config() -> None:
     assert cam.config["transform"] == ("Transform", 1, 1)
     assert cam.config["controls"] == {"FrameRate": 10.0, "AeExposureMode": 1}
     encoder, output = cam.recording
-    assert isinstance(encoder, FakeH264Encoder) and output.buffersize == 20  # 2 s at 10 fps
+    # segments: an IDR frame (with SPS/PPS repeated) every 4 s segment at 10 fps
+    assert isinstance(encoder, FakeH264Encoder) and encoder.iperiod == 40 and encoder.repeat
+    assert output is source.segment_encoder()
     frame = source.read()
     assert frame is not None and frame.image.shape == (48, 64, 3)
     assert frame.lores is not None and frame.lores.shape == (24, 32) and frame.time == 5.0
@@ -155,8 +165,10 @@ def test_drops_counted_from_sensor_sequence() -> None:
 
 
 def test_clip_from_circular_output_has_pre_and_post_roll() -> None:
-    source = PicameraSource(config(), modules=fake_modules())
+    source = PicameraSource(config(recording="off"), modules=fake_modules())
     source.open()
+    _encoder, output = FakePicamera2.instances[0].recording
+    assert output.buffersize == 20  # 2 s at 10 fps
     recorder = source.clip_recorder()
     assert recorder.format == "h264"
     recorder.start(0.0)
@@ -189,3 +201,61 @@ def test_rotation_90_is_refused_and_import_is_lazy() -> None:
         except ImportError:
             with pytest.raises(CameraDown, match="picamera2 is not installed"):
                 source.open()
+
+
+def test_h264_segments_cut_at_keyframes_through_the_encoder_output() -> None:
+    now = [100.0]
+    source = PicameraSource(config(segment_s=2.0), clock=lambda: now[0], modules=fake_modules())
+    source.open()
+    (cam,) = FakePicamera2.instances
+    segments = source.segment_encoder()
+    image = np.zeros((48, 64, 3), np.uint8)
+    cam.encode(b"P-before-first-keyframe", keyframe=False)  # cannot start a segment
+    for i in range(50):  # 5 s at 10 fps, a keyframe every 20 frames (the iperiod)
+        now[0] = 100.0 + i / 10
+        cam.encode(b"\x00\x00\x00\x01" + (b"I" if i % 20 == 0 else b"P") + bytes([i]),
+                   keyframe=i % 20 == 0)
+    first, second = segments.add(image, now[0]), segments.add(image, now[0])
+    assert segments.add(image, now[0]) is None
+    assert first is not None and second is not None
+    assert (first.start, first.end, first.frames) == (100.0, 102.0, 20)
+    assert (second.start, second.end, second.frames) == (102.0, 104.0, 20)
+    assert first.content_type == "video/h264" and first.data.startswith(b"\x00\x00\x00\x01I")
+    assert second.data.startswith(b"\x00\x00\x00\x01I\x14")  # frame 20, a keyframe
+    (tail,) = segments.flush(now[0])
+    assert tail.frames == 10 and tail.start == 104.0
+    with pytest.raises(Exception, match="not recording"):
+        PicameraSource(config(recording="off"), modules=fake_modules()).segment_encoder()
+
+
+def test_reopened_camera_records_from_its_new_encoder() -> None:
+    from controller.camera.recording import SegmentRecorder
+    from controller.camera.segment_keeper import SegmentKeeper
+
+    stored: list[Any] = []
+
+    class Store:
+        def store_segment(self, camera: str, segment: Any) -> Any:
+            stored.append(segment)
+            return segment
+
+    now = [0.0]
+    source = PicameraSource(config(segment_s=1.0), clock=lambda: now[0], modules=fake_modules())
+    source.open()
+    recorder = SegmentRecorder("front", source.segment_encoder(),
+                               SegmentKeeper("continuous", 0.0, 0.0), Store())
+    image = np.zeros((48, 64, 3), np.uint8)
+    for i in range(15):  # 1.5 s, then the camera fails and is reopened
+        now[0] = i / 10
+        FakePicamera2.instances[-1].encode(b"I" if i % 10 == 0 else b"P", keyframe=i % 10 == 0)
+        recorder.add(image, now[0])
+    source.open()
+    recorder.replace_encoder(source.segment_encoder())
+    assert [s.frames for s in stored] == [10, 5]  # the old encoder's tail is kept
+    for i in range(15, 30):
+        now[0] = i / 10
+        FakePicamera2.instances[-1].encode(b"I" if i % 10 == 0 else b"P", keyframe=i % 10 == 0)
+        recorder.add(image, now[0])
+    recorder.finish(now[0])
+    # frames 15..19 wait for a keyframe (a segment must decode on its own), 20..29 follow
+    assert [s.frames for s in stored] == [10, 5, 10]

@@ -51,9 +51,11 @@ def test_demo_shows_readings_a_fault_alarm_and_leaves_a_verifiable_store(tmp_pat
     raised = [r for r in records if r.kind == "alarm" and r.body["event"] == "raise"]
     assert any(r.body["channel"] == "north-door/temperature" for r in raised)
     # the camera plays its video: motion makes at least one event with encrypted media
-    events = [r for r in records if r.kind == "event"]
+    # (an event is a start record, then an end record with its snapshot and segments)
+    events = [r for r in records if r.kind == "event" and r.body.get("phase") == "end"]
     assert events, "the demo camera made no event"
     assert events[0].media
+    assert any(r.kind == "recording" and r.media for r in records)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

@@ -212,11 +212,17 @@ def _out_of_range(bound: Bound, is_int: bool) -> list[float]:
 
 def _toml(path: str, name: str, value: str, extra: str = "") -> tuple[str, int]:
     """A file setting `name = value` in the table at `path` (line of the key returned)."""
-    table = path.replace("[0]", "")
-    header = f"[[{table}]]" if path.endswith("[0]") else f"[{table}]"
     required = {"cameras": 'name = "c"\nsource = "c.mp4"\n',
-                "serial.nodes": 'name = "n"\nport = "/dev/null"\n'}.get(table, "")
-    text = f"# site\n{header}\n{required}{extra}{name} = {value}\n"
+                "serial.nodes": 'name = "n"\nport = "/dev/null"\n'}
+    table = path.replace("[0]", "")
+    if path.endswith("[0]"):
+        header = f"[[{table}]]\n{required.get(table, '')}"
+    elif "[0]." in path:  # a table inside an array entry: the entry comes first
+        parent = path.split("[0].")[0]
+        header = f"[[{parent}]]\n{required.get(parent, '')}[{table}]\n"
+    else:
+        header = f"[{table}]\n"
+    text = f"# site\n{header}{extra}{name} = {value}\n"
     return text, text.count("\n")
 
 

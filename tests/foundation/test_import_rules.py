@@ -29,15 +29,15 @@ LAYERS: list[set[str]] = [
     # stage 1, where data enters: sensor nodes (their keys), cameras
     {"controller.sensors", "controller.camera"},
     # stage 2, what it means: anomaly rules and alarms, the detector and tracker
-    {"controller.anomaly", "controller.detect"},
+    {"controller.anomaly", "controller.detect", "controller.plates"},
     # stage 3, the records
     {"controller.store"},
     # stage 4, evidence export
     {"controller.evidence"},
     # the control socket (serves every stage's state as JSON)
     {"controller.control"},
-    # OS integration; the simulated site
-    {"controller.system", "controller.simulation"},
+    # OS integration; the simulated site; the MQTT forwarder (a client of the socket)
+    {"controller.system", "controller.simulation", "controller.forward"},
     # the running service wires the stages; the TUI is a client of the socket
     {"controller.service", "tui"},
     {"controller.cli"},

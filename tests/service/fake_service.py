@@ -119,3 +119,22 @@ class FakeService:
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         self._log(call, "export")
         return {"bundle": "/media/EDGEWARDEN/edgewarden-fake.bag", "records": 0}
+
+    async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "vehicles.list")
+        return {"entries": []}
+
+    async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "vehicles.add")
+        return {"plate": args["plate"], "list": args["list"]}
+
+    async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "vehicles.remove")
+        return {"plate": args["plate"]}
+
+    async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "vehicles.import")
+        return {"imported": 0}
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        self._log(call, "forward.report")
+        return {"ok": True}

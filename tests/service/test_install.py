@@ -22,6 +22,7 @@ EXEC = str(Path(sys.executable).parent / "edgewarden")  # the venv's real entry 
 FILES = {
     "etc/systemd/system/edgewarden.service": 0o644,
     "etc/systemd/system/edgewarden-export@.service": 0o644,
+    "etc/systemd/system/edgewarden-forward.service": 0o644,
     "etc/udev/rules.d/90-edgewarden-nodes.rules": 0o644,
     "etc/udev/rules.d/91-edgewarden-export.rules": 0o644,
     "etc/edgewarden/config.toml": 0o640,

@@ -75,17 +75,17 @@ def base_status(role: str, user: str = "tech") -> dict[str, Any]:
              "last_seen": T0 - 2, "firmware": "1.4.0", "sample_rate_hz": 1.0,
              "channels": [{"name": "temp", "unit": "°C", "value": 21.5, "time": T0 - 2},
                           {"name": "pressure", "unit": "bar", "value": 1.2, "time": T0 - 2}],
-             "link": {"frames_ok": 5120, "rejected": {"bad_crc": 3, "replayed": 1}}},
+             "frames_ok": 5120, "rejected": {"bad_crc": 3, "replayed": 1}},
             {"id": "node-2", "uid": "E6614103A1B2C302", "name": "yard", "online": False,
              "paired": True, "state": "absent",
              "last_error": "could not open port: No such file or directory",
              "last_seen": T0 - 600, "firmware": "1.4.0", "sample_rate_hz": 0.5,
              "channels": [{"name": "humidity", "unit": "%", "value": 64.0, "time": T0 - 600}],
-             "link": {"frames_ok": 800, "rejected": {"bad_signature": 12}}},
+             "frames_ok": 800, "rejected": {"bad_signature": 12}},
             {"id": "node-3", "uid": "E6614104", "name": "E6614104", "online": True,
              "paired": False, "state": "unpaired",
              "last_seen": T0 - 1, "channels": [],
-             "link": {"frames_ok": 0, "rejected": {"unpaired": 40}}},
+             "frames_ok": 0, "rejected": {"unpaired": 40}},
         ],
         "alarms": [
             {"alarm_id": "node-1/temp:limits", "channel": "node-1/temp", "rule": "limits",
@@ -305,6 +305,17 @@ class ScriptedHandlers:
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         raise CommandError("evidence export is not available in this version yet")
 
+    async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
+        return {"entries": []}
+
+    async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
+        raise CommandError("the scripted service has no vehicle register")
+
+    vehicles_remove = vehicles_import = vehicles_add
+    async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
+        self.status_doc["forwarder"] = dict(args)
+        return {"ok": True}
+
 
 class ScriptedService:
     """controller.control's real ControlServer over ScriptedHandlers, on its own loop."""
@@ -389,7 +400,7 @@ async def drive_readings(service: ScriptedService, nodes: int, hz: float) -> Non
     service.handlers.status_doc["nodes"] = [
         {"id": f"sim-{i}", "name": f"sim-{i}", "online": True, "paired": True,
          "channels": [{"name": "temp", "unit": "°C"}, {"name": "vib", "unit": "g"}],
-         "link": {"frames_ok": 0, "rejected": {}}}
+         "frames_ok": 0, "rejected": {}}
         for i in range(nodes)
     ]
     tick = 0

@@ -305,7 +305,8 @@ class EventDetailScreen(SiteScreen):
         graphics = (terminal_graphics.headless() if self.app.is_headless
                     else terminal_graphics.current())
         try:
-            loaded = await asyncio.to_thread(load_snapshot, data, graphics)
+            box = record.body.get("best_box")
+            loaded = await asyncio.to_thread(load_snapshot, data, graphics, box)
         except UnsupportedTextualImage as exc:
             holder.update(Text(f"snapshot not shown: {exc}", style="red"))
             return

@@ -85,13 +85,31 @@ def image_widget_class(graphics: Graphics) -> type[BaseImage]:
 
 
 def load_snapshot(
-    data: bytes, graphics: Graphics
+    data: bytes, graphics: Graphics, box: Any = None,
 ) -> tuple[type[BaseImage], PILImage.Image] | None:
     """Decode `data` and pick its widget class (run in a thread: imports PIL, textual-image).
 
-    None when the bytes are no image. The widget itself is made on the UI thread.
+    None when the bytes are no image. ``box`` (the detection, normalised x0, y0, x1, y1)
+    is drawn on the decoded copy; the record's bytes stay as stored. The widget itself is
+    made on the UI thread.
     """
     image = decode_image(data)
     if image is None:
         return None
-    return image_widget_class(graphics), image
+    return image_widget_class(graphics), with_box(image, box)
+
+
+def with_box(image: PILImage.Image, box: Any) -> PILImage.Image:
+    """A copy of ``image`` with the detection box drawn in red (no box: the image)."""
+    if not (isinstance(box, list | tuple) and len(box) == 4
+            and all(isinstance(v, int | float) for v in box)):
+        return image
+    from PIL import ImageDraw
+
+    copy = image.convert("RGB")  # always a new image
+    w, h = copy.size
+    x0, y0, x1, y1 = (min(1.0, max(0.0, float(v))) for v in box)
+    width = max(2, round(min(w, h) / 120))
+    ImageDraw.Draw(copy).rectangle((x0 * (w - 1), y0 * (h - 1), x1 * (w - 1), y1 * (h - 1)),
+                                   outline=(255, 0, 0), width=width)
+    return copy

@@ -125,6 +125,9 @@ def render_cameras(status: Status, now: float, fresh: Freshness = LIVE) -> Rende
     table.add_column("camera", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("last detection", no_wrap=True, overflow="ellipsis")
+    with_media = any(cam.media_bytes is not None for cam in status.cameras)
+    if with_media:
+        table.add_column("media", no_wrap=True, overflow="ellipsis")
     for cam in status.cameras:
         det = cam.last_detection
         if det is None:
@@ -137,8 +140,19 @@ def render_cameras(status: Status, now: float, fresh: Freshness = LIVE) -> Rende
             state = Text(cam.state, style="green" if cam.state == "running" else "red")
         else:
             state = Text(f"was {cam.state}", style="dim")
-        table.add_row(cam.name, state, last)
+        cells: list[RenderableType] = [cam.name, state, last]
+        if with_media:
+            cells.append(Text(media_cell(cam.media_bytes, cam.days_held)))
+        table.add_row(*cells)
     return table
+
+
+def media_cell(stored: int | None, days: float | None) -> str:
+    """"1.2 GB, 9.5 d": media stored and the days of footage the budget holds."""
+    if stored is None:
+        return "—"
+    size = f"{stored / 1e9:.1f} GB" if stored >= 1e9 else f"{stored / 1e6:.0f} MB"
+    return size if days is None else f"{size}, {days:.1f} d"
 
 
 def render_health(status: Status, fresh: Freshness = LIVE) -> RenderableType:
@@ -171,6 +185,15 @@ def render_health(status: Status, fresh: Freshness = LIVE) -> RenderableType:
             line.append(f" — {s.failure}")
         if s.not_stored:
             line.append(f"  not stored {s.not_stored:,}")
+        lines.append(line)
+    f = status.forwarder
+    if f is not None:
+        line = Text("MQTT ")
+        line.append("connected" if f.connected else "not connected",
+                    style="green" if f.connected else "bold red")
+        line.append(f"  outbox {f.outbox:,}", style="yellow" if f.outbox else "dim")
+        if f.last_error and not f.connected:
+            line.append(f" — {f.last_error}", style="red")
         lines.append(line)
     dropped = {k: v for k, v in h.dropped.items() if v}
     if dropped:

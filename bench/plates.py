@@ -1,0 +1,154 @@
+"""Plate reading on the shared photographs: edgewarden's reader vs rapidocr's full pipeline.
+
+Per folder of ../shared/data/plates (us, br): exact-read rate, rate within one character
+(edit distance <= 1), median and p95 time per photo, for edgewarden's reader on every
+photo, and for the baseline (rapidocr's own full pipeline on the whole photo) on a fixed
+sample of each folder (every k-th photo in name order, printed), since the baseline takes
+seconds per photo. edgewarden's figures on that same sample are printed beside it, so the
+ratio compares like with like. Both run on one core (one onnxruntime thread). RSS is the
+process's peak, taken after edgewarden's runs and again after the baseline's. Tuning is
+on general principles only: another region's photos are kept back for review.
+
+    uv run python bench/plates.py [--sample 15] [--folders us br] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from controller.plates.formats import fit_formats, formats_named, normalise  # noqa: E402
+from controller.plates.reader import PlateReader  # noqa: E402
+
+FOLDER_FORMATS = {"us": ["us"], "br": ["br"]}
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def photos(folder: Path) -> list[tuple[Path, str]]:
+    out = []
+    for txt in sorted(folder.glob("*.txt")):
+        name, *_, plate = txt.read_text().strip().split("\t")
+        out.append((folder / name, plate))
+    return out
+
+
+def baseline_read(engine: object, image: np.ndarray, formats: tuple) -> str:
+    """rapidocr's full pipeline; the plate is its line that best fits the folder's format."""
+    result = engine(image)  # type: ignore[operator]
+    best, best_score = "", -1.0
+    for text, score in zip(result.txts or (), result.scores or (), strict=False):
+        fit = fit_formats(text, formats)
+        value = float(score) * fit.factor
+        if normalise(text) and value > best_score:
+            best, best_score = fit.text, value
+    return best
+
+
+def figures(results: list[tuple[str, str, float]]) -> tuple[float, float, float, float]:
+    n = len(results)
+    exact = sum(got == want for want, got, _ in results) / n
+    near = sum(edit_distance(got, want) <= 1 for want, got, _ in results) / n
+    times = sorted(t for *_, t in results)
+    return exact, near, statistics.median(times), times[min(n - 1, int(n * 0.95))]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
+        "EDGEWARDEN_SHARED_DATA", REPO.parent / "shared" / "data")) / "plates")
+    parser.add_argument("--folders", nargs="+", default=["us", "br"])
+    parser.add_argument("--sample", type=int, default=15,
+                        help="baseline photos per folder (default %(default)s; 0: none)")
+    parser.add_argument("--limit", type=int, default=0, help="photos per folder (0: all)")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        print(f"no plate photos at {args.data} (set EDGEWARDEN_SHARED_DATA)")
+        return 1
+    cv2.setNumThreads(1)
+    rows = []
+    ours_by: dict[str, list[tuple[str, str, float]]] = {}
+    items_by: dict[str, list[tuple[Path, str]]] = {}
+    # edgewarden on every folder first, so its peak RSS is its own (the baseline's is larger)
+    for name in args.folders:
+        formats = formats_named(FOLDER_FORMATS.get(name, ["generic"]))
+        reader = PlateReader(formats, threads=1)
+        items = photos(args.data / name)
+        if args.limit:
+            items = items[:args.limit]
+        ours: list[tuple[str, str, float]] = []
+        for path, want in items:
+            image = cv2.imread(str(path))
+            start = time.perf_counter()
+            reads = reader.read(image)
+            ours.append((want, reads[0].text if reads else "", time.perf_counter() - start))
+        ours_by[name], items_by[name] = ours, items
+        rows.append((name, "edgewarden", len(items), *figures(ours), rss_mb()))
+    baseline_engine = None
+    for name in args.folders if args.sample > 0 else []:
+        formats = formats_named(FOLDER_FORMATS.get(name, ["generic"]))
+        items, ours = items_by[name], ours_by[name]
+        step = max(1, len(items) // args.sample)
+        sample = list(range(0, len(items), step))[:args.sample]
+        print(f"{name}: baseline sample (every {step}th photo): "
+              + " ".join(items[i][0].name for i in sample))
+        if baseline_engine is None:
+            from rapidocr import RapidOCR
+            baseline_engine = RapidOCR(params={
+                "Global.log_level": "critical",
+                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1})
+        theirs: list[tuple[str, str, float]] = []
+        for i in sample:
+            path, want = items[i]
+            image = cv2.imread(str(path))
+            start = time.perf_counter()
+            got = baseline_read(baseline_engine, image, formats)
+            theirs.append((want, got, time.perf_counter() - start))
+        rows.append((name, "edgewarden, same sample", len(sample),
+                     *figures([ours[i] for i in sample]), float("nan")))
+        rows.append((name, "baseline: rapidocr full", len(sample), *figures(theirs),
+                     rss_mb()))
+    print()
+    print(f"{'folder':6} {'reader':24} {'photos':>6} {'exact':>6} {'<=1 ch':>6} "
+          f"{'median':>8} {'p95':>8} {'peak RSS':>9}")
+    for folder, who, n, exact, near, med, p95, rss in rows:
+        rss_text = "-" if rss != rss else f"{rss:.0f}MB"  # nan: same process as above
+        print(f"{folder:6} {who:24} {n:6d} {exact:6.1%} {near:6.1%} {med * 1e3:6.0f}ms "
+              f"{p95 * 1e3:6.0f}ms {rss_text:>9}")
+    by = {(r[0], r[1]): r for r in rows}
+    for folder in args.folders:
+        ours_s = by.get((folder, "edgewarden, same sample"))
+        base = by.get((folder, "baseline: rapidocr full"))
+        if ours_s and base:
+            print(f"{folder}: median speed-up vs baseline {base[5] / ours_s[5]:.1f}x; exact "
+                  f"{ours_s[3]:.0%} vs {base[3]:.0%} on the same {base[2]} photos")
+    print("goals: exact >= 95% per folder, >= 10x faster than the baseline at equal or "
+          "better accuracy, <= 300 ms median")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""`edgewarden plates read PATH...`: read number plates in images, folders or videos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from controller.errors import UsageError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".mjpeg", ".h264"})
+#: inputs with more items than this get a progress bar (on a terminal)
+PROGRESS_FROM = 5
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("plates", help="read number plates offline (images, folders, video)",
+                       description="Number plates without the service.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    r = actions.add_parser(
+        "read", help="read the plates in images, image folders or videos",
+        description="Print a table of the plates read in each image (or video frame); "
+        "with --jsonl, one JSON object per image or frame.")
+    r.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="an image, a folder of images or a video")
+    r.add_argument("--jsonl", type=Path, metavar="FILE", help="write one object per image")
+    r.add_argument("--format", action="append", dest="formats", metavar="NAME",
+                   help="plate format to expect (repeatable; default: ng, generic; "
+                   "known: ng br us generic)")
+    r.add_argument("--every", type=int, default=1, metavar="N",
+                   help="in a video, read every Nth frame (default %(default)s)")
+    r.add_argument("--threads", type=int, default=1, help="OCR threads (default 1)")
+    r.add_argument("--models", type=Path, metavar="DIR",
+                   help="folder of the PP-OCR .onnx files (default: the rapidocr wheel's)")
+    r.set_defaults(handler=run_read)
+
+
+def expand(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """(file, is_video) for every input: folders give their images in name order."""
+    out: list[tuple[Path, bool]] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend((p, False) for p in sorted(path.iterdir())
+                       if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            out.append((path, True))
+        else:
+            out.append((path, False))
+    return out
+
+
+def frames(path: Path, is_video: bool, every: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame number, BGR image) of an image (frame 0) or every `every`th video frame."""
+    if not is_video:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise UsageError(f"{path}: not a readable image")
+        yield 0, image
+        return
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise UsageError(f"{path}: not a readable video")
+    try:
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                if index == 0:
+                    raise UsageError(f"{path}: not a readable video")
+                return
+            if index % every == 0:
+                yield index, image
+            index += 1
+    finally:
+        capture.release()
+
+
+def run_read(args: argparse.Namespace) -> int:
+    if args.every < 1:
+        raise UsageError(f"--every {args.every}: must be at least 1")
+    if args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: must be at least 1")
+    from controller.plates.formats import DEFAULT_FORMATS, formats_named
+    from controller.plates.reader import PlateReader
+
+    try:
+        formats = formats_named(args.formats or list(DEFAULT_FORMATS))
+    except ValueError as exc:
+        raise UsageError(f"--format: {exc}") from None
+    inputs = expand(args.paths)
+    if not inputs:
+        raise UsageError("no images found in " + ", ".join(map(str, args.paths)))
+    reader = PlateReader(formats, model_dir=args.models, threads=args.threads)
+    rows: list[tuple[str, int, str, float, list[int]]] = []
+    console = Console(stderr=True)
+    with ExitStack() as stack:
+        sink = stack.enter_context(args.jsonl.open("w", encoding="utf-8")) \
+            if args.jsonl else None
+        progress = stack.enter_context(Progress(
+            TextColumn("plates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+            disable=len(inputs) < PROGRESS_FROM and not any(v for _, v in inputs)))
+        task = progress.add_task("images", total=len(inputs))
+        for path, is_video in inputs:
+            for index, image in frames(path, is_video, args.every):
+                reads = reader.read(image)
+                if sink is not None:
+                    sink.write(json.dumps({"file": str(path), "frame": index,
+                                           "plates": [r.as_json() for r in reads]}) + "\n")
+                for r in reads:
+                    rows.append((str(path), index, r.text, r.confidence, list(r.box)))
+                if not reads:
+                    rows.append((str(path), index, "", 0.0, []))
+            progress.advance(task)
+    table = Table(title=f"plates read in {len(inputs)} input(s)")
+    for column in ("file", "frame", "plate", "confidence", "box"):
+        table.add_column(column)
+    for file, index, text, conf, box in rows:
+        table.add_row(file, str(index), text or "-", f"{conf:.2f}" if text else "-",
+                      " ".join(map(str, box)) if box else "-")
+    Console().print(table)
+    return 0

@@ -1,0 +1,184 @@
+"""The PP-OCR text detector and recogniser that the rapidocr wheel ships, on onnxruntime.
+
+The model files are opened by path from the installed wheel (or a directory given in the
+config) and nothing is ever downloaded: a missing file is one clear `EdgewardenError`.
+The recogniser's output is restricted to letters and digits (a plate has nothing else),
+with every other class counted as a gap, so punctuation never displaces a character.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from controller.errors import EdgewardenError
+
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+REC_HEIGHT = 48
+ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def default_model_dir() -> Path:
+    """The `models/` folder of the installed rapidocr wheel (found without importing it)."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise EdgewardenError("the rapidocr package is not installed "
+                              "(it ships the OCR models); run `uv sync`")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def model_path(model_dir: Path, name: str) -> Path:
+    """The path of one model file; a missing file is one line naming it."""
+    path = model_dir / name
+    if not path.is_file():
+        raise EdgewardenError(f"OCR model file missing: {path}")
+    return path
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort  # lazily: only a site that reads plates loads it
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise EdgewardenError(f"cannot load OCR model {path}: "
+                              f"{str(exc).splitlines()[0][:200]}") from None
+
+
+def _normalise(image: np.ndarray) -> np.ndarray:
+    x = image.astype(np.float32) * (2.0 / 255.0) - 1.0
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+@dataclass(frozen=True)
+class LineRead:
+    """One recognised text line: letters and digits, and per-character confidences."""
+
+    text: str
+    char_conf: tuple[float, ...]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.mean(self.char_conf)) if self.char_conf else 0.0
+
+
+class TextRecogniser:
+    """PP-OCR recognition of one text line, restricted to letters and digits."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self._session = _session(path, threads)
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if "character" not in meta:
+            raise EdgewardenError(f"OCR model {path} carries no character list")
+        chars = ["<blank>", *meta["character"].splitlines(), " "]
+        # columns per alphanumeric class (upper and lower case together)
+        self._columns: list[list[int]] = [[] for _ in ALNUM]
+        for index, ch in enumerate(chars):
+            up = ch.upper()
+            if len(up) == 1 and up in ALNUM:
+                self._columns[ALNUM.index(up)].append(index)
+
+    def read(self, line: np.ndarray, max_ratio: float = 12.0) -> LineRead:
+        """Recognise a BGR crop of one text line."""
+        h, w = line.shape[:2]
+        width = int(min(max_ratio, max(w / max(h, 1), 1.0)) * REC_HEIGHT)
+        resized = cv2.resize(line, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+        probs = self._session.run(None, {"x": _normalise(resized)})[0][0]  # (T, classes)
+        return self.decode(probs)
+
+    def decode(self, probs: np.ndarray) -> LineRead:
+        """Greedy CTC decoding over letters, digits and a gap (every other class)."""
+        alnum = np.stack([probs[:, cols].sum(axis=1) for cols in self._columns], axis=1)
+        gap = 1.0 - alnum.sum(axis=1)
+        best = alnum.argmax(axis=1)
+        best_p = alnum[np.arange(len(best)), best]
+        text: list[str] = []
+        conf: list[float] = []
+        previous = -1
+        for t in range(len(best)):
+            if best_p[t] <= gap[t]:
+                previous = -1
+                continue
+            if best[t] == previous:
+                conf[-1] = max(conf[-1], float(best_p[t]))
+                continue
+            previous = int(best[t])
+            text.append(ALNUM[previous])
+            conf.append(float(best_p[t]))
+        return LineRead("".join(text), tuple(conf))
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """A text region found by the detector: its four corners (x, y) and its score."""
+
+    corners: np.ndarray  # (4, 2) float32, clockwise from top-left
+    score: float
+
+
+class TextDetector:
+    """PP-OCR (DB) text detection on a small image: boxes of text lines."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self._session = _session(path, threads)
+
+    def detect(self, image: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.5,
+               unclip: float = 1.6) -> list[TextBox]:
+        """Text lines of a BGR image (its sides are rounded to multiples of 32 inside)."""
+        h, w = image.shape[:2]
+        dh, dw = max(32, round(h / 32) * 32), max(32, round(w / 32) * 32)
+        resized = cv2.resize(image, (dw, dh))
+        prob = self._session.run(None, {"x": _normalise(resized)})[0][0, 0]
+        mask = (prob > thresh).astype(np.uint8)
+        mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        sx, sy = w / dw, h / dh
+        boxes: list[TextBox] = []
+        for contour in contours:
+            if cv2.contourArea(contour) < 6:
+                continue
+            blob = np.zeros_like(mask)
+            cv2.drawContours(blob, [contour], -1, 1, -1)
+            score = float(prob[blob.astype(bool)].mean())
+            if score < box_thresh:
+                continue
+            (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
+            area, perimeter = rw * rh, 2 * (rw + rh)
+            grow = area * unclip / max(perimeter, 1e-6)
+            rect = ((cx, cy), (rw + 2 * grow, rh + 2 * grow), angle)
+            corners = order_corners(cv2.boxPoints(rect))
+            corners[:, 0] *= sx
+            corners[:, 1] *= sy
+            boxes.append(TextBox(corners, score))
+        return boxes
+
+
+def order_corners(points: np.ndarray) -> np.ndarray:
+    """Four points as top-left, top-right, bottom-right, bottom-left."""
+    pts = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    s = pts.sum(axis=1)
+    d = pts[:, 1] - pts[:, 0]
+    return np.array([pts[s.argmin()], pts[d.argmin()], pts[s.argmax()], pts[d.argmax()]],
+                    dtype=np.float32)
+
+
+def rectify(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The quadrilateral `corners` of `image` warped to an upright rectangle."""
+    tl, tr, br, bl = corners
+    width = int(max(float(np.linalg.norm(tr - tl)), float(np.linalg.norm(br - bl)), 2.0))
+    height = int(max(float(np.linalg.norm(bl - tl)), float(np.linalg.norm(br - tr)), 2.0))
+    target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
+                      dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)

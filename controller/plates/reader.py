@@ -1,0 +1,168 @@
+"""The plate reader: locate plate-shaped regions, find their text lines, read, format.
+
+Per photo or vehicle crop: classical localisation proposes a few regions; the PP-OCR
+text detector runs on each small crop (never on the whole frame) to find its lines,
+which are rectified and read by the recogniser; a two-line plate is the lines joined top
+to bottom; the formats correct look-alikes. The best read wins; it stops early once a
+read fits a format with high confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from controller.plates.formats import DEFAULT_FORMATS, PlateFormat, fit_formats, formats_named
+from controller.plates.locate import candidates
+from controller.plates.ocr import (
+    DET_MODEL,
+    REC_MODEL,
+    TextDetector,
+    TextRecogniser,
+    default_model_dir,
+    model_path,
+    rectify,
+)
+
+#: a read at least this good (fitting a format) ends the search
+GOOD_ENOUGH = 0.9
+#: detector input height for a candidate crop
+CROP_HEIGHT = 96
+#: an image no larger than this (a vehicle crop, a gate camera's plate) is also searched whole
+WHOLE_SIDE = 640
+#: the detector's long side when it searches a whole small image
+WHOLE_DET_SIDE = 320
+
+
+@dataclass(frozen=True)
+class PlateRead:
+    """One plate read in an image: normalised text, confidence, box in image pixels."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+    format_name: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"text": self.text, "confidence": round(self.confidence, 3),
+                "box": list(self.box)}
+
+
+class PlateReader:
+    """Reads plates in BGR images with the shipped PP-OCR models (loaded once)."""
+
+    def __init__(self, formats: tuple[PlateFormat, ...] | None = None,
+                 model_dir: Path | None = None, threads: int = 1,
+                 max_candidates: int = 8) -> None:
+        folder = model_dir if model_dir is not None else default_model_dir()
+        det_path = model_path(folder, DET_MODEL)
+        rec_path = model_path(folder, REC_MODEL)
+        self.formats = formats if formats is not None else formats_named(DEFAULT_FORMATS)
+        self._detector = TextDetector(det_path, threads)
+        self._recogniser = TextRecogniser(rec_path, threads)
+        self._max_candidates = max_candidates
+
+    def read(self, image: np.ndarray) -> list[PlateRead]:
+        """The plate in `image` (the best read), or nothing when no text was found."""
+        h, w = image.shape[:2]
+        regions: list[tuple[int, int, int, int, int]] = []
+        if max(h, w) <= WHOLE_SIDE:
+            regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
+        for cand in candidates(image, self._max_candidates):
+            bw, bh = cand.x1 - cand.x0, cand.y1 - cand.y0
+            mx, my = int(bw * 0.25) + 4, int(bh * 0.6) + 4
+            regions.append((max(0, cand.x0 - mx), max(0, cand.y0 - my),
+                            min(w, cand.x1 + mx), min(h, cand.y1 + my), 0))
+        best: PlateRead | None = None
+        for x0, y0, x1, y1, side in regions:
+            read = self._read_region(image, (x0, y0, x1, y1), side)
+            if read is not None and (best is None or read.confidence > best.confidence):
+                best = read
+            if best is not None and best.format_name and best.confidence >= GOOD_ENOUGH:
+                break
+        return [best] if best is not None else []
+
+    def _read_region(self, image: np.ndarray, box: tuple[int, int, int, int],
+                     det_side: int) -> PlateRead | None:
+        """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side."""
+        cx0, cy0, cx1, cy1 = box
+        crop = image[cy0:cy1, cx0:cx1]
+        if crop.size == 0:
+            return None
+        if det_side:
+            scale = min(1.0, det_side / max(crop.shape[:2]))
+            width = max(32, int(crop.shape[1] * scale))
+            height = max(32, int(crop.shape[0] * scale))
+        else:
+            height = CROP_HEIGHT
+            width = int(min(4 * CROP_HEIGHT, max(32, crop.shape[1] * CROP_HEIGHT
+                                                 / crop.shape[0])))
+        small = cv2.resize(crop, (width, height))
+        sx, sy = crop.shape[1] / width, crop.shape[0] / height
+        lines = []
+        for text_box in self._detector.detect(small):
+            corners = text_box.corners.copy()
+            corners[:, 0] *= sx
+            corners[:, 1] *= sy
+            line_h = float(np.linalg.norm(corners[3] - corners[0]))
+            if line_h < 8:
+                continue
+            lines.append((corners, line_h))
+        if not lines:
+            return None
+        tallest = max(hgt for _, hgt in lines)
+        # the plate's characters: the tallest lines (a state name or slogan is smaller)
+        rows = _rows([c for c, hgt in lines if hgt >= 0.55 * tallest])
+        best: PlateRead | None = None
+        options = [list(r) for r in rows]
+        if len(rows) >= 2:
+            options.append([*rows[0], *rows[1]])  # a two-line plate, top line first
+        for group in options:
+            reads = [self._recogniser.read(rectify(crop, _pad(c))) for c in group]
+            raw = "".join(r.text for r in reads)
+            if not raw:
+                continue
+            conf = float(np.mean([c for r in reads for c in r.char_conf]))
+            fitted = fit_formats(raw, self.formats)
+            pts = np.concatenate(group)
+            bx0 = int(max(0, pts[:, 0].min()) + cx0)
+            by0 = int(max(0, pts[:, 1].min()) + cy0)
+            bx1 = int(min(crop.shape[1], pts[:, 0].max()) + cx0)
+            by1 = int(min(crop.shape[0], pts[:, 1].max()) + cy0)
+            read = PlateRead(fitted.text, conf * fitted.factor, (bx0, by0, bx1, by1),
+                             fitted.format_name)
+            if best is None or read.confidence > best.confidence:
+                best = read
+        return best
+
+
+def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Text boxes grouped into rows (vertical overlap), rows top to bottom, boxes left to right.
+
+    A dash or a badge splits a plate's line into several boxes; a row joins them again.
+    """
+    rows: list[list[np.ndarray]] = []
+    for box in sorted(boxes, key=lambda c: float(c[:, 1].mean())):
+        cy = float(box[:, 1].mean())
+        for row in rows:
+            top = min(float(c[:, 1].min()) for c in row)
+            bottom = max(float(c[:, 1].max()) for c in row)
+            if top <= cy <= bottom:
+                row.append(box)
+                break
+        else:
+            rows.append([box])
+    return [sorted(row, key=lambda c: float(c[:, 0].mean())) for row in rows]
+
+
+def _pad(corners: np.ndarray, side: float = 0.25, top: float = 0.08) -> np.ndarray:
+    """A text box grown by a share of its height at each side (the recogniser wants margin)."""
+    tl, tr, br, bl = corners
+    along = (tr - tl) / max(float(np.linalg.norm(tr - tl)), 1e-6)
+    down = (bl - tl) / max(float(np.linalg.norm(bl - tl)), 1e-6)
+    height = float(np.linalg.norm(bl - tl))
+    dx, dy = along * side * height, down * top * height
+    return np.array([tl - dx - dy, tr + dx - dy, br + dx + dy, bl - dx + dy], np.float32)

@@ -1,0 +1,109 @@
+"""Notifications to messages (pure): payload types round-trip, readings rate-limited,
+link changes only, discovery removes what is gone."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from controller.config import CameraConfig, Config, DeviceConfig
+from controller.forward import discovery, payloads
+from controller.forward.topics import Topics
+from controller.forward.translate import Translator
+
+TOPICS = Topics("edgewarden", "site a")
+
+
+def translator() -> Translator:
+    return Translator(TOPICS, reading_min_interval_s=5.0)
+
+
+def test_alarm_transition_and_point_state() -> None:
+    out = translator().event("alarm", "s:7", {
+        "t": 10.0, "alarm_id": "n1/temp:limits", "channel": "n1/temp", "rule": "limits",
+        "event": "raise", "from_state": "normal", "to_state": "active_unack",
+        "severity": "critical", "priority": "high", "value": 61.5, "score": 1.0}, 11.0)
+    assert [(m.topic, m.retain, m.klass) for m in out] == [
+        ("edgewarden/site_a/alarm/events", False, "alarm"),
+        ("edgewarden/site_a/alarm/n1_temp_limits/state", True, "alarm")]
+    tr, point = (payloads.decode(m.payload) for m in out)
+    assert isinstance(tr, payloads.AlarmTransition) and tr.event == "raise" and tr.id == "s:7"
+    assert isinstance(point, payloads.AlarmPointState) and point.active
+    assert point.priority == "high" and point.value == 61.5
+
+
+def test_readings_are_rate_limited_per_channel() -> None:
+    t = translator()
+    def reading(ch: str, now: float) -> int:
+        return len(t.event("reading", "s:1", {"node": "n1", "channel": ch, "value": 1.0,
+                                               "unit": "C"}, now))
+    assert [reading("temp", 0.0), reading("temp", 4.9), reading("hum", 4.9),
+            reading("temp", 5.0)] == [1, 0, 1, 1]
+    assert t.readings_skipped == 1
+
+
+def test_node_link_state_only_when_it_changes() -> None:
+    t = translator()
+    nodes = [{"name": "n1", "state": "online", "port": "/dev/x"}]
+    assert len(t.event("health", "s:1", {"time": 1.0, "nodes": nodes}, 1.0)) == 2
+    assert len(t.event("health", "s:2", {"time": 2.0, "nodes": nodes}, 2.0)) == 1
+    out = t.event("health", "s:3", {"nodes": [{"name": "n1", "state": "silent"}]}, 3.0)
+    (link,) = [payloads.decode(m.payload) for m in out]
+    assert isinstance(link, payloads.NodeLink) and link.state == "silent"
+
+
+def test_detections_carry_no_image_unless_asked() -> None:
+    data = {"camera": "gate", "zone": "drive", "label": "person", "score": 0.9,
+            "time": 5.0, "snapshot": b"\xff\xd8jpeg"}
+    (plain,) = translator().event("detection", "s:1", data, 5.0)
+    (shared,) = Translator(TOPICS, reading_min_interval_s=0,
+                           publish_snapshots=True).event("detection", "s:1", data, 5.0)
+    p1, p2 = payloads.decode(plain.payload), payloads.decode(shared.payload)
+    assert isinstance(p1, payloads.Detection) and p1.snapshot_b64 is None
+    assert isinstance(p2, payloads.Detection) and p2.snapshot_b64 == "/9hqcGVn"
+
+
+def test_decode_refuses_what_is_not_ours() -> None:
+    for raw, why in [(b"{", "not JSON"), (b'{"schema": 2, "kind": "gap"}', "schema 2"),
+                     (b'{"schema": 1, "kind": "nope"}', "unknown kind"),
+                     (b'{"schema": 1, "kind": "gap", "id": "x"}', "gap:")]:
+        with pytest.raises(payloads.PayloadError, match=why):
+            payloads.decode(raw)
+
+
+@dataclass
+class Memory:
+    topics: set[str] = field(default_factory=set)
+
+    def announced(self) -> set[str]:
+        return set(self.topics)
+
+    def set_announced(self, topics: set[str]) -> None:
+        self.topics = set(topics)
+
+
+def test_discovery_removes_the_entities_of_a_removed_camera() -> None:
+    status = {"channels": [{"key": "n1/temp", "unit": "°C"}],
+              "alarms": [{"id": "n1/temp:limits", "state": "active_unack"}]}
+    memory = Memory()
+    two = Config(device=DeviceConfig(name="site a"), cameras=[
+        CameraConfig(name="gate", source="x.mp4"), CameraConfig(name="yard", source="y.mp4")])
+    first = discovery.messages(two, TOPICS, status, "1.2", memory)
+    assert len(first) == 4 and all(m.payload and m.retain for m in first)
+    one = Config(device=DeviceConfig(name="site a"),
+                 cameras=[CameraConfig(name="gate", source="x.mp4")])
+    second = discovery.messages(one, TOPICS, status, "1.2", memory)
+    removed = [m.topic for m in second if not m.payload]
+    assert removed == ["homeassistant/binary_sensor/site_a/camera_yard_occupancy/config"]
+    sensor = json.loads(next(m.payload for m in second if "/sensor/" in m.topic))
+    assert sensor["device_class"] == "temperature" and sensor["device"]["sw_version"] == "1.2"
+
+
+def test_points_the_service_no_longer_lists_go_back_to_normal() -> None:
+    (msg,) = translator().points_back_to_normal("s2:0", {"n1/temp:limits"})
+    point = payloads.decode(msg.payload)
+    assert msg.topic == "edgewarden/site_a/alarm/n1_temp_limits/state" and msg.retain
+    assert isinstance(point, payloads.AlarmPointState)
+    assert (point.state, point.active, point.rule) == ("normal", False, "limits")

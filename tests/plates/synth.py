@@ -1,0 +1,70 @@
+"""Synthetic Nigerian plates for tests: the format rendered with OpenCV, warped, blurred, noisy."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def plate_image(text: str, width: int = 360) -> np.ndarray:
+    """A plate: white, dark border, `text` (e.g. `ABC-123DE`) in black, BGR."""
+    height = width * 2 // 7
+    plate = np.full((height, width, 3), 235, np.uint8)
+    cv2.rectangle(plate, (3, 3), (width - 4, height - 4), (40, 40, 40), 3)
+    font, thick = cv2.FONT_HERSHEY_DUPLEX, max(2, width // 90)
+    scale = 1.0
+    (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+    scale = min((width * 0.85) / tw, (height * 0.55) / th)
+    (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+    cv2.putText(plate, text, ((width - tw) // 2, (height + th) // 2), font, scale,
+                (20, 20, 20), thick, cv2.LINE_AA)
+    return plate
+
+
+def scene(text: str, seed: int = 0, size: tuple[int, int] = (1280, 720),
+          plate_width: int = 200, tilt: float = 0.06, blur: int = 3,
+          noise: float = 6.0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A frame with the plate on a vehicle-like block, and the plate's box (x0, y0, x1, y1)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    frame = rng.integers(60, 120, (h, w, 3), dtype=np.uint8)
+    frame = cv2.GaussianBlur(frame, (0, 0), 8)
+    body_x, body_y = w // 4, h // 3
+    cv2.rectangle(frame, (body_x, body_y), (body_x + w // 2, body_y + h // 2),
+                  (int(rng.integers(30, 200)), 60, 90), -1)
+    plate = plate_image(text, plate_width * 2)
+    ph, pw = plate.shape[:2]
+    x0 = w // 2 - plate_width // 2
+    y0 = body_y + h // 4
+    dst_w, dst_h = plate_width, plate_width * ph // pw
+    shift = tilt * dst_h * 2
+    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    dst = np.float32([[x0, y0 + shift], [x0 + dst_w, y0], [x0 + dst_w, y0 + dst_h],
+                      [x0, y0 + dst_h + shift]])
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    warped = cv2.warpPerspective(plate, matrix, (w, h))
+    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), matrix, (w, h))
+    frame[mask > 0] = warped[mask > 0]
+    if blur > 1:
+        frame = cv2.GaussianBlur(frame, (blur | 1, blur | 1), 0)
+    frame = np.clip(frame + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
+    box = (x0, y0, x0 + dst_w, int(y0 + dst_h + shift))
+    return frame, box
+
+
+def two_line_plate(top: str, bottom: str, width: int = 300) -> np.ndarray:
+    """A two-line plate (e.g. a motorcycle's), BGR, on a dark surround."""
+    height = width * 2 // 3
+    plate = np.full((height, width, 3), 235, np.uint8)
+    cv2.rectangle(plate, (3, 3), (width - 4, height - 4), (40, 40, 40), 3)
+    font, thick = cv2.FONT_HERSHEY_DUPLEX, max(2, width // 70)
+    for text, row in ((top, 0), (bottom, 1)):
+        (tw, th), _ = cv2.getTextSize(text, font, 1.0, thick)
+        scale = min(width * 0.8 / tw, height * 0.3 / th)
+        (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+        y = int(height * (0.42 if row == 0 else 0.85))
+        cv2.putText(plate, text, ((width - tw) // 2, y), font, scale, (20, 20, 20), thick,
+                    cv2.LINE_AA)
+    frame = np.full((height + 80, width + 80, 3), 70, np.uint8)
+    frame[40:40 + height, 40:40 + width] = plate
+    return frame

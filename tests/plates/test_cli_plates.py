@@ -1,0 +1,93 @@
+"""`edgewarden plates read` through the real CLI: table, --jsonl, video frames, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+from tests.plates.synth import scene
+
+CLI = [sys.executable, "-m", "controller"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "plates", "read", *args], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_a_folder_of_images_gives_a_table_and_one_json_object_per_image(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, plate in enumerate(["ABC-123DE", "KJA-407XY"]):
+        frame, _ = scene(plate, seed=i)
+        cv2.imwrite(str(folder / f"car{i}.jpg"), frame)
+    (folder / "notes.txt").write_text("not an image")
+    out = tmp_path / "reads.jsonl"
+    done = run(str(folder), "--jsonl", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "ABC123DE" in done.stdout and "KJA407XY" in done.stdout
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(Path(o["file"]).name, o["frame"], [p["text"] for p in o["plates"]])
+            for o in lines] == [("car0.jpg", 0, ["ABC123DE"]), ("car1.jpg", 0, ["KJA407XY"])]
+    plate = lines[0]["plates"][0]
+    assert 0.0 < plate["confidence"] <= 1.0 and len(plate["box"]) == 4
+
+
+def test_a_video_gives_one_json_object_per_frame_read(tmp_path: Path) -> None:
+    video = tmp_path / "gate.mp4"
+    frame, _ = scene("LND-908BG", seed=2, size=(640, 360), plate_width=160)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 360))
+    for _ in range(6):
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "reads.jsonl"
+    done = run(str(video), "--every", "2", "--jsonl", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [o["frame"] for o in lines] == [0, 2, 4]
+    assert all([p["text"] for p in o["plates"]] == ["LND908BG"] for o in lines)
+
+
+def test_a_corrupt_image_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    done = run(str(bad))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == \
+        f"edgewarden plates: {bad}: not a readable image"
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_path_and_a_missing_model_are_one_line_each(tmp_path: Path) -> None:
+    done = run(str(tmp_path / "nowhere.jpg"))
+    assert done.returncode == 2 and "nowhere.jpg: no such file or folder" in done.stderr
+    image = tmp_path / "car.jpg"
+    cv2.imwrite(str(image), scene("ABC-123DE")[0])
+    done = run(str(image), "--models", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.strip() == \
+        f"edgewarden plates: OCR model file missing: {tmp_path}/PP-OCRv6_det_small.onnx"
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
+    image = tmp_path / "car.jpg"
+    cv2.imwrite(str(image), scene("ABC-123DE")[0])
+    done = run(str(image), "--format", "mars")
+    assert done.returncode == 2 and "unknown plate format 'mars'" in done.stderr
+
+
+def test_importing_the_service_loads_no_ocr_runtime() -> None:
+    """A site without plates keeps today's memory and start-up: no onnxruntime, no OCR."""
+    code = ("import sys, controller.service.lifecycle, controller.cli.run, controller.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('onnxruntime', 'rapidocr') or m in ('controller.plates.ocr', "
+            "'controller.plates.reader', 'controller.plates.locate')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

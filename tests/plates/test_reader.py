@@ -1,0 +1,89 @@
+"""The plate reader on synthetic Nigerian plates (rendered, warped, blurred, noisy)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.errors import EdgewardenError
+from controller.plates.formats import formats_named
+from controller.plates.ocr import DET_MODEL, REC_MODEL, default_model_dir
+from controller.plates.reader import PlateReader
+from tests.plates.synth import scene, two_line_plate
+
+PLATES = ["ABC-123DE", "KJA-407XY", "LND-908BG", "SMK-651QA", "EKY-300OL", "BDG-512ZS"]
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader()
+
+
+@pytest.mark.parametrize("seed,plate", list(enumerate(PLATES)))
+def test_a_nigerian_plate_in_a_whole_frame_is_read_exactly(
+        reader: PlateReader, seed: int, plate: str) -> None:
+    frame, (x0, y0, x1, y1) = scene(plate, seed=seed, tilt=0.03 * (seed % 3),
+                                    blur=3 + 2 * (seed % 2), noise=4.0 + seed)
+    reads = reader.read(frame)
+    assert [r.text for r in reads] == [plate.replace("-", "")]
+    bx0, by0, bx1, by1 = reads[0].box
+    assert x0 - 10 <= bx0 < bx1 <= x1 + 10 and y0 - 20 <= by0 < by1 <= y1 + 20
+    assert reads[0].format_name == "ng" and reads[0].confidence > 0.8
+
+
+def test_a_two_line_plate_is_read_top_line_first(reader: PlateReader) -> None:
+    reads = reader.read(two_line_plate("KJA", "407XY"))
+    assert [r.text for r in reads] == ["KJA407XY"]
+
+
+def test_a_frame_without_text_gives_no_read(reader: PlateReader) -> None:
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 30, (480, 640, 3), dtype=np.uint8)
+    assert reader.read(frame) == []
+
+
+def test_a_read_fitting_no_format_is_kept_with_low_confidence() -> None:
+    ng_only = PlateReader(formats_named(["ng"]))
+    frame, _ = scene("KJA-4070", seed=3)
+    reads = ng_only.read(frame)
+    assert [r.text for r in reads] == ["KJA4070"]
+    assert reads[0].format_name is None and reads[0].confidence <= 0.3
+
+
+def test_the_models_come_from_the_installed_wheel() -> None:
+    folder = default_model_dir()
+    assert (folder / DET_MODEL).is_file() and (folder / REC_MODEL).is_file()
+
+
+def test_a_missing_model_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    shutil.copy(default_model_dir() / DET_MODEL, tmp_path / DET_MODEL)
+    with pytest.raises(EdgewardenError) as err:
+        PlateReader(model_dir=tmp_path)
+    assert str(err.value) == f"OCR model file missing: {tmp_path / REC_MODEL}"
+
+
+def test_a_corrupt_model_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / DET_MODEL).write_bytes(b"not an onnx model")
+    shutil.copy(default_model_dir() / REC_MODEL, tmp_path / REC_MODEL)
+    with pytest.raises(EdgewardenError) as err:
+        PlateReader(model_dir=tmp_path)
+    assert str(err.value).startswith(f"cannot load OCR model {tmp_path / DET_MODEL}")
+    assert "\n" not in str(err.value)
+
+
+def test_reading_never_loads_rapidocr_or_an_http_client() -> None:
+    """The models are opened by path: rapidocr's downloader (and requests) stay unloaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tests.plates.synth import scene; "
+            "from controller.plates.reader import PlateReader; "
+            "r = PlateReader().read(scene('ABC-123DE')[0]); "
+            "print(r[0].text, sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('rapidocr', 'requests', 'urllib3')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["ABC123DE", "[]"]
