@@ -103,6 +103,8 @@ class AlarmDesk:
         state_file: Path | None = None,
         nodes: list[str] | None = None,
         node_detail: NodeDetail | None = None,
+        attest: Callable[[bytes], bool] | None = None,
+        trusted: bool = True,
     ) -> None:
         self.engine = engine
         self._record = record
@@ -112,7 +114,8 @@ class AlarmDesk:
         self._node_detail = node_detail
         self._node_seen: dict[str, float] = {}
         self._details: dict[str, dict[str, Any]] = {}  # alarm id -> detail of its episode
-        if state_file is not None and state_file.exists():
+        self._attest = attest  # records the digest of each save in the chain first
+        if state_file is not None and state_file.exists() and trusted:
             try:
                 engine.load_state(json.loads(state_file.read_text(encoding="utf-8")))
                 log.info("learned anomaly state restored from %s", state_file)
@@ -155,8 +158,12 @@ class AlarmDesk:
     def save(self) -> None:
         if self._state_file is None:
             return
-        write_atomic(self._state_file, json.dumps(self.engine.save_state()).encode("utf-8"),
-                     0o600)
+        data = json.dumps(self.engine.save_state()).encode("utf-8")
+        if self._attest is not None and not self._attest(data):
+            # the old file still matches the last digest recorded: keep it
+            log.warning("%s: not saved, its digest could not be recorded", self._state_file)
+            return
+        write_atomic(self._state_file, data, 0o600)
 
     def _emit(self, transitions: list[AlarmTransition]) -> None:
         for tr in transitions:

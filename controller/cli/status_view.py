@@ -203,6 +203,12 @@ def summary(state: Mapping[str, Any], now: float) -> Table:
         if store.get("verification_key_fingerprint"):
             _add(table, "verification key",
                  f"fingerprint {store['verification_key_fingerprint']}")
+        cp = store.get("checkpoint")
+        if isinstance(cp, Mapping):
+            _add(table, "checkpoint",
+                 f"seal {cp.get('seal')}, record {cp.get('record')}, epoch {cp.get('epoch')}, "
+                 f"{when(cp.get('time'), now)}, head {str(cp.get('head', ''))[:16]}..; "
+                 f"keep a copy of {cp.get('file')} off the device")
     health = state.get("health")
     if isinstance(health, Mapping) and health:
         for name, line in _health_lines(health, now):

@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "passphrase-protected), default: the device's keys/identity.age")
     p.add_argument("--passphrase-fd", type=int, metavar="N",
                    help="read the identity's passphrase from file descriptor N")
+    p.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="FILE",
+                   help="a checkpoint kept off the device (a copy of checkpoint.txt); the "
+                   "store must contain it, else it is older, cut or forked (repeatable)")
     p.set_defaults(handler=run)
 
 
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         def step(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = verify_store(data_dir, seed, identity, step)
+        report = verify_store(data_dir, seed, identity, step, args.checkpoint,
+                              cfg.store.retention_days)
     out = Console(soft_wrap=True)
     out.print(
         f"{report.records} records ({report.tombstones} expired bodies), {report.seals} seals, "
@@ -69,6 +73,14 @@ def run(args: argparse.Namespace) -> int:
         f"{report.media_files} media files, {report.aead_checked} AEAD tags checked",
         markup=False, highlight=False,
     )
+    if report.head_checkpoint is not None:
+        out.print("checkpoint of the head (keep a copy off the device):", markup=False,
+                  highlight=False)
+        out.print(report.head_checkpoint.rstrip("\n"), markup=False, highlight=False)
+    for path in args.checkpoint:
+        if not any(str(path) in p for p in report.problems):
+            out.print(f"checkpoint {path}: contained in the store", markup=False,
+                      highlight=False)
     for note in report.notes:
         out.print(f"note: {note}", markup=False, highlight=False)
     for problem in report.problems:

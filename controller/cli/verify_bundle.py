@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--verification-key", metavar="KEY", help="the key init printed (ewvk1-...)")
     p.add_argument("--signing-key", metavar="HEX",
                    help="the device's Ed25519 public key you expect (hex, from store.json)")
+    p.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="FILE",
+                   help="a checkpoint of the device kept by you (repeatable); the bundle must "
+                   "not be older than it or forked from it")
     p.set_defaults(handler=run)
 
 
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     with Progress(TextColumn("{task.description}"), BarColumn(), console=Console(stderr=True),
                   transient=True) as progress:
         report = verify_bundle(args.bundle, identity=identity, seed=seed,
-                               expected_signing_key=args.signing_key, progress=StageBars(progress))
+                               expected_signing_key=args.signing_key, progress=StageBars(progress),
+                               checkpoints=args.checkpoint)
     out = Console(soft_wrap=True)
     out.print(f"{args.bundle}: {report.records} records in the chain segment "
               f"({report.selected} selected), {report.seals} seals "
@@ -57,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
               f"{report.aead_checked} AEAD tags checked, {report.media_decrypted} media "
               f"decrypted; signed by {report.signing_key or '?'}",
               markup=False, highlight=False)
+    if report.head_checkpoint is not None:
+        out.print("the store's head at export (checkpoint carried in the bundle):",
+                  markup=False, highlight=False)
+        out.print(report.head_checkpoint.rstrip("\n"), markup=False, highlight=False)
     for note in report.notes:
         out.print(f"note: {note}", markup=False, highlight=False)
     for problem in report.problems:

@@ -9,6 +9,7 @@ Layout of the bag (RFC 8493, sha256 manifests; everything under data/ is payload
                            media hashes, "selected", "ct" (base64 AES-GCM ciphertext, only
                            for selected records; null otherwise or when expired)
     data/seals.jsonl       the seals over the segment (the first is the anchor before it)
+    data/checkpoint.txt    signed checkpoint of the store's head at export (store/checkpoint.py)
     data/epochs.jsonl      the age-encrypted data keys of the selected records' epochs
     data/media/<sha>.age   media of the selected records, copied as stored on the device
     data/redacted/<sha>.age  with --redact: re-encrypted blurred images (originals left out)
@@ -51,6 +52,7 @@ from controller.evidence.bag import write_tag_files
 from controller.evidence.redact import boxes_in, is_redactable, redact_media
 from controller.evidence.selection import Segment, Selection, plan_segment
 from controller.evidence.verify_bundle import BundleReport, verify_bundle
+from controller.store.checkpoint_file import CHECKPOINT_NAME, head_checkpoint
 from controller.store.history import EpochKeys
 from controller.store.layout import StoreLayout, read_manifest
 from controller.store.reader import StoreReader
@@ -408,6 +410,11 @@ def _write_payload(
     if to_redact:
         progress("redacting", len(to_redact), len(to_redact))
 
+    head = head_checkpoint(reader.last_seal(), store["store_id"], signing)  # hook: the store's head
+    if head is not None:
+        w = _HashingWriter(root / CHECKPOINT_NAME)
+        w.write(head.encode())
+        written.payload[CHECKPOINT_NAME] = (w.close(), w.size)
     doc = {
         "format": mf.BUNDLE_FORMAT,
         "created": now,

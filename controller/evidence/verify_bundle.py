@@ -18,9 +18,10 @@ import base64
 import binascii
 import contextlib
 import hmac
+import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ from controller.store.chain_check import (
     check_chain,
     standard_checks,
 )
+from controller.store.checkpoint_file import CHECKPOINT_NAME, check_bundle
 from controller.store.keyschedule import fingerprint
 from controller.store.records import Header, open_record
 from controller.store.sealing import Seal
@@ -54,6 +56,8 @@ class BundleReport(Findings):
     """What `verify-bundle` found; `records` counts the segment's lines."""
 
     selected: int = 0
+    head_checkpoint: str | None = None
+    signer_pinned: bool = False
     media_files: int = 0
     aead_checked: int = 0
     media_decrypted: int = 0
@@ -83,13 +87,20 @@ def verify_bundle(
     expected_signing_key: str | None = None,
     progress: ProgressFn | None = None,
     allow_partial: bool = False,
+    checkpoints: Sequence[Path] = (),
 ) -> BundleReport:
     """Check everything the keys given allow; never modifies the bundle."""
     root = Path(path)
     report = BundleReport()
     with contextlib.suppress(_Stop):
         _verify(root, report, identity, seed, expected_signing_key,
-                progress or (lambda stage, done, total: None), allow_partial)
+                progress or (lambda stage, done, total: None), allow_partial, checkpoints)
+    if expected_signing_key is None:
+        report.notes.append(
+            f"signer NOT pinned: the bundle is signed by {report.signing_key or '?'}, the "
+            "key it carries itself; anyone can re-sign a bundle with a key of their own. "
+            "Pin the device's key with --signing-key HEX (signing_public_key in the "
+            "device's store.json, or as init printed it)")
     if seed is None:
         report.notes.append("seal MACs not checked: no verification key given")
     if identity is None:
@@ -99,7 +110,7 @@ def verify_bundle(
 
 def _verify(root: Path, report: BundleReport, identity: pyrage.x25519.Identity | None,
             seed: bytes | None, expected_key: str | None, progress: ProgressFn,
-            allow_partial: bool) -> None:
+            allow_partial: bool, checkpoints: Sequence[Path]) -> None:
     if not root.is_dir():
         report.problem(f"{root}: not a directory")
         raise _Stop
@@ -138,9 +149,21 @@ def _verify(root: Path, report: BundleReport, identity: pyrage.x25519.Identity |
     seals = _read_seals(data / "seals.jsonl", report)
     report.seals = len(seals)
     _check_chain(lines, seals, segment, store_id, seed, doc, report)
+    _check_checkpoints(data, files, public, doc["store_id"], seals, checkpoints, report)
     _check_media_entries(doc, lines, files, report)
     if identity is not None:
         _decrypt_all(data, lines, files, identity, report, progress)
+
+
+def _check_checkpoints(data: Path, files: dict[str, str], public: str, store_id: str,
+                       seals: list[Seal], kept: Sequence[Path], report: BundleReport) -> None:
+    """Hook: the carried head and the user's kept checkpoints (store/checkpoint_file)."""
+    carried = (data / CHECKPOINT_NAME).read_bytes() if CHECKPOINT_NAME in files else None
+    found = check_bundle(carried, list(kept), public, store_id, seals)
+    for text in found.problems:
+        report.problem(text)
+    report.notes.extend(found.notes)
+    report.head_checkpoint = found.head
 
 
 def _read(path: Path, report: BundleReport) -> bytes:
@@ -318,6 +341,7 @@ def _check_chain(lines: list[_Line], seals: list[Seal], segment: dict[str, Any],
             len(lines) != segment.get("records"):
         report.problem(f"records.jsonl: holds records {first}..{last} ({len(lines)}), "
                        f"the manifest says {segment.get('first_seq')}..{segment.get('last_seq')}")
+    _check_whole_epochs(lines, seals, report)
     if not seals:
         report.problem("seals.jsonl: no seals cover the segment")
         return
@@ -341,6 +365,33 @@ def _check_chain(lines: list[_Line], seals: list[Seal], segment: dict[str, Any],
                for line in lines)
     check_chain(walked, entries, start, checks=checks, shredded=shredded, found=found)
     report.seals_authenticated = found.seals_authenticated
+
+
+def _check_whole_epochs(lines: list[_Line], seals: list[Seal], report: BundleReport) -> None:
+    """Hook: each gap between the segment's records that a seal bridges must be whole
+    closed epochs (stricter than the chain check's "no record of that epoch is here")."""
+    ends = {s.last_seq for s in seals}
+    for before, line in itertools.pairwise(lines):
+        gap_first, gap_last = before.seq + 1, line.seq - 1
+        if gap_last >= gap_first and gap_last in ends:
+            _whole_epochs_gone(seals, gap_first, gap_last, report)
+
+
+def _whole_epochs_gone(seals: list[Seal], first: int, last: int,
+                       report: BundleReport) -> bool:
+    """Hook: a gap is a shredded epoch only when it is whole epochs, end seal to end seal.
+
+    Shredding removes every record of a closed epoch and nothing else, so records
+    first..last may be absent only when an end seal ends right before them and the end
+    seals of the epochs that held them end right at `last`.
+    """
+    before = [s for s in seals if s.last_seq == first - 1]
+    after = [s for s in seals if s.last_seq == last and s.kind == "end"]
+    ok = (first == 1 or any(s.kind == "end" for s in before)) and bool(after)
+    if not ok:
+        report.problem(f"records {first}..{last} absent, but they are not whole epochs "
+                       "(shredding removes only whole closed epochs): records were removed")
+    return ok
 
 
 def _check_media_entries(doc: dict[str, Any], lines: list[_Line], files: dict[str, str],

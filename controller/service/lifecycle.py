@@ -33,10 +33,11 @@ from controller.sensors.link_alarms import integrity_limits, link_rules, link_sa
 from controller.service import health
 from controller.service.handlers import ServiceHandlers, user_name
 from controller.service.vehicles import VehicleRegister
-from controller.store import RecordWriter, audit_inbox
+from controller.store import RecordWriter, audit_inbox, state_auth
 from controller.store.layout import read_manifest
 from controller.store.lock import StoreLock
 from controller.store.reader import store_totals
+from controller.store.writer import RecordNotStored, Ticket
 from controller.system.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from firmware_bridge.link import (
     ONLINE_STATES,
@@ -226,8 +227,33 @@ class Service:
             defaults.update(tamper_rules(cfg.cameras))
         anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
+        trusted = self._anomaly_state_trusted(state_file)
         return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file,
-                         nodes=nodes, node_detail=self._node_port_state)
+                         nodes=nodes, node_detail=self._node_port_state,
+                         attest=self._attest_anomaly_state, trusted=trusted)
+
+    def _anomaly_state_trusted(self, state_file: Path) -> bool:
+        """Hook (store/state_auth): use the saved state only when the chain vouches for it."""
+        if self.writer is None:
+            return False
+        verdict = state_auth.judge_file(self.writer.layout.database, state_file)
+        if verdict.problem is not None:
+            log.error("%s; not used, learning anew", verdict.problem)
+            self.record("alarm", "store/anomaly-state", "critical",
+                        {"rule": "state_not_authentic", "file": str(state_file),
+                         "problem": verdict.problem})
+        return verdict.trusted
+
+    def _attest_anomaly_state(self, data: bytes) -> bool:
+        """Record the digest of a state about to be saved; True once it is durable."""
+        ticket = self.record("audit", state_auth.source_for(data), "info",
+                             {"action": "anomaly-state.saved", "bytes": len(data)})
+        if not isinstance(ticket, Ticket):
+            return False
+        try:
+            return ticket.wait_durable(5.0)
+        except RecordNotStored:
+            return False
 
     def _node_names(self, cfg: Config) -> set[str]:
         """Every name a node may have in readings: configured, fixed or registered."""
@@ -768,6 +794,7 @@ class Service:
             "failure": ws.failure if ws else None,
             "failing_since": ws.failing_since if ws else None,
             "reserve_bytes": ws.reserve_bytes if ws else 0,
+            "checkpoint": self.writer.checkpoints.status() if self.writer else None,
         }
 
     def not_stored(self) -> int:

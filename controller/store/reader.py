@@ -90,6 +90,20 @@ class StoreReader:
                                       (first_seq, hi)):
             yield _record(row)
 
+    def sources_starting(self, prefix: str) -> Iterator[tuple[int, float, str]]:
+        """(seq, t_wall, source) of records whose clear, chained source starts with
+        `prefix` (tombstones, state digests), in seq order."""
+        yield from self._conn.execute(
+            "SELECT seq, t_wall, source FROM records WHERE source >= ? AND source < ? "
+            "ORDER BY seq", (prefix, prefix + "\uffff"))
+
+    def last_source_starting(self, prefix: str) -> tuple[int, str] | None:
+        """(seq, source) of the newest record whose source starts with `prefix`."""
+        row = self._conn.execute(
+            "SELECT seq, source FROM records WHERE source >= ? AND source < ? "
+            "ORDER BY seq DESC LIMIT 1", (prefix, prefix + "\uffff")).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
     def ciphertext_bytes(self, first_seq: int, last_seq: int) -> int:
         row = self._conn.execute("SELECT COALESCE(SUM(LENGTH(ct)), 0) FROM bodies "
                                  "WHERE seq BETWEEN ? AND ?", (first_seq, last_seq))
@@ -108,6 +122,16 @@ class StoreReader:
                 for n, e, k, ls, lh, tw, pm, m in self._conn.execute(
                     "SELECT seal_no, epoch, kind, last_seq, last_hash, t_wall, prev_mac, mac "
                     "FROM seals ORDER BY seal_no")]
+
+    def last_seal(self) -> Seal | None:
+        """The newest seal (the head a checkpoint states), None before the first."""
+        row = self._conn.execute(
+            "SELECT seal_no, epoch, kind, last_seq, last_hash, t_wall, prev_mac, mac "
+            "FROM seals ORDER BY seal_no DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        n, e, k, ls, lh, tw, pm, m = row
+        return Seal(n, e, k, ls, bytes(lh), tw, bytes(pm), bytes(m))
 
     def epochs(self) -> dict[int, tuple[bool, bool]]:
         """Per epoch: (has a wrapped data key, was shredded)."""
@@ -139,6 +163,14 @@ class StoreReader:
             sql, params = sql + " AND state = ?", (*params, state)
         for seq, sha, size, st in self._conn.execute(sql + " ORDER BY seq, sha256", params):
             yield StoredMedia(int(seq), str(sha), int(size), str(st))
+
+    def removed_media(self) -> Iterator[tuple[StoredMedia, str, float]]:
+        """Media rows no longer stored (shed, expired), with their record's kind and time."""
+        for seq, sha, size, st, kind, t_wall in self._conn.execute(
+                "SELECT m.seq, m.sha256, m.size, m.state, r.kind, r.t_wall FROM media m "
+                "JOIN records r ON r.seq = m.seq WHERE m.state != 'stored' "
+                "ORDER BY m.seq, m.sha256"):
+            yield StoredMedia(int(seq), str(sha), int(size), str(st)), str(kind), float(t_wall)
 
     def integrity(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])

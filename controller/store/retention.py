@@ -34,8 +34,12 @@ class Expired:
 
 
 def expire(conn: sqlite3.Connection, layout: StoreLayout, now: float,
-           retention_days: Mapping[str, float], transaction: Transaction) -> Expired:
-    """Drop the bodies and media files of every record past its kind's retention."""
+           retention_days: Mapping[str, float], transaction: Transaction,
+           before: Callable[[str, float, int], None] | None = None) -> Expired:
+    """Drop the bodies and media files of every record past its kind's retention.
+
+    `before(kind, cutoff, count)` runs before anything of a kind goes: the writer makes
+    its tombstone (tombstone.py) durable there, so no removal is ever unexplained."""
     c = conn
     expired: dict[str, int] = {}
     media_deleted = 0
@@ -50,6 +54,8 @@ def expire(conn: sqlite3.Connection, layout: StoreLayout, now: float,
             "SELECT seq, sha256 FROM media WHERE state = 'stored' AND seq IN "
             "(SELECT seq FROM records WHERE kind = ? AND t_wall < ?)", (kind, cutoff)
         ).fetchall()
+        if before is not None:
+            before(kind, cutoff, len(seqs))
         expiring = {(int(seq), str(sha)) for seq, sha in files}
         for sha in {sha for _, sha in expiring}:
             # a segment still named by a record that stays (an event) keeps its file

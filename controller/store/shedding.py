@@ -32,6 +32,7 @@ class Shed:
     hashes: tuple[str, ...] = ()
     first_seq: int | None = None
     last_seq: int | None = None
+    seqs: tuple[int, ...] = ()  # the readings whose bodies went (for their tombstones)
 
 
 def delete_media_file(layout: StoreLayout, sha: str) -> None:
@@ -76,6 +77,7 @@ def shed_readings(conn: sqlite3.Connection, target: int, free: Callable[[], int]
                   write: Write, with_space: WithSpace) -> Shed:
     """Drop the ciphertexts of the oldest readings until `free()` reaches `target`."""
     total, first, last = 0, None, None
+    shed: list[int] = []
     while free() < target:
         seqs = [r[0] for r in conn.execute(
             "SELECT b.seq FROM bodies b JOIN records r ON r.seq = b.seq "
@@ -86,9 +88,10 @@ def shed_readings(conn: sqlite3.Connection, target: int, free: Callable[[], int]
         write("DELETE FROM bodies WHERE seq = ?", [(s,) for s in seqs])
         give_back_pages(conn, with_space)
         total += len(seqs)
+        shed.extend(seqs)
         first = seqs[0] if first is None else first
         last = seqs[-1]
-    return Shed(total, first_seq=first, last_seq=last)
+    return Shed(total, first_seq=first, last_seq=last, seqs=tuple(shed))
 
 
 def give_back_pages(conn: sqlite3.Connection, with_space: WithSpace) -> None:

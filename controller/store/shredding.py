@@ -15,8 +15,12 @@ Transaction = Callable[[Callable[[sqlite3.Connection], Any]], Any]
 
 
 def shred_epochs(conn: sqlite3.Connection, current_epoch: int, now: float,
-                 transaction: Transaction) -> list[int]:
-    """Shred every closed epoch before `current_epoch` with no body left; returns them."""
+                 transaction: Transaction,
+                 before: Callable[[int], None] | None = None) -> list[int]:
+    """Shred every closed epoch before `current_epoch` with no body left; returns them.
+
+    `before(epoch)` runs before each shred: the writer makes the epoch's tombstone
+    (tombstone.py) durable there."""
     c = conn
     shredded: list[int] = []
     candidates = c.execute(
@@ -41,6 +45,8 @@ def shred_epochs(conn: sqlite3.Connection, current_epoch: int, now: float,
             c.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi))
             c.execute("DELETE FROM media WHERE seq BETWEEN ? AND ?", (lo, hi))
 
+        if before is not None:
+            before(int(epoch))
         transaction(shred)
         shredded.append(int(epoch))
     return shredded

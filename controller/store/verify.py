@@ -8,15 +8,16 @@ key and chained to each other) carry the chain hash across the gap.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyrage
 from cryptography.exceptions import InvalidTag
 
 from controller.errors import EdgewardenError
-from controller.store import sealstate
+from controller.store import sealstate, state_auth
 from controller.store.chain_check import (
     ChainEntry,
     Check,
@@ -26,6 +27,7 @@ from controller.store.chain_check import (
     ranges,
     standard_checks,
 )
+from controller.store.checkpoint_file import check_against, checkpoint_path, device_head
 from controller.store.history import EpochKeys
 from controller.store.keyschedule import fingerprint, key_at
 from controller.store.layout import StoreLayout, read_manifest
@@ -33,6 +35,8 @@ from controller.store.media import file_sha256, orphans
 from controller.store.reader import StoreReader
 from controller.store.records import nonce_for
 from controller.store.sealing import Seal
+from controller.store.tombstone import PREFIX as TOMBSTONE_PREFIX
+from controller.store.tombstone import Explainer, parse_source
 
 
 @dataclass
@@ -44,7 +48,7 @@ class VerifyReport(Findings):
     media_files: int = 0
     orphan_media: int = 0
     aead_checked: int = 0
-
+    head_checkpoint: str | None = None
 
 
 def verify_store(
@@ -52,6 +56,8 @@ def verify_store(
     seed: bytes | None,
     identity: pyrage.x25519.Identity | None = None,
     progress: Callable[[int, int], None] | None = None,
+    checkpoints: Sequence[Path] = (),
+    retention_days: Mapping[str, float] | None = None,
 ) -> VerifyReport:
     """Check everything that can be checked with the keys given; never modifies the store."""
     layout = StoreLayout(Path(data_dir))
@@ -81,11 +87,17 @@ def verify_store(
         if progress is not None:
             checks.append(_Progress(progress, total))
         shredded = {e for e, (_, gone) in epochs.items() if gone}
+        gone = _tombstones(reader, retention_days)
+        checks.append(_Tombstones(gone, seals, shredded))
         check_chain(seals, _entries(reader), Start.genesis(store_id), checks=checks,
                     shredded=shredded, found=report)
         _check_epochs(report, seals, epochs)
         _check_key_state(report, layout, seals, epochs, seed)
-        _check_media(report, reader, layout)
+        _check_checkpoints(report, layout, manifest, seals, checkpoints)
+        _check_media(report, reader, layout, gone)
+        for text in gone.problems:
+            report.problem(text)
+        _check_saved_state(report, layout, reader)
     finally:
         reader.close()
     if seed is None:
@@ -132,6 +144,71 @@ def _check_epochs(report: VerifyReport, seals: list[Seal],
             report.notes.append(f"epoch {last} is open (writer running or stopped abruptly)")
 
 
+def _check_checkpoints(
+    report: VerifyReport, layout: StoreLayout, manifest: dict[str, Any], seals: list[Seal],
+    files: Sequence[Path],
+) -> None:
+    """Hook: the store must contain every checkpoint the user kept (checkpoint_file)."""
+    public = str(manifest.get("signing_public_key", ""))
+    for text in check_against(list(files), public, manifest["store_id"], seals, "store"):
+        report.problem(text)
+    report.head_checkpoint = device_head(layout, public, seals)
+    if seals and report.head_checkpoint is None:
+        report.notes.append(f"{checkpoint_path(layout)} does not state the last seal "
+                            f"(missing, stale or not signed by this store's key)")
+
+
+def _tombstones(reader: StoreReader,
+                retention_days: Mapping[str, float] | None) -> Explainer:
+    """Hook: every tombstone (its header is checked by the chain walk like any other)."""
+    gone = Explainer(retention_days)
+    for seq, t_wall, source in reader.sources_starting(TOMBSTONE_PREFIX):
+        detail = parse_source(source)
+        if detail is not None:
+            gone.add(seq, t_wall, detail)
+    return gone
+
+
+class _Tombstones:
+    """Every missing body and every shredded epoch is explained by a tombstone
+    (tombstone.py) and, with `--config`, by the configured retention."""
+
+    def __init__(self, gone: Explainer, seals: list[Seal], shredded: set[int]) -> None:
+        self._gone, self._shredded = gone, shredded
+        self._ended_at = {s.epoch: s.t_wall for s in seals if s.kind == "end"}
+        self._explained: set[int] = set()
+
+    def on_anchor(self, seal: Seal, found: Findings) -> None:
+        self.on_seal(seal, None, found)
+
+    def on_seal(self, seal: Seal, prev: Seal | None, found: Findings) -> None:
+        if seal.epoch in self._shredded and seal.epoch not in self._explained:
+            self._explained.add(seal.epoch)
+            if why := self._gone.epoch_gone(seal.epoch, self._ended_at.get(seal.epoch)):
+                found.problem(why)
+
+    def on_record(self, entry: ChainEntry, seal: Seal, head: bytes, found: Findings) -> None:
+        h = entry.header
+        if entry.ct is None and (why := self._gone.body_gone(h.seq, h.kind, h.t_wall)):
+            found.problem(why)
+
+    def on_end(self, found: Findings) -> None:
+        return None
+
+
+def _check_saved_state(report: VerifyReport, layout: StoreLayout,
+                       reader: StoreReader) -> None:
+    """Hook (state_auth): anomaly-state.json must be the state the chain last recorded."""
+    path = layout.data_dir / "anomaly-state.json"
+    try:
+        data: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        data = None
+    verdict = state_auth.judge(path, data, state_auth.last_recorded(reader))
+    if verdict.problem is not None:
+        report.problem(verdict.problem)
+
+
 def _check_key_state(
     report: VerifyReport, layout: StoreLayout, seals: list[Seal],
     epochs: dict[int, tuple[bool, bool]], seed: bytes | None,
@@ -140,7 +217,9 @@ def _check_key_state(
     try:
         state = sealstate.load(layout.seal_state)
     except EdgewardenError as exc:
-        report.notes.append(f"sealing key state not checked: {exc}")
+        # the writer always leaves a sealing state (it evolves, never deletes it)
+        report.problem(f"sealing key state missing or unreadable ({exc}): the device's "
+                       "sealing state is gone, so a cut tail cannot be ruled out")
         return
     last = max(epochs) if epochs else -1
     ended = {s.epoch for s in seals if s.kind == "end"}
@@ -221,7 +300,11 @@ class _Progress:
         self._progress(self._total, self._total)
 
 
-def _check_media(report: VerifyReport, reader: StoreReader, layout: StoreLayout) -> None:
+def _check_media(report: VerifyReport, reader: StoreReader, layout: StoreLayout,
+                 gone: Explainer) -> None:
+    for m, kind, t_wall in reader.removed_media():
+        if why := gone.media_gone(m.seq, m.sha256, m.state, kind, t_wall):
+            report.problem(why)
     referenced: set[str] = set()
     for m in reader.media(state="stored"):
         seq, sha = m.seq, m.sha256

@@ -42,8 +42,10 @@ from controller.store import (
     shedding,
     shredding,
     space,
+    tombstone,
 )
 from controller.store.chain_fold import ChainPosition, EpochWriteKeys, end_seal, fold_batch
+from controller.store.checkpoint_file import CheckpointPublisher
 from controller.store.epoch_phase import Phase, Step, after
 from controller.store.keyschedule import seal_key
 from controller.store.layout import StoreLayout, read_manifest
@@ -204,6 +206,7 @@ class RecordWriter:
         self._synced = clock_synced()
         self._synced_checked = monotonic()
         self.stats = WriterStats()
+        self.checkpoints = CheckpointPublisher(layout, store_id.hex(), None)
         # writer-thread state
         self._state = sealstate.load(layout.seal_state)
         self._phase = Phase.OPEN
@@ -278,6 +281,8 @@ class RecordWriter:
             )
             writer._reserve.fill(writer._free_space())
             writer._recover()
+            writer.checkpoints = CheckpointPublisher.for_store(layout, manifest["store_id"])
+            writer.checkpoints.publish_latest(conn)
             writer._with_space(writer._roll)
             removed = writer._remove_orphans(grace_s=0.0)  # nothing is in flight yet
             if removed:
@@ -339,6 +344,7 @@ class RecordWriter:
         assert self._keys is not None and self._keys.epoch == self._state.epoch
         seal, pos = end_seal(self._keys, self._pos, now=self._wall())
         self._transaction(lambda c: self._insert_seals(c, [seal]))
+        self.checkpoints.publish(seal)  # hook: signed head that can leave the device
         self._pos = pos
         self._keys = EpochWriteKeys(self._store_id, self._keys.epoch, None, self._keys.seal_key)
         self._phase = after(self._phase, Step.END_SEALED)
@@ -553,9 +559,14 @@ class RecordWriter:
                 self._enqueue(item)
                 self._cond.notify()
 
-    def _audit_item(self, body: dict[str, Any]) -> _Item:
+    def _audit_item(self, body: dict[str, Any], source: str = "store") -> _Item:
         plain = encode_body(body, (), self._monotonic(), self._boot_id, self._synced)
-        return _Item("audit", "store", "info", plain, (), self._wall(), None)
+        return _Item("audit", source, "info", plain, (), self._wall(), None)
+
+    def _tombstones(self, body: dict[str, Any], detail: dict[str, Any]) -> list[_Item]:
+        """Hook: audit records that are also tombstones (readable by verify, chained)."""
+        return [self._audit_item(body, tombstone.source_for(d))
+                for d in tombstone.details(detail)]
 
     def _run(self) -> None:
         interval = self.cfg.commit_interval_ms / 1000.0
@@ -686,6 +697,8 @@ class RecordWriter:
                 if item.ticket is not None:
                     item.ticket.seq = None
             raise
+        if batch.seals:
+            self.checkpoints.publish(batch.seals[-1])  # hook: signed head that can leave the device
         self._pos = batch.position
         self.stats.committed += len(batch.records)
         self.stats.batches += 1
@@ -768,9 +781,10 @@ class RecordWriter:
             return []
         self.stats.shed_media_files += shed.count
         log.warning("disk nearly full: shed %d media files (%d bytes)", shed.count, shed.size)
-        return [self._audit_item({"action": "shed-media", "files": shed.count,
-                                  "bytes": shed.size, "sha256": list(shed.hashes[:100]),
-                                  "reason": "low disk space"})]
+        return self._tombstones({"action": "shed-media", "files": shed.count,
+                                 "bytes": shed.size, "sha256": list(shed.hashes[:100]),
+                                 "reason": "low disk space"},
+                                {"why": "shed-media", "sha256": list(shed.hashes)})
 
     def _enforce_media_budget(self, force: bool = False) -> list[_Item]:
         """Shed the oldest media beyond store.media_budget_mb and the cameras' budgets."""
@@ -799,12 +813,12 @@ class RecordWriter:
         size = sum(f.size for f in plan)
         self.stats.shed_media_files += len(plan)
         log.info("media budget: shed %d oldest media files (%d bytes)", len(plan), size)
-        return [self._audit_item({
+        return self._tombstones({
             "action": "shed-media", "files": len(plan), "bytes": size,
             "sha256": [f.sha256 for f in plan[:100]],
             "oldest": plan[0].t_wall, "newest": plan[-1].t_wall,
             "sources": sorted({f.source for f in plan}), "reason": "media budget",
-        })]
+        }, {"why": "shed-media", "sha256": [f.sha256 for f in plan]})
 
     def enforce_media_budget(self) -> int:
         """Apply the media budget now (in the writer); how many files were shed."""
@@ -825,9 +839,10 @@ class RecordWriter:
             return []
         self.stats.shed_readings += shed.count
         log.warning("disk nearly full: shed %d old readings", shed.count)
-        return [self._audit_item({"action": "shed-readings", "records": shed.count,
-                                  "first_seq": shed.first_seq, "last_seq": shed.last_seq,
-                                  "reason": "low disk space"})]
+        return self._tombstones({"action": "shed-readings", "records": shed.count,
+                                 "first_seq": shed.first_seq, "last_seq": shed.last_seq,
+                                 "reason": "low disk space"},
+                                {"why": "shed-readings", "seqs": tombstone.ranges(shed.seqs)})
 
     def _drop_audit(self) -> list[_Item]:
         """One audit record per minute summarising records refused for lack of space."""
@@ -852,10 +867,18 @@ class RecordWriter:
         return {"action": "orphan-media-removed", "files": count, "bytes": size}
 
     def _retention(self, now: float) -> RetentionReport:
-        gone = retention.expire(self._conn, self.layout, now, self.cfg.retention_days,
-                                self._transaction)
+        # each tombstone is durable before anything goes (a crash leaves it, harmless)
+        gone = retention.expire(
+            self._conn, self.layout, now, self.cfg.retention_days, self._transaction,
+            before=lambda kind, cutoff, count: self._write(self._tombstones(
+                {"action": "retention-expire", "kind": kind, "records": count},
+                {"why": "retention", "at": now, "cutoffs": {kind: cutoff}})))
         expired, media_deleted = gone.per_kind, gone.media_deleted
-        shredded = shredding.shred_epochs(self._conn, self._state.epoch, now, self._transaction)
+        shredded = shredding.shred_epochs(
+            self._conn, self._state.epoch, now, self._transaction,
+            before=lambda epoch: self._write(self._tombstones(
+                {"action": "retention-shred", "epoch": epoch},
+                {"why": "retention", "at": now, "shredded": [epoch]})))
         orphaned = self._remove_orphans(grace_s=_ORPHAN_GRACE_S)
         orphans_deleted = orphaned["files"] if orphaned else 0
         report = RetentionReport(expired, tuple(shredded), media_deleted, orphans_deleted)

@@ -146,6 +146,7 @@ def test_ctrl_c_while_the_store_fails_is_one_line_and_the_next_start_recovers(
         data = svc.root / "data"
         # what a second writer did: a seal in the way of the service's next seal
         with sqlite3.connect(data / "records.db", timeout=10) as c:
+            c.execute("BEGIN IMMEDIATE")  # the service must not take seal_no in between
             seal_no = c.execute("SELECT MAX(seal_no) FROM seals").fetchone()[0] + 1
             c.execute("INSERT INTO seals VALUES (?, 0, 'batch', 0, x'00', 0, x'00', x'00')",
                       (seal_no,))
