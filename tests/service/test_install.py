@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -146,6 +148,48 @@ def test_unit_has_the_required_settings() -> None:
                     "StateDirectory=edgewarden", "ConfigurationDirectory=edgewarden",
                     "RuntimeDirectory=edgewarden", "RuntimeDirectoryMode=0750"):
         assert setting in unit, setting
+
+
+def test_unit_does_not_hide_peers_behind_a_user_namespace() -> None:
+    # PrivateUsers=yes maps only root and the service's own user into the service: every
+    # other peer of the control socket then reads as "nobody" through SO_PEERCRED, so an
+    # admin over SSH (and the forwarder's own user) would be refused a role.
+    for unit in ("edgewarden.service",):
+        settings = [ln.strip() for ln in (REPO / "systemd" / unit).read_text().splitlines()
+                    if not ln.lstrip().startswith("#")]
+        assert not any(s.startswith("PrivateUsers=") and not s.endswith("=no")
+                       for s in settings), unit
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None
+                    or shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists(),
+                    reason="needs root, unshare and setpriv to start a user namespace")
+def test_a_peer_seen_from_a_user_namespace_loses_its_uid() -> None:
+    # Why the test above matters: the service's own peer lookup, run inside a namespace
+    # like PrivateUsers= makes, sees uid 1000 as the overflow uid.
+    with tempfile.TemporaryDirectory(prefix="ew-peer-") as folder:
+        Path(folder).chmod(0o755)  # pytest's tmp_path is 0700 under root: uid 1000 needs in
+        assert _peer_uid_seen_from_a_namespace(Path(folder) / "peer.sock") == "65534"
+
+
+def _peer_uid_seen_from_a_namespace(sock: Path) -> str:
+    server = subprocess.Popen(
+        ["unshare", "--user", "--map-root-user", sys.executable, "-c",
+         "import os, socket, sys\n"
+         "from controller.control.roles import peer_credentials\n"
+         "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777)\n"
+         "s.listen(1); print('ready', flush=True)\n"
+         "c, _ = s.accept(); print(peer_credentials(c).uid, flush=True)\n", str(sock)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert server.stdout is not None
+    assert server.stdout.readline().strip() == "ready"
+    subprocess.run(["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups",
+                    "/usr/bin/python3", "-c",
+                    f"import socket; socket.socket(socket.AF_UNIX).connect({str(sock)!r})"],
+                   check=True, timeout=30)
+    seen = server.stdout.readline().strip()
+    server.wait(timeout=30)
+    return seen
 
 
 # ------------------------------------------------------------------ udev
