@@ -82,21 +82,56 @@ def render_unit(text: str, exec_path: str) -> str:
     return text.replace(DEFAULT_EXEC, exec_path)
 
 
+def forward_groups(cfg: Config) -> list[str]:
+    """The forwarder's groups: the socket's and the view role; ops only for inbound commands.
+
+    The service reads the role from the user database, so the account's membership is what
+    grants it; the unit's SupplementaryGroups= is rendered from the same list to match.
+    """
+    c = cfg.control
+    wanted = [c.socket_group, c.view_group]
+    if cfg.forward.inbound_commands:
+        wanted.append(c.ops_group)
+    return list(dict.fromkeys(g for g in wanted if g))
+
+
+def render_forward_unit(text: str, exec_path: str, groups: list[str]) -> str:
+    """The forwarder's unit with its supplementary groups taken from the config."""
+    line = "SupplementaryGroups=" + " ".join(groups)
+    return re.sub(r"^SupplementaryGroups=.*$", line, render_unit(text, exec_path),
+                  count=1, flags=re.MULTILINE)
+
+
+def membership_commands(user: str, current: set[str], wanted: list[str],
+                        role_groups: list[str]) -> list[list[str]]:
+    """Commands that bring `user`'s role-group membership to `wanted` (pure).
+
+    Only groups edgewarden manages (`role_groups`) are ever removed, so an admin's own
+    additions to the forwarder's account stay.
+    """
+    commands = [["usermod", "--append", "--groups", g, user]
+                for g in wanted if g not in current]
+    commands += [["gpasswd", "--delete", user, g]
+                 for g in role_groups if g in current and g not in wanted]
+    return commands
+
+
 def render_export_rule(text: str, label: str) -> str:
     return text.replace("@LABEL@", validate_label(label))
 
 
 def plan_files(templates: Path, exec_path: str, label: str,
-               skeleton: str) -> list[PlannedFile]:
+               skeleton: str, cfg: Config | None = None) -> list[PlannedFile]:
     def read(rel: str) -> str:
         return (templates / rel).read_text(encoding="utf-8")
 
+    groups = forward_groups(cfg or Config())
     return [
         PlannedFile(UNIT_DIR / "edgewarden.service",
                     render_unit(read("systemd/edgewarden.service"), exec_path).encode(), 0o644),
         PlannedFile(UNIT_DIR / "edgewarden-forward.service",
-                    render_unit(read("systemd/edgewarden-forward.service"), exec_path).encode(),
-                    0o644),
+                    render_forward_unit(read("systemd/edgewarden-forward.service"), exec_path,
+                                        groups).encode(), 0o644),
         PlannedFile(UNIT_DIR / "edgewarden-export@.service",
                     render_unit(read("systemd/edgewarden-export@.service"), exec_path).encode(),
                     0o644),
@@ -255,15 +290,21 @@ def ensure_accounts(cfg: Config) -> list[Change]:
               str(cfg.device.data_dir), "--no-create-home", "--shell", "/usr/sbin/nologin",
               "--comment", "edgewarden service", SERVICE_USER])
         changes.append(Change(f"user {SERVICE_USER}", "created"))
+    wanted = forward_groups(cfg)
     try:
         pwd.getpwnam(FORWARD_USER)
-        changes.append(Change(f"user {FORWARD_USER}", "unchanged"))
     except KeyError:
-        groups = ",".join(g for g in (cfg.control.socket_group, cfg.control.view_group) if g)
-        _run(["useradd", "--system", "--user-group", "--groups", groups, "--home-dir",
-              "/var/lib/edgewarden-forward", "--no-create-home", "--shell",
+        _run(["useradd", "--system", "--user-group", "--groups", ",".join(wanted),
+              "--home-dir", "/var/lib/edgewarden-forward", "--no-create-home", "--shell",
               "/usr/sbin/nologin", "--comment", "edgewarden MQTT forwarder", FORWARD_USER])
-        changes.append(Change(f"user {FORWARD_USER}", "created"))
+        changes.append(Change(f"user {FORWARD_USER}", "created", ", ".join(wanted)))
+        return changes
+    current = {g.gr_name for g in grp.getgrall() if FORWARD_USER in g.gr_mem}
+    commands = membership_commands(FORWARD_USER, current, wanted, role_groups(cfg))
+    for argv in commands:
+        _run(argv)
+    changes.append(Change(f"user {FORWARD_USER}", "updated" if commands else "unchanged",
+                          ", ".join(wanted)))
     return changes
 
 
@@ -330,7 +371,7 @@ def install(destdir: Path | None, label: str | None, exec_path: str,
         effective_label = cfg.export.stick_label
     else:
         cfg = load_config(existing_cfg) if existing_cfg.exists() else Config()
-    plan = plan_files(template_dir(), exec_path, effective_label, config_skeleton(label))
+    plan = plan_files(template_dir(), exec_path, effective_label, config_skeleton(label), cfg)
     changes: list[Change] = []
     if destdir is None and create_accounts:
         changes.extend(ensure_accounts(cfg))

@@ -16,7 +16,13 @@ import pytest
 from controller.cli import main
 from controller.config import Config, parse_config
 from controller.errors import UsageError
-from controller.system.install import config_skeleton, install, render_unit
+from controller.system.install import (
+    config_skeleton,
+    forward_groups,
+    install,
+    membership_commands,
+    render_unit,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXEC = str(Path(sys.executable).parent / "edgewarden")  # the venv's real entry point
@@ -107,6 +113,33 @@ def test_config_skeleton_uncommented_gives_the_defaults() -> None:
         else:
             lines.append(line)
     assert parse_config("\n".join(lines)) == Config()
+
+
+def test_forwarder_gets_the_ops_group_only_with_inbound_commands(tmp_path: Path) -> None:
+    unit = tmp_path / "etc/systemd/system/edgewarden-forward.service"
+    install(tmp_path, None, EXEC)
+    assert "SupplementaryGroups=edgewarden edgewarden-view\n" in unit.read_text()
+    config = tmp_path / "etc/edgewarden/config.toml"
+    config.write_text("[forward]\nurl = \"mqtt://127.0.0.1:1883\"\ninbound_commands = true\n"
+                      "[control]\nview_group = \"site-view\"\n")
+    install(tmp_path, None, EXEC)
+    assert ("SupplementaryGroups=edgewarden site-view edgewarden-ops\n"
+            in unit.read_text())
+
+
+def test_forwarder_membership_is_reconciled_without_touching_foreign_groups() -> None:
+    roles = ["edgewarden", "edgewarden-view", "edgewarden-ops", "edgewarden-admin"]
+    on = forward_groups(parse_config("[forward]\nurl = \"mqtt://h:1883\"\n"
+                                     "inbound_commands = true\n"))
+    assert on == ["edgewarden", "edgewarden-view", "edgewarden-ops"]
+    u = "edgewarden-forward"
+    assert membership_commands(u, {"edgewarden", "edgewarden-view"}, on, roles) == [
+        ["usermod", "--append", "--groups", "edgewarden-ops", u]]
+    off = forward_groups(Config())
+    assert membership_commands(u, {"edgewarden", "edgewarden-view", "edgewarden-ops",
+                                   "adm"}, off, roles) == [
+        ["gpasswd", "--delete", u, "edgewarden-ops"]]
+    assert membership_commands(u, set(off), off, roles) == []
 
 
 # ------------------------------------------------------------------ systemd-analyze
