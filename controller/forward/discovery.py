@@ -2,8 +2,11 @@
 
 Topics follow HA's documented layout ``<discovery_prefix>/<component>/<node_id>/
 <object_id>/config`` (node_id: the device, object_id: the entity), each config retained,
-with `unique_id`, `device` (identifiers, name, sw_version) and the forwarder's
-availability topic. Entities: each sensor channel a `sensor` (unit, device_class), each
+with `unique_id`, `default_entity_id` (``<component>.<slug>``: HA 2025.10 deprecated
+`object_id` for it, and 2026.4 stopped reading `object_id`), `device` (identifiers, name,
+sw_version) and the forwarder's availability topic. Units are given the way HA's device
+classes require them (``C`` is announced as ``°C``), or HA rejects the unit.
+Entities: each sensor channel a `sensor` (unit, device_class), each
 alarm point a `binary_sensor` (problem; state and priority as attributes), each camera's
 detections a `binary_sensor` (occupancy, off after `OCCUPANCY_OFF_S`). An entity that
 was announced before but is not in the site any more gets an empty retained config,
@@ -30,6 +33,10 @@ DEVICE_CLASS_OF_UNIT = {
     "W": "power", "kW": "power", "lx": "illuminance", "ppm": "carbon_dioxide",
     "dB": "sound_pressure", "Hz": "frequency",
 }
+
+
+#: units the nodes send -> the spelling HA's device classes accept
+HA_UNIT = {"C": "°C", "degC": "°C", "F": "°F", "degF": "°F", "%RH": "%"}
 
 
 class DiscoveryMemory(Protocol):
@@ -59,11 +66,11 @@ def entity_configs(cfg: Config, topics: Topics, status: Mapping[str, Any],
         object_id = f"sensor_{level(key)}"
         unit = ch.get("unit") or None
         conf = {**common, "name": key, "unique_id": f"edgewarden_{dev}_{object_id}",
-                "object_id": f"edgewarden_{dev}_{object_id}",
+                "default_entity_id": f"sensor.edgewarden_{dev}_{object_id}",
                 "state_topic": topics.sensor(key), "value_template": "{{ value_json.value }}",
                 "state_class": "measurement"}
         if unit:
-            conf["unit_of_measurement"] = unit
+            conf["unit_of_measurement"] = HA_UNIT.get(unit, unit)
             if unit in DEVICE_CLASS_OF_UNIT:
                 conf["device_class"] = DEVICE_CLASS_OF_UNIT[unit]
         out[_config_topic(cfg, "sensor", object_id)] = conf
@@ -73,7 +80,8 @@ def entity_configs(cfg: Config, topics: Topics, status: Mapping[str, Any],
         state = topics.alarm_state(alarm_id)
         out[_config_topic(cfg, "binary_sensor", object_id)] = {
             **common, "name": f"alarm {alarm_id}", "unique_id": f"edgewarden_{dev}_{object_id}",
-            "object_id": f"edgewarden_{dev}_{object_id}", "device_class": "problem",
+            "default_entity_id": f"binary_sensor.edgewarden_{dev}_{object_id}",
+            "device_class": "problem",
             "state_topic": state, "json_attributes_topic": state,
             "value_template": "{{ 'ON' if value_json.active else 'OFF' }}",
             "payload_on": "ON", "payload_off": "OFF",
@@ -84,7 +92,8 @@ def entity_configs(cfg: Config, topics: Topics, status: Mapping[str, Any],
         out[_config_topic(cfg, "binary_sensor", object_id)] = {
             **common, "name": f"{camera.name} occupancy",
             "unique_id": f"edgewarden_{dev}_{object_id}",
-            "object_id": f"edgewarden_{dev}_{object_id}", "device_class": "occupancy",
+            "default_entity_id": f"binary_sensor.edgewarden_{dev}_{object_id}",
+            "device_class": "occupancy",
             "state_topic": det, "json_attributes_topic": det, "value_template": "ON",
             "payload_on": "ON", "off_delay": OCCUPANCY_OFF_S,
         }

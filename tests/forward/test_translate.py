@@ -101,6 +101,23 @@ def test_discovery_removes_the_entities_of_a_removed_camera() -> None:
     assert sensor["device_class"] == "temperature" and sensor["device"]["sw_version"] == "1.2"
 
 
+def test_discovery_speaks_current_home_assistant() -> None:
+    # HA 2026.4 no longer reads `object_id`; a temperature class needs °C, not C.
+    status = {"channels": [{"key": "n1/temp", "unit": "C"}, {"key": "n1/hum", "unit": "%RH"}],
+              "alarms": [{"id": "n1/temp:limits", "state": "active_unack"}]}
+    cfg = Config(device=DeviceConfig(name="site a"),
+                 cameras=[CameraConfig(name="gate", source="x.mp4")])
+    configs = discovery.entity_configs(cfg, TOPICS, status, "1.2")
+    assert all("object_id" not in c for c in configs.values())
+    for topic, conf in configs.items():
+        component = topic.split("/")[1]
+        assert conf["default_entity_id"].startswith(f"{component}.edgewarden_site_a_")
+    temp = configs["homeassistant/sensor/site_a/sensor_n1_temp/config"]
+    assert (temp["unit_of_measurement"], temp["device_class"]) == ("°C", "temperature")
+    hum = configs["homeassistant/sensor/site_a/sensor_n1_hum/config"]
+    assert (hum["unit_of_measurement"], hum["device_class"]) == ("%", "humidity")
+
+
 def test_points_the_service_no_longer_lists_go_back_to_normal() -> None:
     (msg,) = translator().points_back_to_normal("s2:0", {"n1/temp:limits"})
     point = payloads.decode(msg.payload)
