@@ -237,6 +237,9 @@ class StoreConfig(_Checked):
             "alarm": 365.0,
             "audit": 365.0,
             "link": 365.0,
+            # plate reads (text, crop, snapshot): personal data, kept briefly; one figure
+            # for hits and vehicles on no list alike until retention can split a kind
+            "plate": 30.0,
         },
         metadata=each_value(NON_NEGATIVE),
     )
