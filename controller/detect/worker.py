@@ -46,6 +46,8 @@ class FrameObserver(Protocol):
 
     def close(self) -> None: ...
 
+    def summary(self) -> dict[str, Any]: ...
+
 
 class CameraWorker:
     def __init__(
@@ -101,6 +103,7 @@ class CameraWorker:
                 "active": self.tamper.active()},
             "codec": self.pipeline.segments.codec
             if self.pipeline and self.pipeline.segments else None,
+            "plates": self._observer.summary() if self._observer is not None else None,
         }
 
     def start(self) -> None:

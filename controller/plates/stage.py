@@ -17,7 +17,8 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -127,6 +128,10 @@ class PlateStage:
         self._queue_wake()
         if self._started:
             self._thread.join(timeout)
+
+    def summary(self) -> dict[str, Any]:
+        """For status: crops offered, read, dropped by the full queue, reads made."""
+        return {"mode": self.cfg.plates_mode, **asdict(self.stats)}
 
     # -------------------------------------------------------------- camera thread
     def observe(self, image: Image, tracks: Sequence[TrackView], t: float) -> None:

@@ -92,6 +92,7 @@ def test_a_full_queue_drops_and_counts_and_the_camera_thread_does_not_wait() -> 
     for i in range(40):  # would never return if observe waited on the stuck reader
         stage.observe(frame, [(i % 4, "car", VEHICLE_BOX, i / 40)], float(i))
     assert stage.stats.dropped > 0
+    assert stage.summary()["dropped"] == stage.stats.dropped
     release.set()
     stage.close()
 

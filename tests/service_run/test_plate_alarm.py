@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pyrage
 
+from controller.config import CameraConfig
 from controller.control.client import ControlClient
 from controller.plates import register_file
 from controller.plates.register import Register, make_entry
@@ -91,6 +92,9 @@ enabled = false
             others = [a for a in client.call("status")["alarms"] if "plates" in a["channel"]
                       and a["channel"] != channel]
             assert others == []
+            plates = client.call("status")["cameras"][0]["plates"]
+            assert plates["mode"] == "gate" and plates["plates"] == 1
+            assert plates["read"] <= CameraConfig(name="g", source="x").plate_attempts
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
