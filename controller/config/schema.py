@@ -237,6 +237,9 @@ class StoreConfig(_Checked):
             "alarm": 365.0,
             "audit": 365.0,
             "link": 365.0,
+            # plate reads (text, crop, snapshot): personal data, kept briefly; one figure
+            # for hits and vehicles on no list alike until retention can split a kind
+            "plate": 30.0,
         },
         metadata=each_value(NON_NEGATIVE),
     )
@@ -355,6 +358,11 @@ class TamperConfig(_Checked):
     priority_frozen: Priority = "medium"
 
 
+#: vehicle labels of the traffic model and of COCO models whose tracks get a plate read
+PLATE_LABELS = ("sedan", "pickup_suv_van", "large_veh_bus", "car", "truck", "bus",
+                "motorcycle")
+
+
 @dataclass(frozen=True)
 class CameraConfig(_Checked):
     """One camera: `source` is "picamera2:N", a V4L2 device, an RTSP URL or a file."""
@@ -394,6 +402,22 @@ class CameraConfig(_Checked):
     zones: dict[str, list[list[float]]] = field(default_factory=dict, metadata=POLYGONS)
     # polygons blacked out before analysis and storage
     privacy_masks: list[list[list[float]]] = field(default_factory=list, metadata=POLYGONS)
+    # number plates: read one plate per vehicle track ("tracks"), or treat the whole frame
+    # as the vehicle and load no object detector ("gate": a camera the vehicle fills)
+    plates: bool = False
+    plates_mode: Literal["tracks", "gate"] = "tracks"
+    plate_labels: list[str] = field(default_factory=lambda: list(PLATE_LABELS))
+    # reads of a track's best frames at most, and how many must agree to settle it early
+    plate_agree: int = bounded(2, AT_LEAST_ONE)
+    plate_attempts: int = bounded(4, Bound(ge=1, le=16, not_below="plate_agree"))
+    plate_queue: int = bounded(8, Bound(ge=1, le=256))  # crops waiting for OCR; full = dropped
+    # a vehicle box smaller than this (pixels, either side) is too far away to read
+    plate_min_box_px: int = bounded(48, AT_LEAST_ONE)
+    # register matching: look-alike-weighted edit distance of a fuzzy hit
+    plate_match_distance: float = bounded(1.0, Bound(ge=0, le=3))
+    # an alarm for a vehicle on no list (gates that admit only the allow list)
+    plate_unknown_alarm: bool = False
+    plate_unknown_priority: Literal["low", "medium", "high", "urgent"] = "low"
 
 
 @dataclass(frozen=True)

@@ -92,10 +92,12 @@ class DetectionPipeline:
         self._announced: dict[tuple[int, str], float] = {}  # open event -> last live notice
         self.live_interval_s = 1.0
         self.last_lores: npt.NDArray[np.uint8] | None = None
+        self.last_image: npt.NDArray[np.uint8] | None = None
 
     def process(self, frame: Frame) -> FrameResult:
         t = frame.time
         image = self.mask.apply(frame.image)
+        self.last_image = image  # masked: what a later stage (plates) may look at
         lores = frame.lores
         if lores is None or lores.shape[:2] != self._lores_size[::-1]:
             small = cv2.resize(image, self._lores_size, interpolation=cv2.INTER_LINEAR)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from controller.camera.reconnect import CameraStatus, open_camera
 from controller.camera.recording import SegmentStore, make_segment_recorder
@@ -34,6 +34,21 @@ TAMPER_REPORT_S = 1.0  # fault states reach the alarm desk at least this often
 _MAX_OPEN_IDS = 1000  # events announced and not yet recorded (bounded)
 
 
+class FrameObserver(Protocol):
+    """A later stage that looks at each frame's live tracks (the plate stage); never blocks.
+
+    Tracks are (id, label, box normalised 0..1, score); a track not seen in this frame
+    (missed) comes with score -1. """
+
+    def observe(self, image: Any, tracks: list[tuple[int, str, tuple[float, float, float,
+                                                                    float], float]],
+                t: float) -> None: ...
+
+    def close(self) -> None: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
 class CameraWorker:
     def __init__(
         self,
@@ -44,8 +59,10 @@ class CameraWorker:
         segment_store: SegmentStore | None = None,
         on_live: LiveHandler | None = None,
         on_tamper: TamperHandler | None = None,
+        observer: FrameObserver | None = None,
     ) -> None:
         self.cfg = cfg
+        self._observer = observer
         self._segment_store = segment_store
         self._on_live = on_live
         self._event_ids: dict[str, str] = {}  # frame-time event id -> the id announced
@@ -86,6 +103,7 @@ class CameraWorker:
                 "active": self.tamper.active()},
             "codec": self.pipeline.segments.codec
             if self.pipeline and self.pipeline.segments else None,
+            "plates": self._observer.summary() if self._observer is not None else None,
         }
 
     def start(self) -> None:
@@ -157,6 +175,15 @@ class CameraWorker:
             self._on_tamper(self.cfg.name, {f: f in active for f in FAULTS},
                             t + self._wall_offset)
 
+    def _observe(self, t: float) -> None:
+        """The frame's confirmed tracks to the observer (in wall-clock time)."""
+        if self._observer is None or self.pipeline is None or self.pipeline.last_image is None:
+            return
+        min_hits = self.detect.min_hits
+        tracks = [(tr.track_id, tr.label, tr.box, tr.score if tr.missed == 0 else -1.0)
+                  for tr in self.pipeline.tracker.tracks if tr.hits >= min_hits]
+        self._observer.observe(self.pipeline.last_image, tracks, t + self._wall_offset)
+
     def store_segment(self, camera: str, segment: EncodedSegment) -> Any:
         """Segments are timed like frames: stored in wall-clock time."""
         assert self._segment_store is not None
@@ -167,7 +194,9 @@ class CameraWorker:
 
     def _run(self) -> None:
         try:
-            detector = open_detector(self.detect) if self.detect.model else None
+            # a gate camera's vehicle fills the frame: no object detector
+            gate = self.cfg.plates and self.cfg.plates_mode == "gate"
+            detector = open_detector(self.detect) if self.detect.model and not gate else None
         except Exception as exc:  # a bad model must not take the service down
             self.error = f"detector not loaded: {exc}"
             log.error("camera %s: %s; running motion-only", self.cfg.name, self.error)
@@ -205,6 +234,7 @@ class CameraWorker:
                     self.camera.fail(f"frame processing failed: {type(exc).__name__}: {exc}")
                     continue
                 self._check_tamper(frame.time)
+                self._observe(frame.time)
                 # files and test sources come as fast as we read them: pace them to fps
                 self._stop.wait(max(0.0, period - (time.monotonic() - started)))
         except Exception:
@@ -215,4 +245,8 @@ class CameraWorker:
                 if self.pipeline is not None:
                     self.pipeline.finish()
             finally:
-                self.camera.close()
+                try:
+                    if self._observer is not None:
+                        self._observer.close()
+                finally:
+                    self.camera.close()

@@ -27,6 +27,7 @@ from controller.config import Config, load_config
 from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
+from controller.plates.register import Register
 from controller.plates.register_file import FILE_NAME as VEHICLES_FILE
 from controller.sensors.keystore import KeyStore, KeystoreError
 from controller.sensors.link_alarms import integrity_limits, link_rules, link_samples
@@ -225,6 +226,9 @@ class Service:
             from controller.camera.tamper_rules import tamper_rules
 
             defaults.update(tamper_rules(cfg.cameras))
+            from controller.service.plate_records import plate_rules
+
+            defaults.update(plate_rules(cfg.cameras))
         anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         trusted = self._anomaly_state_trusted(state_file)
@@ -290,6 +294,7 @@ class Service:
         if not self.cfg.cameras:
             return
         from controller.detect.worker import CameraWorker
+        from controller.service import plate_records as pr
         from controller.service.camera_records import CameraRecords
 
         assert self.writer is not None
@@ -298,11 +303,14 @@ class Service:
                                                 self._count_not_stored)
         self.writer.source_media_budgets_mb = {c.name: c.media_budget_mb
                                                for c in self.cfg.cameras}
+        plates = pr.PlateRecords(self.writer, self._vehicle_snapshot, pr.desk_alarm(
+            asyncio.get_running_loop(), lambda: self.desk), self._count_not_stored)
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
                                   self._on_camera_status, segment_store=self.camera_records,
                                   on_live=self.camera_records.on_live,
-                                  on_tamper=self._on_camera_tamper)
+                                  on_tamper=self._on_camera_tamper,
+                                  observer=pr.camera_plate_stage(cam, plates))
             self.cameras.append(worker)
             worker.start()
 
@@ -620,6 +628,9 @@ class Service:
     def _publish_threadsafe(self, kind: str, data: dict[str, Any]) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.publish, kind, data)
+
+    def _vehicle_snapshot(self) -> Register:
+        return self.vehicles.snapshot() if self.vehicles is not None else Register()
 
     def _count_not_stored(self) -> None:
         self.records_not_stored += 1  # an int increment: atomic enough under the GIL

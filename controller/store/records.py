@@ -23,7 +23,8 @@ from controller.camera.media import MediaRef
 
 # "recording": one video segment of a camera (its file named in the chain like any media)
 # "link": refused serial frames summarised per port and interval
-KINDS = ("reading", "alarm", "event", "health", "audit", "link", "recording")
+# "plate": one vehicle track's plate read (the text only in the encrypted body)
+KINDS = ("reading", "alarm", "event", "health", "audit", "link", "recording", "plate")
 # kinds that keep flowing into the reserved space when the disk is nearly full
 PROTECTED_KINDS = frozenset({"alarm", "audit"})
 HASH_BYTES = 32

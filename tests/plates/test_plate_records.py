@@ -1,0 +1,83 @@
+"""Plate reads against the register: which reads raise which alarm channel, what is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from controller.camera.media import MediaRef
+from controller.config import CameraConfig
+from controller.plates.register import Register, make_entry
+from controller.plates.stage import TrackPlate
+from controller.service.plate_records import PlateRecords, plate_rules
+
+
+class RecordingWriter:
+    """Test double of the writer: keeps what would be stored."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, str, dict[str, Any], list[MediaRef]]] = []
+        self.media: list[str] = []
+
+    def add_media(self, data: bytes, content_type: str) -> MediaRef:
+        self.media.append(content_type)
+        return MediaRef(f"{len(self.media):064x}", content_type, len(data))
+
+    def append(self, kind: str, source: str, severity: str, body: dict[str, Any],
+               media: list[MediaRef]) -> None:
+        self.records.append((kind, source, severity, body, list(media)))
+
+
+REGISTER = Register([make_entry("KJA407XY", "watch", priority="high"),
+                     make_entry("LND908BG", "deny"),
+                     make_entry("ABC123DE", "allow")])
+
+
+def _read(text: str) -> TrackPlate:
+    image = np.full((120, 200, 3), 200, np.uint8)
+    return TrackPlate("gate", 3, "car", text, 0.9, 2, 2, 10.0, 11.0, image[40:80, 50:150],
+                      image)
+
+
+def _run(text: str, **cam: Any) -> tuple[RecordingWriter, list[str]]:
+    writer = RecordingWriter()
+    raised: list[str] = []
+    records = PlateRecords(writer, lambda: REGISTER, lambda ch, t: raised.append(ch),  # type: ignore[arg-type]
+                           lambda: None)
+    records.on_read(CameraConfig(name="gate", source="x", plates=True, **cam), _read(text))
+    return writer, raised
+
+
+@pytest.mark.parametrize("text,channel", [
+    ("KJA407XY", "camera/gate/plates/watch/high"),
+    ("KJA4O7XY", "camera/gate/plates/watch/high"),  # fuzzy: O for 0 is a look-alike
+    ("LND908BG", "camera/gate/plates/deny/urgent"),  # the register's critical
+])
+def test_watch_and_deny_hits_raise_their_channel(text: str, channel: str) -> None:
+    writer, raised = _run(text)
+    assert raised == [channel]
+    assert channel in plate_rules([CameraConfig(name="gate", source="x", plates=True)])
+    ((kind, source, severity, body, media),) = writer.records
+    assert (kind, source, severity) == ("plate", "gate", "warning")
+    assert body["text"] == text and body["list"] in ("watch", "deny")
+    assert len(media) == 2 and writer.media == ["image/jpeg", "image/jpeg"]
+
+
+def test_an_allow_hit_is_recorded_only() -> None:
+    writer, raised = _run("ABC123DE", plate_unknown_alarm=True)
+    assert raised == []
+    assert writer.records[0][2] == "info" and writer.records[0][3]["list"] == "allow"
+
+
+def test_a_vehicle_on_no_list_alarms_only_when_asked() -> None:
+    assert _run("XYZ999AA")[1] == []
+    assert _run("XYZ999AA", plate_unknown_alarm=True, plate_unknown_priority="medium")[1] == [
+        "camera/gate/plates/unknown/medium"]
+
+
+def test_no_plate_text_in_the_plaintext_header_or_channel() -> None:
+    writer, raised = _run("KJA407XY")
+    kind, source, severity, _, _ = writer.records[0]
+    assert "KJA407XY" not in f"{kind}{source}{severity}{raised}"

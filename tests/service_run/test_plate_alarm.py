@@ -1,0 +1,109 @@
+"""Plates through a real `edgewarden run`: a gate camera plays an image folder of a
+synthetic Nigerian plate on the watch list; the plate read is stored (its text nowhere in
+the database files) and the watch hit raises its alarm on the ISA-18.2 desk with the
+entry's priority."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyrage
+
+from controller.config import CameraConfig
+from controller.control.client import ControlClient
+from controller.plates import register_file
+from controller.plates.register import Register, make_entry
+from controller.store import initialise
+from tests.plates.synth import scene
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLATE = "KJA-407XY"
+
+
+def test_a_watch_listed_plate_at_the_gate_raises_its_alarm(tmp_path: Path) -> None:
+    custodian = pyrage.x25519.Identity.generate()
+    data = tmp_path / "data"
+    initialise(data, passphrase=None, identity_on_device=False,
+               extra_recipients=[str(custodian.to_public())])
+    register_file.save(data / register_file.FILE_NAME, Register([
+        make_entry(PLATE, "watch", label="stolen van", priority="high")]))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    vehicle, _ = scene(PLATE, seed=1, noise=4.0)
+    empty = np.full_like(vehicle, 90)
+    for i in range(16):  # the gate is empty, the vehicle drives in and stops, leaves
+        dx = (12 - i) * 60
+        image = empty if i < 3 or i > 12 else cv2.warpAffine(
+            vehicle, np.float32([[1, 0, dx], [0, 1, 0]]), (1280, 720),
+            borderValue=(90, 90, 90))
+        cv2.imwrite(str(frames / f"{i:03d}.png"), image)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"""
+[device]
+name = "plate-test"
+data_dir = "{data}"
+runtime_dir = "{tmp_path / 'run'}"
+
+[detect]
+min_hits = 2
+
+[[cameras]]
+name = "gate"
+source = "{frames}"
+fps = 4.0
+width = 1280
+height = 720
+recording = "off"
+plates = true
+plates_mode = "gate"
+
+[cameras.tamper]
+enabled = false
+""")
+    log = open(tmp_path / "service.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config", str(cfg)],
+                            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                            stderr=log)
+    sock = tmp_path / "run" / "control.sock"
+    channel = "camera/gate/plates/watch/high"
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "service.log").read_text()
+            time.sleep(0.05)
+        time.sleep(0.2)
+        with ControlClient(sock) as client:
+            deadline = time.monotonic() + 120
+            alarms: list = []
+            while time.monotonic() < deadline and not alarms:
+                alarms = [a for a in client.call("status")["alarms"]
+                          if a["channel"] == channel]
+                time.sleep(0.3)
+            assert alarms, (tmp_path / "service.log").read_text()[-3000:]
+            assert alarms[0]["priority"] == "high"
+            others = [a for a in client.call("status")["alarms"] if "plates" in a["channel"]
+                      and a["channel"] != channel]
+            assert others == []
+            plates = client.call("status")["cameras"][0]["plates"]
+            assert plates["mode"] == "gate" and plates["plates"] == 1
+            assert plates["read"] <= CameraConfig(name="g", source="x").plate_attempts
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+        log.close()
+    databases = [p for p in data.rglob("*") if p.is_file() and ".db" in p.name]
+    assert databases
+    with sqlite3.connect(databases[0]) as db:
+        ((count,),) = db.execute("SELECT count(*) FROM records WHERE kind = 'plate'")
+    assert count >= 1
+    text = PLATE.replace("-", "").encode()
+    for path in databases:
+        assert text not in path.read_bytes() and PLATE.encode() not in path.read_bytes()
