@@ -57,6 +57,33 @@ PREDICTORS = ("level", "previous reading")
 _QUIET: RuleResult = (0.0, False)
 
 
+def _normalised(e: float, s: float, res: float) -> tuple[float, float]:
+    """The usual error floored at half the signal's resolution (inf: none seen yet), and the
+    error in units of it, clipped at ``CLIP``: one rule for every predictor."""
+    if s < 0.5 * res:
+        s = 0.5 * res
+    if s > 0.0:
+        raw = e / s
+        return s, (raw if raw < CLIP else CLIP)
+    return s, (CLIP if e > 0.0 else 0.0)
+
+
+def _short_mean(q: deque[float], total: float, raw: float, gap: bool,
+                size_max: int) -> tuple[float, float]:
+    """Push ``raw`` into the short window ``q`` (emptied after a gap): its new running sum and
+    mean, kept in O(1) per reading."""
+    if gap:
+        q.clear()
+        total = 0.0
+    q.append(raw)
+    total += raw
+    size = len(q)
+    if size > size_max:
+        total -= q.popleft()
+        size -= 1
+    return total, total / size
+
+
 class OnsetScore:
     """The "onset" adaptive rule (see the module docstring); one instance per channel."""
 
@@ -231,31 +258,13 @@ class OnsetScore:
             which, e, s = 1, e_prev, s_prev
         else:
             which, e, s = 0, e_level, s_level
-        if s < 0.5 * res:  # never finer than the signal's resolution (inf: none seen yet)
-            s = 0.5 * res
-        if s > 0.0:
-            raw = e / s
-            if raw > CLIP:
-                raw = CLIP
-        else:
-            raw = CLIP if e > 0.0 else 0.0
+        s, raw = _normalised(e, s, res)
         lim = CLIP * s_level if s_level > 0.0 else e_level
         sp[0] = s_level + a_spread * ((e_level if e_level < lim else lim) - s_level)
         lim = CLIP * s_prev if s_prev > 0.0 else e_prev
         sp[1] = s_prev + a_spread * ((e_prev if e_prev < lim else lim) - s_prev)
         # short mean of the normalised error against its own long-run distribution
-        q = self.short
-        if gap:
-            q.clear()
-            self.short_sum = 0.0
-        q.append(raw)
-        total = self.short_sum + raw
-        size = len(q)
-        if size > self.short_n:
-            total -= q.popleft()
-            size -= 1
-        self.short_sum = total
-        m = total / size
+        self.short_sum, m = _short_mean(self.short, self.short_sum, raw, gap, self.short_n)
         mu = self.m_mean
         var = self.m_var
         d = m - mu
@@ -333,26 +342,8 @@ class OnsetScore:
         k = 1.0 / n
         lim = CLIP * s if s > 0.0 else e
         sp[2] = s + (a_spread if a_spread > k else k) * ((e if e < lim else lim) - s)
-        if s < 0.5 * res:
-            s = 0.5 * res
-        if s > 0.0:
-            raw = e / s
-            if raw > CLIP:
-                raw = CLIP
-        else:
-            raw = CLIP if e > 0.0 else 0.0
-        q = self.s_short
-        if gap:
-            q.clear()
-            self.s_sum = 0.0
-        q.append(raw)
-        total = self.s_sum + raw
-        size = len(q)
-        if size > self.short_n:
-            total -= q.popleft()
-            size -= 1
-        self.s_sum = total
-        m = total / size
+        s, raw = _normalised(e, s, res)
+        self.s_sum, m = _short_mean(self.s_short, self.s_sum, raw, gap, self.short_n)
         mu = self.s_mean
         var = self.s_var
         d = m - mu
