@@ -1,6 +1,7 @@
 """The service's answers to control-socket commands (the socket enforces roles first).
 
-Each handler works on the running :class:`~controller.service.Service` and returns
+Each handler works on the running service through the narrow
+:class:`~controller.service.surface.ControlledService` interface and returns
 JSON-able data, or raises :class:`CommandError` with a reason the caller may see.
 History leaves the service only as ciphertext: records, age-encrypted epoch keys and the
 passphrase-encrypted identity; the caller decrypts in its own process.
@@ -15,16 +16,15 @@ import pwd
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.anomaly.alarm import AlarmActionError
 from controller.atomic_file import write_atomic
 from controller.config import ConfigError, config_to_dict, parse_config
 from controller.control.commands import Call, CommandError, requested_kinds
 from controller.errors import EdgewardenError
-
-if TYPE_CHECKING:
-    from controller.service import Service
+from controller.service.surface import ControlledService
+from controller.store.layout import StoreLayout
 
 MAX_SHELVE_MINUTES = 7 * 24 * 60
 MAX_SAMPLE_RATE_HZ = 100.0
@@ -41,7 +41,7 @@ def user_name(uid: int) -> str:
 class ServiceHandlers:
     """Implements :class:`controller.control.commands.ControlHandlers`."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ControlledService) -> None:
         self.service = service
 
     async def status(self, call: Call, args: dict[str, Any]) -> Any:
@@ -57,11 +57,11 @@ class ServiceHandlers:
                 "uid": call.peer.uid, "user": user_name(call.peer.uid),
                 "client_id": args.get("client_id", ""), "reason": args["refused"][:200],
                 "ok": False})
-        self.service.forwarder = {
+        self.service.report_forwarder({
             "connected": args["connected"], "outbox": args["outbox"],
             "last_error": args.get("last_error") or None, "published": args.get("published"),
             "gaps": args.get("gaps"), "broker": args.get("broker"),
-            "uid": call.peer.uid, "time": time.time()}
+            "uid": call.peer.uid, "time": time.time()})
         return {"ok": True}
 
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
@@ -96,26 +96,22 @@ class ServiceHandlers:
         return view
 
     async def events_list(self, call: Call, args: dict[str, Any]) -> Any:
-        writer = self.service.writer
-        if writer is None:
-            raise CommandError("the record store is not open")
+        layout = self._store()
         from controller.store.handout import list_headers
 
         return await asyncio.to_thread(
-            list_headers, writer.layout.database, args.get("since"), args.get("until"),
+            list_headers, layout.database, args.get("since"), args.get("until"),
             requested_kinds(args), int(args.get("limit", 200)),
         )
 
     async def history_fetch(self, call: Call, args: dict[str, Any]) -> Any:
-        writer = self.service.writer
-        if writer is None:
-            raise CommandError("the record store is not open")
+        layout = self._store()
         from controller.store.handout import hand_out
 
         kinds = requested_kinds(args)
-        await asyncio.to_thread(writer.flush, 5.0)
+        await asyncio.to_thread(self.service.flush_store, 5.0)
         return await asyncio.to_thread(
-            hand_out, writer.layout, args.get("since"), args.get("until"), kinds,
+            hand_out, layout, args.get("since"), args.get("until"), kinds,
             int(args.get("limit", 2000)),
         )
 
@@ -159,11 +155,10 @@ class ServiceHandlers:
         hz = float(args["hz"])
         if not 0 < hz <= MAX_SAMPLE_RATE_HZ:
             raise CommandError(f"hz must be between 0 and {MAX_SAMPLE_RATE_HZ:g}")
-        link = self.service.link
-        if link is None:
+        if not self.service.link_running():
             raise CommandError("the serial link is not running")
         wanted = args["node"]
-        nodes = [n for n in link.node_stats() if wanted in (n.name, n.uid)]
+        nodes = [n for n in self.service.node_stats() if wanted in (n.name, n.uid)]
         if not nodes:
             raise CommandError(f"no node {wanted!r}")
         node = nodes[0]
@@ -171,9 +166,9 @@ class ServiceHandlers:
             raise CommandError(f"node {node.name} is {node.state}: it cannot take a setting now")
         from firmware_bridge.messages import ConfigSet
 
-        if not link.send(node.uid, ConfigSet("rate_hz", hz)):
+        if not self.service.send_to_node(node.uid, ConfigSet("rate_hz", hz)):
             raise CommandError(f"node {node.name}: the setting could not be sent")
-        self.service.sample_rates[node.uid] = hz
+        self.service.set_sample_rate(node.uid, hz)
         self.service.audit_event("node.sample_rate", {"node": node.name, "uid": node.uid,
                                                       "hz": hz, "by": call.peer.uid})
         return {"node": node.name, "sample_rate_hz": hz}
@@ -186,7 +181,7 @@ class ServiceHandlers:
         service = self.service
         wanted = str(args["node"])
         replace = bool(args.get("replace", False))
-        link_ports = {p.path for p in service._ports()}
+        link_ports = service.ports_in_use()
         port = args.get("port")
         expect_uid: str | None = None
         name = args.get("name")
@@ -200,7 +195,7 @@ class ServiceHandlers:
         from firmware_bridge.pairing import PairingError, pair_over_serial
         from firmware_bridge.signing import KEY_LEN, SecretKey
 
-        store = service.keystore
+        store = service.paired_keys()
         key = SecretKey(os.urandom(KEY_LEN))
         chosen: dict[str, str] = {}
 
@@ -221,15 +216,14 @@ class ServiceHandlers:
                             datetime.now(UTC).isoformat(timespec="seconds"), replace=replace)
             return paired.uid, (old.fingerprint if old is not None else None)
 
-        lent = service.link is not None and port in link_ports \
-            and service.link.hold_port(port)
+        lent = port in link_ports and service.lend_port(port)
         try:
             uid, replaced = await asyncio.to_thread(work)
         except (PairingError, KeystoreError) as exc:
             raise CommandError(f"pairing on {port} failed: {exc}") from None
         finally:
-            if lent and service.link is not None:
-                service.link.give_back_port(port)
+            if lent:
+                service.return_port(port)
         service.refresh_keys()
         service.audit_event("node.paired", {"node": chosen["name"], "uid": uid, "port": port,
                                             "replaced_key": replaced, "by": call.peer.uid})
@@ -238,8 +232,7 @@ class ServiceHandlers:
 
     def _node_port(self, wanted: str) -> tuple[str, str | None, str | None]:
         """(port, uid, name) of a node by uid or name: heard by the link, or configured."""
-        link = self.service.link
-        for n in link.node_stats() if link is not None else []:
+        for n in self.service.node_stats():
             if wanted in (n.uid, n.name):
                 configured = next((c.name for c in self.service.cfg.serial.nodes
                                    if c.port == n.port), None)
@@ -258,9 +251,7 @@ class ServiceHandlers:
         days = float(args.get("days", self.service.cfg.export.default_days))
         if not 0 < days <= 3650:
             raise CommandError("days must be between 0 and 3650")
-        writer = self.service.writer
-        if writer is None:
-            raise CommandError("the record store is not open")
+        layout = self._store()
         from controller.evidence.bundle import estimate_bundle, export_bundle, removable_mounts
         from controller.evidence.selection import Selection
 
@@ -269,7 +260,7 @@ class ServiceHandlers:
         if args.get("estimate"):
             try:
                 records, size = await asyncio.to_thread(
-                    estimate_bundle, writer.layout.data_dir,
+                    estimate_bundle, layout.data_dir,
                     Selection(since=now - days * 86400, until=now))
             except EdgewardenError as exc:
                 raise CommandError(str(exc)) from None
@@ -284,14 +275,14 @@ class ServiceHandlers:
         if not dest:
             raise CommandError("export needs dest (a directory, e.g. a mounted stick)")
         selection = _export_selection(args, now, days)
-        await asyncio.to_thread(writer.flush, 10.0)
+        await asyncio.to_thread(self.service.flush_store, 10.0)
 
         def audit(body: dict[str, Any]) -> None:
             self.service.audit_event("export", {**body, "by": call.peer.uid})
 
         try:
             result = await asyncio.to_thread(
-                export_bundle, writer.layout.data_dir, Path(dest), selection, now=now,
+                export_bundle, layout.data_dir, Path(dest), selection, now=now,
                 name=args.get("name"), on_audit=audit)
         except EdgewardenError as exc:
             raise CommandError(str(exc)) from None
@@ -315,6 +306,12 @@ class ServiceHandlers:
         if self.service.vehicles is None:
             raise CommandError("the vehicle register is not loaded")
         return self.service.vehicles
+
+    def _store(self) -> StoreLayout:
+        layout = self.service.store_layout()
+        if layout is None:
+            raise CommandError("the record store is not open")
+        return layout
 
     def _desk(self) -> Any:
         if self.service.desk is None:

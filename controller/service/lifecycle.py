@@ -17,7 +17,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +30,12 @@ from controller.plates.register import Register
 from controller.plates.register_file import FILE_NAME as VEHICLES_FILE
 from controller.sensors.keystore import KeyStore, KeystoreError
 from controller.sensors.link_alarms import integrity_limits, link_rules, link_samples
+from controller.sensors.stage import SensorStage
 from controller.service import health
 from controller.service.handlers import ServiceHandlers, user_name
 from controller.service.vehicles import VehicleRegister
 from controller.store import RecordWriter, audit_inbox, state_auth
-from controller.store.layout import read_manifest
+from controller.store.layout import StoreLayout, read_manifest
 from controller.store.lock import StoreLock
 from controller.store.reader import store_totals
 from controller.store.writer import RecordNotStored, Ticket
@@ -45,6 +45,7 @@ from firmware_bridge.link import (
     KeyLookup,
     LinkManager,
     LinkObserver,
+    NodeStats,
     PortSpec,
 )
 from firmware_bridge.messages import Heartbeat, Message
@@ -63,18 +64,6 @@ log = logging.getLogger("service")
 VERSION = "0.1.0"
 TICK_S = 1.0
 RETENTION_EVERY_S = 3600.0
-
-
-@dataclass
-class ChannelLive:
-    """The latest value of one channel, for status screens."""
-
-    node: str
-    channel: str
-    unit: str
-    value: float
-    t: float
-    history: list[float] = field(default_factory=list)
 
 
 class _LinkEvents(LinkObserver):
@@ -125,14 +114,11 @@ class Service:
         self.cameras: list[CameraWorker] = []
         self.camera_records: CameraRecords | None = None
         self._media_usage: tuple[float, dict[str, int]] = (float("-inf"), {})
-        self.channels: dict[str, ChannelLive] = {}
+        self.sensors = SensorStage(cfg.store.downsample_s)
         self.last_health: dict[str, Any] | None = None
         self.records_not_stored = 0
         self._store_seen: tuple[str, str | None, int] = ("ok", None, 0)
         self.rejects = RejectSummary(max(1.0, cfg.serial.reject_summary_s))
-        self._last_stored: dict[str, float] = {}
-        self.sample_rates: dict[str, float] = {}  # uid -> rate last set through CONFIG_SET
-        self._uid_names: dict[str, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -386,6 +372,7 @@ class Service:
             desk.engine.load_state(self.desk.engine.save_state())
         self.desk = desk
         self.cfg = new
+        self.sensors.configure(new.store.downsample_s)
         if new.serial != old.serial and self._fixed_ports is None:
             await self._stop_link()
             self._start_link()
@@ -398,6 +385,49 @@ class Service:
         self.last_reload_error = None
         self.audit_event("config.reload", {"outcome": "applied"})
         log.info("config reloaded")
+
+    # ================================================================== control surface
+    # What `ServiceHandlers` may use (`ControlledService` lists exactly these).
+    def report_forwarder(self, report: dict[str, Any]) -> None:
+        """The MQTT forwarder's last report, kept (not recorded) for status."""
+        self.forwarder = report
+
+    def store_layout(self) -> StoreLayout | None:
+        return self.writer.layout if self.writer is not None else None
+
+    def flush_store(self, timeout_s: float) -> bool:
+        """Wait until what was queued is committed; False if the store is not open."""
+        if self.writer is None:
+            return False
+        self.writer.flush(timeout_s)
+        return True
+
+    def link_running(self) -> bool:
+        return self.link is not None
+
+    def node_stats(self) -> list[NodeStats]:
+        return self.link.node_stats() if self.link is not None else []
+
+    def send_to_node(self, uid: str, message: Message) -> bool:
+        return self.link is not None and self.link.send(uid, message)
+
+    def set_sample_rate(self, uid: str, hz: float) -> None:
+        self.sensors.set_sample_rate(uid, hz)
+
+    def ports_in_use(self) -> set[str]:
+        """The ports the link reads (a pairing there must borrow the port)."""
+        return {p.path for p in self._ports()}
+
+    def lend_port(self, path: str) -> bool:
+        """Close a link port for a pairing; False if the link does not read it."""
+        return self.link is not None and self.link.hold_port(path)
+
+    def return_port(self, path: str) -> None:
+        if self.link is not None:
+            self.link.give_back_port(path)
+
+    def paired_keys(self) -> KeyStore:
+        return self.keystore
 
     # ================================================================== data paths
     def record(self, kind: str, source: str, severity: str, body: dict[str, Any]) -> object:
@@ -435,40 +465,21 @@ class Service:
 
     def on_reading(self, r: Reading) -> None:
         key = f"{r.node_name}/{r.channel}"
-        self._uid_names[r.node_uid] = r.node_name
-        live = self.channels.get(key)
-        if live is None:
-            live = self.channels[key] = ChannelLive(r.node_name, r.channel, r.unit, r.value,
-                                                    r.received_wall)
-        live.value, live.t = r.value, r.received_wall
-        live.history.append(r.value)
-        del live.history[:-60]
-        if self._due_for_storage(key, r.received_wall):
+        if self.sensors.take(r):
             self.record("reading", r.node_name, "info", r.to_json())
         assert self.desk is not None
         self.desk.observe(key, r.received_wall, r.value)
         self.publish("reading", r.to_json())
 
-    def _due_for_storage(self, key: str, t: float) -> bool:
-        ds = self.cfg.store.downsample_s
-        period = ds.get(key, ds.get("*", 0.0))
-        if period <= 0:
-            return True
-        last = self._last_stored.get(key)
-        if last is not None and t - last < period:
-            return False
-        self._last_stored[key] = t
-        return True
-
     def on_heartbeat(self, uid: str, port: str = "") -> None:
         if self.desk is None:
             return
         now = time.time()
-        name = self._uid_names.get(uid)
+        name = self.sensors.node_name(uid)
         if name is None and self.link is not None:
             name = next((n.name for n in self.link.node_stats() if n.uid == uid), None)
             if name is not None:
-                self._uid_names[uid] = name
+                self.sensors.remember_name(uid, name)
         self.desk.heartbeat(name or uid, now)
         configured = next((n.name for n in self.cfg.serial.nodes if n.port == port), None)
         if configured is not None and configured != name:  # registry and config disagree
@@ -490,7 +501,7 @@ class Service:
     def refresh_keys(self) -> None:
         if self.link is not None:
             for uid in self.link.refresh_keys():
-                self._uid_names.pop(uid, None)
+                self.sensors.forget_name(uid)
 
     async def _tick(self) -> None:
         last_status = last_inbox = 0.0
@@ -734,7 +745,7 @@ class Service:
                              "lost_frames_window": n.lost_frames_window,
                              "lag_ms": n.lag_ms, "forged_frames_window": n.forged_frames_window,
                              "problems": n.link_problems},
-                    "sample_rate_hz": self.sample_rates.get(n.uid),
+                    "sample_rate_hz": self.sensors.sample_rates.get(n.uid),
                     "port_state": port.state if port else None,
                     "last_error": (port.last_error or None) if port else None,
                 })
@@ -829,7 +840,7 @@ class Service:
                 {"key": k, "node": c.node, "channel": c.channel, "unit": c.unit,
                  "value": c.value, "t": c.t, "history": list(c.history[-30:]),
                  "score": round(self.desk.engine.score(k), 3) if self.desk else 0.0}
-                for k, c in sorted(self.channels.items())
+                for k, c in sorted(self.sensors.channels.items())
             ],
             "alarms": self.desk.views() if self.desk else [],
             "cameras": self._cameras_json(),
