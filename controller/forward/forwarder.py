@@ -16,7 +16,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ class Forwarder:
         self._protocol = aiomqtt.ProtocolVersion.V5
         self._said: dict[str, str | None] = {}
         self._entities: set[str] = set()  # announced: "alarm:ID", "channel:K"
+        self._checkpoint_sent: str | None = None  # the head of the last checkpoint queued
         self.commands = CommandHandler(self.topics, settings.client_id) \
             if f.inbound_commands else None
 
@@ -149,6 +150,7 @@ class Forwarder:
             self.outbox.add_alarm_points(listed)
             first += self.translator.node_links(msg_id, mappings(status.get("nodes")))
             first += self._discovery(status)
+            first += self._checkpoint(msg_id, status)
         self.state.gaps += sum(1 for m in first if m.topic == self.topics.gap)
         self.outbox.put(first, resumed.stream, seq)
         self._wake.set()
@@ -174,6 +176,9 @@ class Forwarder:
                 self.outbox.add_alarm_points(points)
             if self.cfg.forward.discovery and any(self._is_new_entity(n) for n in batch):
                 out += self._discovery(await feed.status())
+            for n in batch:  # seals are not notified: health carries the store's checkpoint
+                if n.kind == "health" and isinstance(n.data, dict):
+                    out += self._checkpoint(f"{resumed.stream}:{n.seq}", n.data)
             self.outbox.put(out, resumed.stream, seq)
             if out:
                 self._wake.set()
@@ -184,6 +189,19 @@ class Forwarder:
         self._entities = {f"alarm:{a.get('id')}" for a in mappings(status.get("alarms"))} | {
             f"channel:{c.get('key')}" for c in mappings(status.get("channels"))}
         return discovery.messages(self.cfg, self.topics, status, self.version, self.outbox)
+
+    def _checkpoint(self, msg_id: str, status: Mapping[str, Any]) -> list[Outgoing]:
+        """The store's latest signed checkpoint, retained, once per new head.
+
+        Verbatim, so a copy kept off the device is a `verify-bundle --checkpoint` file.
+        """
+        store = status.get("store")
+        cp = store.get("checkpoint") if isinstance(store, dict) else None
+        if not isinstance(cp, dict) or not isinstance(cp.get("text"), str) \
+                or cp.get("head") == self._checkpoint_sent:
+            return []
+        self._checkpoint_sent = str(cp.get("head"))
+        return [Outgoing(self.topics.checkpoint, cp["text"].encode(), True, "state", msg_id)]
 
     def _is_new_entity(self, n: Notification) -> bool:
         """An alarm point or a channel that discovery has not announced yet."""

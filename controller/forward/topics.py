@@ -11,6 +11,7 @@ sensor/<node>/<channel>                yes        SensorValue
 health                                 yes        Health
 node/<node>/link                       yes        NodeLink
 gap                                    no         Gap
+checkpoint                             yes        the store's latest signed checkpoint, verbatim
 command                                no         inbound: {"command": "ack", ...}
 command/result                         no         CommandResult
 =====================================  =========  ====================================
@@ -70,6 +71,10 @@ class Topics:
     @property
     def gap(self) -> str:
         return f"{self.base}/gap"
+
+    @property
+    def checkpoint(self) -> str:
+        return f"{self.base}/checkpoint"
 
     @property
     def command(self) -> str:
