@@ -10,32 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import IntEnum
 from typing import Any
 
-
-class Role(IntEnum):
-    """The caller's role from its Unix groups; higher includes lower."""
-
-    NONE = 0
-    VIEW = 1
-    OPS = 2
-    ADMIN = 3
-
-    @classmethod
-    def parse(cls, value: Any) -> Role:
-        """A label ("ops"), or the service's numeric role (2 or "2")."""
-        if isinstance(value, str) and value.upper() in cls.__members__:
-            return cls[value.upper()]
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 3:
-            return cls(value)
-        return cls.NONE
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
+from controller.control.roles import Role as Role  # one definition; screens import it here
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -14,12 +14,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from controller.control.client import AsyncControlClient, CommandFailed, ControlError
+from controller.control.client import (
+    AsyncControlClient,
+    CommandFailed,
+    ControlError,
+    ServiceUnavailable,
+)
 from controller.control.protocol import Event
 
-
-class ServiceUnavailable(Exception):
-    """The socket is missing, refused the connection, or closed under a pending call."""
+__all__ = ["EventHandler", "ServiceClient", "ServiceError", "ServiceUnavailable", "flatten_event"]
 
 
 class ServiceError(Exception):

@@ -24,11 +24,26 @@ from controller.config import ControlConfig
 
 
 class Role(enum.IntEnum):
-    """Ordered roles: a higher role may do everything a lower one may."""
+    """Ordered roles: a higher role may do everything a lower one may.
 
+    `NONE` is only what a client holds before the service has told it a role; the server
+    never grants it (no access is `None` from `role_for`, and the connection is refused)."""
+
+    NONE = 0
     VIEW = 1
     OPS = 2
     ADMIN = 3
+
+    @classmethod
+    def parse(cls, value: object) -> Role:
+        """A label ("ops"), or the service's numeric role (2 or "2"); anything else is NONE."""
+        if isinstance(value, str) and value.upper() in cls.__members__:
+            return cls[value.upper()]
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 3:
+            return cls(value)
+        return cls.NONE
 
     @property
     def label(self) -> str:
