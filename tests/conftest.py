@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,12 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not present at {path} (set EDGEWARDEN_SHARED_DATA)")
     return path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`-n`), a short base temp dir: xdist adds `popen-gwN/` to every
+    tmp_path, and the service's control socket under it must fit AF_UNIX's 108 bytes."""
+    if (getattr(config.option, "numprocesses", None) and config.option.basetemp is None
+            and not hasattr(config, "workerinput")):
+        config.option.basetemp = tempfile.mkdtemp(prefix="ew-")

@@ -22,7 +22,7 @@ import pytest
 
 from controller.control.client import ControlClient, ServiceUnavailable
 from controller.simulation.site import write_synthetic_video
-from controller.store import initialise
+from tests.prepared_store import initialised_copy
 
 PASSPHRASE = "camera failure passphrase 7"
 CAMERAS = ("video", "stills", "stream")
@@ -78,7 +78,7 @@ def _down_alarm(status: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def test_every_camera_failure_is_down_with_an_alarm_and_recovers(root: Path) -> None:
-    initialise(root / "data", passphrase=PASSPHRASE)
+    initialised_copy(root / "data", PASSPHRASE)
     video = write_synthetic_video(root / "yard.mp4", frames=60)
     saved = root / "yard.saved.mp4"
     shutil.copy(video, saved)

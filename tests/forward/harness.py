@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 
 from controller.forward import payloads
 from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
-from controller.store import initialise
+from tests.prepared_store import initialised_copy
 from tests.service_run.conftest import PASSPHRASE, RunningService, write_config
 
 CLI = [sys.executable, "-m", "controller"]
@@ -40,7 +40,7 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") 
 @contextlib.contextmanager
 def start_service(root: Path, forward: str) -> Iterator[RunningService]:
     """`edgewarden run` on two simulated nodes; node-1's spike raises a temperature alarm."""
-    init = initialise(root / "data", passphrase=PASSPHRASE)
+    init = initialised_copy(root / "data", PASSPHRASE)
     fleet: SimulatedFleet = start_paired_nodes(2, root / "nodes", rate_hz=5.0,
                                                faults={0: ["spike@4:6"]})
     cfg = write_config(root, fleet, forward)
@@ -56,6 +56,7 @@ def start_service(root: Path, forward: str) -> Iterator[RunningService]:
         running.wait_notify("READY=1", timeout=60)
         yield running
     finally:
+        proc = running.proc  # a test may have restarted the service
         if proc.poll() is None:
             proc.terminate()
             try:

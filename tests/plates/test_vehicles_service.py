@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from controller.control.client import CommandFailed, ControlClient
-from controller.store import initialise
 from controller.store.handout import HandoutReader, unlock_handed_identity
+from tests.prepared_store import initialised_copy
 from tests.service.control_harness import free_groups, run_as, unused_uid
 
 PASSPHRASE = "vehicles test passphrase 42"
@@ -39,7 +39,7 @@ def site() -> Iterator[dict[str, Any]]:
     access, view, ops, admin = groups
     root = Path(tempfile.mkdtemp(prefix="ewveh-", dir="/tmp"))
     root.chmod(0o755)
-    initialise(root / "data", passphrase=PASSPHRASE)
+    initialised_copy(root / "data", PASSPHRASE)
     cfg = root / "config.toml"
     cfg.write_text(f"""
 [device]

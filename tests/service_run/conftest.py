@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
-from controller.store import initialise
+from tests.prepared_store import initialised_copy
 
 PASSPHRASE = "service test passphrase 42"
 
@@ -95,7 +95,7 @@ class RunningService:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[RunningService]:
-    init = initialise(tmp_path / "data", passphrase=PASSPHRASE)
+    init = initialised_copy(tmp_path / "data", PASSPHRASE)
     fleet = start_paired_nodes(2, tmp_path / "nodes", rate_hz=5.0,
                                faults={0: ["spike@4:6"]})
     cfg = write_config(tmp_path, fleet)
@@ -112,9 +112,9 @@ def service(tmp_path: Path) -> Iterator[RunningService]:
     try:
         yield running
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if running.proc.poll() is None:  # a test may have restarted the service
+            running.proc.kill()
+            running.proc.wait()
         fleet.stop()
         notify.close()
 

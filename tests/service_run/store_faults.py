@@ -15,7 +15,7 @@ from typing import Any
 
 from controller.control.client import ControlClient
 from controller.simulation.fleet import start_paired_nodes
-from controller.store import initialise
+from tests.prepared_store import initialised_copy
 from tests.store.small_fs import mounted_tmpfs
 
 from .conftest import PASSPHRASE, RunningService, write_config
@@ -41,7 +41,7 @@ def start_service(root: Path, cfg: Path) -> subprocess.Popen[bytes]:
 def service_on_small_fs(tmp_path: Path, size_mb: int, store: str) -> Iterator[RunningService]:
     """The service with `data_dir` on its own `size_mb` tmpfs; `store` adds [store] keys."""
     with mounted_tmpfs(tmp_path / "data", size_mb):
-        init = initialise(tmp_path / "data", passphrase=PASSPHRASE)
+        init = initialised_copy(tmp_path / "data", PASSPHRASE)
         fleet = start_paired_nodes(2, tmp_path / "nodes", rate_hz=10.0)
         cfg = write_config(tmp_path, fleet)
         text = cfg.read_text().replace("[store]\n", f"[store]\n{store}\n", 1)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from controller.control.client import ControlClient
 from controller.simulation.fleet import start_paired_nodes
-from controller.store import initialise
 from controller.store.handout import HandoutReader, unlock_handed_identity
 from firmware_bridge.messages import MsgType
 from firmware_bridge.signing import build_signed_frame
+from tests.prepared_store import initialised_copy
 from tests.serial.attacker import Relay, carries_door_open
 
 from .conftest import PASSPHRASE, write_config
@@ -27,7 +27,7 @@ from .test_service import _wait
 
 def test_relay_dropping_door_frames_raises_a_link_alarm_and_forgeries_a_record(
         tmp_path: Path) -> None:
-    initialise(tmp_path / "data", passphrase=PASSPHRASE)
+    initialised_copy(tmp_path / "data", PASSPHRASE)
     fleet = start_paired_nodes(1, tmp_path / "nodes", rate_hz=4.0)
     sim = fleet.nodes[0]
     relay = Relay(sim.port, drop=carries_door_open).start()

@@ -23,8 +23,8 @@ from controller.control.client import ControlClient, ServiceUnavailable
 from controller.sensors.keystore import KeyStore
 from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
 from controller.simulation.node import PtyNode, SimNodeOptions
-from controller.store import initialise
 from firmware_bridge.signing import KEY_LEN, SecretKey
+from tests.prepared_store import initialised_copy
 from tests.tui.test_flows import plain, until
 from tui.app import EdgewardenApp
 
@@ -68,7 +68,7 @@ def _wait(pred, timeout: float = 30.0, what: str = "condition"):  # type: ignore
 
 def _site(root: Path, newcomer_key: bytes | None, pairing: bool) -> Site:
     """One paired node, plus a configured node `gate` the key store does not know yet."""
-    initialise(root / "data", passphrase=PASSPHRASE)
+    initialised_copy(root / "data", PASSPHRASE)
     fleet = start_paired_nodes(1, root / "nodes", rate_hz=4.0)
     uid = secrets.token_bytes(8).hex().upper()
     gate_dir = root / "gate"

@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 
 from controller.control.client import ControlClient, ServiceUnavailable
 from controller.simulation.fleet import start_paired_nodes
-from controller.store import initialise
+from tests.prepared_store import initialised_copy
 from tests.tui.test_flows import text_of, until
 from tui.app import EdgewardenApp
 
@@ -33,7 +33,7 @@ def _status(sock: Path) -> dict[str, Any]:
 
 def test_frame_errors_of_a_port_count_as_its_node_rejects() -> None:
     root = Path(tempfile.mkdtemp(prefix="ewrej-", dir="/tmp"))
-    initialise(root / "data", passphrase=PASSPHRASE)
+    initialised_copy(root / "data", PASSPHRASE)
     fleet = start_paired_nodes(1, root / "nodes", rate_hz=10.0, faults={0: ["garbage@0:600"]})
     cfg = root / "config.toml"
     cfg.write_text(f"""

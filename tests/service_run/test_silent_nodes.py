@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 
 from controller.control.client import ControlClient, ServiceUnavailable
 from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
-from controller.store import initialise
+from tests.prepared_store import initialised_copy
 from tests.tui.test_flows import text_of, until
 from tui.app import EdgewardenApp
 
@@ -94,7 +94,7 @@ def _active(status: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_dead_and_absent_nodes_are_rows_and_one_alarm_each_by_default(tmp_path: Path) -> None:
-    initialise(tmp_path / "data", passphrase=PASSPHRASE)
+    initialised_copy(tmp_path / "data", PASSPHRASE)
     fleet = start_paired_nodes(2, tmp_path / "nodes", rate_hz=5.0)
     quiet_master, quiet_slave = os.openpty()
     cfg = _defaults_config(tmp_path, fleet, os.ttyname(quiet_slave))
