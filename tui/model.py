@@ -163,6 +163,16 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """The store's latest signed checkpoint, as `status` reports it."""
+
+    seal: int
+    record: int
+    head: str
+    time: float | None = None
+
+
+@dataclass(frozen=True)
 class StoreInfo:
     records: int = 0
     sealed: int = 0
@@ -172,6 +182,7 @@ class StoreInfo:
     state: str = "ok"
     failure: str = ""
     not_stored: int = 0
+    checkpoint: Checkpoint | None = None  # the latest signed head (keep it off the device)
 
 
 @dataclass(frozen=True)
@@ -392,7 +403,16 @@ def parse_store(raw: Any) -> StoreInfo:
         state=_str(d.get("state")) or "ok",
         failure=_str(d.get("failure")),
         not_stored=_int(d.get("not_stored")),
+        checkpoint=parse_checkpoint(d.get("checkpoint")),
     )
+
+
+def parse_checkpoint(raw: Any) -> Checkpoint | None:
+    d = _dict(raw)
+    if not d or _float(d.get("seal")) is None:
+        return None
+    return Checkpoint(seal=_int(d.get("seal")), record=_int(d.get("record")),
+                      head=_str(d.get("head")), time=_float(d.get("time")))
 
 
 def _nodes_with_channels(d: Mapping[str, Any]) -> tuple[Node, ...]:

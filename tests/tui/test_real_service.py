@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,22 @@ async def test_a_live_reading_changes_on_the_dashboard(real_service: RealService
         await until(pilot, lambda: "north-door" in text_of(app, "#sensors"), tries=200)
         first = text_of(app, "#sensors")
         await until(pilot, lambda: text_of(app, "#sensors") != first, tries=200)
+
+
+@run_async
+async def test_the_dashboard_shows_the_latest_signed_checkpoint(
+        real_service: RealService) -> None:
+    # the head a technician copies off the device to catch a later rollback (issue 14)
+    with ControlClient(str(real_service.socket_path)) as c:
+        cp = c.call("status")["store"]["checkpoint"]
+    app = EdgewardenApp(real_service.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "checkpoint seal" in text_of(app, "#health"), tries=200)
+        m = re.search(r"checkpoint seal ([\d,]+) @ record ([\d,]+) ([0-9a-f]{8})",
+                      text_of(app, "#health"))
+        assert m, text_of(app, "#health")
+        assert int(m.group(1).replace(",", "")) >= cp["seal"]  # heads only move on
+        assert int(m.group(2).replace(",", "")) >= cp["record"]
 
 
 @run_async

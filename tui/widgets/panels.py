@@ -184,7 +184,12 @@ def render_health(status: Status, fresh: Freshness = LIVE) -> RenderableType:
             disk += f" of {h.disk_total_mb:,.0f}"
     lines.append(Text(f"memory {mem}  disk {disk}"))
     epoch = "—" if s.epoch is None else str(s.epoch)
-    lines.append(Text(f"records {s.records:,}  sealed {s.sealed:,}  epoch {epoch}"))
+    line = Text(f"records {s.records:,}  sealed {s.sealed:,}  epoch {epoch}")
+    if s.checkpoint is not None:
+        cp = s.checkpoint
+        line.append(f"  checkpoint seal {cp.seal:,} @ record {cp.record:,} {cp.head[:8]}",
+                    style="dim")
+    lines.append(line)
     if s.state != "ok" or s.not_stored:
         line = Text(f"store: {s.state}", style="bold red" if s.state == "failing" else "yellow")
         if s.failure:
