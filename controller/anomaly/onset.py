@@ -15,8 +15,10 @@ A third predictor, the time-of-week profile (``season_bins`` bins over ``season_
 running mean of its readings), has its own usual error and its own likelihood; the score
 is the larger of the two, but the profile's counts only after it has judged
 ``warmup_readings`` readings (and one period) and while its usual error is under
-``SEASON_GAIN`` x the level's and under the previous reading's: on a strongly daily-shaped
-or weekly-shaped stream it sees a wrong day whose readings are all in range.
+``SEASON_GAIN`` x the level's: on a strongly daily-shaped or weekly-shaped stream it sees a
+wrong day whose readings are all in range. It is not also held to beat the previous
+reading: on a smooth stream the one-step error is small whatever the day looks like, so
+that test would switch the profile off exactly where a wrong day is only visible to it.
 
 The score rises at the onset of unusual behaviour and falls back while it lasts, because
 both the predictors and the error distribution take the new behaviour in. A raise (score
@@ -51,7 +53,6 @@ RANGE_ERRORS = 1.0  # a new extreme counts only this many usual errors beyond th
 DAMPING = 0.1  # the emitted score is multiplied by this during the refractory period
 SEASON_ALPHA = 0.25  # a profile bin moves this share toward each reading that falls in it
 SEASON_GAIN = 0.5  # the profile judges only while its usual error is under this x the level's
-PREV_GATE = 1.0  # ...and this x the previous reading's (a flat stream with spikes is not seasonal)
 SEASON_CLIP = CLIP  # a bin moves toward at most this many usual errors: a wrong day is not learned
 PREDICTORS = ("level", "previous reading")
 _QUIET: RuleResult = (0.0, False)
@@ -274,7 +275,7 @@ class OnsetScore:
         z = d / sd
         tail = 0.5 * math.erfc(z * 0.7071067811865476) if z > 0.0 else 0.5
         score = math.log(tail) / LOG_TAIL_FLOOR if tail > 1e-10 else 1.0
-        s_score = self._season(t, value, gap, a_spread, a_hist, res, s_level, s_prev) if (
+        s_score = self._season(t, value, gap, a_spread, a_hist, res, s_level) if (
             self.season_bins) else 0.0
         if s_score > score:
             score = s_score
@@ -309,11 +310,10 @@ class OnsetScore:
         return (score, False)
 
     def _season(self, t: float, value: float, gap: bool, a_spread: float, a_hist: float,
-                res: float, s_level: float, s_prev: float) -> float:
+                res: float, s_level: float) -> float:
         """The time-of-week profile's likelihood: how unlikely the recent errors against the profile
         (the mean of each time-of-week bin) are; 0 until it has judged ``warmup_readings``
-        readings, and while its usual error is not under ``SEASON_GAIN`` x the level's
-        and ``PREV_GATE`` x the previous reading's."""
+        readings, and while its usual error is not under ``SEASON_GAIN`` x the level's."""
         bins = self.season_bins
         b = int(t % self.season_s * bins / self.season_s)
         if b >= bins:
@@ -350,8 +350,7 @@ class OnsetScore:
         a = a_hist if a_hist > k else k
         self.s_mean = mu + a * d
         self.s_var = (1.0 - a) * (var + a * d * d)
-        if (n <= self.warmup_readings or not s < SEASON_GAIN * s_level
-                or not s < PREV_GATE * s_prev or d <= 0.0):
+        if n <= self.warmup_readings or not s < SEASON_GAIN * s_level or d <= 0.0:
             return 0.0
         sd = math.sqrt(var) if var > SD_FLOOR * SD_FLOOR else SD_FLOOR
         tail = 0.5 * math.erfc(d / sd * 0.7071067811865476)

@@ -258,3 +258,27 @@ def test_a_weekday_that_looks_like_a_weekend_is_raised() -> None:
         readings.append((i * 3600.0, (100.0 if busy else 10.0) + rnd.uniform(-3.0, 3.0)))
     got = raise_times(OnsetScore(), readings)
     assert got and all(23 * 86_400.0 + 8 * 3600.0 <= t < 24 * 86_400.0 for t in got), got
+
+
+def smooth_daily(days: int, flat_day: int | None, seed: int) -> list[tuple[float, float]]:
+    """A smooth daily swing (5-minute readings) whose size varies +-15% from day to day, so
+    the previous reading predicts far better than the time-of-week profile; on ``flat_day``
+    the swing is absent: every step is smaller than usual and every reading in range."""
+    rnd = random.Random(seed)
+    out, amp = [], 1.0
+    for i in range(days * 288):
+        day, slot = divmod(i, 288)
+        if slot == 0:
+            amp = 1.0 + rnd.uniform(-0.15, 0.15)
+        swing = 0.0 if day == flat_day else 40.0 * amp * math.sin(2 * math.pi * slot / 288)
+        out.append((i * 300.0, 100.0 + swing + rnd.uniform(-0.2, 0.2)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_flat_day_on_a_smooth_daily_stream_is_raised(seed: int) -> None:
+    """The profile judges although its usual error is larger than the previous reading's:
+    only the time of day can see this day, so it is raised on that day and nowhere else."""
+    got = raise_times(OnsetScore(), smooth_daily(13, flat_day=10, seed=seed))
+    assert got and all(10 * 86_400.0 <= t < 11 * 86_400.0 for t in got), got
+    assert raise_times(OnsetScore(), smooth_daily(13, flat_day=None, seed=seed)) == []
