@@ -484,15 +484,21 @@ def _tombstone_proofs(reader: StoreReader, snap: _Snapshot,
     seal-aligned chain segment around it (headers only), so the bundle can prove it."""
     ended = {s.epoch: s.t_wall for s in snap.seals if s.kind == "end"}
     proofs: list[dict[str, Any]] = []
+    # the first tombstone that explains each absence (later retention runs explain it again)
+    open_bodies, open_media, open_epochs = list(bodies), list(media), set(shredded)
     for seq, t_wall, source in reader.sources_starting(TOMBSTONE_PREFIX):
         detail = parse_source(source)
         if seq <= snap.segment.last_seq or detail is None:
             continue
+        if not (open_bodies or open_media or open_epochs):
+            break
         one = Explainer()
         one.add(seq, t_wall, detail)
-        if not (any(one.body_gone(*b) is None for b in bodies)
-                or any(one.media_gone(*m) is None for m in media)
-                or any(one.epoch_gone(e, ended.get(e)) is None for e in shredded)):
+        n = len(open_bodies) + len(open_media) + len(open_epochs)
+        open_bodies = [b for b in open_bodies if one.body_gone(*b) is not None]
+        open_media = [m for m in open_media if one.media_gone(*m) is not None]
+        open_epochs = {e for e in open_epochs if one.epoch_gone(e, ended.get(e)) is not None}
+        if len(open_bodies) + len(open_media) + len(open_epochs) == n:
             continue
         around = plan_segment(snap.seals, seq, seq, reader.last_seq())
         names: dict[int, list[str]] = {}

@@ -222,3 +222,29 @@ def test_media_really_shed_verify_through_the_carried_tombstone(
     result = verify_cli(stripped)
     assert result.returncode != 0
     assert "no tombstone explains its removal" in result.stdout, result.stdout
+
+
+def test_expired_bodies_verify_through_the_carried_retention_tombstone(
+        store: Store, out_dir: Path, tmp_path: Path) -> None:
+    later = T0 + 40 * 86_400.0  # readings are kept 30 days, events 90
+    with RecordWriter.open(store.data_dir, StoreConfig(commit_interval_ms=5),
+                           wall=lambda: later) as w:
+        report = w.enforce_retention()
+    assert report.expired.get("reading", 0) > 0 and not report.shredded_epochs
+    bundle = _export(store, out_dir, "b", Selection(until=T0 + 40 * 60))
+    lines = [json.loads(x) for x in (bundle / "data/records.jsonl").read_text().splitlines()]
+    assert any(x["selected"] and x["kind"] == "reading" and x["ct"] is None for x in lines)
+    result = verify_cli(bundle, "--verification-key", store.verification_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def drop_proofs(data: Path, doc: Doc, lines: Lines) -> None:
+        (data / "tombstones.jsonl").unlink()
+
+    def no_tombstones(stated: Doc) -> None:
+        stated["tombstones"] = []
+        stated["files"].pop("tombstones.jsonl", None)
+
+    tamper(bundle, store, drop_proofs, contents=no_tombstones)
+    result = verify_cli(bundle)
+    assert result.returncode != 0
+    assert "body missing, but no tombstone explains it" in result.stdout, result.stdout
