@@ -11,6 +11,12 @@ Layout of the bag (RFC 8493, sha256 manifests; everything under data/ is payload
     data/seals.jsonl       the seals over the segment (the first is the anchor before it)
     data/checkpoint.txt    signed checkpoint of the store's head at export (store/checkpoint.py)
     data/epochs.jsonl      the age-encrypted data keys of the selected records' epochs
+    data/tombstones.jsonl  when needed: tombstones after the segment that explain an absence
+                           in it, each with its own seal-aligned chain segment (headers
+                           only) to prove it
+    data/contents.json     the contents statement (evidence/contents.py): selection, seqs
+                           present, tombstones carried, every other file's sha256
+    data/contents.json.sig its own Ed25519 signature (device key), apart from bundle.json's
     data/media/<sha>.age   media of the selected records, copied as stored on the device
     data/redacted/<sha>.age  with --redact: re-encrypted blurred images (originals left out)
 
@@ -47,17 +53,20 @@ import pyrage
 
 from controller.atomic_file import creating, fsync_dir
 from controller.errors import EdgewardenError, UsageError
+from controller.evidence import contents as ct_doc
 from controller.evidence import manifest as mf
 from controller.evidence.bag import write_tag_files
 from controller.evidence.redact import boxes_in, is_redactable, redact_media
 from controller.evidence.selection import Segment, Selection, plan_segment
-from controller.evidence.verify_bundle import BundleReport, verify_bundle
+from controller.evidence.verify_bundle import TOMBSTONES_NAME, BundleReport, verify_bundle
 from controller.store.checkpoint_file import CHECKPOINT_NAME, head_checkpoint
 from controller.store.history import EpochKeys
 from controller.store.layout import StoreLayout, read_manifest
-from controller.store.reader import StoreReader
+from controller.store.reader import StoredRecord, StoreReader
 from controller.store.records import open_record
 from controller.store.sealing import Seal
+from controller.store.tombstone import PREFIX as TOMBSTONE_PREFIX
+from controller.store.tombstone import Explainer, parse_source
 
 ProgressFn = Callable[[str, int, int], None]
 AuditFn = Callable[[dict[str, Any]], None]
@@ -303,29 +312,32 @@ def _write_payload(
     epochs: set[int] = set()
     total = seg.last_seq - seg.first_seq + 1
     first_prev: str | None = None
+    absent_bodies: list[tuple[int, str, float]] = []
+    kinds: dict[int, tuple[str, float]] = {}
+    epochs_seen: set[int] = set()
+    tombstones_seen: set[int] = set()
 
     rec = _HashingWriter(root / "records.jsonl")
     try:
         for stored in reader.records(seg.first_seq, seg.last_seq):
-            header, body_hash, ct = stored.header, stored.body_hash, stored.ct
+            header, ct = stored.header, stored.ct
             seq, t_wall, epoch, prev = header.seq, header.t_wall, header.epoch, header.prev_hash
-            kind, source, severity = header.kind, header.source, header.severity
+            kind, source = header.kind, header.source
             chosen = seq in snap.selected
             media = snap.media.get(seq, [])
             if first_prev is None:
                 first_prev = prev.hex()
-            line = {
-                "seq": seq, "t_wall": t_wall, "epoch": epoch, "kind": kind, "source": source,
-                "severity": severity, "prev_hash": prev.hex(),
-                "body_hash": body_hash.hex(), "media": [m[0] for m in media],
-                "selected": chosen,
-                "ct": base64.b64encode(ct).decode("ascii")
-                if chosen and ct is not None else None,
-            }
+            epochs_seen.add(epoch)
+            if source.startswith(TOMBSTONE_PREFIX):
+                tombstones_seen.add(seq)
+            line = _header_line(stored, [m[0] for m in media], chosen)
             rec.write(_jsonl_line(line))
             written.records += 1
             if chosen:
                 written.selected += 1
+                if ct is None:
+                    absent_bodies.append((seq, kind, t_wall))
+                kinds[seq] = (kind, t_wall)
                 epochs.add(epoch)
                 refs: dict[str, str] = {}
                 if redact and keys is not None and ct is not None and media:
@@ -355,10 +367,7 @@ def _write_payload(
         written.payload["records.jsonl"] = (rec.close(), rec.size)
     progress("records", written.records, total)
 
-    _write_lines(root, "seals.jsonl", written, (
-        {"seal_no": s.seal_no, "epoch": s.epoch, "kind": s.kind, "last_seq": s.last_seq,
-         "last_hash": s.last_hash.hex(), "t_wall": s.t_wall, "prev_mac": s.prev_mac.hex(),
-         "mac": s.mac.hex()} for s in seg.seals))
+    _write_lines(root, "seals.jsonl", written, (_seal_doc(s) for s in seg.seals))
     _write_lines(root, "epochs.jsonl", written, (
         {"epoch": e, "wrapped_key": base64.b64encode(wk).decode("ascii")
          if wk is not None else None}
@@ -415,6 +424,21 @@ def _write_payload(
         w = _HashingWriter(root / CHECKPOINT_NAME)
         w.write(head.encode())
         written.payload[CHECKPOINT_NAME] = (w.close(), w.size)
+    absent_media = [(int(e["seq"]), str(e["sha256"]), str(e["device_state"]),
+                     *kinds[int(e["seq"])]) for e in media_entries if e["state"] == "absent"]
+    shredded = {s.epoch for s in seg.seals if s.last_seq >= seg.first_seq} - epochs_seen
+    proofs = _tombstone_proofs(reader, snap, absent_bodies, absent_media, shredded)
+    if proofs:  # only when something needs them (an empty file is no evidence)
+        _write_lines(root, TOMBSTONES_NAME, written, proofs)
+    carried = tombstones_seen | {int(p["tombstone"]) for p in proofs}
+    statement = ct_doc.encode(
+        store["store_id"], ct_doc.selection_doc(selection, redact), snap.selected, carried,
+        {rel: digest for rel, (digest, _) in written.payload.items()})
+    for fname, data in ((ct_doc.CONTENTS_NAME, statement),
+                        (ct_doc.CONTENTS_SIGNATURE_NAME, mf.sign(signing, statement))):
+        w = _HashingWriter(root / fname)
+        w.write(data)
+        written.payload[fname] = (w.close(), w.size)
     doc = {
         "format": mf.BUNDLE_FORMAT,
         "created": now,
@@ -438,6 +462,61 @@ def _write_payload(
         w.write(data)
         written.payload[fname] = (w.close(), w.size)
     return written
+
+
+def _header_line(stored: StoredRecord, media: list[str], chosen: bool) -> dict[str, Any]:
+    """One records.jsonl line: the chained header, with the ciphertext only when chosen."""
+    h = stored.header
+    return {
+        "seq": h.seq, "t_wall": h.t_wall, "epoch": h.epoch, "kind": h.kind,
+        "source": h.source, "severity": h.severity, "prev_hash": h.prev_hash.hex(),
+        "body_hash": stored.body_hash.hex(), "media": media, "selected": chosen,
+        "ct": base64.b64encode(stored.ct).decode("ascii")
+        if chosen and stored.ct is not None else None,
+    }
+
+
+def _tombstone_proofs(reader: StoreReader, snap: _Snapshot,
+                      bodies: list[tuple[int, str, float]],
+                      media: list[tuple[int, str, str, str, float]],
+                      shredded: set[int]) -> list[dict[str, Any]]:
+    """Hook: each tombstone after the segment that explains one of its absences, with the
+    seal-aligned chain segment around it (headers only), so the bundle can prove it."""
+    ended = {s.epoch: s.t_wall for s in snap.seals if s.kind == "end"}
+    proofs: list[dict[str, Any]] = []
+    # the first tombstone that explains each absence (later retention runs explain it again)
+    open_bodies, open_media, open_epochs = list(bodies), list(media), set(shredded)
+    for seq, t_wall, source in reader.sources_starting(TOMBSTONE_PREFIX):
+        detail = parse_source(source)
+        if seq <= snap.segment.last_seq or detail is None:
+            continue
+        if not (open_bodies or open_media or open_epochs):
+            break
+        one = Explainer()
+        one.add(seq, t_wall, detail)
+        n = len(open_bodies) + len(open_media) + len(open_epochs)
+        open_bodies = [b for b in open_bodies if one.body_gone(*b) is not None]
+        open_media = [m for m in open_media if one.media_gone(*m) is not None]
+        open_epochs = {e for e in open_epochs if one.epoch_gone(e, ended.get(e)) is not None}
+        if len(open_bodies) + len(open_media) + len(open_epochs) == n:
+            continue
+        around = plan_segment(snap.seals, seq, seq, reader.last_seq())
+        names: dict[int, list[str]] = {}
+        for m in reader.media(around.first_seq, around.last_seq):
+            names.setdefault(m.seq, []).append(m.sha256)
+        proofs.append({
+            "tombstone": seq,
+            "seals": [_seal_doc(s) for s in around.seals],
+            "records": [_header_line(r, names.get(r.header.seq, []), False)
+                        for r in reader.records(around.first_seq, around.last_seq)],
+        })
+    return proofs
+
+
+def _seal_doc(s: Seal) -> dict[str, Any]:
+    return {"seal_no": s.seal_no, "epoch": s.epoch, "kind": s.kind, "last_seq": s.last_seq,
+            "last_hash": s.last_hash.hex(), "t_wall": s.t_wall, "prev_mac": s.prev_mac.hex(),
+            "mac": s.mac.hex()}
 
 
 def _write_lines(root: Path, rel: str, written: _Written,

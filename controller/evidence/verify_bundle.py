@@ -10,6 +10,12 @@ With the identity: every epoch key, record (AEAD tag) and media file decrypts, a
 media each record names inside its ciphertext are the ones the chain covers.
 With the verification key: every seal's MAC under the key of its own epoch, and every
 record it covers belongs to that epoch (CVE-2023-31439).
+The contents statement (evidence/contents.py), under its own signature: the files present
+are exactly those it lists, the selected records exactly those it names, every record of
+the segment whose header matches the selection is present, and every absence (an expired
+body, a medium not stored, a shredded epoch) is explained by a tombstone the bundle
+carries, checked by the store's own tombstone rules (store/tombstone.py) and, when it lies
+after the segment, through its own chain segment and seals.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import pyrage
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from controller.evidence import contents as ct_doc
 from controller.evidence import manifest as mf
 from controller.evidence.fixity import FileDigests, digest_files
 from controller.store.chain_check import (
@@ -39,12 +46,14 @@ from controller.store.chain_check import (
     Findings,
     Start,
     check_chain,
+    ranges,
     standard_checks,
 )
 from controller.store.checkpoint_file import CHECKPOINT_NAME, check_bundle
 from controller.store.keyschedule import fingerprint
 from controller.store.records import Header, open_record
 from controller.store.sealing import Seal
+from controller.store.tombstone import Explainer, parse_source
 
 _MAX_PROBLEMS = 100
 ProgressFn = Callable[[str, int, int], None]
@@ -151,6 +160,7 @@ def _verify(root: Path, report: BundleReport, identity: pyrage.x25519.Identity |
     _check_chain(lines, seals, segment, store_id, seed, doc, report)
     _check_checkpoints(data, files, public, doc["store_id"], seals, checkpoints, report)
     _check_media_entries(doc, lines, files, report)
+    _check_contents(data, files, entries, doc, lines, seals, store_id, seed, public, report)
     if identity is not None:
         _decrypt_all(data, lines, files, identity, report, progress)
 
@@ -235,6 +245,8 @@ def _check_fixity(root: Path, bag: bagit.Bag, report: BundleReport,
         raise _Stop
 
 
+TOMBSTONES_NAME = "tombstones.jsonl"
+_SIGNED = frozenset({mf.MANIFEST_NAME, mf.SIGNATURE_NAME, mf.PUBLIC_KEY_NAME})
 _TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -260,13 +272,12 @@ def _check_tagmanifest(root: Path, report: BundleReport) -> None:
 
 def _check_files(files: dict[str, str], entries: dict[str, str],
                  report: BundleReport) -> None:
-    signed = {mf.MANIFEST_NAME, mf.SIGNATURE_NAME, mf.PUBLIC_KEY_NAME}
     for rel, sha in sorted(files.items()):
         if rel not in entries:
             report.problem(f"{rel}: named in the signed manifest but not in the bag")
         elif not hmac.compare_digest(entries[rel], sha):
             report.problem(f"{rel}: differs from the signed manifest (replaced)")
-    extra = sorted(set(entries) - set(files) - signed)
+    extra = sorted(set(entries) - set(files) - _SIGNED)
     for rel in extra[:20]:
         report.problem(f"{rel}: in the bag but not in the signed manifest (added)")
     for rel in ("records.jsonl", "seals.jsonl", "epochs.jsonl"):
@@ -476,3 +487,125 @@ def _decrypt_all(data: Path, lines: list[_Line], files: dict[str, str],
         except (pyrage.DecryptError, OSError):
             report.problem(f"{rel}: cannot be decrypted with this identity")
     progress("decrypting media", len(media), len(media))
+
+
+def _check_contents(data: Path, files: dict[str, str], entries: dict[str, str],
+                    doc: dict[str, Any], lines: list[_Line], seals: list[Seal],
+                    store_id: bytes, seed: bytes | None, public: str,
+                    report: BundleReport) -> None:
+    """Hook: the signed contents statement against the files, the records and the selection."""
+    for rel in (ct_doc.CONTENTS_NAME, ct_doc.CONTENTS_SIGNATURE_NAME):
+        if rel not in files:
+            report.problem(f"{rel}: not named in the signed manifest (no contents statement)")
+            return
+    raw = _read(data / ct_doc.CONTENTS_NAME, report)
+    if not mf.signature_is_valid(public, raw, _read(data / ct_doc.CONTENTS_SIGNATURE_NAME,
+                                                    report)):
+        report.problem(f"{ct_doc.CONTENTS_NAME}: Ed25519 signature does not verify "
+                       "(contents statement altered or signed by another key)")
+        return
+    try:
+        stated = json.loads(raw)
+        selection, redact = ct_doc.selection_from(stated["selection"])
+        present = ct_doc.seqs_of(stated["records"])
+        carried = {int(s) for s in stated["tombstones"]}
+        listed: dict[str, str] = {str(k): str(v) for k, v in dict(stated["files"]).items()}
+    except (ValueError, KeyError, TypeError, IndexError):
+        report.problem(f"{ct_doc.CONTENTS_NAME}: not an edgewarden contents statement")
+        return
+    if stated.get("format") != ct_doc.CONTENTS_FORMAT or \
+            stated.get("store_id") != doc["store_id"]:
+        report.problem(f"{ct_doc.CONTENTS_NAME}: another format or another store's statement")
+    if stated["selection"] != {**dict(doc.get("selection") or {}),
+                               "redact": bool(doc.get("redacted"))}:
+        report.problem(f"{ct_doc.CONTENTS_NAME}: its selection differs from the manifest's "
+                       "(selection edited after export)")
+    own = {ct_doc.CONTENTS_NAME, ct_doc.CONTENTS_SIGNATURE_NAME}
+    bag = {rel: sha for rel, sha in entries.items() if rel not in _SIGNED | own}
+    for rel in sorted(set(listed) - set(bag))[:20]:
+        report.problem(f"{rel}: listed in the signed contents but not in the bundle (withheld)")
+    for rel in sorted(set(bag) - set(listed))[:20]:
+        report.problem(f"{rel}: in the bundle but not in the signed contents (added)")
+    for rel in sorted(set(bag) & set(listed)):
+        if not hmac.compare_digest(bag[rel], listed[rel]):
+            report.problem(f"{rel}: differs from the signed contents (replaced)")
+    selected = {line.seq for line in lines if line.selected}
+    if selected != present:
+        report.problem(f"records {ranges(sorted(present ^ selected))}: the signed contents "
+                       "and records.jsonl disagree on what is present (records removed)")
+    unselected = [line.seq for line in lines if not line.selected and selection.matches(
+        line.header.t_wall, line.header.kind, line.header.source)]
+    if unselected:
+        report.problem(f"records {ranges(unselected)} match the selection but are not in "
+                       "the bundle")
+    gone = _carried_tombstones(data if TOMBSTONES_NAME in files else None, lines, carried,
+                               store_id, seed, report)
+    by_seq = {line.seq: line for line in lines}
+    for line in lines:
+        if line.selected and line.ct is None and (
+                why := gone.body_gone(line.seq, line.header.kind, line.header.t_wall)):
+            report.problem(why)
+    for e in doc.get("media", []):
+        owner = by_seq.get(int(e.get("seq", -1)))
+        if owner is None:
+            continue
+        if e.get("state") == "absent" and (why := gone.media_gone(
+                owner.seq, str(e.get("sha256")), str(e.get("device_state")),
+                owner.header.kind, owner.header.t_wall)):
+            report.problem(why)
+        elif e.get("state") == "withheld" and not redact:
+            report.problem(f"media {str(e.get('sha256'))[:16]}.. (record {owner.seq}): "
+                           "withheld, but the export was not redacted")
+    ended = {s.epoch: s.t_wall for s in seals if s.kind == "end"}
+    walked = {s.epoch for s in seals if s.last_seq >= lines[0].seq} if lines else set()
+    for epoch in sorted(walked - {line.header.epoch for line in lines}):
+        if why := gone.epoch_gone(epoch, ended.get(epoch)):
+            report.problem(why)
+    for text in gone.problems:
+        report.problem(text)
+
+
+def _carried_tombstones(data: Path | None, lines: list[_Line], carried: set[int], store_id: bytes,
+                        seed: bytes | None, report: BundleReport) -> Explainer:
+    """The tombstones in the segment and those carried after it, each of the latter through
+    the store's one chain check over its own seal-aligned segment."""
+    gone = Explainer()
+    found_seqs: set[int] = set()
+    for line in lines:
+        if (detail := parse_source(line.header.source)) is not None:
+            gone.add(line.seq, line.header.t_wall, detail)
+            found_seqs.add(line.seq)
+
+    def parse(d: Any) -> tuple[int, list[Seal], list[_Line]]:
+        return (int(d["tombstone"]), [_parse_seal(s) for s in d["seals"]],
+                [_parse_line(r) for r in d["records"]])
+
+    proofs = [] if data is None else _read_jsonl(data / TOMBSTONES_NAME, report, parse)
+    for seq, proof_seals, proof_lines in proofs:
+        tomb = next((x for x in proof_lines if x.seq == seq), None)
+        detail = None if tomb is None else parse_source(tomb.header.source)
+        if tomb is None or detail is None or not proof_seals or not proof_lines:
+            report.problem(f"{TOMBSTONES_NAME}: tombstone {seq} is not in its own proof")
+            continue
+        first = proof_lines[0].seq
+        if first == 1:
+            start, walked = Start.genesis(store_id), proof_seals
+        elif proof_seals[0].last_seq == first - 1:
+            start, walked = Start.after(proof_seals[0]), proof_seals[1:]
+        else:
+            report.problem(f"{TOMBSTONES_NAME}: tombstone {seq} has no anchor seal")
+            continue
+        found = Findings(limit=report.limit)
+        entries = (ChainEntry(x.header, x.body_hash, x.media, None, False) for x in proof_lines)
+        check_chain(walked, entries, start, checks=standard_checks(store_id, seed),
+                    found=found)
+        if not found.ok:
+            report.problem(f"{TOMBSTONES_NAME}: tombstone {seq} does not verify "
+                           f"({found.problems[0]})")
+            continue
+        gone.add(seq, tomb.header.t_wall, detail)
+        found_seqs.add(seq)
+    if found_seqs != carried:
+        report.problem(f"tombstones {ranges(sorted(found_seqs ^ carried))}: the signed "
+                       "contents and the tombstones carried disagree")
+    return gone
