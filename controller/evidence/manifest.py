@@ -19,7 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-BUNDLE_FORMAT = "edgewarden-bundle/1"
+# 2: the selection and contents are signed apart (contents.json) and absences carry
+# tombstones. 1 is refused, not verified with fewer checks: whoever holds the card's key
+# could otherwise relabel a bundle as 1 to skip them (a downgrade).
+BUNDLE_FORMAT = "edgewarden-bundle/2"
+LEGACY_FORMATS = ("edgewarden-bundle/1",)
 MANIFEST_NAME = "bundle.json"
 SIGNATURE_NAME = "bundle.json.sig"
 PUBLIC_KEY_NAME = "signing-key.pub"

@@ -148,6 +148,11 @@ def _verify(root: Path, report: BundleReport, identity: pyrage.x25519.Identity |
     except (ValueError, KeyError, TypeError):
         report.problem(f"{mf.MANIFEST_NAME}: not an edgewarden bundle manifest")
         raise _Stop from None
+    if doc.get("format") in mf.LEGACY_FORMATS:
+        report.problem(f"{mf.MANIFEST_NAME}: format {doc.get('format')!r} predates signed "
+                       f"contents and tombstones ({mf.BUNDLE_FORMAT}); export it again from "
+                       "the device to verify it")
+        raise _Stop
     if doc.get("format") != mf.BUNDLE_FORMAT:
         report.problem(f"{mf.MANIFEST_NAME}: unknown format {doc.get('format')!r}")
         raise _Stop

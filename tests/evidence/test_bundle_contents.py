@@ -248,3 +248,22 @@ def test_expired_bodies_verify_through_the_carried_retention_tombstone(
     result = verify_cli(bundle)
     assert result.returncode != 0
     assert "body missing, but no tombstone explains it" in result.stdout, result.stdout
+
+
+def test_relabelling_a_bundle_as_the_old_format_to_skip_the_checks_fails(
+        alarmed: Store, out_dir: Path) -> None:
+    # a downgrade: format 1 had no contents statement, so the card's key could drop one
+    bundle = _export(alarmed, out_dir, "b")
+
+    def as_format_1(data: Path, doc: Doc, lines: Lines) -> None:
+        alarm = next(x for x in lines if x["kind"] == "alarm")
+        alarm["selected"], alarm["ct"] = False, None
+        doc["segment"]["selected"] -= 1
+        doc["format"] = "edgewarden-bundle/1"
+        for name in ("contents.json", "contents.json.sig"):
+            (data / name).unlink()
+
+    tamper(bundle, alarmed, as_format_1)
+    result = verify_cli(bundle)
+    assert result.returncode != 0
+    assert "predates signed contents and tombstones" in result.stdout, result.stdout
