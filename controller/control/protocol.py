@@ -27,8 +27,9 @@ from typing import Any, Final, Literal
 
 PROTOCOL_VERSION: Final = 1
 
-EventKind = Literal["reading", "alarm", "detection", "health"]
-EVENT_KINDS: Final[tuple[EventKind, ...]] = ("reading", "alarm", "detection", "health")
+EventKind = Literal["reading", "alarm", "detection", "health", "plate"]
+EVENT_KINDS: Final[tuple[EventKind, ...]] = ("reading", "alarm", "detection", "health",
+                                             "plate")
 
 #: Machine-readable error codes; the `error` text is for people.
 ErrorCode = Literal[

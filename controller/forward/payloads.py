@@ -76,6 +76,24 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class PlateRead:
+    """One vehicle's plate read and the register's verdict; never the plate text (it
+    stays inside the device's encrypted record) and no image."""
+
+    kind: ClassVar[str] = "plate"
+    id: str
+    camera: str
+    label: str
+    t: float
+    confidence: float
+    agreeing: int
+    list: str | None  # allow, watch, deny; None: on no list
+    entry: str | None = None  # the register entry's label
+    priority: str | None = None
+    track_id: int | None = None
+
+
+@dataclass(frozen=True)
 class SensorValue:
     """The latest value of one sensor channel (retained, rate-limited per channel)."""
 
@@ -137,11 +155,11 @@ class CommandResult:
     reason: str
 
 
-Payload = (AlarmTransition | AlarmPointState | Detection | SensorValue | Health | NodeLink
-           | Gap | CommandResult)
+Payload = (AlarmTransition | AlarmPointState | Detection | PlateRead | SensorValue | Health
+           | NodeLink | Gap | CommandResult)
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
-    t.kind: t for t in (AlarmTransition, AlarmPointState, Detection, SensorValue, Health,
-                        NodeLink, Gap, CommandResult)
+    t.kind: t for t in (AlarmTransition, AlarmPointState, Detection, PlateRead, SensorValue,
+                        Health, NodeLink, Gap, CommandResult)
 }
 
 

@@ -57,6 +57,9 @@ class Topics:
     def detection(self, camera: str) -> str:
         return f"{self.base}/detection/{level(camera)}"
 
+    def plate(self, camera: str) -> str:
+        return f"{self.base}/plate/{level(camera)}"
+
     def sensor(self, channel_key: str) -> str:
         node, _, channel = channel_key.partition("/")
         return f"{self.base}/sensor/{level(node)}/{level(channel or node)}"

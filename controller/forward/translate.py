@@ -65,6 +65,8 @@ class Translator:
             return self._alarm(msg_id, data)
         if kind == "detection":
             return self._detection(msg_id, data)
+        if kind == "plate":
+            return self._plate(msg_id, data)
         if kind == "reading":
             return self._reading(msg_id, data, now)
         if kind == "health":
@@ -130,6 +132,20 @@ class Translator:
             if self.publish_snapshots and isinstance(snapshot, bytes) else None,
         )
         return [Outgoing(self.topics.detection(camera), p.encode(det), False, "event", msg_id)]
+
+    def _plate(self, msg_id: str, d: Mapping[str, Any]) -> list[Outgoing]:
+        camera = _str(d.get("camera"), "camera")
+        listed, agreeing = d.get("list"), d.get("agreeing")
+        read = p.PlateRead(
+            id=msg_id, camera=camera, label=_str(d.get("label")), t=_num(d.get("time")) or 0.0,
+            confidence=_num(d.get("confidence")) or 0.0,
+            agreeing=agreeing if isinstance(agreeing, int) else 0,
+            list=listed if isinstance(listed, str) else None,
+            entry=d.get("entry") if isinstance(d.get("entry"), str) else None,
+            priority=d.get("priority") if isinstance(d.get("priority"), str) else None,
+            track_id=d.get("track_id") if isinstance(d.get("track_id"), int) else None,
+        )
+        return [Outgoing(self.topics.plate(camera), p.encode(read), False, "event", msg_id)]
 
     def _reading(self, msg_id: str, d: Mapping[str, Any], now: float) -> list[Outgoing]:
         node, channel = _str(d.get("node")), _str(d.get("channel"))

@@ -290,7 +290,8 @@ class Service:
         self.writer.source_media_budgets_mb = {c.name: c.media_budget_mb
                                                for c in self.cfg.cameras}
         plates = pr.PlateRecords(self.writer, self._vehicle_snapshot, pr.desk_alarm(
-            asyncio.get_running_loop(), lambda: self.desk), self._count_not_stored)
+            asyncio.get_running_loop(), lambda: self.desk), self._count_not_stored,
+            publish=self._publish_threadsafe)
         for cam in self.cfg.cameras:
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
                                   self._on_camera_status, segment_store=self.camera_records,

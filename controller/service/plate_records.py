@@ -61,11 +61,13 @@ class PlateRecords:
     """Stores plate reads and raises the register's alarms."""
 
     def __init__(self, writer: RecordWriter, register: Callable[[], Register],
-                 raise_alarm: RaiseAlarm, not_stored: Callable[[], None]) -> None:
+                 raise_alarm: RaiseAlarm, not_stored: Callable[[], None],
+                 publish: Callable[[str, Any], None] | None = None) -> None:
         self.writer = writer
         self._register = register
         self._raise = raise_alarm
         self._not_stored = not_stored
+        self._publish = publish
 
     def on_read(self, cam: CameraConfig, read: TrackPlate) -> None:
         match = self._register().match(read.text, cam.plate_match_distance)
@@ -95,12 +97,25 @@ class PlateRecords:
         except (EdgewardenError, ValueError) as exc:
             self._not_stored()
             log.error("plate read of %s not stored: %s", cam.name, exc)
+        if self._publish is not None:
+            self._publish("plate", plate_notice(body))
         if match is not None and alarm:
             priority = DESK_PRIORITY.get(match.entry.alarm_priority, "urgent")
             self._raise(plate_channel(cam.name, match.entry.list, priority), read.read_at)
         elif match is None and cam.plate_unknown_alarm:
             self._raise(plate_channel(cam.name, "unknown", cam.plate_unknown_priority),
                         read.read_at)
+
+
+def plate_notice(body: dict[str, Any]) -> dict[str, Any]:
+    """What subscribers (the TUI, the forwarder) hear of a read: the verdict, never the
+    plate text, which stays inside the encrypted record."""
+    match = body.get("match") or {}
+    return {"camera": body["camera"], "track_id": body["track_id"], "label": body["label"],
+            "time": body["time"], "first_seen": body["first_seen"],
+            "confidence": body["confidence"], "agreeing": body["agreeing"],
+            "list": body["list"], "entry": match.get("label"),
+            "priority": match.get("priority")}
 
 
 def camera_plate_stage(cam: CameraConfig, records: PlateRecords) -> PlateStage | None:

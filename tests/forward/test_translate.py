@@ -54,6 +54,22 @@ def test_node_link_state_only_when_it_changes() -> None:
     assert isinstance(link, payloads.NodeLink) and link.state == "silent"
 
 
+def test_a_plate_read_is_published_with_its_verdict_and_no_plate_text() -> None:
+    from controller.service.plate_records import plate_notice
+    body = {"camera": "gate", "track_id": 3, "label": "car", "text": "ABC123DE",
+            "confidence": 0.97, "agreeing": 3, "attempts": 4, "first_seen": 9.0,
+            "time": 10.0, "list": "watch", "media": ["plate", "vehicle"],
+            "match": {"plate": "ABC123DE", "distance": 0.0, "label": "stolen van",
+                      "priority": "high"}}
+    (out,) = translator().event("plate", "s:9", plate_notice(body), 10.0)
+    assert out.topic == "edgewarden/site_a/plate/gate" and not out.retain
+    read = payloads.decode(out.payload)
+    assert isinstance(read, payloads.PlateRead)
+    assert (read.list, read.entry, read.priority, read.agreeing) == ("watch", "stolen van",
+                                                                     "high", 3)
+    assert b"ABC123" not in out.payload
+
+
 def test_detections_carry_no_image_unless_asked() -> None:
     data = {"camera": "gate", "zone": "drive", "label": "person", "score": 0.9,
             "time": 5.0, "snapshot": b"\xff\xd8jpeg"}

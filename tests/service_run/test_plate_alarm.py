@@ -5,6 +5,7 @@ entry's priority."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -92,6 +93,13 @@ enabled = false
             others = [a for a in client.call("status")["alarms"] if "plates" in a["channel"]
                       and a["channel"] != channel]
             assert others == []
+            # subscribers hear the read and its verdict, never the plate text
+            with ControlClient(sock) as listener:
+                listener.subscribe_from(0, None, ["plate"])
+                heard = list(listener.events(timeout=3))
+            notices = [e.data for e in heard if e.event == "plate"]
+            assert notices and notices[0]["list"] == "watch", heard
+            assert PLATE.replace("-", "") not in json.dumps(notices)
             plates = client.call("status")["cameras"][0]["plates"]
             assert plates["mode"] == "gate" and plates["plates"] == 1
             assert plates["read"] <= CameraConfig(name="g", source="x").plate_attempts
