@@ -31,6 +31,16 @@ from controller.errors import EdgewardenError
 MAX_LINE_BYTES = 64 * 1024 * 1024  # history.fetch results can be large
 
 
+
+def resume_args(after: int, stream: str | None, events: list[str] | None) -> dict[str, Any]:
+    """The `subscribe` arguments that resume after `after` of `stream` (both clients)."""
+    args: dict[str, Any] = {"after": after}
+    if stream is not None:
+        args["stream"] = stream
+    if events:
+        args["events"] = events
+    return args
+
 class ControlError(EdgewardenError):
     """Any failure talking to the service."""
 
@@ -162,12 +172,7 @@ class ControlClient:
     def subscribe_from(self, after: int, stream: str | None,
                        events: list[str] | None = None) -> Any:
         """Subscribe resuming after sequence `after` of `stream` (see the server)."""
-        args: dict[str, Any] = {"after": after}
-        if stream is not None:
-            args["stream"] = stream
-        if events:
-            args["events"] = events
-        return self.call("subscribe", args)
+        return self.call("subscribe", resume_args(after, stream, events))
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Yield subscription events; stops after `timeout` seconds without one."""
@@ -238,12 +243,7 @@ class AsyncControlClient:
     async def subscribe_from(self, after: int, stream: str | None,
                              events: list[str] | None = None) -> Any:
         """Subscribe resuming after sequence `after` of `stream` (see the server)."""
-        args: dict[str, Any] = {"after": after}
-        if stream is not None:
-            args["stream"] = stream
-        if events:
-            args["events"] = events
-        return await self.call("subscribe", args)
+        return await self.call("subscribe", resume_args(after, stream, events))
 
     async def events(self) -> AsyncIterator[Event]:
         """Subscription events until the connection ends."""
