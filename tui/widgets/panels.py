@@ -184,12 +184,11 @@ def render_health(status: Status, fresh: Freshness = LIVE) -> RenderableType:
             disk += f" of {h.disk_total_mb:,.0f}"
     lines.append(Text(f"memory {mem}  disk {disk}"))
     epoch = "—" if s.epoch is None else str(s.epoch)
-    line = Text(f"records {s.records:,}  sealed {s.sealed:,}  epoch {epoch}")
-    if s.checkpoint is not None:
+    lines.append(Text(f"records {s.records:,}  sealed {s.sealed:,}  epoch {epoch}"))
+    if s.checkpoint is not None:  # its own line: it must not wrap at 80 columns
         cp = s.checkpoint
-        line.append(f"  checkpoint seal {cp.seal:,} @ record {cp.record:,} {cp.head[:8]}",
-                    style="dim")
-    lines.append(line)
+        lines.append(Text(f"checkpoint seal {cp.seal:,} @ record {cp.record:,} "
+                          f"{cp.head[:8]}", style="dim"))
     if s.state != "ok" or s.not_stored:
         line = Text(f"store: {s.state}", style="bold red" if s.state == "failing" else "yellow")
         if s.failure:
