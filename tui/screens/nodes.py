@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -133,11 +133,21 @@ class NodesScreen(SiteScreen):
             "one on the node's label (its USB serial) before you confirm; the node must be "
             "in pairing mode (pairing button held at power-up).",
         )
-        if not await self.app.push_screen_wait(ConfirmDialog("Pair node", body, "Pair")):
-            return
-        done = await self.site.call_or_notify("pair", {"node": node.uid or node.name})
+        done = await self._confirmed_pairing(node, ConfirmDialog("Pair node", body, "Pair"),
+                                             replace=False)
         if done is not None:
             self.notify(f"Paired {done.get('node', node.name)} (uid {done.get('uid', '?')})")
+
+    async def _confirmed_pairing(self, node: Node, dialog: ConfirmDialog,
+                                 replace: bool) -> dict[str, Any] | None:
+        """Pair (or give a new key) once the admin confirms; the service's answer or None."""
+        if not await self.app.push_screen_wait(dialog):
+            return None
+        args: dict[str, Any] = {"node": node.uid or node.name}
+        if replace:
+            args["replace"] = True
+        done = await self.site.call_or_notify("pair", args)
+        return done if isinstance(done, dict) else None
 
     def action_sample_rate(self) -> None:
         node = self.selected()
@@ -167,8 +177,6 @@ class NodesScreen(SiteScreen):
             "the uid against its label. Frames signed with the old key are rejected "
             "afterwards.",
         )
-        if not await self.app.push_screen_wait(ConfirmDialog("Rotate key", body, "Rotate")):
-            return
-        args = {"node": node.uid or node.name, "replace": True}
-        if await self.site.call_or_notify("pair", args) is not None:
+        dialog = ConfirmDialog("Rotate key", body, "Rotate")
+        if await self._confirmed_pairing(node, dialog, replace=True) is not None:
             self.notify(f"New key for {node.name}")
