@@ -45,7 +45,7 @@ def test_parsing_any_json_never_raises(raw: object) -> None:
 
 def test_status_parses_the_documented_shape() -> None:
     s = parse_status(base_status("ops"))
-    assert s.role == Role.OPS and s.user == "tech"
+    assert s.role == Role.OPS and s.user == "uid 1000"  # the service names only the uid
     assert [n.id for n in s.nodes] == ["node-1", "node-2", "node-3"]
     assert s.nodes[0].channels[0].unit == "°C" and s.nodes[0].link.rejected_total == 4
     assert not s.nodes[2].paired
