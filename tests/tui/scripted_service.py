@@ -71,7 +71,7 @@ SCRIPTED_UID = 1000  # the scripted caller: snapshots never see the test's own u
 MB = 1024 * 1024
 
 
-def _node(node_id: str, name: str, uid: str | None, state: str, *, online: bool,
+def scripted_node(node_id: str, name: str, uid: str | None, state: str, *, online: bool,
           paired: bool, last_seen: float | None, firmware: str, hz: float | None,
           frames_ok: int, rejected: dict[str, int], last_error: str | None = None,
           heard: bool = True) -> schema.Node:
@@ -85,12 +85,12 @@ def _node(node_id: str, name: str, uid: str | None, state: str, *, online: bool,
         last_error=last_error, link=link)
 
 
-def _channel(node: str, channel: str, unit: str, value: float, t: float) -> schema.Channel:
+def scripted_channel(node: str, channel: str, unit: str, value: float, t: float) -> schema.Channel:
     return schema.Channel(key=f"{node}/{channel}", node=node, channel=channel, unit=unit,
                           value=value, t=t, history=[], score=0.0)
 
 
-def _alarm(alarm_id: str, rule: str, state: str, severity: str, priority: str, *,
+def scripted_alarm(alarm_id: str, rule: str, state: str, severity: str, priority: str, *,
            value: float | None, since: float, acked_by: str | None = None,
            chattering: bool = False) -> schema.Alarm:
     return schema.Alarm(
@@ -102,7 +102,7 @@ def _alarm(alarm_id: str, rule: str, state: str, severity: str, priority: str, *
         detail=None, message=None)
 
 
-def _camera(name: str, state: str, detection: schema.Detection | None,
+def scripted_camera(name: str, state: str, detection: schema.Detection | None,
             reason: str | None = None) -> schema.Camera:
     return schema.Camera(
         name=name, source="(stream)", state=state, reason=reason, frames=5400, dropped=0,
@@ -119,29 +119,30 @@ def scripted_status(role: str) -> schema.Status:
     return schema.Status(
         state="running", version="0.1.0", device="north-gate", time=T0, uptime_s=86400.0,
         nodes=[
-            _node("node-1", "boiler", "E6614103A1B2C301", "online", online=True, paired=True,
+            scripted_node("node-1", "boiler", "E6614103A1B2C301", "online", online=True,
+                          paired=True,
                   last_seen=T0 - 2, firmware="1.4.0", hz=1.0, frames_ok=5120,
                   rejected={"bad_crc": 3, "replayed": 1}),
-            _node("node-2", "yard", "E6614103A1B2C302", "absent", online=False, paired=True,
+            scripted_node("node-2", "yard", "E6614103A1B2C302", "absent", online=False, paired=True,
                   last_seen=T0 - 600, firmware="1.4.0", hz=0.5, frames_ok=800,
                   rejected={"bad_signature": 12},
                   last_error="could not open port: No such file or directory"),
-            _node("node-3", "E6614104", "E6614104", "unpaired", online=True, paired=False,
+            scripted_node("node-3", "E6614104", "E6614104", "unpaired", online=True, paired=False,
                   last_seen=T0 - 1, firmware="", hz=None, frames_ok=0,
                   rejected={"unpaired": 40}),
         ],
         ports=[],
-        channels=[_channel("node-1", "temp", "°C", 21.5, T0 - 2),
-                  _channel("node-1", "pressure", "bar", 1.2, T0 - 2),
-                  _channel("node-2", "humidity", "%", 64.0, T0 - 600)],
+        channels=[scripted_channel("node-1", "temp", "°C", 21.5, T0 - 2),
+                  scripted_channel("node-1", "pressure", "bar", 1.2, T0 - 2),
+                  scripted_channel("node-2", "humidity", "%", 64.0, T0 - 600)],
         alarms=[
-            _alarm("node-1/temp:limits", "limits", "active_unack", "critical", "high",
+            scripted_alarm("node-1/temp:limits", "limits", "active_unack", "critical", "high",
                    value=88.0, since=T0 - 120),
-            _alarm("node-2/humidity:missing", "missing", "active_ack", "warning", "medium",
+            scripted_alarm("node-2/humidity:missing", "missing", "active_ack", "warning", "medium",
                    value=None, since=T0 - 500, acked_by="ops1", chattering=True),
         ],
-        cameras=[_camera("gate", "up", sedan),
-                 _camera("yard", "down", None, reason="no frames for 30 s")],
+        cameras=[scripted_camera("gate", "up", sedan),
+                 scripted_camera("yard", "down", None, reason="no frames for 30 s")],
         health=schema.Health(
             time=T0 - 5, load_1m=0.4, load_5m=0.3, load_15m=0.2, cpu_count=4,
             cpu_percent=23.0, cpu_temp_c=54.2, memory_total_bytes=100 * MB,
@@ -467,7 +468,7 @@ class ScriptedService:
 
         def apply() -> None:
             if kind == "alarm":  # a transition, as the service publishes it: status shows its view
-                view = schema.to_wire(_alarm(
+                view = schema.to_wire(scripted_alarm(
                     data["alarm_id"], data["rule"], data["to_state"], data["severity"],
                     data["priority"], value=data["value"], since=data["t"]))
                 alarms = [a for a in self.status["alarms"] if a["id"] != data["alarm_id"]]
@@ -480,11 +481,11 @@ class ScriptedService:
 # ---------------------------------------------------------------------- live driver
 async def drive_readings(service: ScriptedService, nodes: int, hz: float) -> None:
     """`nodes` nodes, two channels each, a reading per channel at `hz` (on the server loop)."""
-    service.handlers.status_doc["nodes"] = [schema.to_wire(_node(
+    service.handlers.status_doc["nodes"] = [schema.to_wire(scripted_node(
         f"sim-{i}", f"sim-{i}", None, "online", online=True, paired=True, last_seen=None,
         firmware="", hz=None, frames_ok=0, rejected={})) for i in range(nodes)]
     service.handlers.status_doc["channels"] = [
-        schema.to_wire(_channel(f"sim-{i}", name, unit, 0.0, time.time()))
+        schema.to_wire(scripted_channel(f"sim-{i}", name, unit, 0.0, time.time()))
         for i in range(nodes) for name, unit in (("temp", "°C"), ("vib", "g"))]
     tick = 0
     while True:
