@@ -34,7 +34,7 @@ from tui.connection import (
     retry_delay,
 )
 from tui.live_state import ALARMS, LiveState
-from tui.model import Role, channel_histories, parse_status
+from tui.model import Role, StatusMismatch, channel_histories, parse_status
 from tui.screens.base import SiteScreen, is_text_field
 from tui.screens.dashboard import DashboardScreen
 from tui.secret import HandoutError, Locked, OpenedRecord, Passphrase, WrongPassphrase
@@ -187,10 +187,17 @@ class EdgewardenApp(App[None]):
                 self.connection = ConnectionInfo(AWAY, str(exc), attempt)
                 await asyncio.sleep(retry_delay(attempt))
                 continue
+            try:
+                status = parse_status(raw_status)
+            except StatusMismatch as exc:  # another release: say so, keep trying
+                await client.close()
+                attempt += 1
+                self.connection = ConnectionInfo(AWAY, str(exc), attempt)
+                await asyncio.sleep(retry_delay(attempt))
+                continue
             attempt = 0
             self._client = client
-            self._pending |= self.live.apply_status(parse_status(raw_status),
-                                                    channel_histories(raw_status))
+            self._pending |= self.live.apply_status(status, channel_histories(raw_status))
             if self.first_status_at is None:
                 self.first_status_at = time.monotonic()
             self.connection = ConnectionInfo(CONNECTED, str(self.socket_path))

@@ -1,9 +1,9 @@
 """Typed models of the control-socket payloads the TUI consumes.
 
-Parsing is tolerant on purpose: the service and the TUI ship from the same tree but may be
-upgraded apart, so a missing or mistyped field becomes a neutral default instead of a crash,
-and unknown fields are ignored. Every ``parse_*`` function takes decoded JSON (``Any``) and
-never raises.
+`status` is read through the shared schema (controller.control.schema): a status of
+another shape (a service of another release) is one clear :class:`StatusMismatch`, not a
+crash. Live events are parsed tolerantly: a missing or mistyped field becomes a neutral
+default, and those ``parse_*`` functions never raise.
 """
 
 from __future__ import annotations
@@ -198,7 +198,6 @@ class Status:
     cameras: tuple[Camera, ...] = ()
     health: Health = field(default_factory=Health)
     store: StoreInfo = field(default_factory=StoreInfo)
-    export_available: bool = False
     forwarder: ForwarderInfo | None = None
 
 
@@ -444,23 +443,87 @@ def channel_histories(raw: Any) -> dict[tuple[str, str], list[float]]:
     return out
 
 
+class StatusMismatch(ValueError):
+    """The service's status is not the shape this client's schema names (another release)."""
+
+
 def parse_status(raw: Any) -> Status:
-    d = _dict(raw)
-    you = _dict(d.get("you"))
-    uid = you.get("uid")
+    """The service's `status`, typed by the shared schema; one clear line when it differs."""
+    import msgspec
+
+    from controller.control import schema
+
+    try:
+        s = msgspec.convert(raw, schema.Status)
+    except msgspec.ValidationError as exc:
+        raise StatusMismatch(f"the service's status does not match this client ({exc}): "
+                             "run a client and service of the same release") from None
+    return _status_of(s)
+
+
+def _status_of(s: Any) -> Status:
+    """The dashboard's model from a typed `schema.Status` (read by field, nothing guessed)."""
+    by_node: dict[str, list[Channel]] = {}
+    for c in s.channels:
+        by_node.setdefault(c.node, []).append(
+            Channel(name=c.channel, unit=c.unit, value=c.value, time=c.t))
+    nodes = []
+    for n in s.nodes:
+        link = n.link
+        nodes.append(Node(
+            id=n.id, name=n.name, online=n.online, uid=n.uid or "", port=n.port,
+            state=n.state, last_error=n.last_error or "", paired=n.paired,
+            last_seen=n.last_seen, firmware=n.firmware, sample_rate_hz=n.sample_rate_hz,
+            channels=tuple(by_node.pop(n.name, by_node.pop(n.id, []))),
+            link=LinkStats(frames_ok=n.frames_ok, rejected=dict(n.rejected),
+                           lost_frames=link.lost_frames if link else 0,
+                           lag_ms=link.lag_ms if link else None,
+                           problems=tuple(link.problems) if link else ())))
+    nodes += [Node(id=name, name=name, online=True, paired=True, channels=tuple(chs))
+              for name, chs in by_node.items()]
+    alarms = tuple(Alarm(
+        id=a.id, source=a.channel, rule=a.rule, message=a.message or "", priority=a.priority,
+        state=a.state, value=a.value, since=a.since, shelved_until=a.shelved_until,
+        chattering=a.chattering, severity=a.severity, acked_by=a.acked_by or "",
+        shelve_reason=a.shelve_reason or "") for a in s.alarms)
+    cameras = tuple(Camera(
+        name=c.name, state={"up": "running"}.get(c.state, c.state),
+        last_detection=None if c.last_detection is None else Detection(
+            time=c.last_detection.time, label=c.last_detection.label,
+            score=c.last_detection.score),
+        media_bytes=c.media.stored_bytes if c.media else None,
+        days_held=c.media.days_held if c.media else None) for c in s.cameras)
     return Status(
-        user=_str(d.get("user"), _str(you.get("user"), f"uid {uid}" if uid is not None else "")),
-        role=Role.parse(d.get("role", you.get("role"))),
-        device=_str(d.get("device")),
-        time=_float(d.get("time")),
-        nodes=_nodes_with_channels(d),
-        alarms=tuple(parse_alarm(a) for a in _list(d.get("alarms"))),
-        cameras=tuple(parse_camera(c) for c in _list(d.get("cameras"))),
-        health=parse_health(d.get("health")),
-        store=parse_store(d.get("store")),
-        export_available=_bool(d.get("export_available")),
-        forwarder=parse_forwarder(d.get("forwarder")),
+        user=f"uid {s.you.uid}", role=Role.parse(s.you.role), device=s.device, time=s.time,
+        nodes=tuple(nodes), alarms=alarms, cameras=cameras,
+        health=_health_of(s.health), store=StoreInfo(
+            records=s.store.records, sealed=s.store.sealed, epoch=s.store.epoch,
+            verification_key_fingerprint=s.store.verification_key_fingerprint or "",
+            state=s.store.state, failure=s.store.failure or "",
+            not_stored=s.store.not_stored),
+        forwarder=None if s.forwarder is None else ForwarderInfo(
+            connected=s.forwarder.connected, outbox=s.forwarder.outbox,
+            last_error=s.forwarder.last_error or "", broker=s.forwarder.broker or ""),
     )
+
+
+def _health_of(h: Any) -> Health:
+    if h is None:
+        return Health()
+    mb = 1024 * 1024
+    flags: tuple[str, ...] = ()
+    if h.throttling is not None:
+        import msgspec
+
+        flags = tuple(k for k, v in msgspec.structs.asdict(h.throttling).items() if v is True)
+    fs = h.filesystems[0] if h.filesystems else None
+    return Health(
+        cpu_temp_c=h.cpu_temp_c, throttled=bool(flags), throttle_flags=flags,
+        cpu_pct=h.cpu_percent,
+        memory_used_pct=100.0 * (1 - h.memory_available_bytes / h.memory_total_bytes)
+        if h.memory_total_bytes else None,
+        disk_free_mb=fs.free_bytes / mb if fs else None,
+        disk_total_mb=fs.total_bytes / mb if fs else None)
 
 
 def parse_event_meta(raw: Any) -> EventMeta:

@@ -45,6 +45,13 @@ class ControlError(EdgewardenError):
     """Any failure talking to the service."""
 
 
+def _bad_message(exc: ProtocolError) -> str:
+    """A version mismatch says so plainly; anything else is a bad message."""
+    if exc.code == "unsupported_version":
+        return str(exc)
+    return f"bad message from the service: {exc}"
+
+
 class ServiceUnavailable(ControlError):
     """No service behind the socket (not running, or no permission to reach it)."""
 
@@ -138,7 +145,7 @@ class ControlClient:
         try:
             return parse_server_message(line)
         except ProtocolError as exc:
-            raise ControlError(f"bad message from the service: {exc}") from None
+            raise ControlError(_bad_message(exc)) from None
 
     def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         """Send one command and wait for its result; raises :class:`CommandFailed`."""
@@ -290,7 +297,7 @@ class AsyncControlClient:
                 try:
                     msg = parse_server_message(line)
                 except ProtocolError as exc:
-                    error = ControlError(f"bad message from the service: {exc}")
+                    error = ControlError(_bad_message(exc))
                     break
                 if isinstance(msg, Event):
                     try:

@@ -222,12 +222,17 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def version_mismatch(theirs: object) -> str:
+    """One line for a client whose service speaks another protocol version."""
+    return (f"the service speaks control protocol version {theirs!r}, this client "
+            f"speaks {PROTOCOL_VERSION}: run a client and service of the same release")
+
+
 def parse_server_message(line: bytes | str) -> Response | Event:
     """What a client reads: a response to one of its requests, or a subscription event."""
     obj = _load_object(line, bounded=False)
     if obj.get("v") != PROTOCOL_VERSION:
-        raise ProtocolError("unsupported_version",
-                            f"server speaks protocol version {obj.get('v')!r}")
+        raise ProtocolError("unsupported_version", version_mismatch(obj.get("v")))
     if "event" in obj:
         kind, seq, dropped = obj.get("event"), obj.get("seq"), obj.get("dropped", 0)
         if not isinstance(kind, str) or not isinstance(seq, int) or not isinstance(dropped, int):

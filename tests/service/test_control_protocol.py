@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from pathlib import Path
 
 import pytest
 
 from controller.config import ControlConfig
+from controller.control.client import ControlClient, ControlError
 from controller.control.commands import COMMAND_SPECS, check_args, command_table
 from controller.control.protocol import (
     Event,
@@ -134,3 +138,26 @@ def test_listing_kinds_come_from_kinds_or_kind_and_bad_ones_are_refused() -> Non
     assert requested_kinds({}) is None
     with pytest.raises(CommandError, match="kinds must be a list of strings"):
         requested_kinds({"kinds": ["event", 3]})
+
+
+def test_a_service_of_another_version_gives_the_client_one_clear_line(tmp_path: Path) -> None:
+    """A client meeting a service of another protocol version says so, in one line."""
+    path = tmp_path / "control.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def serve() -> None:  # a service of a later release: answers in version 2
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b'{"v":2,"id":1,"ok":true,"result":{}}\n')
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with pytest.raises(ControlError) as caught, ControlClient(path) as client:
+        client.call("status")
+    thread.join(5)
+    listener.close()
+    message = str(caught.value)
+    assert "\n" not in message and "version 2" in message and "speaks 1" in message

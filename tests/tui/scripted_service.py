@@ -30,6 +30,7 @@ from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
 from controller.config import ConfigError, ControlConfig, parse_config
+from controller.control import schema
 from controller.control.commands import Call, CommandError, command_table, requested_kinds
 from controller.control.roles import PeerCred, Role, RoleResolver
 from controller.control.server import AuditEntry, ControlServer
@@ -66,50 +67,109 @@ def snapshot_jpeg() -> bytes:
     return out.getvalue()
 
 
-def base_status(role: str, user: str = "tech") -> dict[str, Any]:
-    return {
-        "user": user, "role": role, "device": "north-gate", "time": T0,
-        "nodes": [
-            {"id": "node-1", "uid": "E6614103A1B2C301", "name": "boiler", "online": True,
-             "paired": True, "port": "/dev/edgewarden/node-E6614103A1B2C301",
-             "last_seen": T0 - 2, "firmware": "1.4.0", "sample_rate_hz": 1.0,
-             "channels": [{"name": "temp", "unit": "°C", "value": 21.5, "time": T0 - 2},
-                          {"name": "pressure", "unit": "bar", "value": 1.2, "time": T0 - 2}],
-             "frames_ok": 5120, "rejected": {"bad_crc": 3, "replayed": 1}},
-            {"id": "node-2", "uid": "E6614103A1B2C302", "name": "yard", "online": False,
-             "paired": True, "state": "absent",
-             "last_error": "could not open port: No such file or directory",
-             "last_seen": T0 - 600, "firmware": "1.4.0", "sample_rate_hz": 0.5,
-             "channels": [{"name": "humidity", "unit": "%", "value": 64.0, "time": T0 - 600}],
-             "frames_ok": 800, "rejected": {"bad_signature": 12}},
-            {"id": "node-3", "uid": "E6614104", "name": "E6614104", "online": True,
-             "paired": False, "state": "unpaired",
-             "last_seen": T0 - 1, "channels": [],
-             "frames_ok": 0, "rejected": {"unpaired": 40}},
+SCRIPTED_UID = 1000  # the scripted caller: snapshots never see the test's own uid
+MB = 1024 * 1024
+
+
+def scripted_node(node_id: str, name: str, uid: str | None, state: str, *, online: bool,
+          paired: bool, last_seen: float | None, firmware: str, hz: float | None,
+          frames_ok: int, rejected: dict[str, int], last_error: str | None = None,
+          heard: bool = True) -> schema.Node:
+    link = schema.NodeLink(lost_frames=0, lost_frames_window=0, lag_ms=None,
+                           forged_frames_window=0, problems=[]) if heard else None
+    return schema.Node(
+        id=node_id, name=name, uid=uid, port=f"/dev/edgewarden/node-{uid or name}",
+        state=state, online=online, paired=paired, last_seen=last_seen,
+        frames_ok=frames_ok, readings=frames_ok, rejected=rejected, firmware=firmware,
+        sample_rate_hz=hz, port_state="open" if last_error is None else "absent",
+        last_error=last_error, link=link)
+
+
+def scripted_channel(node: str, channel: str, unit: str, value: float, t: float) -> schema.Channel:
+    return schema.Channel(key=f"{node}/{channel}", node=node, channel=channel, unit=unit,
+                          value=value, t=t, history=[], score=0.0)
+
+
+def scripted_alarm(alarm_id: str, rule: str, state: str, severity: str, priority: str, *,
+           value: float | None, since: float, acked_by: str | None = None,
+           chattering: bool = False) -> schema.Alarm:
+    return schema.Alarm(
+        id=alarm_id, channel=alarm_id.split(":")[0], rule=rule, state=state,
+        condition=True, severity=severity, priority=priority, value=value, since=since,
+        peak=value, acked_by=acked_by, acked_at=None if acked_by is None else since + 60,
+        comment=None, shelved_by=None, shelved_until=None, shelve_reason=None,
+        suppressed=None, chatter_per_hour=12 if chattering else 0, chattering=chattering,
+        detail=None, message=None)
+
+
+def scripted_camera(name: str, state: str, detection: schema.Detection | None,
+            reason: str | None = None) -> schema.Camera:
+    return schema.Camera(
+        name=name, source="(stream)", state=state, reason=reason, frames=5400, dropped=0,
+        reopen_attempts=0 if reason is None else 3, detector="motion-only",
+        detector_runs=5400, last_detection=detection, recording="events",
+        tamper=schema.Tamper(state="off"), codec=None, plates=None)
+
+
+def scripted_status(role: str) -> schema.Status:
+    """The scripted site's status, typed as the service's (controller.control.schema)."""
+    sedan = schema.Detection(camera="gate", zone="drive", label="sedan", track_id=4,
+                             score=0.47, time=T0 - 30, start=T0 - 38, continues=False,
+                             phase="end", event_id=f"gate/drive/{T0 - 38:.3f}/4")
+    return schema.Status(
+        state="running", version="0.1.0", device="north-gate", time=T0, uptime_s=86400.0,
+        nodes=[
+            scripted_node("node-1", "boiler", "E6614103A1B2C301", "online", online=True,
+                          paired=True,
+                  last_seen=T0 - 2, firmware="1.4.0", hz=1.0, frames_ok=5120,
+                  rejected={"bad_crc": 3, "replayed": 1}),
+            scripted_node("node-2", "yard", "E6614103A1B2C302", "absent", online=False, paired=True,
+                  last_seen=T0 - 600, firmware="1.4.0", hz=0.5, frames_ok=800,
+                  rejected={"bad_signature": 12},
+                  last_error="could not open port: No such file or directory"),
+            scripted_node("node-3", "E6614104", "E6614104", "unpaired", online=True, paired=False,
+                  last_seen=T0 - 1, firmware="", hz=None, frames_ok=0,
+                  rejected={"unpaired": 40}),
         ],
-        "alarms": [
-            {"alarm_id": "node-1/temp:limits", "channel": "node-1/temp", "rule": "limits",
-             "state": "active_unack", "severity": "critical", "priority": "high",
-             "trigger_value": 88.0, "trigger_t": T0 - 120, "chattering": False,
-             "history": [{"t": T0 - 120, "event": "raise", "to_state": "active_unack",
-                          "user": ""}]},
-            {"alarm_id": "node-2/humidity:missing", "channel": "node-2/humidity",
-             "rule": "missing", "state": "active_ack", "severity": "warning",
-             "priority": "medium", "trigger_t": T0 - 500, "acked_by": "ops1",
-             "chattering": True, "history": []},
+        ports=[],
+        channels=[scripted_channel("node-1", "temp", "°C", 21.5, T0 - 2),
+                  scripted_channel("node-1", "pressure", "bar", 1.2, T0 - 2),
+                  scripted_channel("node-2", "humidity", "%", 64.0, T0 - 600)],
+        alarms=[
+            scripted_alarm("node-1/temp:limits", "limits", "active_unack", "critical", "high",
+                   value=88.0, since=T0 - 120),
+            scripted_alarm("node-2/humidity:missing", "missing", "active_ack", "warning", "medium",
+                   value=None, since=T0 - 500, acked_by="ops1", chattering=True),
         ],
-        "cameras": [
-            {"name": "gate", "state": "running", "fps": 15.0,
-             "last_detection": {"time": T0 - 30, "label": "sedan", "score": 0.47}},
-            {"name": "yard", "state": "stopped", "fps": None, "last_detection": None},
-        ],
-        "health": {"cpu_temp_c": 54.2, "throttled": False, "throttle_flags": [],
-                   "cpu_pct": 23.0, "memory_used_pct": 41.0, "disk_free_mb": 12800.0,
-                   "disk_total_mb": 29000.0, "dropped": {"readings": 0}},
-        "store": {"records": 48211, "sealed": 48000, "epoch": 472,
-                  "verification_key_fingerprint": "3f2a:91c0:7be4:0d15"},
-        "export_available": False,
-    }
+        cameras=[scripted_camera("gate", "up", sedan),
+                 scripted_camera("yard", "down", None, reason="no frames for 30 s")],
+        health=schema.Health(
+            time=T0 - 5, load_1m=0.4, load_5m=0.3, load_15m=0.2, cpu_count=4,
+            cpu_percent=23.0, cpu_temp_c=54.2, memory_total_bytes=100 * MB,
+            memory_available_bytes=59 * MB, swap_used_bytes=0, uptime_s=86400.0,
+            filesystems=[schema.Filesystem(path="/var/lib/edgewarden",
+                                           device="/dev/mmcblk0p2", total_bytes=29000 * MB,
+                                           free_bytes=12800 * MB, on_sd_card=True)],
+            throttling=None),
+        store=schema.Store(
+            records=48211, sealed=48000, seals=1600,
+            verification_key_fingerprint="3f2a:91c0:7be4:0d15", committed_since_start=211,
+            batches=70, epoch=472, pending=0, dropped_no_space=0, dropped_queue_full=0,
+            shed_media_files=0, shed_readings=0, not_stored=0, failed_commits=0, state="ok",
+            failure=None, failing_since=None, reserve_bytes=8 * MB, checkpoint=None),
+        queues=schema.Queues(readings_dropped=0, control=schema.ControlQueue(
+            clients=1, subscribers=1, events_published=0, events_dropped=0,
+            clients_refused=0, queue_size=256, backlog=0)),
+        forwarder=None,
+        config=schema.ConfigState(path="/etc/edgewarden/config.toml", reloads=0,
+                                  last_error=None),
+        you=schema.You(uid=SCRIPTED_UID, role=str(Role.parse(role))),
+    )
+
+
+def base_status(role: str) -> dict[str, Any]:
+    """The scripted status as the socket carries it (plain JSON data)."""
+    return schema.to_wire(scripted_status(role))  # type: ignore[no-any-return]
 
 
 SHELVE_REASON = ("boiler service visit by the heating contractor; the temperature probe is "
@@ -245,8 +305,9 @@ class FixedRoleResolver(RoleResolver):
 class ScriptedHandlers:
     """The service's control handlers over scripted in-memory state."""
 
-    def __init__(self, status: dict[str, Any], publish: Any) -> None:
+    def __init__(self, status: dict[str, Any], publish: Any, user: str = "tech") -> None:
         self.status_doc = status
+        self.user = user  # the name the service would give the scripted uid
         self.publish = publish
         self.history: History | None = None
         self.config_text = CONFIG_TOML
@@ -258,17 +319,19 @@ class ScriptedHandlers:
 
     def _alarm(self, alarm_id: str) -> dict[str, Any]:
         for alarm in self.status_doc["alarms"]:
-            if alarm["alarm_id"] == alarm_id:
+            if alarm["id"] == alarm_id:
                 return alarm  # type: ignore[no-any-return]
         raise CommandError(f"no alarm {alarm_id!r}")
 
     async def status(self, call: Call, args: dict[str, Any]) -> Any:
-        return {**copy.deepcopy(self.status_doc), "role": call.role.label}
+        # as the service answers: who asked, with the role as the service names it
+        return {**copy.deepcopy(self.status_doc),
+                "you": {"uid": SCRIPTED_UID, "role": str(call.role)}}
 
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         alarm = self._alarm(args["alarm"])
         alarm["state"] = "active_ack" if alarm["state"] == "active_unack" else "normal"
-        alarm["acked_by"] = self.status_doc["user"]
+        alarm["acked_by"] = self.user
         return self._changed(alarm, "ack")
 
     async def alarms_shelve(self, call: Call, args: dict[str, Any]) -> Any:
@@ -281,8 +344,6 @@ class ScriptedHandlers:
         return self._changed(alarm, "shelve")
 
     def _changed(self, alarm: dict[str, Any], what: str) -> dict[str, Any]:
-        alarm.setdefault("history", []).append(
-            {"t": T0, "event": what, "to_state": alarm["state"], "user": self.status_doc["user"]})
         self.publish("alarm", copy.deepcopy(alarm))
         return copy.deepcopy(alarm)
 
@@ -343,7 +404,7 @@ class ScriptedService:
     def __init__(self, socket_path: Path, role: str = "admin", user: str = "tech") -> None:
         self.socket_path = Path(socket_path)
         self.role = Role[role.upper()]
-        self.handlers = ScriptedHandlers(base_status(role, user), self.publish)
+        self.handlers = ScriptedHandlers(base_status(role), self.publish, user)
         self.audit: list[AuditEntry] = []
         self.server: ControlServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -406,9 +467,12 @@ class ScriptedService:
         assert self._loop is not None
 
         def apply() -> None:
-            if kind == "alarm":
-                alarms = [a for a in self.status["alarms"] if a["alarm_id"] != data["alarm_id"]]
-                self.status["alarms"] = [*alarms, data]
+            if kind == "alarm":  # a transition, as the service publishes it: status shows its view
+                view = schema.to_wire(scripted_alarm(
+                    data["alarm_id"], data["rule"], data["to_state"], data["severity"],
+                    data["priority"], value=data["value"], since=data["t"]))
+                alarms = [a for a in self.status["alarms"] if a["id"] != data["alarm_id"]]
+                self.status["alarms"] = [*alarms, view]
             self.publish(kind, data)
 
         self._loop.call_soon_threadsafe(apply)
@@ -417,12 +481,12 @@ class ScriptedService:
 # ---------------------------------------------------------------------- live driver
 async def drive_readings(service: ScriptedService, nodes: int, hz: float) -> None:
     """`nodes` nodes, two channels each, a reading per channel at `hz` (on the server loop)."""
-    service.handlers.status_doc["nodes"] = [
-        {"id": f"sim-{i}", "name": f"sim-{i}", "online": True, "paired": True,
-         "channels": [{"name": "temp", "unit": "°C"}, {"name": "vib", "unit": "g"}],
-         "frames_ok": 0, "rejected": {}}
-        for i in range(nodes)
-    ]
+    service.handlers.status_doc["nodes"] = [schema.to_wire(scripted_node(
+        f"sim-{i}", f"sim-{i}", None, "online", online=True, paired=True, last_seen=None,
+        firmware="", hz=None, frames_ok=0, rejected={})) for i in range(nodes)]
+    service.handlers.status_doc["channels"] = [
+        schema.to_wire(scripted_channel(f"sim-{i}", name, unit, 0.0, time.time()))
+        for i in range(nodes) for name, unit in (("temp", "°C"), ("vib", "g"))]
     tick = 0
     while True:
         tick += 1

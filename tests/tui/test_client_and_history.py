@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.control.roles import Role
 from tests.tui.conftest import run_async
 from tests.tui.scripted_service import PASSPHRASE, History, ScriptedService
 from tui.history import HandoutError, Passphrase, WrongPassphrase, open_handout, unlock_identity
@@ -25,7 +26,7 @@ async def test_call_refusal_events_and_loss(start_service: Starter) -> None:
     client = ServiceClient(service.socket_path, on_event=lambda e: events.append(dict(e)))
     await client.connect()
     status = await client.call("status")
-    assert status["role"] == "view"
+    assert Role.parse(status["you"]["role"]) is Role.VIEW
     with pytest.raises(ServiceError, match="needs role ops"):
         await client.call("alarms.ack", {"alarm": "node-1/temp:limits"})
     await client.call("subscribe", {"events": ["reading"]})

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.tui.scripted_service import T0, base_status
+from controller.control import schema
+from tests.tui.scripted_service import (
+    T0,
+    base_status,
+    scripted_alarm,
+    scripted_camera,
+    scripted_channel,
+    scripted_node,
+    scripted_status,
+)
 from tui.config_edit import unified_diff, validate
 from tui.connection import retry_delay
 from tui.live_state import (
@@ -23,7 +33,8 @@ from tui.live_state import (
     sort_alarms,
     sparkline,
 )
-from tui.model import Role, parse_alarm, parse_status
+from tui.model import Role, StatusMismatch, parse_alarm, parse_status
+from tui.model import Status as ModelStatus
 from tui.secret import Identity, Passphrase
 
 json_values = st.recursive(
@@ -36,16 +47,17 @@ json_values = st.recursive(
 
 @given(json_values)
 def test_parsing_any_json_never_raises(raw: object) -> None:
-    parse_status(raw)
-    parse_status({"nodes": [raw], "alarms": [raw], "cameras": [raw], "health": raw,
-                  "store": raw, "role": raw})
+    for status in (raw, {"nodes": [raw], "alarms": [raw], "cameras": [raw], "health": raw,
+                         "store": raw, "role": raw}):
+        with pytest.raises(StatusMismatch):  # never a crash: one line naming the mismatch
+            parse_status(status)
     LiveState().apply_event({"event": "reading", "node": raw, "channel": raw, "value": raw})
     LiveState().apply_event({"event": "alarm", "alarm": raw})
 
 
 def test_status_parses_the_documented_shape() -> None:
     s = parse_status(base_status("ops"))
-    assert s.role == Role.OPS and s.user == "tech"
+    assert s.role == Role.OPS and s.user == "uid 1000"  # the service names only the uid
     assert [n.id for n in s.nodes] == ["node-1", "node-2", "node-3"]
     assert s.nodes[0].channels[0].unit == "°C" and s.nodes[0].link.rejected_total == 4
     assert not s.nodes[2].paired
@@ -55,11 +67,16 @@ def test_status_parses_the_documented_shape() -> None:
     assert s.store.epoch == 472 and s.health.cpu_temp_c == 54.2
 
 
-def test_wrong_types_become_neutral_defaults() -> None:
-    s = parse_status({"role": "root", "nodes": [{"id": 5, "online": "yes",
-                                                 "channels": "x"}]})
-    assert s.role == Role.NONE
-    assert s.nodes[0].id == "?" and s.nodes[0].online is False and s.nodes[0].channels == ()
+def test_a_status_of_another_shape_is_one_clear_line() -> None:
+    raw = base_status("ops")
+    raw["alarms"][0]["priority"] = 3  # a service that changed a field's type
+    with pytest.raises(StatusMismatch) as caught:
+        parse_status(raw)
+    message = str(caught.value)
+    assert "\n" not in message and "$.alarms[0].priority" in message
+    del raw["alarms"]
+    with pytest.raises(StatusMismatch, match="alarms"):
+        parse_status(raw)
 
 
 def test_readings_update_value_history_and_liveness() -> None:
@@ -172,28 +189,29 @@ def test_unified_diff_shows_the_change_only() -> None:
 def test_role_order(role: str) -> None:
     r = Role.parse(role)
     assert Role.VIEW <= r <= Role.ADMIN and r.label == role
-    assert dataclasses.replace(parse_status({}), role=r).role == r
+    assert dataclasses.replace(ModelStatus(), role=r).role == r
 
 
 def test_the_running_service_status_shape_parses() -> None:
     """`controller.service.status()` + `you`: nodes by name, channels top-level."""
-    raw = {
-        "device": "site", "you": {"uid": 0, "role": 3},
-        "nodes": [{"name": "north-door", "uid": "6DA1", "state": "online", "paired": True,
-                   "last_seen": T0, "frames_ok": 9, "rejected": {"bad_crc": 2}}],
-        "channels": [{"key": "north-door/temperature", "node": "north-door",
-                      "channel": "temperature", "unit": "C", "value": 21.2, "t": T0,
-                      "history": [21.0, 21.1, 21.2]}],
-        "alarms": [{"id": "north-door/temperature:limits", "channel": "north-door/temperature",
-                    "state": "returned_unack", "priority": "high", "value": 51.0,
-                    "since": T0 - 6}],
-        "cameras": [{"name": "yard", "state": "up", "last_detection": None}],
-        "health": {"cpu_percent": 12.0, "cpu_temp_c": None, "memory_total_bytes": 100,
-                   "memory_available_bytes": 75,
-                   "filesystems": [{"free_bytes": 2 * 1024 * 1024,
-                                    "total_bytes": 4 * 1024 * 1024}]},
-        "store": {"records": 6, "epoch": 0},
-    }
+    mb = 1024 * 1024
+    typed = msgspec.structs.replace(
+        scripted_status("admin"), device="site", you=schema.You(uid=0, role="3"),
+        nodes=[scripted_node("6DA1", "north-door", "6DA1", "online", online=True, paired=True,
+                     last_seen=T0, firmware="1.0.0", hz=None, frames_ok=9,
+                     rejected={"bad_crc": 2})],
+        channels=[msgspec.structs.replace(
+            scripted_channel("north-door", "temperature", "C", 21.2, T0),
+            history=[21.0, 21.1, 21.2])],
+        alarms=[scripted_alarm("north-door/temperature:limits", "limits", "returned_unack",
+                       "critical", "high", value=51.0, since=T0 - 6)],
+        cameras=[scripted_camera("yard", "up", None)])
+    assert typed.health is not None
+    typed = msgspec.structs.replace(typed, health=msgspec.structs.replace(
+        typed.health, cpu_percent=12.0, cpu_temp_c=None, memory_total_bytes=100,
+        memory_available_bytes=75, filesystems=[schema.Filesystem(
+            path="/", device=None, total_bytes=4 * mb, free_bytes=2 * mb, on_sd_card=False)]))
+    raw = schema.to_wire(typed)
     s = parse_status(raw)
     assert s.role == Role.ADMIN and s.user == "uid 0"
     node = s.nodes[0]

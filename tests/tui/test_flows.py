@@ -66,10 +66,11 @@ async def test_acknowledge_an_injected_alarm(start_service: Starter) -> None:
     app = EdgewardenApp(service.socket_path, clock=lambda: T0, ticking=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.connected)
-        service.inject("alarm", {
-            "alarm_id": "node-1/pressure:rate", "channel": "node-1/pressure", "rule": "rate",
-            "state": "active_unack", "priority": "urgent", "severity": "critical",
-            "trigger_value": 9.9, "trigger_t": T0})
+        service.inject("alarm", {  # a transition, as the service publishes it
+            "t": T0, "alarm_id": "node-1/pressure:rate", "channel": "node-1/pressure",
+            "rule": "rate", "event": "raise", "from_state": "normal",
+            "to_state": "active_unack", "severity": "critical", "priority": "urgent",
+            "value": 9.9, "score": 1.0, "user": "", "comment": "", "chatter_per_hour": 1})
         await until(pilot, lambda: "node-1/pressure" in text_of(app, "#alarm-banner"))
         await pilot.press("2")
         table = app.screen.query_one(DataTable)
@@ -79,7 +80,7 @@ async def test_acknowledge_an_injected_alarm(start_service: Starter) -> None:
         await pilot.press("a")
         await until(pilot, lambda: any(
             r["cmd"] == "alarms.ack" for r in service.requests))
-        acked = [a for a in service.status["alarms"] if a["alarm_id"] == "node-1/pressure:rate"]
+        acked = [a for a in service.status["alarms"] if a["id"] == "node-1/pressure:rate"]
         assert acked[0]["state"] == "active_ack" and acked[0]["acked_by"] == "tech"
         await until(pilot, lambda: "acked" in " ".join(
             str(c) for c in table.get_row("node-1/pressure:rate")))

@@ -54,7 +54,7 @@ def test_tui_in_tmux_acknowledges_an_alarm(service_process: Path) -> None:
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                     "-e", "TERM=xterm-256color", command], check=True, cwd=REPO_ROOT)
     try:
-        screen = wait_for(session, "connected", "tech (ops)", "Sensor nodes")
+        screen = wait_for(session, "connected", "uid 1000 (ops)", "Sensor nodes")
         assert "node-1/temp" in screen  # the active alarm on top of the dashboard
         subprocess.run(["tmux", "send-keys", "-t", session, "2"], check=True)
         wait_for(session, "Alarms", "ACTIVE", "a Ack")

@@ -1,0 +1,309 @@
+"""The typed payloads of the control socket, shared by the service, its clients and doubles.
+
+Every Struct forbids unknown fields: a test decodes the real service's answers with these
+types (strict), so a field the service adds or drops without the schema fails there, and
+the test doubles built from the same types cannot drift from the service. msgspec is
+imported only by the modules that read or build these payloads (the service keeps its
+dicts on the wire; the schema describes them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class _Payload(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base: keyword-only, unknown fields refused."""
+
+
+# --------------------------------------------------------------------------- nodes
+class NodeLink(_Payload):
+    lost_frames: int
+    lost_frames_window: int
+    lag_ms: float | None
+    forged_frames_window: int
+    problems: list[str]
+
+
+class Node(_Payload, omit_defaults=True):
+    """A node the link heard (with `link`), or a configured node it has not heard."""
+
+    id: str
+    name: str
+    uid: str | None
+    port: str
+    state: str
+    online: bool
+    paired: bool
+    last_seen: float | None
+    frames_ok: int
+    readings: int
+    rejected: dict[str, int]
+    firmware: str
+    sample_rate_hz: float | None
+    port_state: str | None
+    last_error: str | None
+    link: NodeLink | None = None  # only for a node the link heard
+
+
+class Port(_Payload):
+    path: str
+    open: bool
+    reopens: int
+    frame_errors: dict[str, int]
+    last_error: str
+
+
+class Channel(_Payload):
+    key: str
+    node: str
+    channel: str
+    unit: str
+    value: float
+    t: float
+    history: list[float]
+    score: float
+
+
+# -------------------------------------------------------------------------- alarms
+class AlarmDetail(_Payload, omit_defaults=True):
+    """What a node alarm says: the channels that went silent with it, and its port."""
+
+    node: str
+    channels: list[str]
+    state: str | None = None
+    port: str | None = None
+    port_state: str | None = None
+    last_error: str | None = None
+
+
+class Alarm(_Payload):
+    id: str
+    channel: str
+    rule: str
+    state: str
+    condition: bool
+    severity: str
+    priority: str
+    value: float | None
+    since: float | None
+    peak: float | None
+    acked_by: str | None
+    acked_at: float | None
+    comment: str | None
+    shelved_by: str | None
+    shelved_until: float | None
+    shelve_reason: str | None
+    suppressed: str | None
+    chatter_per_hour: int
+    chattering: bool
+    detail: AlarmDetail | None
+    message: str | None
+
+
+# ------------------------------------------------------------------------- cameras
+class Detection(_Payload):
+    """A camera's last detection (the live "detection" notice)."""
+
+    camera: str
+    zone: str
+    label: str
+    track_id: int
+    score: float
+    time: float
+    start: float
+    continues: bool
+    phase: str
+    event_id: str
+
+
+class Tamper(_Payload, omit_defaults=True):
+    state: str  # "off", "learning" or "watching"
+    active: list[str] | None = None  # absent when tamper detection is off
+
+
+class Plates(_Payload):
+    mode: str
+    offered: int
+    read: int
+    dropped: int
+    plates: int
+    failed: int
+
+
+class Media(_Payload):
+    stored_bytes: int
+    bytes_per_hour: int
+    budget_bytes: int
+    budget_from: str
+    days_held: float | None
+
+
+class Camera(_Payload, omit_defaults=True):
+    name: str
+    source: str
+    state: str  # "up", "down" or "ended"
+    reason: str | None
+    frames: int
+    dropped: int
+    reopen_attempts: int
+    detector: str
+    detector_runs: int | None
+    last_detection: Detection | None
+    recording: str
+    tamper: Tamper
+    codec: str | None
+    plates: Plates | None
+    media: Media | None = None  # only when the store is open
+
+
+# -------------------------------------------------------------------------- health
+class Filesystem(_Payload):
+    path: str
+    device: str | None
+    total_bytes: int
+    free_bytes: int
+    on_sd_card: bool
+
+
+class Throttling(_Payload):
+    raw: int
+    under_voltage_now: bool
+    freq_capped_now: bool
+    throttled_now: bool
+    soft_temp_limit_now: bool
+    under_voltage_occurred: bool
+    freq_capped_occurred: bool
+    throttled_occurred: bool
+    soft_temp_limit_occurred: bool
+
+
+class Health(_Payload):
+    time: float
+    load_1m: float
+    load_5m: float
+    load_15m: float
+    cpu_count: int
+    cpu_percent: float | None
+    cpu_temp_c: float | None
+    memory_total_bytes: int
+    memory_available_bytes: int
+    swap_used_bytes: int
+    uptime_s: float
+    filesystems: list[Filesystem]
+    throttling: Throttling | None
+
+
+# --------------------------------------------------------------------------- store
+class Checkpoint(_Payload):
+    file: str
+    seal: int
+    record: int
+    epoch: int
+    time: float
+    head: str
+    text: str | None
+
+
+class Store(_Payload):
+    records: int
+    sealed: int
+    seals: int
+    verification_key_fingerprint: str | None
+    committed_since_start: int
+    batches: int
+    epoch: int | None
+    pending: int
+    dropped_no_space: int
+    dropped_queue_full: int
+    shed_media_files: int
+    shed_readings: int
+    not_stored: int
+    failed_commits: int
+    state: str  # "ok", "full", "failing" or "closed"
+    failure: str | None
+    failing_since: float | None
+    reserve_bytes: int
+    checkpoint: Checkpoint | None
+
+
+# ------------------------------------------------------------------- the rest
+class ControlQueue(_Payload):
+    clients: int
+    subscribers: int
+    events_published: int
+    events_dropped: int
+    clients_refused: int
+    queue_size: int
+    backlog: int
+
+
+class Queues(_Payload):
+    readings_dropped: int
+    control: ControlQueue
+
+
+class Forwarder(_Payload):
+    """The MQTT forwarder's last `forward.report`."""
+
+    connected: bool
+    outbox: int
+    last_error: str | None
+    published: int | None
+    gaps: int | None
+    broker: str | None
+    uid: int
+    time: float
+
+
+class ConfigState(_Payload):
+    path: str | None
+    reloads: int
+    last_error: str | None
+
+
+class You(_Payload):
+    """Who asked: the caller's uid and role (as the service names it)."""
+
+    uid: int
+    role: str
+
+
+class Status(_Payload):
+    """The answer to `status`: everything `edgewarden status` and the dashboard show."""
+
+    state: str
+    version: str
+    device: str
+    time: float
+    uptime_s: float
+    nodes: list[Node]
+    ports: list[Port]
+    channels: list[Channel]
+    alarms: list[Alarm]
+    cameras: list[Camera]
+    health: Health | None
+    store: Store
+    queues: Queues
+    forwarder: Forwarder | None
+    config: ConfigState
+    you: You
+
+
+class EventHeader(_Payload):
+    """One item of `events.list` (audit records are listed the same way): metadata only."""
+
+    id: int
+    time: float
+    epoch: int
+    kind: str
+    source: str
+    severity: str
+    media: int
+
+
+def to_wire(payload: msgspec.Struct) -> Any:
+    """A payload as the plain JSON-able data the socket carries."""
+    return msgspec.to_builtins(payload)

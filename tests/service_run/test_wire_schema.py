@@ -1,0 +1,67 @@
+"""The real service's answers decode, strictly, as the shared schema (controller.control.schema).
+
+Every Struct forbids unknown fields and most fields have no default, so a field the service
+adds, drops or retypes without the schema fails here: the TUI, the CLI and the test doubles
+read the same types and cannot silently drift from the service.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from controller.control.client import ControlClient
+from controller.control.schema import Alarm, EventHeader, Status
+from tests.tui.test_real_service import RealService, real_service  # noqa: F401  (fixture)
+
+
+def _strict(value: Any, kind: Any) -> Any:
+    """Decode the socket's JSON answer as `kind`, as strictly as msgspec can."""
+    return msgspec.json.decode(msgspec.json.encode(value), type=kind, strict=True)
+
+
+def _status_with_everything(svc: RealService) -> Status:
+    """A status once it has an alarm, a camera detection and a health sample to check."""
+    deadline = time.monotonic() + 90
+    while True:
+        status: Status = _strict(svc.status(), Status)
+        if (status.alarms and status.health is not None and status.store.checkpoint
+                and all(c.last_detection is not None for c in status.cameras)):
+            return status
+        assert time.monotonic() < deadline, "no alarm, detection or health sample yet"
+        time.sleep(0.5)
+
+
+def test_status_decodes_as_the_schema(real_service: RealService) -> None:  # noqa: F811
+    status = _status_with_everything(real_service)
+    assert {n.name for n in status.nodes} == {"north-door", "loading-bay", "server-room"}
+    assert all(n.link is not None for n in status.nodes if n.online)
+    assert status.cameras and status.cameras[0].tamper.state in ("off", "learning", "watching")
+    assert status.you.uid >= 0
+
+
+def test_events_and_audit_items_decode_as_the_schema(real_service: RealService) -> None:  # noqa: F811
+    status = _status_with_everything(real_service)
+    with ControlClient(real_service.socket_path) as c:
+        acked = _strict(c.call("alarms.ack", {"alarm": status.alarms[0].id,
+                                              "comment": "schema test"}), Alarm)
+        events = _strict(c.call("events.list", {"limit": 50}), list[EventHeader])
+        audit = _strict(c.call("events.list", {"kind": "audit", "limit": 50}),
+                        list[EventHeader])
+    assert events and {e.kind for e in audit} == {"audit"}
+    assert acked.acked_by and acked.comment == "schema test"
+
+
+def test_an_added_field_fails_the_decode() -> None:
+    """The check above can fail: an unknown field is refused, a missing one too."""
+    header = {"id": 1, "time": 1.0, "epoch": 0, "kind": "event", "source": "s",
+              "severity": "info", "media": 0}
+    _strict(header, EventHeader)
+    for bad in ({**header, "extra": 1}, {k: v for k, v in header.items() if k != "media"}):
+        try:
+            _strict(bad, EventHeader)
+        except msgspec.ValidationError:
+            continue
+        raise AssertionError(f"{bad} decoded")
