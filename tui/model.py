@@ -500,7 +500,10 @@ def _status_of(s: Any) -> Status:
             records=s.store.records, sealed=s.store.sealed, epoch=s.store.epoch,
             verification_key_fingerprint=s.store.verification_key_fingerprint or "",
             state=s.store.state, failure=s.store.failure or "",
-            not_stored=s.store.not_stored),
+            not_stored=s.store.not_stored,
+            checkpoint=None if s.store.checkpoint is None else Checkpoint(
+                seal=s.store.checkpoint.seal, record=s.store.checkpoint.record,
+                head=s.store.checkpoint.head, time=s.store.checkpoint.time)),
         forwarder=None if s.forwarder is None else ForwarderInfo(
             connected=s.forwarder.connected, outbox=s.forwarder.outbox,
             last_error=s.forwarder.last_error or "", broker=s.forwarder.broker or ""),

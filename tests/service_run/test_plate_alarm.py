@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 
 import cv2
+import msgspec
 import numpy as np
 import pyrage
 
 from controller.config import CameraConfig
+from controller.control import schema
 from controller.control.client import ControlClient
 from controller.plates import register_file
 from controller.plates.register import Register, make_entry
@@ -100,6 +102,8 @@ enabled = false
             notices = [e.data for e in heard if e.event == "plate"]
             assert notices and notices[0]["list"] == "watch", heard
             assert PLATE.replace("-", "") not in json.dumps(notices)
+            # a plate camera's status is what the shared schema (and so the TUI) expects
+            msgspec.convert(client.call("status"), schema.Status, strict=True)
             plates = client.call("status")["cameras"][0]["plates"]
             assert plates["mode"] == "gate" and plates["plates"] == 1
             assert plates["read"] <= CameraConfig(name="g", source="x").plate_attempts
