@@ -99,6 +99,17 @@ def _drop_seqs(stated: Doc, seqs: list[int]) -> None:
     stated["records"] = out
 
 
+def _drop_proofs(data: Path, doc: Doc, lines: Lines) -> None:
+    """Strip the carried tombstones (their proofs) from a bundle."""
+    (data / "tombstones.jsonl").unlink()
+
+
+def _no_tombstones(stated: Doc) -> None:
+    """...and from its contents statement, as whoever re-signs it would."""
+    stated["tombstones"] = []
+    stated["files"].pop("tombstones.jsonl", None)
+
+
 def _export(store: Store, out: Path, name: str, selection: Selection | None = None) -> Path:
     return export_bundle(store.data_dir, out, selection or Selection(), now=T0,
                          name=name).path
@@ -209,16 +220,9 @@ def test_media_really_shed_verify_through_the_carried_tombstone(
     result = verify_cli(bundle, "--verification-key", store.verification_key)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    def drop_proofs(data: Path, doc: Doc, lines: Lines) -> None:
-        (data / "tombstones.jsonl").unlink()
-
-    def no_tombstones(stated: Doc) -> None:
-        stated["tombstones"] = []
-        stated["files"].pop("tombstones.jsonl", None)
-
     stripped = tmp_path / "stripped"
     shutil.copytree(bundle, stripped)
-    tamper(stripped, store, drop_proofs, contents=no_tombstones)
+    tamper(stripped, store, _drop_proofs, contents=_no_tombstones)
     result = verify_cli(stripped)
     assert result.returncode != 0
     assert "no tombstone explains its removal" in result.stdout, result.stdout
@@ -237,14 +241,7 @@ def test_expired_bodies_verify_through_the_carried_retention_tombstone(
     result = verify_cli(bundle, "--verification-key", store.verification_key)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    def drop_proofs(data: Path, doc: Doc, lines: Lines) -> None:
-        (data / "tombstones.jsonl").unlink()
-
-    def no_tombstones(stated: Doc) -> None:
-        stated["tombstones"] = []
-        stated["files"].pop("tombstones.jsonl", None)
-
-    tamper(bundle, store, drop_proofs, contents=no_tombstones)
+    tamper(bundle, store, _drop_proofs, contents=_no_tombstones)
     result = verify_cli(bundle)
     assert result.returncode != 0
     assert "body missing, but no tombstone explains it" in result.stdout, result.stdout

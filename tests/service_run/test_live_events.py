@@ -4,9 +4,6 @@ its start and its end (naming the segments of its pre- and post-roll)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +13,8 @@ import pyrage
 
 from controller.control.client import ControlClient
 from controller.store import HistoryReader, initialise
+from tests.service_run.service_process import running_service
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FPS = 10.0
 
 
@@ -61,50 +58,34 @@ segment_s = 2.0
 lores_width = 160
 lores_height = 120
 """)
-    log = open(tmp_path / "service.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config", str(cfg)],
-                            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                            stderr=log)
-    sock = tmp_path / "run" / "control.sock"
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (tmp_path / "service.log").read_text()
-            time.sleep(0.05)
-        time.sleep(0.2)
-        with ControlClient(sock) as client:
-            client.subscribe(["detection"])
-            phases: dict[str, list[str]] = {}
-            seen_live_in_status = False
-            ended: str | None = None
-            deadline = time.monotonic() + 60
-            while ended is None and time.monotonic() < deadline:
-                for event in client.events(timeout=1.0):
-                    data = event.data
-                    phases.setdefault(data["event_id"], []).append(data["phase"])
-                    if data["phase"] in ("start", "update") and not seen_live_in_status:
-                        status = client.call("status")
-                        last = status["cameras"][0]["last_detection"]
-                        # the dashboard's "last detection" is the event going on now
-                        seen_live_in_status = (last is not None and last["phase"] != "end"
-                                               and last["event_id"] == data["event_id"])
-                    if data["phase"] == "end" and phases[data["event_id"]][0] == "start":
-                        ended = data["event_id"]
-                        break
-            assert ended is not None, (phases, (tmp_path / "service.log").read_text())
-            stream = phases[ended]
-            assert stream[0] == "start" and stream[-1] == "end"
-            assert "update" in stream  # the box crosses for 5 s: updated while it lasts
-            assert seen_live_in_status
-            time.sleep(6.0)  # the post-roll and the segment holding it are recorded
-            media = client.call("status")["cameras"][0]["media"]
-            assert media["stored_bytes"] > 0 and media["budget_from"] == "disk"
-            assert media["days_held"] is not None and media["days_held"] > 0
-    finally:
-        proc.terminate()
-        assert proc.wait(30) == 0
-        log.close()
+    with running_service(cfg, tmp_path) as sock, ControlClient(sock) as client:
+        client.subscribe(["detection"])
+        phases: dict[str, list[str]] = {}
+        seen_live_in_status = False
+        ended: str | None = None
+        deadline = time.monotonic() + 60
+        while ended is None and time.monotonic() < deadline:
+            for event in client.events(timeout=1.0):
+                data = event.data
+                phases.setdefault(data["event_id"], []).append(data["phase"])
+                if data["phase"] in ("start", "update") and not seen_live_in_status:
+                    status = client.call("status")
+                    last = status["cameras"][0]["last_detection"]
+                    # the dashboard's "last detection" is the event going on now
+                    seen_live_in_status = (last is not None and last["phase"] != "end"
+                                           and last["event_id"] == data["event_id"])
+                if data["phase"] == "end" and phases[data["event_id"]][0] == "start":
+                    ended = data["event_id"]
+                    break
+        assert ended is not None, (phases, (tmp_path / "service.log").read_text())
+        stream = phases[ended]
+        assert stream[0] == "start" and stream[-1] == "end"
+        assert "update" in stream  # the box crosses for 5 s: updated while it lasts
+        assert seen_live_in_status
+        time.sleep(6.0)  # the post-roll and the segment holding it are recorded
+        media = client.call("status")["cameras"][0]["media"]
+        assert media["stored_bytes"] > 0 and media["budget_from"] == "disk"
+        assert media["days_held"] is not None and media["days_held"] > 0
     with HistoryReader(tmp_path / "data", identity) as history:
         records = [r for r in history.records(kinds=["event"])
                    if r.body.get("event_id") == ended]

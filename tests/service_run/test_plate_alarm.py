@@ -6,10 +6,7 @@ entry's priority."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,8 +22,8 @@ from controller.plates import register_file
 from controller.plates.register import Register, make_entry
 from controller.store import initialise
 from tests.plates.synth import scene
+from tests.service_run.service_process import running_service
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PLATE = "KJA-407XY"
 
 
@@ -70,47 +67,31 @@ plates_mode = "gate"
 [cameras.tamper]
 enabled = false
 """)
-    log = open(tmp_path / "service.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config", str(cfg)],
-                            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                            stderr=log)
-    sock = tmp_path / "run" / "control.sock"
     channel = "camera/gate/plates/watch/high"
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (tmp_path / "service.log").read_text()
-            time.sleep(0.05)
-        time.sleep(0.2)
-        with ControlClient(sock) as client:
-            deadline = time.monotonic() + 120
-            alarms: list = []
-            while time.monotonic() < deadline and not alarms:
-                alarms = [a for a in client.call("status")["alarms"]
-                          if a["channel"] == channel]
-                time.sleep(0.3)
-            assert alarms, (tmp_path / "service.log").read_text()[-3000:]
-            assert alarms[0]["priority"] == "high"
-            others = [a for a in client.call("status")["alarms"] if "plates" in a["channel"]
-                      and a["channel"] != channel]
-            assert others == []
-            # subscribers hear the read and its verdict, never the plate text
-            with ControlClient(sock) as listener:
-                listener.subscribe_from(0, None, ["plate"])
-                heard = list(listener.events(timeout=3))
-            notices = [e.data for e in heard if e.event == "plate"]
-            assert notices and notices[0]["list"] == "watch", heard
-            assert PLATE.replace("-", "") not in json.dumps(notices)
-            # a plate camera's status is what the shared schema (and so the TUI) expects
-            msgspec.convert(client.call("status"), schema.Status, strict=True)
-            plates = client.call("status")["cameras"][0]["plates"]
-            assert plates["mode"] == "gate" and plates["plates"] == 1
-            assert plates["read"] <= CameraConfig(name="g", source="x").plate_attempts
-    finally:
-        proc.terminate()
-        assert proc.wait(30) == 0
-        log.close()
+    with running_service(cfg, tmp_path) as sock, ControlClient(sock) as client:
+        deadline = time.monotonic() + 120
+        alarms: list = []
+        while time.monotonic() < deadline and not alarms:
+            alarms = [a for a in client.call("status")["alarms"]
+                      if a["channel"] == channel]
+            time.sleep(0.3)
+        assert alarms, (tmp_path / "service.log").read_text()[-3000:]
+        assert alarms[0]["priority"] == "high"
+        others = [a for a in client.call("status")["alarms"] if "plates" in a["channel"]
+                  and a["channel"] != channel]
+        assert others == []
+        # subscribers hear the read and its verdict, never the plate text
+        with ControlClient(sock) as listener:
+            listener.subscribe_from(0, None, ["plate"])
+            heard = list(listener.events(timeout=3))
+        notices = [e.data for e in heard if e.event == "plate"]
+        assert notices and notices[0]["list"] == "watch", heard
+        assert PLATE.replace("-", "") not in json.dumps(notices)
+        # a plate camera's status is what the shared schema (and so the TUI) expects
+        msgspec.convert(client.call("status"), schema.Status, strict=True)
+        plates = client.call("status")["cameras"][0]["plates"]
+        assert plates["mode"] == "gate" and plates["plates"] == 1
+        assert plates["read"] <= CameraConfig(name="g", source="x").plate_attempts
     databases = [p for p in data.rglob("*") if p.is_file() and ".db" in p.name]
     assert databases
     with sqlite3.connect(databases[0]) as db:

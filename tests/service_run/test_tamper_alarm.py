@@ -4,9 +4,6 @@ when the view is back; nothing else is raised."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +13,8 @@ import pyrage
 
 from controller.control.client import ControlClient
 from controller.store import initialise
+from tests.service_run.service_process import running_service
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FPS = 10.0
 
 
@@ -75,35 +72,19 @@ delay_s = 2.0
 clear_s = 3.0
 priority_covered = "urgent"
 """)
-    log = open(tmp_path / "service.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config", str(cfg)],
-                            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                            stderr=log)
-    sock = tmp_path / "run" / "control.sock"
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (tmp_path / "service.log").read_text()
-            time.sleep(0.05)
-        time.sleep(0.2)
-        with ControlClient(sock) as client:
-            def covered(status):  # type: ignore[no-untyped-def]
-                return [a for a in status["alarms"]
-                        if a["channel"] == "camera/yard/tamper/covered"
-                        and a["state"] != "normal"]
+    with running_service(cfg, tmp_path) as sock, ControlClient(sock) as client:
+        def covered(status):  # type: ignore[no-untyped-def]
+            return [a for a in status["alarms"]
+                    if a["channel"] == "camera/yard/tamper/covered"
+                    and a["state"] != "normal"]
 
-            (alarm,) = wait_for(client, covered, "the covered alarm")
-            assert alarm["priority"] == "urgent"
-            status = client.call("status")
-            assert status["cameras"][0]["tamper"] == {"state": "watching",
-                                                      "active": ["covered"]}
-            others = [a for a in status["alarms"] if "tamper" in a["channel"]
-                      and a["channel"] != "camera/yard/tamper/covered"]
-            assert others == []
-            wait_for(client, lambda s: s["cameras"][0]["tamper"]["active"] == [],
-                     "the view to be judged clear again")
-    finally:
-        proc.terminate()
-        assert proc.wait(30) == 0
-        log.close()
+        (alarm,) = wait_for(client, covered, "the covered alarm")
+        assert alarm["priority"] == "urgent"
+        status = client.call("status")
+        assert status["cameras"][0]["tamper"] == {"state": "watching",
+                                                  "active": ["covered"]}
+        others = [a for a in status["alarms"] if "tamper" in a["channel"]
+                  and a["channel"] != "camera/yard/tamper/covered"]
+        assert others == []
+        wait_for(client, lambda s: s["cameras"][0]["tamper"]["active"] == [],
+                 "the view to be judged clear again")
