@@ -8,6 +8,8 @@ CLI can print one line and exit with status 2. Each subsystem owns one section
 Every constraint is declared on its field: the type (and ``Literal`` for allowed sets),
 and for numbers a :class:`Bound` (``bounded(...)``) that every section checks when it is
 constructed, so a section built in code obeys the same ranges as one loaded from a file.
+A rule across a table's entries is declared on the table (``"table"`` metadata, e.g.
+``retention_days``) and names the entry it refuses.
 No other module re-checks a config value.
 """
 
@@ -147,6 +149,7 @@ class _Checked:
                             f"{f.name}.{name}"
                         raise FieldProblem(where, problem)
             if bound is None or value is None:
+                self._check_table(f, value)
                 continue
             items = value.items() if isinstance(value, dict) else [("", value)]
             for name, item in items:
@@ -159,6 +162,14 @@ class _Checked:
                 if floor is not None and value < floor:
                     raise FieldProblem(f.name, f"must not be below {bound.not_below} "
                                                f"({_number(floor)}), got {_number(value)}")
+            self._check_table(f, value)
+
+    @staticmethod
+    def _check_table(f: dataclasses.Field[Any], value: Any) -> None:
+        """A rule across a table's entries (`"table"` metadata), once each value is in range."""
+        table = f.metadata.get("table")
+        if table is not None and value is not None and (found := table(value)) is not None:
+            raise FieldProblem(f"{f.name}.{found[0]}", found[1])
 
 
 def _number(value: float) -> str:
@@ -210,6 +221,29 @@ class SerialConfig(_Checked):
 
 
 # --------------------------------------------------------------------------- store
+#: what `store.retention_days` may name: the record kinds (controller/store/records.py)
+#: and the split classes (controller/store/retention_class.py); a test keeps them equal
+RETENTION_CLASSES = ("reading", "alarm", "event", "health", "audit", "link", "recording",
+                     "plate", "plate_unlisted")
+
+
+def retention_problem(days: typing.Mapping[str, float]) -> tuple[str, str] | None:
+    """(key, problem) of a retention table naming no record class, or keeping plate reads
+    of vehicles on no list longer than hits (0 = forever is the longest); else None."""
+    for key in days:
+        if key not in RETENTION_CLASSES:
+            return key, f"not a record kind (known: {', '.join(RETENTION_CLASSES)})"
+    if "plate_unlisted" in days:
+        unlisted = float(days["plate_unlisted"])
+        hits = float(days.get("plate", 0.0))
+        forever = float("inf")
+        if (unlisted or forever) > (hits or forever):
+            return "plate_unlisted", (f"must not be longer than retention_days.plate "
+                                      f"({_number(hits)}), got {_number(unlisted)}"
+                                      + (" (0 = forever)" if not unlisted else ""))
+    return None
+
+
 @dataclass(frozen=True)
 class StoreConfig(_Checked):
     """The encrypted, sealed record store."""
@@ -227,7 +261,10 @@ class StoreConfig(_Checked):
     media_budget_mb: float = bounded(0.0, NON_NEGATIVE)
     # records queued for the writer; beyond it readings/health/events are dropped (counted)
     max_pending_records: int = bounded(100_000, AT_LEAST_ONE)
-    # days to keep each record kind; a kind not listed (or 0) is kept forever
+    # days to keep each record kind; a kind not listed (or 0) is kept forever. Plate reads
+    # (text, crop, snapshot) are personal data: hits (`plate`) are kept 30 days, reads of
+    # vehicles on no list (`plate_unlisted`) 7 and never longer than hits; a table without
+    # `plate_unlisted` keeps those reads as long as `plate`
     retention_days: dict[str, float] = field(
         default_factory=lambda: {
             "reading": 30.0,
@@ -237,11 +274,10 @@ class StoreConfig(_Checked):
             "alarm": 365.0,
             "audit": 365.0,
             "link": 365.0,
-            # plate reads (text, crop, snapshot): personal data, kept briefly; one figure
-            # for hits and vehicles on no list alike until retention can split a kind
             "plate": 30.0,
+            "plate_unlisted": 7.0,
         },
-        metadata=each_value(NON_NEGATIVE),
+        metadata={**each_value(NON_NEGATIVE), "table": retention_problem},
     )
     # minimum seconds between stored readings per channel ("node/channel" or "*"); 0 = all
     downsample_s: dict[str, float] = field(default_factory=dict,

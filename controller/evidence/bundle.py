@@ -64,6 +64,7 @@ from controller.store.history import EpochKeys
 from controller.store.layout import StoreLayout, read_manifest
 from controller.store.reader import StoredRecord, StoreReader
 from controller.store.records import open_record
+from controller.store.retention_class import class_of
 from controller.store.sealing import Seal
 from controller.store.tombstone import PREFIX as TOMBSTONE_PREFIX
 from controller.store.tombstone import Explainer, parse_source
@@ -335,9 +336,10 @@ def _write_payload(
             written.records += 1
             if chosen:
                 written.selected += 1
+                cls = class_of(kind, header.severity)  # what retention judged it by
                 if ct is None:
-                    absent_bodies.append((seq, kind, t_wall))
-                kinds[seq] = (kind, t_wall)
+                    absent_bodies.append((seq, cls, t_wall))
+                kinds[seq] = (cls, t_wall)
                 epochs.add(epoch)
                 refs: dict[str, str] = {}
                 if redact and keys is not None and ct is not None and media:

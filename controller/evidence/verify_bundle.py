@@ -52,6 +52,7 @@ from controller.store.chain_check import (
 from controller.store.checkpoint_file import CHECKPOINT_NAME, check_bundle
 from controller.store.keyschedule import fingerprint
 from controller.store.records import Header, open_record
+from controller.store.retention_class import class_of
 from controller.store.sealing import Seal
 from controller.store.tombstone import Explainer, parse_source
 
@@ -548,7 +549,8 @@ def _check_contents(data: Path, files: dict[str, str], entries: dict[str, str],
     by_seq = {line.seq: line for line in lines}
     for line in lines:
         if line.selected and line.ct is None and (
-                why := gone.body_gone(line.seq, line.header.kind, line.header.t_wall)):
+                why := gone.body_gone(line.seq, class_of(line.header.kind, line.header.severity),
+                                      line.header.t_wall)):
             report.problem(why)
     for e in doc.get("media", []):
         owner = by_seq.get(int(e.get("seq", -1)))
@@ -556,7 +558,7 @@ def _check_contents(data: Path, files: dict[str, str], entries: dict[str, str],
             continue
         if e.get("state") == "absent" and (why := gone.media_gone(
                 owner.seq, str(e.get("sha256")), str(e.get("device_state")),
-                owner.header.kind, owner.header.t_wall)):
+                class_of(owner.header.kind, owner.header.severity), owner.header.t_wall)):
             report.problem(why)
         elif e.get("state") == "withheld" and not redact:
             report.problem(f"media {str(e.get('sha256'))[:16]}.. (record {owner.seq}): "

@@ -52,6 +52,8 @@ class TrackPlate:
     read_at: float
     plate: Image
     vehicle: Image
+    #: the plate's box in `vehicle`, pixels (x0, y0, x1, y1): `plate` is that region
+    box: tuple[int, int, int, int]
 
 
 @dataclass
@@ -65,6 +67,7 @@ class _Track:
     best_conf: float = -1.0
     plate: Image | None = None
     vehicle: Image | None = None
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
     last_time: float = 0.0
 
 
@@ -248,6 +251,7 @@ class PlateStage:
             track.best_conf = read.confidence
             track.plate = job.crop[y0:y1, x0:x1].copy()
             track.vehicle = job.crop
+            track.box = (x0, y0, x1, y1)
         verdict = track.vote.add(read.text if read else "", read.confidence if read else 0.0)
         if verdict is not None:
             self._emit(job.track_id, track)
@@ -265,7 +269,8 @@ class PlateStage:
         self.stats.plates += 1
         plate = TrackPlate(self.cfg.name, track_id, track.label, verdict.text,
                            verdict.confidence, verdict.agreeing, verdict.attempts,
-                           track.first_seen, track.last_time, track.plate, track.vehicle)
+                           track.first_seen, track.last_time, track.plate, track.vehicle,
+                           track.box)
         try:
             self._on_read(plate)
         except Exception:

@@ -1,9 +1,13 @@
 """A camera's plate reads as records, matched against the vehicle register (service side).
 
 Runs on a camera's plate thread. Each read becomes one ``plate`` record: the text, the
-register's verdict and the timing live only in the encrypted body (the plaintext header
-is kind, camera and severity, as for every record); the plate crop and the vehicle
-snapshot are age-encrypted media. A ``watch`` or ``deny`` hit (exact, then fuzzy) raises
+register's verdict, the timing and the plate's box in the vehicle snapshot live only in
+the encrypted body (the plaintext header is kind, camera and severity, as for every
+record); the plate crop and the vehicle snapshot are age-encrypted media. The severity is
+the read's retention class, since retention sees only headers: ``warning`` for a watch or
+deny hit, ``info`` for an allow hit, ``unlisted`` for a vehicle on no list (kept the
+shorter ``retention_days.plate_unlisted``). It says listed or not, never the plate.
+A ``watch`` or ``deny`` hit (exact, then fuzzy) raises
 an ISA-18.2 alarm on the channel ``camera/<name>/plates/<list>/<priority>``, a vehicle on
 no list optionally one on ``.../plates/unknown/<priority>``; an ``allow`` hit is only
 recorded. Channels carry no plate text, so alarm records do not leak it either.
@@ -24,6 +28,7 @@ from controller.errors import EdgewardenError
 from controller.plates.register import Register
 from controller.plates.stage import PlateStage, TrackPlate
 from controller.store.records import MediaRef
+from controller.store.retention_class import UNLISTED
 from controller.store.writer import RecordWriter
 
 log = logging.getLogger("plates")
@@ -72,11 +77,13 @@ class PlateRecords:
     def on_read(self, cam: CameraConfig, read: TrackPlate) -> None:
         match = self._register().match(read.text, cam.plate_match_distance)
         refs: list[MediaRef] = []
+        roles: list[str] = []  # what each of `refs` shows, in order
         try:
-            for image in (read.plate, read.vehicle):
+            for role, image in (("plate", read.plate), ("vehicle", read.vehicle)):
                 ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
                 if ok:
                     refs.append(self.writer.add_media(jpeg.tobytes(), "image/jpeg"))
+                    roles.append(role)
         except EdgewardenError as exc:
             log.warning("plate media of %s not stored: %s", cam.name, exc)
         body: dict[str, Any] = {
@@ -88,12 +95,15 @@ class PlateRecords:
             "match": None if match is None else {
                 "plate": match.entry.plate, "distance": match.distance,
                 "label": match.entry.label, "priority": match.entry.alarm_priority},
-            "media": ["plate", "vehicle"][:len(refs)],
+            "media": roles,
+            # where the plate is in the vehicle snapshot (normalised), so a redacted export
+            # can leave this read's plate readable and blur every other (evidence/redact.py)
+            "plate_box": plate_box(read.box, read.vehicle.shape[1], read.vehicle.shape[0]),
         }
         alarm = match is not None and match.entry.list in ("watch", "deny")
+        severity = UNLISTED if match is None else "warning" if alarm else "info"
         try:
-            self.writer.append("plate", cam.name, "warning" if alarm else "info", body,
-                               media=refs)
+            self.writer.append("plate", cam.name, severity, body, media=refs)
         except (EdgewardenError, ValueError) as exc:
             self._not_stored()
             log.error("plate read of %s not stored: %s", cam.name, exc)
@@ -105,6 +115,13 @@ class PlateRecords:
         elif match is None and cam.plate_unknown_alarm:
             self._raise(plate_channel(cam.name, "unknown", cam.plate_unknown_priority),
                         read.read_at)
+
+
+def plate_box(box: tuple[int, int, int, int], width: int, height: int) -> list[float]:
+    """A pixel box in an image of this size as normalised [x0, y0, x1, y1]."""
+    x0, y0, x1, y1 = box
+    return [round(min(max(v / size, 0.0), 1.0), 4)
+            for v, size in ((x0, width), (y0, height), (x1, width), (y1, height))]
 
 
 def plate_notice(body: dict[str, Any]) -> dict[str, Any]:

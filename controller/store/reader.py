@@ -20,6 +20,7 @@ import pyrage
 from controller.store import database
 from controller.store.history import EpochKeys
 from controller.store.records import Header
+from controller.store.retention_class import class_of
 from controller.store.sealing import Seal
 
 
@@ -165,12 +166,14 @@ class StoreReader:
             yield StoredMedia(int(seq), str(sha), int(size), str(st))
 
     def removed_media(self) -> Iterator[tuple[StoredMedia, str, float]]:
-        """Media rows no longer stored (shed, expired), with their record's kind and time."""
-        for seq, sha, size, st, kind, t_wall in self._conn.execute(
-                "SELECT m.seq, m.sha256, m.size, m.state, r.kind, r.t_wall FROM media m "
-                "JOIN records r ON r.seq = m.seq WHERE m.state != 'stored' "
+        """Media rows no longer stored (shed, expired), with their record's retention
+        class (retention_class.py) and time."""
+        for seq, sha, size, st, kind, severity, t_wall in self._conn.execute(
+                "SELECT m.seq, m.sha256, m.size, m.state, r.kind, r.severity, r.t_wall "
+                "FROM media m JOIN records r ON r.seq = m.seq WHERE m.state != 'stored' "
                 "ORDER BY m.seq, m.sha256"):
-            yield StoredMedia(int(seq), str(sha), int(size), str(st)), str(kind), float(t_wall)
+            yield (StoredMedia(int(seq), str(sha), int(size), str(st)),
+                   class_of(str(kind), str(severity)), float(t_wall))
 
     def integrity(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])

@@ -7,8 +7,11 @@ reads a tombstone without the identity and no one can add, alter or drop one in 
 epoch without breaking the chain or its seals. `Explainer` answers, for each absence
 verify sees, whether a tombstone (and the configured retention) explains it.
 
+Retention is per class (retention_class.py: a kind, or `plate_unlisted`, the plate reads
+of vehicles on no list); callers pass each record's class, `class_of(kind, severity)`.
+
 Details:
-    {"why": "retention", "at": T, "cutoffs": {kind: t_wall cutoff}, "shredded": [epochs]}
+    {"why": "retention", "at": T, "cutoffs": {class: t_wall cutoff}, "shredded": [epochs]}
     {"why": "shed-readings", "seqs": [[first, last], ...]}     bodies of these readings
     {"why": "shed-media", "sha256": [...]}                      these media files
 """
@@ -19,6 +22,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from controller.store.retention_class import class_days, days_of
 
 PREFIX = "tombstone/"
 DAY_S = 86_400.0
@@ -66,7 +71,7 @@ class Explainer:
     """Collects tombstones, then says whether each absence is explained (and why not)."""
 
     retention_days: Mapping[str, float] | None = None
-    cutoffs: dict[str, float] = field(default_factory=dict)  # latest claimed, per kind
+    cutoffs: dict[str, float] = field(default_factory=dict)  # latest claimed, per class
     shredded: dict[int, float] = field(default_factory=dict)  # epoch -> retention time
     shed_seqs: list[tuple[int, int]] = field(default_factory=list)
     shed_media: set[str] = field(default_factory=set)
@@ -81,10 +86,10 @@ class Explainer:
                 if at > t_wall + _SLACK_S:
                     self.problems.append(f"tombstone {seq}: retention claims to have run at "
                                          f"{at:.0f}, after its own record ({t_wall:.0f})")
-                for kind, value in dict(detail.get("cutoffs", {})).items():
+                for cls, value in dict(detail.get("cutoffs", {})).items():
                     cutoff = float(value)
-                    self._check_cutoff(seq, at, str(kind), cutoff)
-                    self.cutoffs[str(kind)] = max(self.cutoffs.get(str(kind), cutoff), cutoff)
+                    self._check_cutoff(seq, at, str(cls), cutoff)
+                    self.cutoffs[str(cls)] = max(self.cutoffs.get(str(cls), cutoff), cutoff)
                 for epoch in detail.get("shredded", []):
                     self.shredded[int(epoch)] = at
             elif why == "shed-readings":
@@ -96,31 +101,32 @@ class Explainer:
         except (KeyError, TypeError, ValueError):
             self.problems.append(f"tombstone {seq}: malformed detail")
 
-    def _check_cutoff(self, seq: int, at: float, kind: str, cutoff: float) -> None:
+    def _check_cutoff(self, seq: int, at: float, cls: str, cutoff: float) -> None:
         if self.retention_days is None:
             return
-        days = float(self.retention_days.get(kind, 0) or 0)
+        days = days_of(self.retention_days, cls)
         if days <= 0:
-            self.problems.append(f"tombstone {seq}: expired {kind} records, which the "
+            self.problems.append(f"tombstone {seq}: expired {cls} records, which the "
                                  "configured retention keeps forever")
         elif cutoff > at - days * DAY_S + _SLACK_S:
             self.problems.append(
-                f"tombstone {seq}: expired {kind} records up to {(at - cutoff) / DAY_S:.1f} "
+                f"tombstone {seq}: expired {cls} records up to {(at - cutoff) / DAY_S:.1f} "
                 f"days old; the configured retention keeps them {days:g} days")
 
-    def body_gone(self, seq: int, kind: str, t_wall: float) -> str | None:
-        """Why a record's missing body is not explained, or None when it is."""
-        if t_wall < self.cutoffs.get(kind, float("-inf")):
+    def body_gone(self, seq: int, cls: str, t_wall: float) -> str | None:
+        """Why a record's missing body is not explained, or None when it is (`cls`: the
+        record's retention class, retention_class.class_of)."""
+        if t_wall < self.cutoffs.get(cls, float("-inf")):
             return None
-        if kind == "reading" and any(a <= seq <= b for a, b in self.shed_seqs):
+        if cls == "reading" and any(a <= seq <= b for a, b in self.shed_seqs):
             return None
-        return (f"record {seq} ({kind}): body missing, but no tombstone explains it (not "
+        return (f"record {seq} ({cls}): body missing, but no tombstone explains it (not "
                 "expired under retention, not shed)")
 
-    def media_gone(self, seq: int, sha: str, state: str, kind: str, t_wall: float) -> str | None:
+    def media_gone(self, seq: int, sha: str, state: str, cls: str, t_wall: float) -> str | None:
         if state == "shed" and sha in self.shed_media:
             return None
-        if state == "expired" and t_wall < self.cutoffs.get(kind, float("-inf")):
+        if state == "expired" and t_wall < self.cutoffs.get(cls, float("-inf")):
             return None
         return (f"media {sha[:16]}.. (record {seq}): marked {state!r}, but no tombstone "
                 "explains its removal")
@@ -132,7 +138,7 @@ class Explainer:
             return (f"epoch {epoch}: marked shredded (records gone), but no retention "
                     "tombstone names it")
         if self.retention_days is not None and end_t_wall is not None:
-            kept = [float(d) for d in self.retention_days.values() if d and float(d) > 0]
+            kept = [d for d in class_days(self.retention_days).values() if d > 0]
             least = min(kept) if kept else None
             if least is None or at - end_t_wall < least * DAY_S - _SLACK_S:
                 return (f"epoch {epoch}: shredded {max(0.0, at - end_t_wall) / DAY_S:.1f} "

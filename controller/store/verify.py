@@ -34,6 +34,7 @@ from controller.store.layout import StoreLayout, read_manifest
 from controller.store.media import file_sha256, orphans
 from controller.store.reader import StoreReader
 from controller.store.records import nonce_for
+from controller.store.retention_class import class_of
 from controller.store.sealing import Seal
 from controller.store.tombstone import PREFIX as TOMBSTONE_PREFIX
 from controller.store.tombstone import Explainer, parse_source
@@ -189,7 +190,8 @@ class _Tombstones:
 
     def on_record(self, entry: ChainEntry, seal: Seal, head: bytes, found: Findings) -> None:
         h = entry.header
-        if entry.ct is None and (why := self._gone.body_gone(h.seq, h.kind, h.t_wall)):
+        if entry.ct is None and (why := self._gone.body_gone(
+                h.seq, class_of(h.kind, h.severity), h.t_wall)):
             found.problem(why)
 
     def on_end(self, found: Findings) -> None:
@@ -302,8 +304,8 @@ class _Progress:
 
 def _check_media(report: VerifyReport, reader: StoreReader, layout: StoreLayout,
                  gone: Explainer) -> None:
-    for m, kind, t_wall in reader.removed_media():
-        if why := gone.media_gone(m.seq, m.sha256, m.state, kind, t_wall):
+    for m, cls, t_wall in reader.removed_media():
+        if why := gone.media_gone(m.seq, m.sha256, m.state, cls, t_wall):
             report.problem(why)
     referenced: set[str] = set()
     for m in reader.media(state="stored"):

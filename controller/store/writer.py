@@ -870,10 +870,10 @@ class RecordWriter:
         # each tombstone is durable before anything goes (a crash leaves it, harmless)
         gone = retention.expire(
             self._conn, self.layout, now, self.cfg.retention_days, self._transaction,
-            before=lambda kind, cutoff, count: self._write(self._tombstones(
-                {"action": "retention-expire", "kind": kind, "records": count},
-                {"why": "retention", "at": now, "cutoffs": {kind: cutoff}})))
-        expired, media_deleted = gone.per_kind, gone.media_deleted
+            before=lambda cls, cutoff, count: self._write(self._tombstones(
+                {"action": "retention-expire", "kind": cls, "records": count},
+                {"why": "retention", "at": now, "cutoffs": {cls: cutoff}})))
+        expired, media_deleted = gone.per_class, gone.media_deleted
         shredded = shredding.shred_epochs(
             self._conn, self._state.epoch, now, self._transaction,
             before=lambda epoch: self._write(self._tombstones(

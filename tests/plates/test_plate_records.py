@@ -38,7 +38,7 @@ REGISTER = Register([make_entry("KJA407XY", "watch", priority="high"),
 def _read(text: str) -> TrackPlate:
     image = np.full((120, 200, 3), 200, np.uint8)
     return TrackPlate("gate", 3, "car", text, 0.9, 2, 2, 10.0, 11.0, image[40:80, 50:150],
-                      image)
+                      image, (50, 40, 150, 80))
 
 
 def _run(text: str, **cam: Any) -> tuple[RecordingWriter, list[str]]:
