@@ -43,7 +43,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +56,14 @@ from controller.errors import EdgewardenError, UsageError
 from controller.evidence import contents as ct_doc
 from controller.evidence import manifest as mf
 from controller.evidence.bag import write_tag_files
-from controller.evidence.redact import boxes_in, is_redactable, redact_media
+from controller.evidence.redact import (
+    Box,
+    PlateBoxes,
+    boxes_in,
+    is_redactable,
+    plate_box_of,
+    redact_media,
+)
 from controller.evidence.selection import Segment, Selection, plan_segment
 from controller.evidence.verify_bundle import TOMBSTONES_NAME, BundleReport, verify_bundle
 from controller.store.checkpoint_file import CHECKPOINT_NAME, head_checkpoint
@@ -401,7 +408,8 @@ def _write_payload(
         entries = [e for e in media_entries if e["sha256"] == sha]
         plain = _read_media(layout.media_file(sha), sha, identity)
         try:
-            red = redact_media(plain, content_type, _boxes_of_media(reader, keys, sha))
+            boxes, plates = _boxes_of_media(reader, keys, sha, snap.selected)
+            red = redact_media(plain, content_type, boxes, plates=plates)
         except ValueError as exc:
             for entry in entries:
                 entry.update(state="withheld", reason=str(exc))
@@ -553,20 +561,34 @@ def _copy_synced(src: Path, dst: Path) -> int:
     return size
 
 
-def _boxes_of_media(reader: StoreReader, keys: EpochKeys, sha: str) -> list[Any]:
-    """The detector's boxes of every record on the device that names this media file.
+def _boxes_of_media(reader: StoreReader, keys: EpochKeys, sha: str,
+                    selected: Collection[int]) -> tuple[list[Any], PlateBoxes]:
+    """The detector's boxes of every record on the device that names this media file,
+    and the plates of the plate reads that name it: kept readable for a selected read,
+    blurred for the others.
 
     One clip can serve several events (objects seen during the same recording); each
     event's boxes must be obscured in it, whether or not that event was selected.
     """
     boxes: list[Any] = []
+    keep: list[Box] = []
+    blur: list[Box] = []
     for stored in reader.records_naming_media(sha):
         aead = keys.get(stored.header.epoch) if stored.ct is not None else None
         if aead is None:
             continue  # body expired or epoch shredded: nothing left to read boxes from
         assert stored.ct is not None
-        boxes.extend(boxes_in(open_record(aead, stored.header, stored.ct).body))
-    return boxes
+        record = open_record(aead, stored.header, stored.ct)
+        if record.kind != "plate":
+            boxes.extend(boxes_in(record.body))
+            continue
+        roles = record.body.get("media") if isinstance(record.body, dict) else None
+        for i, ref in enumerate(record.media):
+            role = roles[i] if isinstance(roles, list) and i < len(roles) else None
+            box = plate_box_of(record.body, str(role)) if ref.sha256 == sha else None
+            if box is not None:
+                (keep if record.seq in selected else blur).append(box)
+    return boxes, PlateBoxes(tuple(keep), tuple(blur))
 
 
 def _read_media(path: Path, sha: str, identity: pyrage.x25519.Identity) -> bytes:

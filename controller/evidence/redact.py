@@ -1,11 +1,17 @@
 """Blurring faces and licence plates in snapshots and clips before they leave for people
-who must not see them (image work: OpenCV's shipped Haar cascades and the detector's boxes).
+who must not see them (image work: OpenCV's shipped Haar cascades, the classical plate
+locator and the detector's boxes).
 
 Every frame gets the detector's boxes of the event (the whole track: a clip's frames carry
 no timestamps to match single boxes against, so the object's path is obscured in all of
-them) plus whatever the face and plate cascades find in that frame. An OpenCV without the
+them) plus whatever the face and plate cascades and the plate locator
+(controller/plates/locate.py, tens of ms a frame) find in that frame, plus the plates of
+plate reads that were not selected. The plates of the selected plate reads stay readable
+in their own crop and vehicle snapshot (`PlateBoxes.keep`, restored after the searches'
+blur); a detector box is obscured over them all the same. An OpenCV without the
 cascades (5.x wheels dropped them; the project pins 4.x) falls back to the boxes alone,
-and media with neither are withheld from the bundle rather than shared unredacted.
+and media with neither are withheld from the bundle rather than shared unredacted (the
+plate locator finds no faces, so it alone does not make media safe).
 Regions are averaged down to a coarse grid (at most 8 cells across) and smoothly scaled
 back up, which unlike a light Gaussian blur cannot be sharpened back into a recognisable
 face or plate: all that is left of a region is its 64 cell averages.
@@ -26,6 +32,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from controller.plates.locate import candidates
+
 Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax normalised 0..1
 Region = tuple[int, int, int, int]  # x, y, w, h in pixels
 CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_russian_plate_number.xml")
@@ -37,6 +45,20 @@ _CLIP_CASCADE_HZ = 5.0  # clip frames searched by the cascades per second of vid
 _CLIP_CASCADE_WIDTH = 640  # and at most this wide (the cascades cost ~O(pixels))
 _PAD = 0.08  # grow every region a little: detectors cut faces tight
 _MERGE_GROWTH = 1.25
+#: plate-shaped regions the locator proposes per frame (false ones only blur a little more)
+_LOCATOR_LIMIT = 12
+#: a located band of characters grown to the plate around it (share of width, of height)
+_LOCATOR_GROW = (0.25, 0.6)
+WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PlateBoxes:
+    """Plates of plate reads in one image (normalised): `keep` those of the selected reads
+    (left readable), `blur` those of the others."""
+
+    keep: tuple[Box, ...] = ()
+    blur: tuple[Box, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,12 +75,13 @@ def is_redactable(content_type: str) -> bool:
 
 
 def redact_media(data: bytes, content_type: str, boxes: Sequence[Box],
-                 use_cascades: bool = True) -> RedactedMedia:
-    """A snapshot or a clip with every face, plate and box obscured; ValueError if it
-    cannot be done safely (the caller then withholds the media)."""
+                 use_cascades: bool = True, plates: PlateBoxes | None = None) -> RedactedMedia:
+    """A snapshot or a clip with every face, plate and box obscured but the plates to keep;
+    ValueError if it cannot be done safely (the caller then withholds the media).
+    `use_cascades` searches each image for faces and plates (cascades and locator)."""
     if content_type.lower() in _VIDEOS:
         return redact_clip(data, content_type, boxes, use_cascades)
-    return redact_image(data, content_type, boxes, use_cascades)
+    return redact_image(data, content_type, boxes, use_cascades, plates)
 
 
 def boxes_in(body: Any) -> list[Box]:
@@ -66,14 +89,32 @@ def boxes_in(body: Any) -> list[Box]:
     return list(_walk(body))
 
 
+def plate_box_of(body: Any, role: str) -> Box | None:
+    """Where the plate is in one medium of a plate record: all of its crop (`plate`), the
+    body's `plate_box` in its vehicle snapshot (`vehicle`; None in reads made before the
+    box was stored, whose snapshot is then searched like any image)."""
+    if role == "plate":
+        return WHOLE
+    if role == "vehicle" and isinstance(body, dict):
+        return _box(body.get("plate_box"))
+    return None
+
+
+def _box(value: Any) -> Box | None:
+    """A normalised [x0, y0, x1, y1] with x0 < x1 and y0 < y1 inside 0..1, else None."""
+    if (isinstance(value, list | tuple) and len(value) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        x0, y0, x1, y1 = (float(v) for v in value)
+        if 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0:
+            return (x0, y0, x1, y1)
+    return None
+
+
 def _walk(node: Any) -> Iterator[Box]:
     if isinstance(node, dict):
-        box = node.get("box")
-        if (isinstance(box, list | tuple) and len(box) == 4
-                and all(isinstance(v, int | float) for v in box)):
-            x0, y0, x1, y1 = (float(v) for v in box)
-            if 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0:
-                yield (x0, y0, x1, y1)
+        box = _box(node.get("box"))
+        if box is not None:
+            yield box
         for value in node.values():
             yield from _walk(value)
     elif isinstance(node, list):
@@ -116,6 +157,21 @@ def cascade_regions(image: np.ndarray, max_width: int | None = None) -> list[Reg
         found.extend((int(x * scale), int(y * scale), int(np.ceil(w * scale)),
                       int(np.ceil(h * scale))) for x, y, w, h in hits)
     return found
+
+
+def locator_regions(image: np.ndarray) -> list[Region]:
+    """Plate-shaped regions the classical locator finds, each grown from its band of
+    characters to the plate around it."""
+    height, width = image.shape[:2]
+    gx, gy = _LOCATOR_GROW
+    out: list[Region] = []
+    for c in candidates(image, _LOCATOR_LIMIT):
+        mx, my = int((c.x1 - c.x0) * gx) + 4, int((c.y1 - c.y0) * gy) + 4
+        x0, y0 = max(0, c.x0 - mx), max(0, c.y0 - my)
+        x1, y1 = min(width, c.x1 + mx), min(height, c.y1 + my)
+        if x1 > x0 and y1 > y0:
+            out.append((x0, y0, x1 - x0, y1 - y0))
+    return out
 
 
 def box_regions(boxes: Sequence[Box], width: int, height: int) -> list[Region]:
@@ -173,23 +229,42 @@ def obscure(image: np.ndarray, regions: Sequence[Region]) -> np.ndarray:
     return out
 
 
-def _methods(boxes: Sequence[Box], use_cascades: bool) -> tuple[str, ...]:
+def _methods(boxes: Sequence[Box], use_cascades: bool,
+             plates: PlateBoxes | None = None) -> tuple[str, ...]:
     methods = ["detector-boxes"] if boxes else []
     if use_cascades and cascades_available():
         methods.append("opencv-haar")
     if not methods:
         raise ValueError("no detector boxes in the record and OpenCV's Haar cascades are "
                          "not available: cannot be redacted safely")
+    if use_cascades:
+        methods.append("plate-locator")
+    if plates is not None and plates.blur:
+        methods.append("plate-reads")
     return tuple(methods)
 
 
-def _frame_regions(image: np.ndarray, boxes: Sequence[Box],
-                   methods: tuple[str, ...]) -> list[Region]:
+def redact_frame(image: np.ndarray, boxed: Sequence[Region], found: Sequence[Region],
+                 keep: Sequence[Region] = ()) -> np.ndarray:
+    """`found` (faces, plates) obscured except inside `keep` (the selected reads' plates),
+    then `boxed` (the detector's boxes) obscured over everything."""
+    out = obscure(image, found)
     height, width = image.shape[:2]
-    regions = merge_regions(box_regions(boxes, width, height))
-    if "opencv-haar" in methods:
-        regions.extend(cascade_regions(image))
-    return regions
+    for x, y, w, h in keep:
+        px, py = int(w * _PAD), int(h * _PAD)
+        x0, y0 = max(0, x - px), max(0, y - py)
+        x1, y1 = min(width, x + w + px), min(height, y + h + py)
+        out[y0:y1, x0:x1] = image[y0:y1, x0:x1]
+    return obscure(out, boxed) if boxed else out
+
+
+def _searched(image: np.ndarray, methods: tuple[str, ...],
+              cascade_width: int | None = None) -> list[Region]:
+    """What the searches of `methods` find in one frame."""
+    found = cascade_regions(image, cascade_width) if "opencv-haar" in methods else []
+    if "plate-locator" in methods:
+        found.extend(locator_regions(image))
+    return found
 
 
 class _ClipRedactor:
@@ -203,8 +278,9 @@ class _ClipRedactor:
     def __init__(self, boxes: Sequence[Box], methods: tuple[str, ...], fps: float,
                  emit: Callable[[np.ndarray], None]) -> None:
         self.boxes = boxes
-        self.haar = "opencv-haar" in methods
-        self.step = max(1, round(fps / _CLIP_CASCADE_HZ)) if self.haar else 1
+        self.methods = methods
+        searching = "opencv-haar" in methods or "plate-locator" in methods
+        self.step = max(1, round(fps / _CLIP_CASCADE_HZ)) if searching else 1
         self.emit = emit
         self.frames = 0
         self.regions = 0
@@ -216,7 +292,7 @@ class _ClipRedactor:
         if self.frames % self.step:
             self._pending.append(image)
         else:
-            found = cascade_regions(image, _CLIP_CASCADE_WIDTH) if self.haar else []
+            found = _searched(image, self.methods, _CLIP_CASCADE_WIDTH)
             for held in self._pending:
                 self._write(held, self._prev + found)
             self._pending.clear()
@@ -235,26 +311,30 @@ class _ClipRedactor:
         if boxed is None:
             boxed = merge_regions(box_regions(self.boxes, width, height))
             self._boxed[(width, height)] = boxed
-        regions = boxed + found
-        self.regions += len(regions)
-        self.emit(obscure(image, regions))
+        self.regions += len(boxed) + len(found)
+        self.emit(redact_frame(image, boxed, found))
 
 
 def redact_image(data: bytes, content_type: str, boxes: Sequence[Box],
-                 use_cascades: bool = True) -> RedactedMedia:
-    """The image re-encoded in its own format with every face, plate and box obscured."""
+                 use_cascades: bool = True, plates: PlateBoxes | None = None) -> RedactedMedia:
+    """The image re-encoded in its own format with every face, plate and box obscured,
+    but the plates of `plates.keep`."""
     ext = _ENCODINGS.get(content_type.lower())
     if ext is None:
         raise ValueError(f"cannot redact {content_type!r} media")
-    methods = _methods(boxes, use_cascades)
+    plates = plates or PlateBoxes()
+    methods = _methods(boxes, use_cascades, plates)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"media is not a decodable {content_type} image")
-    regions = _frame_regions(image, boxes, methods)
-    ok, encoded = cv2.imencode(ext, obscure(image, regions))
+    height, width = image.shape[:2]
+    boxed = merge_regions(box_regions(boxes, width, height))
+    found = _searched(image, methods) + box_regions(plates.blur, width, height)
+    keep = box_regions(plates.keep, width, height)
+    ok, encoded = cv2.imencode(ext, redact_frame(image, boxed, found, keep))
     if not ok:
         raise ValueError(f"cannot re-encode redacted {content_type} image")
-    return RedactedMedia(encoded.tobytes(), content_type, len(regions), methods)
+    return RedactedMedia(encoded.tobytes(), content_type, len(boxed) + len(found), methods)
 
 
 def redact_clip(data: bytes, content_type: str, boxes: Sequence[Box],
