@@ -71,6 +71,16 @@ def test_an_allow_hit_is_recorded_only() -> None:
     assert writer.records[0][2] == "info" and writer.records[0][3]["list"] == "allow"
 
 
+def test_a_vehicle_on_no_list_is_stored_as_unlisted_with_its_plate_box() -> None:
+    """The clear severity is the read's retention class (retention_days.plate_unlisted);
+    the plate's box in the vehicle snapshot (for redacted exports) stays in the body."""
+    writer, _ = _run("XYZ999AA")
+    ((kind, _, severity, body, _),) = writer.records
+    assert (kind, severity, body["list"]) == ("plate", "unlisted", None)
+    assert body["media"] == ["plate", "vehicle"]
+    assert body["plate_box"] == [0.25, round(40 / 120, 4), 0.75, round(80 / 120, 4)]
+
+
 def test_a_vehicle_on_no_list_alarms_only_when_asked() -> None:
     assert _run("XYZ999AA")[1] == []
     assert _run("XYZ999AA", plate_unknown_alarm=True, plate_unknown_priority="medium")[1] == [
