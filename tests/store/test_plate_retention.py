@@ -8,6 +8,8 @@ tombstones and refuses one that expired a class earlier than its retention allow
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,6 +131,14 @@ def test_a_tombstone_too_early_for_unlisted_reads_fails(store: Store) -> None:
                            retention_days=cfg.retention_days)
     assert any("plate_unlisted records up to 2.0 days old" in p and "7 days" in p
                for p in verdict.problems), verdict.problems
+    # the CLI with the site's config says the same and fails
+    config = store.data_dir.parent / "site.toml"
+    config.write_text("[store.retention_days]\nplate = 30\nplate_unlisted = 7\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "controller", "verify", "--data-dir", str(store.data_dir),
+         "--verification-key", store.verification_key, "--config", str(config)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0 and "plate_unlisted records up to 2.0 days old" in proc.stdout
 
 
 def test_a_hit_cannot_be_expired_as_an_unlisted_read(store: Store) -> None:
