@@ -10,7 +10,7 @@ import pytest
 from controller.config import CameraConfig
 from controller.plates.reader import PlateRead, PlateReader
 from controller.plates.stage import PlateStage, TrackPlate
-from tests.plates.synth import scene
+from controller.simulation.plates import scene
 
 VEHICLE_BOX = (0.2, 0.3, 0.8, 0.9)  # around the synthetic scene's vehicle block
 

@@ -1,4 +1,5 @@
-"""Synthetic Nigerian plates for tests: the format rendered with OpenCV, warped, blurred, noisy."""
+"""Synthetic Nigerian plates (`ABC-123DE`): the format rendered with OpenCV, warped,
+blurred, noisy. The demo's gate camera plays scenes made here; the plate tests read them."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def scene(text: str, seed: int = 0, size: tuple[int, int] = (1280, 720),
     """A frame with the plate on a vehicle-like block, and the plate's box (x0, y0, x1, y1)."""
     rng = np.random.default_rng(seed)
     w, h = size
-    frame = rng.integers(60, 120, (h, w, 3), dtype=np.uint8)
-    frame = cv2.GaussianBlur(frame, (0, 0), 8)
+    frame: np.ndarray = cv2.GaussianBlur(rng.integers(60, 120, (h, w, 3), dtype=np.uint8),
+                                         (0, 0), 8)
     body_x, body_y = w // 4, h // 3
     cv2.rectangle(frame, (body_x, body_y), (body_x + w // 2, body_y + h // 2),
                   (int(rng.integers(30, 200)), 60, 90), -1)
@@ -38,9 +39,9 @@ def scene(text: str, seed: int = 0, size: tuple[int, int] = (1280, 720),
     y0 = body_y + h // 4
     dst_w, dst_h = plate_width, plate_width * ph // pw
     shift = tilt * dst_h * 2
-    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
-    dst = np.float32([[x0, y0 + shift], [x0 + dst_w, y0], [x0 + dst_w, y0 + dst_h],
-                      [x0, y0 + dst_h + shift]])
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
+    dst = np.array([[x0, y0 + shift], [x0 + dst_w, y0], [x0 + dst_w, y0 + dst_h],
+                    [x0, y0 + dst_h + shift]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     warped = cv2.warpPerspective(plate, matrix, (w, h))
     mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), matrix, (w, h))
