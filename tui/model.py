@@ -149,6 +149,7 @@ class Camera:
     media_bytes: int | None = None  # media stored for this camera
     days_held: float | None = None  # days of footage its budget holds at the current rate
     plates: str | None = None  # a plate camera's reads ("3 reads", "loading"); None: no plates
+    plate_reads: int = 0
 
 
 @dataclass(frozen=True)
@@ -501,7 +502,8 @@ def _status_of(s: Any) -> Status:
             score=c.last_detection.score),
         media_bytes=c.media.stored_bytes if c.media else None,
         days_held=c.media.days_held if c.media else None,
-        plates=None if c.plates is None else plates_cell(c.plates.state, c.plates.plates))
+        plates=None if c.plates is None else plates_cell(c.plates.state, c.plates.plates),
+        plate_reads=0 if c.plates is None else c.plates.plates)
         for c in s.cameras)
     return Status(
         user=f"uid {s.you.uid}", role=Role.parse(s.you.role), device=s.device, time=s.time,

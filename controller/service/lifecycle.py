@@ -615,8 +615,11 @@ class Service:
         assert self.desk is not None
         for channel, value in health.sample_to_channels(sample).items():
             self.desk.observe(channel, sample.time, value)
-        # the dashboard's device, store and link panels follow this event
-        self.publish("health", {**rec, "store": self._store_json(), "nodes": self._nodes_json()})
+        # the dashboard's device, store and link panels follow this event, and its cameras'
+        # plate cells (the OCR models' state, the reads made)
+        plates = {w.cfg.name: p for w in self.cameras if (p := w.status["plates"]) is not None}
+        self.publish("health", {**rec, "store": self._store_json(), "nodes": self._nodes_json(),
+                                **({"plates": plates} if plates else {})})
         path = self.cfg.health.textfile_path
         if path is not None:
             try:

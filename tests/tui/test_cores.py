@@ -267,3 +267,24 @@ def test_a_plate_camera_shows_its_reads_or_its_plate_state_in_the_cameras_panel(
     console.print(render_cameras(parse_status(schema.to_wire(msgspec.structs.replace(
         typed, cameras=cameras[:1]))), T0))
     assert "plates" not in console.export_text()
+
+
+def test_plate_reads_and_the_plate_state_follow_plate_and_health_events() -> None:
+    loading = schema.Plates(mode="gate", state="loading", reason=None, offered=0, read=0,
+                            dropped=0, plates=0, failed=0)
+    typed = msgspec.structs.replace(scripted_status("admin"), cameras=[
+        msgspec.structs.replace(scripted_camera("gate", "up", None), plates=loading),
+        scripted_camera("yard", "up", None)])
+    live = LiveState()
+    live.apply_status(parse_status(schema.to_wire(typed)))
+    assert live.status.cameras[0].plates == "loading"
+    # the periodic health event carries each plate camera's summary
+    assert live.apply_event({"event": "health", "plates": {"gate": {
+        **schema.to_wire(loading), "state": "reading"}}}) == {CAMERAS}
+    assert live.status.cameras[0].plates == "0 reads"
+    # each read's notice (verdict only) counts at once
+    assert live.apply_event({"event": "plate", "camera": "gate", "list": "watch"}) == {CAMERAS}
+    assert live.apply_event({"event": "plate", "camera": "gate", "list": None}) == {CAMERAS}
+    assert live.status.cameras[0].plates == "2 reads"
+    assert live.apply_event({"event": "plate", "camera": "dock"}) == set()  # not a camera
+    assert live.status.cameras[1].plates is None
