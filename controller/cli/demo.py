@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "demo",
         help="run the service with simulated nodes and a video file, no hardware",
         description="Run the real service on a simulated site: three sensor nodes with "
-        "injected faults, a camera playing a video file, encrypted and sealed records in a "
-        "temporary data directory. Opens the TUI on it (--headless: a live table instead).",
+        "injected faults, a camera playing a video file, a gate camera reading synthetic "
+        "number plates, encrypted and sealed records in a temporary data directory. Opens "
+        "the TUI on it (--headless: a live table instead).",
     )
     p.add_argument("--seconds", type=float, help="stop cleanly after this long (exit 0)")
     p.add_argument("--data-dir", type=Path,
@@ -46,10 +47,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--headless", action="store_true",
                    help="print a live table instead of opening the TUI (scripts, CI)")
     p.add_argument("--rate", type=float, default=2.0, metavar="HZ", help="node sample rate")
-    p.add_argument("--model", type=Path, help="a .tflite detector for the camera "
+    p.add_argument("--model", type=Path, help="a .tflite detector for the yard camera "
                    "(without one the camera makes motion-only events)")
     p.add_argument("--labels", type=Path, help="labels for --model (.txt or .pbtxt)")
-    p.add_argument("--video", type=Path, help="video file for the demo camera")
+    p.add_argument("--video", type=Path, help="video file for the yard camera")
     p.add_argument("--no-camera", action="store_true", help="sensor nodes only")
     p.add_argument("--no-plates", action="store_true",
                    help="no gate camera (no plate reads, no OCR models loaded)")
