@@ -41,7 +41,7 @@ from tui.secret import HandoutError, Locked, OpenedRecord, Passphrase, WrongPass
 from tui.service_client import ServiceClient, ServiceError, ServiceUnavailable
 from tui.session_key import SessionKey
 
-SUBSCRIBED_EVENTS = ("reading", "alarm", "detection", "health")
+SUBSCRIBED_EVENTS = ("reading", "alarm", "detection", "health", "plate")
 REDRAW_INTERVAL_S = 0.25
 CLOCK = "clock"  # a pseudo-part: relative times ("3s ago") moved on
 

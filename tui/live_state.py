@@ -25,6 +25,7 @@ from tui.model import (
     parse_health,
     parse_node,
     parse_store,
+    plates_cell,
 )
 
 HISTORY_POINTS = 60
@@ -74,6 +75,8 @@ class LiveState:
             return self._alarm(parse_alarm(inner if isinstance(inner, dict) else event))
         if kind == "detection":
             return self._detection(event)
+        if kind == "plate":
+            return self._plate_read(event)
         if kind == "health":
             return self._health(event)
         if kind == "node":
@@ -175,7 +178,29 @@ class LiveState:
         nodes = event.get("nodes")
         for raw_node in nodes if isinstance(nodes, list) else []:
             changed |= self._node(parse_node(raw_node))
+        plates = event.get("plates")
+        for name, raw in plates.items() if isinstance(plates, dict) else ():
+            if isinstance(raw, dict) and isinstance(raw.get("plates"), int):
+                changed |= self._plates(str(name), str(raw.get("state")), raw["plates"])
         return changed
+
+    def _plate_read(self, event: Mapping[str, Any]) -> set[str]:
+        """A plate read (its verdict; the text never leaves the service): one read more."""
+        name = event.get("camera")
+        camera = next((c for c in self.status.cameras if c.name == name), None)
+        if camera is None:
+            return set()
+        return self._plates(camera.name, "reading", camera.plate_reads + 1)
+
+    def _plates(self, name: str, state: str, reads: int) -> set[str]:
+        cameras = list(self.status.cameras)
+        index = next((i for i, c in enumerate(cameras) if c.name == name), None)
+        if index is None:
+            return set()
+        cameras[index] = dataclasses.replace(cameras[index], plate_reads=reads,
+                                             plates=plates_cell(state, reads))
+        self.status = dataclasses.replace(self.status, cameras=tuple(cameras))
+        return {CAMERAS}
 
     def _node(self, node: Node) -> set[str]:
         nodes = list(self.status.nodes)

@@ -148,6 +148,8 @@ class Camera:
     last_detection: Detection | None = None
     media_bytes: int | None = None  # media stored for this camera
     days_held: float | None = None  # days of footage its budget holds at the current rate
+    plates: str | None = None  # a plate camera's reads ("3 reads", "loading"); None: no plates
+    plate_reads: int = 0
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,13 @@ def parse_camera(raw: Any) -> Camera:
     )
 
 
+def plates_cell(state: str, reads: int) -> str:
+    """"3 reads" for a camera reading plates, else its plate state ("loading")."""
+    if state != "reading":
+        return state
+    return f"{reads} read{'' if reads == 1 else 's'}"
+
+
 def _int_or_none(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -492,7 +501,10 @@ def _status_of(s: Any) -> Status:
             time=c.last_detection.time, label=c.last_detection.label,
             score=c.last_detection.score),
         media_bytes=c.media.stored_bytes if c.media else None,
-        days_held=c.media.days_held if c.media else None) for c in s.cameras)
+        days_held=c.media.days_held if c.media else None,
+        plates=None if c.plates is None else plates_cell(c.plates.state, c.plates.plates),
+        plate_reads=0 if c.plates is None else c.plates.plates)
+        for c in s.cameras)
     return Status(
         user=f"uid {s.you.uid}", role=Role.parse(s.you.role), device=s.device, time=s.time,
         nodes=tuple(nodes), alarms=alarms, cameras=cameras,

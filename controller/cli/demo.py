@@ -2,9 +2,11 @@
 
 Three simulated sensor nodes on ptys (with injected faults: a temperature spike, a stuck
 sensor, a dropout), a camera playing a video file (the shared traffic video when `../shared`
-is beside the checkout, else a synthetic yard), and the store initialised with a printed
-demo passphrase. The service runs in this process exactly as `edgewarden run` does; the
-live view reads it through the control socket like any client.
+is beside the checkout, else a synthetic yard), a gate camera reading the synthetic
+Nigerian plates of the vehicles that drive up (one on the watch list, one on the allow
+list), and the store initialised with a printed demo passphrase. The service runs in this
+process exactly as `edgewarden run` does; the live view reads it through the control
+socket like any client.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "demo",
         help="run the service with simulated nodes and a video file, no hardware",
         description="Run the real service on a simulated site: three sensor nodes with "
-        "injected faults, a camera playing a video file, encrypted and sealed records in a "
-        "temporary data directory. Opens the TUI on it (--headless: a live table instead).",
+        "injected faults, a camera playing a video file, a gate camera reading synthetic "
+        "number plates, encrypted and sealed records in a temporary data directory. Opens "
+        "the TUI on it (--headless: a live table instead).",
     )
     p.add_argument("--seconds", type=float, help="stop cleanly after this long (exit 0)")
     p.add_argument("--data-dir", type=Path,
@@ -44,11 +47,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--headless", action="store_true",
                    help="print a live table instead of opening the TUI (scripts, CI)")
     p.add_argument("--rate", type=float, default=2.0, metavar="HZ", help="node sample rate")
-    p.add_argument("--model", type=Path, help="a .tflite detector for the camera "
+    p.add_argument("--model", type=Path, help="a .tflite detector for the yard camera "
                    "(without one the camera makes motion-only events)")
     p.add_argument("--labels", type=Path, help="labels for --model (.txt or .pbtxt)")
-    p.add_argument("--video", type=Path, help="video file for the demo camera")
+    p.add_argument("--video", type=Path, help="video file for the yard camera")
     p.add_argument("--no-camera", action="store_true", help="sensor nodes only")
+    p.add_argument("--no-plates", action="store_true",
+                   help="no gate camera (no plate reads, no OCR models loaded)")
     p.set_defaults(handler=run)
 
 
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             with console.status("initialising the store and pairing three simulated nodes"):
                 site = build_site(root, rate_hz=args.rate, camera=not args.no_camera,
                                   video=args.video, model=args.model, labels=args.labels,
-                                  runtime_dir=runtime)
+                                  runtime_dir=runtime, plates=not args.no_plates)
         except (PairingError, KeystoreError, OSError) as exc:
             raise EdgewardenError(f"could not start the simulated site: {exc}") from None
         stack.callback(site.stop)
@@ -139,6 +144,12 @@ def _intro(console: Console, site: Any, args: argparse.Namespace) -> None:
     if site.video is not None:
         how = f"detector {site.model}" if site.model else "motion-only events (no --model)"
         console.print(f"  camera 'yard' plays {site.video}: {how}")
+    if site.gate is not None:
+        from controller.simulation.site import GATE_VEHICLES
+
+        seen = ", ".join(f"{plate} ({lst or 'on no list'})"
+                         for plate, lst, *_ in GATE_VEHICLES)
+        console.print(f"  camera 'gate' reads plates in {site.gate}: {seen}")
     if site.passphrase:
         console.print(f"  demo passphrase (unlocks history): [bold]{site.passphrase}[/bold]")
         if site.verification_key:
@@ -198,8 +209,18 @@ def _render(st: dict[str, Any]) -> Group:
     store = st["store"]
     cams = ", ".join(f"{c['name']}: {c['state']}, {c['frames']} frames"
                      + (f", last {c['last_detection']['label']}" if c["last_detection"] else "")
+                     + _plates_note(c.get("plates"))
                      for c in st["cameras"]) or "none"
     footer = Text(f"records stored: {store['records']}  epoch: {store['epoch']}  "
                   f"not stored: {store['not_stored']}  cameras: {cams}  "
                   f"uptime {st['uptime_s']:.0f} s")
     return Group(nodes, alarms, footer)
+
+
+def _plates_note(plates: dict[str, Any] | None) -> str:
+    """", 2 plate reads" (or why there are none yet) for a camera that reads plates."""
+    if plates is None:
+        return ""
+    if plates["state"] != "reading":
+        return f", plates {plates['state']}"
+    return f", {plates['plates']} plate read{'' if plates['plates'] == 1 else 's'}"

@@ -126,6 +126,8 @@ class Tamper(_Payload, omit_defaults=True):
 
 class Plates(_Payload):
     mode: str
+    state: str  # "loading" (the OCR models), "reading" or "unavailable" (see reason)
+    reason: str | None
     offered: int
     read: int
     dropped: int

@@ -162,7 +162,7 @@ class Translator:
 
     def _health(self, msg_id: str, d: Mapping[str, Any]) -> list[Outgoing]:
         out = []
-        metrics = {k: v for k, v in d.items() if k not in ("nodes", "store")}
+        metrics = {k: v for k, v in d.items() if k not in ("nodes", "store", "plates")}
         if metrics:
             out.append(Outgoing(self.topics.health, p.encode(p.Health(
                 id=msg_id, t=_num(d.get("time")), metrics=metrics)), True, "state", msg_id))

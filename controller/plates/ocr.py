@@ -47,12 +47,31 @@ def _session(path: Path, threads: int) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # every crop has its own size: an arena grown to the largest one never shrinks, and
+    # memory patterns are planned (and kept) per input shape; off, a service reading
+    # plates holds about 25 MB less at the same speed (bench/service_footprint.py --camera)
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise EdgewardenError(f"cannot load OCR model {path}: "
                               f"{str(exc).splitlines()[0][:200]}") from None
+
+
+def return_freed_heap() -> None:
+    """Hand the heap that loading the models freed back to the OS (glibc's malloc_trim).
+
+    onnxruntime parses each model file and optimises its graph in temporaries (about
+    20 MB for the two shipped models) that glibc keeps in the loading thread's heap after
+    they are freed, so they would count in the service's RSS for as long as it runs. Other
+    C libraries: nothing to do."""
+    import ctypes
+
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _normalise(image: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from controller.plates.ocr import (
     default_model_dir,
     model_path,
     rectify,
+    return_freed_heap,
 )
 
 #: a read at least this good (fitting a format) ends the search
@@ -63,6 +64,7 @@ class PlateReader:
         self.formats = formats if formats is not None else formats_named(DEFAULT_FORMATS)
         self._detector = TextDetector(det_path, threads)
         self._recogniser = TextRecogniser(rec_path, threads)
+        return_freed_heap()
         self._max_candidates = max_candidates
 
     def read(self, image: np.ndarray) -> list[PlateRead]:

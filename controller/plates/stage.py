@@ -8,6 +8,11 @@ so it never waits on OCR.
 The stage's own thread reads each crop and votes across the track's reads
 (:class:`PlateVote`); a track gets its one read when the vote settles, or when the track
 ends with at least one read. In gate mode the whole frame is the vehicle.
+
+A stage made with `load` loads its reader on its own thread (the OCR models take seconds):
+until then its state is `loading` and crops wait in the bounded queue; a reader that cannot
+be loaded (a missing model file) leaves the stage `unavailable`, with the reason, and the
+camera runs on without plates.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from controller.config import CameraConfig
+from controller.errors import EdgewardenError
 from controller.plates.reader import PlateRead
 from controller.plates.voting import PlateVote
 
@@ -33,6 +39,8 @@ Image = npt.NDArray[np.uint8]
 #: a live track as the camera sees it: id, label, box (normalised 0..1), detection score
 TrackView = tuple[int, str, tuple[float, float, float, float], float]
 ReadFn = Callable[[Image], list[PlateRead]]
+#: makes the reader (on the stage's thread); raises when it cannot (a missing model file)
+LoadFn = Callable[[], ReadFn]
 #: frames between two crops of one track whose promise did not improve
 SPACING = 2
 
@@ -98,11 +106,19 @@ _WAKE = object()  # on the crop queue: look at the ends queue
 class PlateStage:
     """Plate reads for one camera; `on_read` is called from the stage's thread."""
 
-    def __init__(self, cfg: CameraConfig, read: ReadFn,
-                 on_read: Callable[[TrackPlate], None]) -> None:
+    def __init__(self, cfg: CameraConfig, read: ReadFn | None,
+                 on_read: Callable[[TrackPlate], None], *, load: LoadFn | None = None,
+                 on_state: Callable[[str, str | None], None] | None = None) -> None:
+        if (read is None) == (load is None):
+            raise ValueError("a plate stage needs exactly one of read and load")
         self.cfg = cfg
         self._read = read
+        self._load = load
         self._on_read = on_read
+        self._on_state = on_state
+        #: "loading" (the reader is being made), "reading", or "unavailable" (see reason)
+        self.state = "loading" if read is None else "reading"
+        self.reason: str | None = None
         self._labels = frozenset(cfg.plate_labels)
         self._gate = cfg.plates_mode == "gate"
         self._queue: queue.Queue[object] = queue.Queue(
@@ -134,11 +150,14 @@ class PlateStage:
 
     def summary(self) -> dict[str, Any]:
         """For status: crops offered, read, dropped by the full queue, reads made."""
-        return {"mode": self.cfg.plates_mode, **asdict(self.stats)}
+        return {"mode": self.cfg.plates_mode, "state": self.state, "reason": self.reason,
+                **asdict(self.stats)}
 
     # -------------------------------------------------------------- camera thread
     def observe(self, image: Image, tracks: Sequence[TrackView], t: float) -> None:
         """One frame and its live tracks; never blocks."""
+        if self.state == "unavailable":
+            return
         h, w = image.shape[:2]
         seen = set()
         for track_id, label, box, score in tracks:
@@ -194,6 +213,8 @@ class PlateStage:
 
     # -------------------------------------------------------------- stage thread
     def _run(self) -> None:
+        if self._read is None and not self._load_reader():
+            return
         stopping = False
         while True:
             stopping = self._drain_ends() or stopping
@@ -207,6 +228,28 @@ class PlateStage:
                 self._handle(item)
         for track_id in list(self._tracks):
             self._finish(track_id)
+
+    def _load_reader(self) -> bool:
+        """Make the reader; False (the stage unavailable, saying why) when it cannot."""
+        assert self._load is not None
+        try:
+            self._read = self._load()
+        except Exception as exc:  # a missing or broken model must not end the camera
+            self.reason = str(exc) if isinstance(exc, EdgewardenError) else (
+                f"plate reader not loaded: {type(exc).__name__}: {exc}")
+            self.state = "unavailable"
+            log.error("camera %s: no plate reads: %s", self.cfg.name, self.reason)
+            with contextlib.suppress(queue.Empty):
+                while True:  # the crops offered while loading are never read
+                    self._queue.get_nowait()
+        else:
+            self.state = "reading"
+        if self._on_state is not None:
+            try:
+                self._on_state(self.state, self.reason)
+            except Exception:
+                log.exception("camera %s: plate state not handed on", self.cfg.name)
+        return self.state == "reading"
 
     def _drain_ends(self) -> bool:
         stopping = False
@@ -237,6 +280,7 @@ class PlateStage:
                 PlateVote(self.cfg.plate_agree, self.cfg.plate_attempts))
         if track.done or track.vote.settled:
             return
+        assert self._read is not None
         try:
             reads = self._read(job.crop)
         except Exception:  # one bad crop must not end the stage

@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # cameras pull in OpenCV and NumPy: imported only when config
     from controller.detect.events import DetectionEvent
     from controller.detect.worker import CameraWorker
     from controller.service.camera_records import CameraRecords
+    from controller.service.plate_records import ReaderLoader
 
 log = logging.getLogger("service")
 
@@ -93,8 +94,12 @@ class Service:
         key_lookup: KeyLookup | None = None,
         notifier: Notifier | None = None,
         health_reader: health.HealthReader | None = None,
+        plate_reader: ReaderLoader | None = None,
     ) -> None:
+        """`plate_reader` makes a plate camera's reader (default: the shipped OCR models);
+        it runs on that camera's plate thread, never on the loop."""
         self.cfg = cfg
+        self._plate_reader = plate_reader
         self.config_path = config_path
         self._fixed_ports = port_specs
         self.keystore = KeyStore(cfg.serial.keys_dir)
@@ -289,15 +294,20 @@ class Service:
                                                 self._count_not_stored)
         self.writer.source_media_budgets_mb = {c.name: c.media_budget_mb
                                                for c in self.cfg.cameras}
+        loop = asyncio.get_running_loop()
         plates = pr.PlateRecords(self.writer, self._vehicle_snapshot, pr.desk_alarm(
-            asyncio.get_running_loop(), lambda: self.desk), self._count_not_stored,
+            loop, lambda: self.desk), self._count_not_stored,
             publish=self._publish_threadsafe)
+        plate_channel = pr.desk_channel(loop, lambda: self.desk)
+        load = self._plate_reader or pr.shipped_reader
         for cam in self.cfg.cameras:
+            # the stage loads its OCR models on its own thread: the loop goes on serving
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
                                   self._on_camera_status, segment_store=self.camera_records,
                                   on_live=self.camera_records.on_live,
                                   on_tamper=self._on_camera_tamper,
-                                  observer=pr.camera_plate_stage(cam, plates))
+                                  observer=pr.camera_plate_stage(cam, plates, plate_channel,
+                                                                 load))
             self.cameras.append(worker)
             worker.start()
 
@@ -605,8 +615,11 @@ class Service:
         assert self.desk is not None
         for channel, value in health.sample_to_channels(sample).items():
             self.desk.observe(channel, sample.time, value)
-        # the dashboard's device, store and link panels follow this event
-        self.publish("health", {**rec, "store": self._store_json(), "nodes": self._nodes_json()})
+        # the dashboard's device, store and link panels follow this event, and its cameras'
+        # plate cells (the OCR models' state, the reads made)
+        plates = {w.cfg.name: p for w in self.cameras if (p := w.status["plates"]) is not None}
+        self.publish("health", {**rec, "store": self._store_json(), "nodes": self._nodes_json(),
+                                **({"plates": plates} if plates else {})})
         path = self.cfg.health.textfile_path
         if path is not None:
             try:

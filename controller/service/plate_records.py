@@ -11,12 +11,15 @@ A ``watch`` or ``deny`` hit (exact, then fuzzy) raises
 an ISA-18.2 alarm on the channel ``camera/<name>/plates/<list>/<priority>``, a vehicle on
 no list optionally one on ``.../plates/unknown/<priority>``; an ``allow`` hit is only
 recorded. Channels carry no plate text, so alarm records do not leak it either.
+A camera whose reader cannot be loaded (a missing model file) holds an alarm on
+``camera/<name>/plates/unavailable`` until a reader loads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,7 +29,7 @@ from controller.anomaly.desk import AlarmDesk
 from controller.config import CameraConfig, ChannelRulesConfig, Priority
 from controller.errors import EdgewardenError
 from controller.plates.register import Register
-from controller.plates.stage import PlateStage, TrackPlate
+from controller.plates.stage import PlateStage, ReadFn, TrackPlate
 from controller.store.records import MediaRef
 from controller.store.retention_class import UNLISTED
 from controller.store.writer import RecordWriter
@@ -39,27 +42,40 @@ ALARM_LISTS = ("watch", "deny", "unknown")
 DESK_PRIORITY = {"low": "low", "medium": "medium", "high": "high", "critical": "urgent"}
 #: raises the alarm of a channel at wall time t (called on a plate thread)
 RaiseAlarm = Callable[[str, float], None]
+#: sets a channel to a value at wall time t (called on a plate thread)
+SetChannel = Callable[[str, float, float], None]
+#: makes a camera's plate reader; runs on the camera's plate thread, so a slow load never
+#: holds the service's loop (the service's `plate_reader` seam: tests pass slow or failing ones)
+ReaderLoader = Callable[[CameraConfig], ReadFn]
 
 
 def plate_channel(camera: str, list_name: str, priority: str) -> str:
     return f"camera/{camera}/plates/{list_name}/{priority}"
 
 
+def unavailable_channel(camera: str) -> str:
+    """1 while the camera's plate reader could not be loaded."""
+    return f"camera/{camera}/plates/unavailable"
+
+
 def plate_rules(cameras: Sequence[CameraConfig]) -> dict[str, ChannelRulesConfig]:
-    """The desk's rules of the plate channels: a hit is a 1, gone again at once."""
-    return {plate_channel(cam.name, lst, prio): ChannelRulesConfig(high_warning=0.5,
-                                                                   priority=prio)
-            for cam in cameras if cam.plates for lst in ALARM_LISTS for prio in PRIORITIES}
+    """The desk's rules of the plate channels: a hit is a 1, gone again at once; a reader
+    that did not load is a 1 until one does."""
+    rules = {plate_channel(cam.name, lst, prio): ChannelRulesConfig(high_warning=0.5,
+                                                                    priority=prio)
+             for cam in cameras if cam.plates for lst in ALARM_LISTS for prio in PRIORITIES}
+    rules.update({unavailable_channel(cam.name): ChannelRulesConfig(high_warning=0.5,
+                                                                    priority="high")
+                  for cam in cameras if cam.plates})
+    return rules
 
 
-def open_plate_stage(cam: CameraConfig, on_read: Callable[[TrackPlate], None]) -> PlateStage:
-    """The camera's plate stage with the shipped OCR models (onnxruntime loads here only)."""
+def shipped_reader(cam: CameraConfig) -> ReadFn:
+    """The reader with the OCR models shipped in the rapidocr wheel (onnxruntime loads
+    here only, so a site without plates never imports it)."""
     from controller.plates.reader import PlateReader
 
-    reader = PlateReader()
-    stage = PlateStage(cam, reader.read, on_read)
-    stage.start()
-    return stage
+    return PlateReader().read
 
 
 class PlateRecords:
@@ -135,24 +151,46 @@ def plate_notice(body: dict[str, Any]) -> dict[str, Any]:
             "priority": match.get("priority")}
 
 
-def camera_plate_stage(cam: CameraConfig, records: PlateRecords) -> PlateStage | None:
-    """The plate stage of a camera with `plates = true` (None for the others)."""
+def camera_plate_stage(cam: CameraConfig, records: PlateRecords, set_channel: SetChannel,
+                       load: ReaderLoader = shipped_reader) -> PlateStage | None:
+    """The started plate stage of a camera with `plates = true` (None for the others);
+    its reader loads on the stage's thread, and whether it did is the camera's
+    `plates/unavailable` channel."""
     if not cam.plates:
         return None
-    return open_plate_stage(cam, lambda read: records.on_read(cam, read))
+
+    def on_state(state: str, reason: str | None) -> None:
+        set_channel(unavailable_channel(cam.name), time.time(),
+                    1.0 if state == "unavailable" else 0.0)
+
+    stage = PlateStage(cam, None, lambda read: records.on_read(cam, read),
+                       load=lambda: load(cam), on_state=on_state)
+    stage.start()
+    return stage
 
 
 def desk_alarm(loop: asyncio.AbstractEventLoop,
                desk: Callable[[], AlarmDesk | None]) -> RaiseAlarm:
     """Raise a plate channel's alarm on the service's loop: a 1, then back to 0."""
+    set_channel = desk_channel(loop, desk)
 
     def raise_alarm(channel: str, t: float) -> None:
+        set_channel(channel, t, 1.0)
+        set_channel(channel, t + 0.001, 0.0)
+
+    return raise_alarm
+
+
+def desk_channel(loop: asyncio.AbstractEventLoop,
+                 desk: Callable[[], AlarmDesk | None]) -> SetChannel:
+    """Set a plate channel on the service's loop (from a plate thread)."""
+
+    def set_channel(channel: str, t: float, value: float) -> None:
         def observe() -> None:
             current = desk()
             if current is not None:
-                current.observe(channel, t, 1.0)
-                current.observe(channel, t + 0.001, 0.0)
+                current.observe(channel, t, value)
 
         loop.call_soon_threadsafe(observe)
 
-    return raise_alarm
+    return set_channel

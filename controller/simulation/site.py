@@ -1,8 +1,10 @@
 """A whole simulated site for `edgewarden demo`: store, paired nodes with faults, a camera.
 
 Everything lives in one data directory: the store initialised with a printed demo
-passphrase, node keys, a config file the service reads like a real one, and (without
-`../shared`) a synthetic video of a still yard that something crosses now and then.
+passphrase, node keys, a config file the service reads like a real one, (without
+`../shared`) a synthetic video of a still yard that something crosses now and then, and a
+gate camera's image folder of vehicles with synthetic Nigerian plates, one of them on the
+register's watch list and one on its allow list.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ DEMO_PASSPHRASE = "edgewarden demo passphrase"  # noqa: S105 (public by design: 
 NODE_NAMES = ["north-door", "server-room", "loading-bay"]
 # fault windows (seconds after start) that make the alarm life cycle visible
 NODE_FAULTS = {0: ["spike@12:15"], 1: ["stuck@40:30"], 2: ["dropout@25:15"]}
+#: the vehicles at the demo's gate, in the order they come: plate, register list or None,
+#: label, priority (a watch hit raises its alarm, an allow hit is only recorded)
+GATE_VEHICLES: list[tuple[str, str | None, str, str]] = [
+    ("KJA-407XY", "watch", "stolen van (demo)", "high"),
+    ("LND-908BG", "allow", "site manager (demo)", ""),
+    ("ABJ-215KT", None, "", ""),
+]
 
 
 def shared_traffic_dir() -> Path | None:
@@ -74,6 +83,7 @@ class DemoSite:
     video: Path | None
     model: Path | None
     reused: bool = False  # a --data-dir from an earlier run: its store, nodes and keys
+    gate: Path | None = None  # the gate camera's image folder (plates), if it has one
 
     def stop(self) -> None:
         self.fleet.stop()
@@ -90,6 +100,7 @@ def build_site(
     runtime_dir: Path | None = None,
     faults: dict[int, list[str]] | None = None,
     extra_config: str = "",
+    plates: bool = True,
 ) -> DemoSite:
     """Initialise (or reuse) the demo data dir, start the nodes, write the config."""
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -117,12 +128,30 @@ def build_site(
                 source = root / "yard.mp4"
                 if not source.exists():
                     write_synthetic_video(source)
+    gate = build_gate(root / "gate", data) if camera and plates else None
     config_path = root / "config.toml"
     runtime = runtime_dir or root / "run"
-    config_path.write_text(_config_text(root, runtime, fleet, source, model, labels)
+    config_path.write_text(_config_text(root, runtime, fleet, source, model, labels, gate)
                            + extra_config, encoding="utf-8")
     return DemoSite(root, config_path, load_config(config_path), fleet, passphrase,
-                    verification_key, source, model, reused)
+                    verification_key, source, model, reused, gate)
+
+
+def build_gate(folder: Path, data: Path) -> Path:
+    """The gate camera's frames (rendered once per site) and, on a site without a
+    register yet, the demo's register entries for them."""
+    from controller.plates import register_file
+    from controller.plates.register import Register, make_entry
+    from controller.simulation.plates import write_gate_frames
+
+    if not any(folder.glob("*.jpg")):
+        write_gate_frames(folder, [plate for plate, *_ in GATE_VEHICLES])
+    register = data / register_file.FILE_NAME
+    if not register.exists():  # a reused site keeps the register its admin changed
+        register_file.save(register, Register([
+            make_entry(plate, list_name, label=label, priority=priority)
+            for plate, list_name, label, priority in GATE_VEHICLES if list_name]))
+    return folder
 
 
 def start_site_nodes(workdir: Path, rate_hz: float,
@@ -158,7 +187,7 @@ def start_site_nodes(workdir: Path, rate_hz: float,
 
 
 def _config_text(root: Path, runtime: Path, fleet: SimulatedFleet, video: Path | None,
-                 model: Path | None, labels: Path | None) -> str:
+                 model: Path | None, labels: Path | None, gate: Path | None) -> str:
     nodes = "".join(
         f'\n[[serial.nodes]]\nname = "{n.name}"\nport = "{n.port}"\n' for n in fleet.nodes
     )
@@ -167,6 +196,14 @@ def _config_text(root: Path, runtime: Path, fleet: SimulatedFleet, video: Path |
         camera = (f'\n[[cameras]]\nname = "yard"\nsource = "{video}"\nloop = true\n'
                   "fps = 10.0\nwidth = 640\nheight = 360\npre_roll_s = 1.0\npost_roll_s = 1.0\n"
                   "max_event_s = 10.0\n")
+    if gate is not None:
+        # the vehicle fills a gate camera's frame: no object detector, and no tamper
+        # checks (a vehicle would look like a covered lens); the plate crops and vehicle
+        # snapshots are its pictures, so it records no video
+        camera += (f'\n[[cameras]]\nname = "gate"\nsource = "{gate}"\nloop = true\n'
+                   "fps = 4.0\nwidth = 640\nheight = 360\nrecording = \"off\"\n"
+                   "max_event_s = 10.0\nplates = true\nplates_mode = \"gate\"\n"
+                   "\n[cameras.tamper]\nenabled = false\n")
     detect = "\n[detect]\nthreshold = 0.3\n"
     if model is not None:
         detect += f'model = "{model}"\n'

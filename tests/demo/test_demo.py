@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.simulation.site import DEMO_PASSPHRASE
+from controller.simulation.site import DEMO_PASSPHRASE, GATE_VEHICLES
 from controller.store import HistoryReader, unlock_identity
 from tests.tui.test_tmux import capture, wait_for
 
@@ -56,6 +56,35 @@ def test_demo_shows_readings_a_fault_alarm_and_leaves_a_verifiable_store(tmp_pat
     assert events, "the demo camera made no event"
     assert events[0].media
     assert any(r.kind == "recording" and r.media for r in records)
+
+
+def test_the_demo_gate_reads_its_plates_into_the_store_and_raises_the_watch_alarm(
+        tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    out = subprocess.run(
+        [*CLI, "demo", "--headless", "--seconds", "25", "--data-dir", str(site)],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "COLUMNS": "250"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "camera 'gate' reads plates" in out.stdout
+    assert re.search(r"gate: up, \d+ frames.*, [1-9]\d* plate reads?", out.stdout), \
+        out.stdout[-3000:]
+    identity = unlock_identity(site / "data", DEMO_PASSPHRASE)
+    with HistoryReader(site / "data", identity) as reader:
+        records = list(reader.records())
+    reads = {(r.body["text"], r.body["list"]) for r in records if r.kind == "plate"}
+    wanted = {(plate.replace("-", ""), lst) for plate, lst, *_ in GATE_VEHICLES}
+    # the first loop of the gate's vehicles (about 13 s) fits in the demo's 25 s
+    assert wanted <= reads, reads
+    plate_media = [r.media for r in records if r.kind == "plate"]
+    assert all(len(m) == 2 for m in plate_media)  # the plate crop and the vehicle snapshot
+    raised = [r.body["channel"] for r in records
+              if r.kind == "alarm" and r.body["event"] == "raise"]
+    assert "camera/gate/plates/watch/high" in raised
+    assert not any("plates/allow" in c or "plates/unknown" in c for c in raised)
+    # the plate text lives only inside encrypted bodies
+    for path in (site / "data").rglob("*.db*"):
+        assert b"KJA407XY" not in path.read_bytes()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

@@ -54,6 +54,14 @@ def test_node_link_state_only_when_it_changes() -> None:
     assert isinstance(link, payloads.NodeLink) and link.state == "silent"
 
 
+def test_the_plate_cells_of_a_health_notice_are_not_device_metrics() -> None:
+    plates = {"gate": {"mode": "gate", "state": "reading", "plates": 2}}
+    (health,) = [payloads.decode(m.payload) for m in translator().event(
+        "health", "s:1", {"time": 1.0, "cpu_percent": 5.0, "plates": plates}, 1.0)]
+    assert isinstance(health, payloads.Health) and health.metrics == {"time": 1.0,
+                                                                      "cpu_percent": 5.0}
+
+
 def test_a_plate_read_is_published_with_its_verdict_and_no_plate_text() -> None:
     from controller.service.plate_records import plate_notice
     body = {"camera": "gate", "track_id": 3, "label": "car", "text": "ABC123DE",

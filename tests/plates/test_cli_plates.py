@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 
-from tests.plates.synth import scene
+from controller.simulation.plates import scene
 
 CLI = [sys.executable, "-m", "controller"]
 

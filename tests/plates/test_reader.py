@@ -12,7 +12,7 @@ from controller.errors import EdgewardenError
 from controller.plates.formats import formats_named
 from controller.plates.ocr import DET_MODEL, REC_MODEL, default_model_dir
 from controller.plates.reader import PlateReader
-from tests.plates.synth import scene, two_line_plate
+from controller.simulation.plates import scene, two_line_plate
 
 PLATES = ["ABC-123DE", "KJA-407XY", "LND-908BG", "SMK-651QA", "EKY-300OL", "BDG-512ZS"]
 
@@ -79,7 +79,7 @@ def test_reading_never_loads_rapidocr_or_an_http_client() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from tests.plates.synth import scene; "
+    code = ("import sys; from controller.simulation.plates import scene; "
             "from controller.plates.reader import PlateReader; "
             "r = PlateReader().read(scene('ABC-123DE')[0]); "
             "print(r[0].text, sorted(m for m in sys.modules "

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from controller.config import CameraConfig
+from controller.errors import EdgewardenError
 from controller.plates.reader import PlateRead, PlateReader
 from controller.plates.stage import PlateStage, TrackPlate
-from tests.plates.synth import scene
+from controller.simulation.plates import scene
 
 VEHICLE_BOX = (0.2, 0.3, 0.8, 0.9)  # around the synthetic scene's vehicle block
 
@@ -101,3 +103,43 @@ def test_attempts_below_agree_is_refused_by_the_schema() -> None:
     from controller.config.schema import FieldProblem
     with pytest.raises(FieldProblem):
         _camera(plate_agree=5, plate_attempts=3)
+
+
+def test_a_loaded_reader_reads_the_crops_offered_while_it_loaded(reader: PlateReader) -> None:
+    states: list[tuple[str, str | None]] = []
+    reads: list[TrackPlate] = []
+    release = threading.Event()
+
+    def load() -> Callable[[np.ndarray], list[PlateRead]]:
+        release.wait(60)
+        return reader.read
+
+    stage = PlateStage(_camera(plates_mode="gate"), None, reads.append, load=load,
+                       on_state=lambda state, reason: states.append((state, reason)))
+    stage.start()
+    frame, _ = scene("LND-908BG", seed=3)
+    for i in range(3):
+        stage.observe(frame, [(1, "motion", (0.4, 0.4, 0.5, 0.5), 0.5 + i / 10)], float(i))
+    assert stage.summary()["state"] == "loading" and stage.stats.read == 0
+    release.set()
+    stage.close()
+    assert states == [("reading", None)] and stage.summary()["state"] == "reading"
+    assert [r.text for r in reads] == ["LND908BG"]
+
+
+def test_a_reader_that_cannot_load_leaves_the_stage_unavailable_saying_why() -> None:
+    states: list[tuple[str, str | None]] = []
+
+    def load() -> Callable[[np.ndarray], list[PlateRead]]:
+        raise EdgewardenError("OCR model file missing: /models/det.onnx")
+
+    stage = PlateStage(_camera(plates_mode="gate"), None, lambda r: None, load=load,
+                       on_state=lambda state, reason: states.append((state, reason)))
+    stage.start()
+    stage.close()  # the thread has ended: the load failed
+    frame, _ = scene("LND-908BG")
+    stage.observe(frame, [(1, "motion", (0.4, 0.4, 0.5, 0.5), 0.9)], 0.0)
+    assert states == [("unavailable", "OCR model file missing: /models/det.onnx")]
+    summary = stage.summary()
+    assert summary["state"] == "unavailable" and summary["reason"] == states[0][1]
+    assert summary["offered"] == 0

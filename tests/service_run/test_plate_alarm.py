@@ -20,8 +20,8 @@ from controller.control import schema
 from controller.control.client import ControlClient
 from controller.plates import register_file
 from controller.plates.register import Register, make_entry
+from controller.simulation.plates import scene
 from controller.store import initialise
-from tests.plates.synth import scene
 from tests.service_run.service_process import running_service
 
 PLATE = "KJA-407XY"

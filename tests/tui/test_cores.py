@@ -236,3 +236,55 @@ def test_the_running_service_status_shape_parses() -> None:
     live.apply_event({"event": "alarm", "alarm_id": "north-door/temperature:limits",
                       "transition": "clear", "to_state": "normal", "t": T0 + 1})
     assert live.status.alarms == ()
+
+
+def test_a_plate_camera_shows_its_reads_or_its_plate_state_in_the_cameras_panel() -> None:
+    from rich.console import Console
+
+    from tui.widgets.panels import render_cameras
+
+    def plates(state: str, reads: int, reason: str | None = None) -> schema.Plates:
+        return schema.Plates(mode="gate", state=state, reason=reason, offered=reads,
+                             read=reads, dropped=0, plates=reads, failed=0)
+
+    cameras = [scripted_camera("yard", "up", None),
+               msgspec.structs.replace(scripted_camera("gate", "up", None),
+                                       plates=plates("reading", 3)),
+               msgspec.structs.replace(scripted_camera("dock", "up", None),
+                                       plates=plates("unavailable", 0, "OCR model missing"))]
+    typed = msgspec.structs.replace(scripted_status("admin"), cameras=cameras)
+    s = parse_status(schema.to_wire(typed))
+    assert [c.plates for c in s.cameras] == [None, "3 reads", "unavailable"]
+    console = Console(width=80, record=True)
+    console.print(render_cameras(s, T0))
+    rows = {line.split()[0]: line for line in console.export_text().splitlines() if line}
+    assert "plates" in rows["camera"]
+    assert rows["gate"].rstrip().endswith("3 reads")
+    assert rows["dock"].rstrip().endswith("unavailable")
+    assert rows["yard"].rstrip().endswith("—")
+    # without a plate camera the panel has no plates column
+    console = Console(width=80, record=True)
+    console.print(render_cameras(parse_status(schema.to_wire(msgspec.structs.replace(
+        typed, cameras=cameras[:1]))), T0))
+    assert "plates" not in console.export_text()
+
+
+def test_plate_reads_and_the_plate_state_follow_plate_and_health_events() -> None:
+    loading = schema.Plates(mode="gate", state="loading", reason=None, offered=0, read=0,
+                            dropped=0, plates=0, failed=0)
+    typed = msgspec.structs.replace(scripted_status("admin"), cameras=[
+        msgspec.structs.replace(scripted_camera("gate", "up", None), plates=loading),
+        scripted_camera("yard", "up", None)])
+    live = LiveState()
+    live.apply_status(parse_status(schema.to_wire(typed)))
+    assert live.status.cameras[0].plates == "loading"
+    # the periodic health event carries each plate camera's summary
+    assert live.apply_event({"event": "health", "plates": {"gate": {
+        **schema.to_wire(loading), "state": "reading"}}}) == {CAMERAS}
+    assert live.status.cameras[0].plates == "0 reads"
+    # each read's notice (verdict only) counts at once
+    assert live.apply_event({"event": "plate", "camera": "gate", "list": "watch"}) == {CAMERAS}
+    assert live.apply_event({"event": "plate", "camera": "gate", "list": None}) == {CAMERAS}
+    assert live.status.cameras[0].plates == "2 reads"
+    assert live.apply_event({"event": "plate", "camera": "dock"}) == set()  # not a camera
+    assert live.status.cameras[1].plates is None

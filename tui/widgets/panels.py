@@ -134,6 +134,9 @@ def render_cameras(status: Status, now: float, fresh: Freshness = LIVE) -> Rende
     with_media = any(cam.media_bytes is not None for cam in status.cameras)
     if with_media:
         table.add_column("media", no_wrap=True, overflow="ellipsis")
+    with_plates = any(cam.plates is not None for cam in status.cameras)
+    if with_plates:
+        table.add_column("plates", no_wrap=True, overflow="ellipsis")
     for cam in status.cameras:
         det = cam.last_detection
         if det is None:
@@ -149,6 +152,9 @@ def render_cameras(status: Status, now: float, fresh: Freshness = LIVE) -> Rende
         cells: list[RenderableType] = [cam.name, state, last]
         if with_media:
             cells.append(Text(media_cell(cam.media_bytes, cam.days_held)))
+        if with_plates:
+            cells.append(Text(cam.plates or "—", style="" if cam.plates and fresh.live
+                              else "dim"))
         table.add_row(*cells)
     return table
 

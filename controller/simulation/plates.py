@@ -1,6 +1,10 @@
-"""Synthetic Nigerian plates for tests: the format rendered with OpenCV, warped, blurred, noisy."""
+"""Synthetic Nigerian plates (`ABC-123DE`): the format rendered with OpenCV, warped,
+blurred, noisy. The demo's gate camera plays scenes made here; the plate tests read them."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,8 +31,8 @@ def scene(text: str, seed: int = 0, size: tuple[int, int] = (1280, 720),
     """A frame with the plate on a vehicle-like block, and the plate's box (x0, y0, x1, y1)."""
     rng = np.random.default_rng(seed)
     w, h = size
-    frame = rng.integers(60, 120, (h, w, 3), dtype=np.uint8)
-    frame = cv2.GaussianBlur(frame, (0, 0), 8)
+    frame: np.ndarray = cv2.GaussianBlur(rng.integers(60, 120, (h, w, 3), dtype=np.uint8),
+                                         (0, 0), 8)
     body_x, body_y = w // 4, h // 3
     cv2.rectangle(frame, (body_x, body_y), (body_x + w // 2, body_y + h // 2),
                   (int(rng.integers(30, 200)), 60, 90), -1)
@@ -38,9 +42,9 @@ def scene(text: str, seed: int = 0, size: tuple[int, int] = (1280, 720),
     y0 = body_y + h // 4
     dst_w, dst_h = plate_width, plate_width * ph // pw
     shift = tilt * dst_h * 2
-    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
-    dst = np.float32([[x0, y0 + shift], [x0 + dst_w, y0], [x0 + dst_w, y0 + dst_h],
-                      [x0, y0 + dst_h + shift]])
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
+    dst = np.array([[x0, y0 + shift], [x0 + dst_w, y0], [x0 + dst_w, y0 + dst_h],
+                    [x0, y0 + dst_h + shift]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     warped = cv2.warpPerspective(plate, matrix, (w, h))
     mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), matrix, (w, h))
@@ -68,3 +72,29 @@ def two_line_plate(top: str, bottom: str, width: int = 300) -> np.ndarray:
     frame = np.full((height + 80, width + 80, 3), 70, np.uint8)
     frame[40:40 + height, 40:40 + width] = plate
     return frame
+
+
+def write_gate_frames(folder: Path, plates: Sequence[str], size: tuple[int, int] = (640, 360),
+                      plate_width: int = 130) -> Path:
+    """A gate camera's image folder: each vehicle (one plate each, a different seed, tilt
+    and blur) drives in from the right, stops, drives off to the left, and the gate stays
+    empty a moment before the next one. Played looped by the demo's gate camera."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    w, h = size
+    empty = np.full((h, w, 3), 90, np.uint8)
+    step = w // 10
+    # per vehicle: empty, driving in (dx to 0), stopped, driving off to the left
+    path = [None] * 3 + [(7 - i) * step for i in range(8)] + [0, 0] + [-i * step
+                                                                        for i in range(1, 5)]
+    index = 0
+    for n, text in enumerate(plates):
+        vehicle, _ = scene(text, seed=n + 1, size=size, plate_width=plate_width,
+                           tilt=0.03 + 0.02 * (n % 3), blur=3 + 2 * (n % 2), noise=4.0)
+        for dx in path:
+            image = empty if dx is None else cv2.warpAffine(
+                vehicle, np.array([[1, 0, dx], [0, 1, 0]], np.float32), size,
+                borderValue=(90, 90, 90))
+            cv2.imwrite(str(folder / f"{index:04d}.jpg"), image,
+                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+            index += 1
+    return folder
