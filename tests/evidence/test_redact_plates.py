@@ -32,7 +32,7 @@ from controller.plates.stage import TrackPlate
 from controller.service.plate_records import PlateRecords
 from controller.store import RecordWriter, initialise
 from controller.store.keyschedule import decode_verification_key
-from tests.plates.synth import plate_image, scene
+from controller.simulation.plates import plate_image, scene
 
 Px = tuple[int, int, int, int]  # x0, y0, x1, y1
 SELECTED, OTHER, ELSEWHERE = "KJA-407XY", "LND-908BG", "ABC-123DE"
