@@ -514,11 +514,7 @@ def _health_of(h: Any) -> Health:
     if h is None:
         return Health()
     mb = 1024 * 1024
-    flags: tuple[str, ...] = ()
-    if h.throttling is not None:
-        import msgspec
-
-        flags = tuple(k for k, v in msgspec.structs.asdict(h.throttling).items() if v is True)
+    flags = tuple(h.throttling.problems()) if h.throttling is not None else ()
     fs = h.filesystems[0] if h.filesystems else None
     return Health(
         cpu_temp_c=h.cpu_temp_c, throttled=bool(flags), throttle_flags=flags,

@@ -9,13 +9,22 @@ dicts on the wire; the schema describes them).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
+
+from controller.errors import EdgewardenError
+
+T = TypeVar("T")
 
 
 class _Payload(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base: keyword-only, unknown fields refused."""
+
+
+class _Sample(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Base of a payload that is a measurement, never changed once taken."""
 
 
 # --------------------------------------------------------------------------- nodes
@@ -160,7 +169,11 @@ class Camera(_Payload, omit_defaults=True):
 
 
 # -------------------------------------------------------------------------- health
-class Filesystem(_Payload):
+# The health sample is defined here once: `controller.service.health` reads it from the
+# device and stores it as a record; `status` and the health notices carry it as it is.
+class Filesystem(_Sample, frozen=True):
+    """Free space of the filesystem holding `path` (`device` e.g. /dev/mmcblk0p2)."""
+
     path: str
     device: str | None
     total_bytes: int
@@ -168,7 +181,9 @@ class Filesystem(_Payload):
     on_sd_card: bool
 
 
-class Throttling(_Payload):
+class Throttling(_Sample, frozen=True):
+    """The Pi firmware's throttle word decoded: what is wrong now, and since boot."""
+
     raw: int
     under_voltage_now: bool
     freq_capped_now: bool
@@ -179,8 +194,14 @@ class Throttling(_Payload):
     throttled_occurred: bool
     soft_temp_limit_occurred: bool
 
+    def problems(self) -> list[str]:
+        """Names of the flags that are set (in field order), for a status line."""
+        return [name for name in self.__struct_fields__[1:] if getattr(self, name)]
 
-class Health(_Payload):
+
+class Health(_Sample, frozen=True):
+    """One reading of the device's health; `None` means "this device cannot tell"."""
+
     time: float
     load_1m: float
     load_5m: float
@@ -192,7 +213,7 @@ class Health(_Payload):
     memory_available_bytes: int
     swap_used_bytes: int
     uptime_s: float
-    filesystems: list[Filesystem]
+    filesystems: tuple[Filesystem, ...]  # [0] is the data dir
     throttling: Throttling | None
 
 
@@ -264,11 +285,14 @@ class ConfigState(_Payload):
     last_error: str | None
 
 
+RoleName = Literal["view", "ops", "admin"]
+
+
 class You(_Payload):
-    """Who asked: the caller's uid and role (as the service names it)."""
+    """Who asked: the caller's uid and role, by name (`controller.control.roles.Role`)."""
 
     uid: int
-    role: str
+    role: RoleName
 
 
 class Status(_Payload):
@@ -304,6 +328,158 @@ class EventHeader(_Payload):
     media: int
 
 
-def to_wire(payload: msgspec.Struct) -> Any:
+# ================================================================== command replies
+# The answer of every other command in controller.control.commands' table: the service's
+# handlers build these, clients decode with `decode_reply` (or `ControlClient.ask`).
+class Reported(_Payload):
+    """`forward.report`: the report was kept."""
+
+    ok: bool
+
+
+class ConfigText(_Payload):
+    """`config.get`: the running config file and the effective settings (no secrets)."""
+
+    path: str | None
+    toml: str | None
+    effective: dict[str, Any]
+
+
+class ConfigCheck(_Payload):
+    """`config.validate`: whether the candidate loads, else where and why not."""
+
+    valid: bool
+    error: str | None
+    line: int | None
+    key: str | None
+
+
+class ConfigApplied(_Payload):
+    """`config.apply`: the file written and the service reloaded from it."""
+
+    applied: bool
+    path: str
+
+
+class SampleRateSet(_Payload):
+    """`node.sample_rate`: the rate sent to the node."""
+
+    node: str
+    sample_rate_hz: float
+
+
+class Paired(_Payload):
+    """`pair`: the node that answered and took the key (`replaced_key`: the old key's
+    fingerprint, when a paired node was given a new key)."""
+
+    node: str
+    uid: str
+    port: str
+    paired: bool
+    replaced_key: str | None
+
+
+class ExportEstimate(_Payload):
+    """`export` with `estimate`: the bundle's size, the room at `dest`, the sticks seen."""
+
+    records: int
+    bytes: int
+    free: int | None
+    sticks: list[str]
+
+
+class Exported(_Payload):
+    """`export`: the bundle written, verified and renamed into place."""
+
+    bundle: str
+    records: int
+    selected: int
+    media_files: int
+    bytes: int
+    verified: bool
+
+
+class HandoutRecord(_Payload):
+    """One record of `history.fetch`: the plaintext header, the body as ciphertext."""
+
+    id: int
+    time: float
+    epoch: int
+    kind: str
+    source: str
+    severity: str
+    prev_hash: str  # base64
+    ct: str  # base64 AEAD ciphertext
+    seal: Literal["sealed", "pending"]
+
+
+class Handout(_Payload):
+    """`history.fetch`: ciphertext records, their epochs' age-encrypted keys (None: the
+    epoch was shredded), age-encrypted media by hash and the passphrase-encrypted identity."""
+
+    format: int
+    records: list[HandoutRecord]
+    epoch_keys: dict[str, str | None]
+    media: dict[str, str]
+    media_omitted: int
+    identity: str | None
+
+
+class VehicleEntry(_Payload):
+    """One entry of the vehicle register (`vehicles.add`/`remove` answer the entry)."""
+
+    plate: str
+    list: Literal["allow", "watch", "deny"]
+    label: str
+    note: str
+    priority: str  # empty: the list's default
+
+
+class VehicleList(_Payload):
+    """`vehicles.list`."""
+
+    entries: list[VehicleEntry]
+
+
+class VehiclesImported(_Payload):
+    """`vehicles.import`: how many entries were added or replaced."""
+
+    imported: int
+
+
+#: The reply of each command (by its audited name) that is not a live event or an alarm.
+REPLIES: Final[Mapping[str, Any]] = {
+    "status": Status,
+    "events.list": list[EventHeader],
+    "history.fetch": Handout,
+    "config.get": ConfigText,
+    "config.validate": ConfigCheck,
+    "config.apply": ConfigApplied,
+    "node.sample_rate": SampleRateSet,
+    "pair": Paired,
+    "export": Exported,
+    "export.estimate": ExportEstimate,
+    "vehicles.list": VehicleList,
+    "vehicles.add": VehicleEntry,
+    "vehicles.remove": VehicleEntry,
+    "vehicles.import": VehiclesImported,
+    "forward.report": Reported,
+}
+
+
+class ReplyMismatch(EdgewardenError):
+    """A reply not of the shape this client's schema names (a service of another release)."""
+
+
+def decode_reply(cmd: str, raw: Any, kind: type[T]) -> T:
+    """`raw` (the socket's answer to `cmd`) as `kind`; one clear line when it differs."""
+    try:
+        return msgspec.convert(raw, kind)
+    except msgspec.ValidationError as exc:
+        raise ReplyMismatch(f"the service's answer to {cmd} does not match this client "
+                            f"({exc}): run a client and service of the same release") from None
+
+
+def to_wire(payload: msgspec.Struct | Sequence[msgspec.Struct]) -> Any:
     """A payload as the plain JSON-able data the socket carries."""
     return msgspec.to_builtins(payload)

@@ -25,6 +25,7 @@ from controller.control.client import (
 )
 from controller.control.commands import Call, command_table
 from controller.control.roles import RoleResolver
+from controller.control.schema import ControlQueue
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
 from tests.service.fake_service import FakeService
@@ -140,13 +141,13 @@ def test_slow_subscriber_drops_are_counted(sock_path: Path) -> None:
         got = list(c.events(timeout=0.5))
         assert [e.data["i"] for e in got] == [0, 1, 2, 3]
         assert got[-1].dropped == 96
-        assert st.run(_stats(st.server))["events_dropped"] == 96
+        assert st.run(_stats(st.server)).events_dropped == 96
         st.server.publish_threadsafe("reading", {"i": 100})
         (late,) = list(c.events(timeout=0.5))
         assert late.seq == 101 and late.dropped == 96  # the gap in seq shows the drops
 
 
-async def _stats(server: ControlServer) -> dict[str, Any]:
+async def _stats(server: ControlServer) -> ControlQueue:
     return server.stats()
 
 

@@ -147,9 +147,9 @@ def scripted_status(role: str) -> schema.Status:
             time=T0 - 5, load_1m=0.4, load_5m=0.3, load_15m=0.2, cpu_count=4,
             cpu_percent=23.0, cpu_temp_c=54.2, memory_total_bytes=100 * MB,
             memory_available_bytes=59 * MB, swap_used_bytes=0, uptime_s=86400.0,
-            filesystems=[schema.Filesystem(path="/var/lib/edgewarden",
+            filesystems=(schema.Filesystem(path="/var/lib/edgewarden",
                                            device="/dev/mmcblk0p2", total_bytes=29000 * MB,
-                                           free_bytes=12800 * MB, on_sd_card=True)],
+                                           free_bytes=12800 * MB, on_sd_card=True),),
             throttling=None),
         store=schema.Store(
             records=48211, sealed=48000, seals=1600,
@@ -163,7 +163,7 @@ def scripted_status(role: str) -> schema.Status:
         forwarder=None,
         config=schema.ConfigState(path="/etc/edgewarden/config.toml", reloads=0,
                                   last_error=None),
-        you=schema.You(uid=SCRIPTED_UID, role=str(Role.parse(role))),
+        you=schema.You(uid=SCRIPTED_UID, role=Role.parse(role).label),  # type: ignore[arg-type]
     )
 
 
@@ -326,7 +326,7 @@ class ScriptedHandlers:
     async def status(self, call: Call, args: dict[str, Any]) -> Any:
         # as the service answers: who asked, with the role as the service names it
         return {**copy.deepcopy(self.status_doc),
-                "you": {"uid": SCRIPTED_UID, "role": str(call.role)}}
+                "you": {"uid": SCRIPTED_UID, "role": call.role.label}}
 
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         alarm = self._alarm(args["alarm"])
