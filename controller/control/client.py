@@ -176,10 +176,9 @@ class ControlClient:
                 raise CommandFailed(cmd, msg.code or "failed", msg.error or "")
             return msg.result
 
-    def ask(self, cmd: str, kind: type[T], args: dict[str, Any] | None = None,
-            audited: str | None = None) -> T:
+    def ask(self, cmd: str, kind: type[T], args: dict[str, Any] | None = None) -> T:
         """`call`, the result decoded as the schema's `kind` (:class:`ReplyMismatch`)."""
-        return decode_reply(audited or cmd, self.call(cmd, args), kind)
+        return decode_reply(cmd, self.call(cmd, args), kind)
 
     def subscribe(self, events: list[str] | None = None) -> Any:
         return self.call("subscribe", {"events": events} if events else {})
