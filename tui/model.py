@@ -525,24 +525,10 @@ def _health_of(h: Any) -> Health:
         disk_total_mb=fs.total_bytes / mb if fs else None)
 
 
-def parse_event_meta(raw: Any) -> EventMeta:
-    d = _dict(raw)
-    epoch = d.get("epoch")
-    return EventMeta(
-        id=_int(d.get("id")),
-        time=_float(d.get("time"), 0.0) or 0.0,
-        kind=_str(d.get("kind"), "?"),
-        source=_str(d.get("source")),
-        severity=_str(d.get("severity")),
-        epoch=_int(epoch) if _float(epoch) is not None else None,
-        seal=_str(d.get("seal"), "unknown"),
-    )
-
-
-def parse_event_list(raw: Any) -> tuple[EventMeta, ...]:
-    """`events.list` result: a list of metadata objects (or ``{"events": [...]}``)."""
-    items = raw if isinstance(raw, list) else _list(_dict(raw).get("events"))
-    return tuple(parse_event_meta(e) for e in items)
+def event_metas(headers: Any) -> tuple[EventMeta, ...]:
+    """`events.list` items (schema.EventHeader) as the events screen's rows."""
+    return tuple(EventMeta(id=h.id, time=h.time, kind=h.kind, source=h.source,
+                           severity=h.severity, epoch=h.epoch) for h in headers)
 
 
 # what the columns show already; the rest of a record is its detail
