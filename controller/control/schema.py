@@ -316,8 +316,8 @@ class Status(_Payload):
     you: You
 
 
-class EventHeader(_Payload):
-    """One item of `events.list` (audit records are listed the same way): metadata only."""
+class RecordHeader(_Payload):
+    """A stored record's plaintext metadata (its body is ciphertext)."""
 
     id: int
     time: float
@@ -325,7 +325,12 @@ class EventHeader(_Payload):
     kind: str
     source: str
     severity: str
-    media: int
+
+
+class EventHeader(RecordHeader):
+    """One item of `events.list` (audit records are listed the same way): metadata only."""
+
+    media: int  # media files stored with the record
 
 
 # ================================================================== command replies
@@ -399,15 +404,9 @@ class Exported(_Payload):
     verified: bool
 
 
-class HandoutRecord(_Payload):
+class HandoutRecord(RecordHeader):
     """One record of `history.fetch`: the plaintext header, the body as ciphertext."""
 
-    id: int
-    time: float
-    epoch: int
-    kind: str
-    source: str
-    severity: str
     prev_hash: str  # base64
     ct: str  # base64 AEAD ciphertext
     seal: Literal["sealed", "pending"]
