@@ -1,10 +1,12 @@
 """The typed payloads of the control socket, shared by the service, its clients and doubles.
 
-Every Struct forbids unknown fields: a test decodes the real service's answers with these
-types (strict), so a field the service adds or drops without the schema fails there, and
-the test doubles built from the same types cannot drift from the service. msgspec is
-imported only by the modules that read or build these payloads (the service keeps its
-dicts on the wire; the schema describes them).
+Every Struct forbids unknown fields. The service builds its status and its command
+replies as these Structs and sends `to_wire(...)`; the TUI, the CLI and the clients decode
+with them (`decode_reply`, `ControlClient.ask`: another shape is one `ReplyMismatch` line);
+the test doubles build their answers from them; and a test decodes the real service's
+answers strictly, so no side can drift. A change of shape bumps the control protocol's
+version (`controller.control.protocol.PROTOCOL_VERSION`). msgspec is imported only by the
+modules that read or build these payloads.
 """
 
 from __future__ import annotations
