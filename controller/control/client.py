@@ -26,7 +26,6 @@ from controller.control.protocol import (
     encode_request,
     parse_server_message,
 )
-from controller.control.schema import decode_reply
 from controller.errors import EdgewardenError
 
 T = TypeVar("T")
@@ -178,6 +177,8 @@ class ControlClient:
 
     def ask(self, cmd: str, kind: type[T], args: dict[str, Any] | None = None) -> T:
         """`call`, the result decoded as the schema's `kind` (:class:`ReplyMismatch`)."""
+        from controller.control.schema import decode_reply  # msgspec only when asked
+
         return decode_reply(cmd, self.call(cmd, args), kind)
 
     def subscribe(self, events: list[str] | None = None) -> Any:
@@ -254,6 +255,8 @@ class AsyncControlClient:
     async def ask(self, cmd: str, kind: type[T], args: dict[str, Any] | None = None,
                   timeout: float | None = 10.0) -> T:
         """`call`, the result decoded as the schema's `kind` (:class:`ReplyMismatch`)."""
+        from controller.control.schema import decode_reply  # msgspec only when asked
+
         return decode_reply(cmd, await self.call(cmd, args, timeout), kind)
 
     async def subscribe(self, events: list[str] | None = None) -> Any:
