@@ -14,7 +14,7 @@ import time
 from asyncio import AbstractEventLoop
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from textual import events, work
 from textual.app import App, AutopilotCallbackType
@@ -37,9 +37,11 @@ from tui.live_state import ALARMS, LiveState
 from tui.model import Role, StatusMismatch, channel_histories, parse_status
 from tui.screens.base import SiteScreen, is_text_field
 from tui.screens.dashboard import DashboardScreen
-from tui.secret import HandoutError, Locked, OpenedRecord, Passphrase, WrongPassphrase
+from tui.secret import HandoutError, Locked, OpenedRecord, Passphrase
 from tui.service_client import ServiceClient, ServiceError, ServiceUnavailable
 from tui.session_key import SessionKey
+
+T = TypeVar("T")
 
 SUBSCRIBED_EVENTS = ("reading", "alarm", "detection", "health", "plate")
 REDRAW_INTERVAL_S = 0.25
@@ -244,6 +246,21 @@ class EdgewardenApp(App[None]):
             self.notify(f"{cmd}: {exc}", title="Service away", severity="error")
         return None
 
+    async def ask(self, cmd: str, kind: type[T], args: Mapping[str, Any] | None = None,
+                  ) -> T | None:
+        """`call_or_notify`, the reply decoded as the schema's `kind`; a reply of another
+        shape (a service of another release) is one error toast, and None."""
+        from controller.control.schema import ReplyMismatch, decode_reply
+
+        result = await self.call_or_notify(cmd, args)
+        if result is None:
+            return None
+        try:
+            return decode_reply(cmd, result, kind)
+        except ReplyMismatch as exc:
+            self.notify(str(exc), title="Another release", severity="error")
+            return None
+
     def apply_alarm_result(self, result: Any) -> None:
         """The alarm an ack/shelve returned (the object itself or ``{"alarm": {...}}``)."""
         if isinstance(result, dict):
@@ -262,12 +279,12 @@ class EdgewardenApp(App[None]):
     # ------------------------------------------------------------------ history
     async def unlock(self, secret: str) -> str | None:
         """Fetch the encrypted identity and open it in a thread; returns an error or None."""
-        from tui.history import identity_blob, unlock_identity  # crypto loads on first use
+        # crypto loads on first use
+        from tui.history import WrongPassphrase, identity_blob, unlock_identity
 
         passphrase = Passphrase(secret)
         try:
-            handout = await self.call("history.fetch", {"limit": 0})
-            blob = identity_blob(handout if isinstance(handout, dict) else {})
+            blob = identity_blob(await self.call("history.fetch", {"limit": 0}))
             identity = await asyncio.to_thread(unlock_identity, blob, passphrase)
         except WrongPassphrase:
             self.session_key.failed(self.clock())
@@ -290,9 +307,7 @@ class EdgewardenApp(App[None]):
         if identity is None:
             raise Locked("history is locked")
         handout = await self.call("history.fetch", args)
-        return await asyncio.to_thread(
-            open_handout, handout if isinstance(handout, dict) else {}, identity
-        )
+        return await asyncio.to_thread(open_handout, handout, identity)
 
     # ------------------------------------------------------------------ actions
     def action_go(self, mode: str) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.control.roles import Role as Role  # one definition; screens import it here
+
+if TYPE_CHECKING:  # msgspec loads when the first status is read, not at start
+    from controller.control import schema
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -55,8 +58,6 @@ class Channel:
     unit: str = ""
     value: float | None = None
     time: float | None = None
-    low: float | None = None
-    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,6 @@ class Detection:
 class Camera:
     name: str
     state: str = "unknown"
-    fps: float | None = None
     last_detection: Detection | None = None
     media_bytes: int | None = None  # media stored for this camera
     days_held: float | None = None  # days of footage its budget holds at the current rate
@@ -200,25 +200,7 @@ class Status:
     cameras: tuple[Camera, ...] = ()
     health: Health = field(default_factory=Health)
     store: StoreInfo = field(default_factory=StoreInfo)
-    forwarder: ForwarderInfo | None = None
-
-
-@dataclass(frozen=True)
-class ForwarderInfo:
-    """The MQTT forwarder's last report to the service (None: no forwarder reports)."""
-
-    connected: bool
-    outbox: int
-    last_error: str = ""
-    broker: str = ""
-
-
-def parse_forwarder(raw: Any) -> ForwarderInfo | None:
-    if not isinstance(raw, dict):
-        return None
-    d = _dict(raw)
-    return ForwarderInfo(connected=_bool(d.get("connected")), outbox=_int(d.get("outbox")),
-                         last_error=_str(d.get("last_error")), broker=_str(d.get("broker")))
+    forwarder: schema.Forwarder | None = None  # its last report (None: none reports)
 
 
 # ----------------------------------------------------------------------------- history
@@ -258,8 +240,6 @@ def parse_channel(raw: Any) -> Channel:
         unit=_str(d.get("unit")),
         value=_float(d.get("value")),
         time=_float(d.get("time"), _float(d.get("t"))),
-        low=_float(d.get("min")),
-        high=_float(d.get("max")),
     )
 
 
@@ -353,7 +333,6 @@ def parse_camera(raw: Any) -> Camera:
         name=_str(d.get("name"), "?"),
         state={"up": "running", "down": "down"}.get(_str(d.get("state")),
                                                   _str(d.get("state"), "unknown")),
-        fps=_float(d.get("fps")),
         last_detection=parse_detection(d.get("last_detection")),
         media_bytes=_int_or_none(_dict(d.get("media")).get("stored_bytes")),
         days_held=_float(_dict(d.get("media")).get("days_held")),
@@ -516,9 +495,7 @@ def _status_of(s: Any) -> Status:
             checkpoint=None if s.store.checkpoint is None else Checkpoint(
                 seal=s.store.checkpoint.seal, record=s.store.checkpoint.record,
                 head=s.store.checkpoint.head, time=s.store.checkpoint.time)),
-        forwarder=None if s.forwarder is None else ForwarderInfo(
-            connected=s.forwarder.connected, outbox=s.forwarder.outbox,
-            last_error=s.forwarder.last_error or "", broker=s.forwarder.broker or ""),
+        forwarder=s.forwarder,
     )
 
 
@@ -526,11 +503,7 @@ def _health_of(h: Any) -> Health:
     if h is None:
         return Health()
     mb = 1024 * 1024
-    flags: tuple[str, ...] = ()
-    if h.throttling is not None:
-        import msgspec
-
-        flags = tuple(k for k, v in msgspec.structs.asdict(h.throttling).items() if v is True)
+    flags = tuple(h.throttling.problems()) if h.throttling is not None else ()
     fs = h.filesystems[0] if h.filesystems else None
     return Health(
         cpu_temp_c=h.cpu_temp_c, throttled=bool(flags), throttle_flags=flags,
@@ -541,24 +514,10 @@ def _health_of(h: Any) -> Health:
         disk_total_mb=fs.total_bytes / mb if fs else None)
 
 
-def parse_event_meta(raw: Any) -> EventMeta:
-    d = _dict(raw)
-    epoch = d.get("epoch")
-    return EventMeta(
-        id=_int(d.get("id")),
-        time=_float(d.get("time"), 0.0) or 0.0,
-        kind=_str(d.get("kind"), "?"),
-        source=_str(d.get("source")),
-        severity=_str(d.get("severity")),
-        epoch=_int(epoch) if _float(epoch) is not None else None,
-        seal=_str(d.get("seal"), "unknown"),
-    )
-
-
-def parse_event_list(raw: Any) -> tuple[EventMeta, ...]:
-    """`events.list` result: a list of metadata objects (or ``{"events": [...]}``)."""
-    items = raw if isinstance(raw, list) else _list(_dict(raw).get("events"))
-    return tuple(parse_event_meta(e) for e in items)
+def event_metas(headers: Any) -> tuple[EventMeta, ...]:
+    """`events.list` items (schema.EventHeader) as the events screen's rows."""
+    return tuple(EventMeta(id=h.id, time=h.time, kind=h.kind, source=h.source,
+                           severity=h.severity, epoch=h.epoch) for h in headers)
 
 
 # what the columns show already; the rest of a record is its detail

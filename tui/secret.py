@@ -17,10 +17,6 @@ class Locked(Exception):
     """History is locked: the user must unlock with the passphrase first."""
 
 
-class WrongPassphrase(Exception):
-    """The passphrase does not open the identity (message names no secret)."""
-
-
 class HandoutError(Exception):
     """A hand-out that is malformed or fails authentication; names the record, never keys."""
 

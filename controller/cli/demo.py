@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.control.client import ControlClient, ControlError
+from controller.control.schema import Plates, Status
 from controller.errors import EdgewardenError
 from controller.sensors.keystore import KeystoreError
 from firmware_bridge.pairing import PairingError
@@ -184,43 +185,43 @@ def _live_table(console: Console, socket_path: Path, seconds: float | None,
             if not svc.thread.is_alive():
                 raise EdgewardenError("the demo service stopped unexpectedly")
             try:
-                live.update(_render(client.call("status")))
+                live.update(_render(client.ask("status", Status)))
             except ControlError as exc:
                 live.update(Text(f"service not answering: {exc}", style="red"))
             stop.wait(1.0)
 
 
-def _render(st: dict[str, Any]) -> Group:
+def _render(st: Status) -> Group:
     nodes = Table(title="sensor nodes", title_justify="left")
     for col in ("node", "state", "channel", "value", "unit", "score"):
         nodes.add_column(col, justify="right" if col in ("value", "score") else "left")
-    state = {n["name"]: n["state"] for n in st["nodes"]}
-    for c in st["channels"]:
-        nodes.add_row(c["node"], state.get(c["node"], "?"), c["channel"], f"{c['value']:.2f}",
-                      c["unit"], f"{c['score']:.2f}")
+    state = {n.name: n.state for n in st.nodes}
+    for c in st.channels:
+        nodes.add_row(c.node, state.get(c.node, "?"), c.channel, f"{c.value:.2f}", c.unit,
+                      f"{c.score:.2f}")
     alarms = Table(title="alarms (ISA-18.2)", title_justify="left")
     for col in ("alarm", "state", "severity", "value", "chatter/h"):
         alarms.add_column(col)
-    for a in st["alarms"]:
-        style = "red" if a["state"].startswith("active") else "yellow"
-        value = "" if a["value"] is None else f"{a['value']:.2f}"
-        alarms.add_row(Text(a["id"], style=style), a["state"], a["severity"], value,
-                       str(a["chatter_per_hour"]))
-    store = st["store"]
-    cams = ", ".join(f"{c['name']}: {c['state']}, {c['frames']} frames"
-                     + (f", last {c['last_detection']['label']}" if c["last_detection"] else "")
-                     + _plates_note(c.get("plates"))
-                     for c in st["cameras"]) or "none"
-    footer = Text(f"records stored: {store['records']}  epoch: {store['epoch']}  "
-                  f"not stored: {store['not_stored']}  cameras: {cams}  "
-                  f"uptime {st['uptime_s']:.0f} s")
+    for a in st.alarms:
+        style = "red" if a.state.startswith("active") else "yellow"
+        value = "" if a.value is None else f"{a.value:.2f}"
+        alarms.add_row(Text(a.id, style=style), a.state, a.severity, value,
+                       str(a.chatter_per_hour))
+    store = st.store
+    cams = ", ".join(f"{c.name}: {c.state}, {c.frames} frames"
+                     + (f", last {c.last_detection.label}" if c.last_detection else "")
+                     + _plates_note(c.plates)
+                     for c in st.cameras) or "none"
+    footer = Text(f"records stored: {store.records}  epoch: {store.epoch}  "
+                  f"not stored: {store.not_stored}  cameras: {cams}  "
+                  f"uptime {st.uptime_s:.0f} s")
     return Group(nodes, alarms, footer)
 
 
-def _plates_note(plates: dict[str, Any] | None) -> str:
+def _plates_note(plates: Plates | None) -> str:
     """", 2 plate reads" (or why there are none yet) for a camera that reads plates."""
     if plates is None:
         return ""
-    if plates["state"] != "reading":
-        return f", plates {plates['state']}"
-    return f", {plates['plates']} plate read{'' if plates['plates'] == 1 else 's'}"
+    if plates.state != "reading":
+        return f", plates {plates.state}"
+    return f", {plates.plates} plate read{'' if plates.plates == 1 else 's'}"

@@ -83,6 +83,7 @@ def record_audit(cfg: Config, lock: StoreLock | None, body: dict[str, Any]) -> N
 def _through_service(args: argparse.Namespace, holder: LockHolder, out: Console) -> int:
     """The service holds the store: it writes, verifies and audits the bundle itself."""
     from controller.control.client import ControlClient
+    from controller.control.schema import Exported
 
     assert holder.control_socket is not None
     selection = _selection(args)
@@ -96,18 +97,18 @@ def _through_service(args: argparse.Namespace, holder: LockHolder, out: Console)
     if args.name:
         request["name"] = args.name
     with ControlClient(Path(holder.control_socket), timeout=3600.0) as client:
-        result = client.call("export", request)
-    out.print(f"{result['bundle']}: {result['selected']} records selected of "
-              f"{result['records']} in the chain segment, {result['media_files']} media files, "
-              f"{result['bytes'] / 1e6:.1f} MB; "
-              f"{'verified' if result['verified'] else 'NOT verified'} "
+        result = client.ask("export", Exported, request)
+    out.print(f"{result.bundle}: {result.selected} records selected of "
+              f"{result.records} in the chain segment, {result.media_files} media files, "
+              f"{result.bytes / 1e6:.1f} MB; "
+              f"{'verified' if result.verified else 'NOT verified'} "
               f"(written and audited by the running service, pid {holder.pid})",
               markup=False, highlight=False)
     if args.identity is not None:
         out.print("note: the service checked the bundle without the identity; "
                   "`edgewarden verify-bundle DIR --identity F` also checks every AEAD tag",
                   markup=False, highlight=False)
-    return 0 if result["verified"] else 1
+    return 0 if result.verified else 1
 
 
 def _selection(args: argparse.Namespace) -> Selection:

@@ -12,6 +12,7 @@ from rich.console import Console
 from controller.config import Config, load_config
 from controller.control.address import socket_path
 from controller.control.client import ControlClient, ControlError, ServiceUnavailable
+from controller.control.schema import Paired
 from controller.errors import EdgewardenError
 from controller.sensors.keystore import KeyStore, KeystoreError
 from controller.service.handlers import PAIR_TIMEOUT_S
@@ -58,12 +59,12 @@ def _through_service(args: argparse.Namespace, cfg: Config, console: Console) ->
         request["name"] = args.name
     try:
         with client, console.status(f"the service is pairing the node on {args.port} ..."):
-            done = client.call("pair", request)
+            done = client.ask("pair", Paired, request)
     except ControlError as exc:
         raise EdgewardenError(str(exc)) from None
-    if done.get("replaced_key"):
-        console.print(f"replaced key {done['replaced_key']} of node {done['uid']}")
-    print(f"paired node {done['uid']} as {done['node']!r} through the running service "
+    if done.replaced_key:
+        console.print(f"replaced key {done.replaced_key} of node {done.uid}")
+    print(f"paired node {done.uid} as {done.node!r} through the running service "
           f"(it takes the key at once)")
     return 0
 

@@ -12,6 +12,7 @@ from controller.cli.status_view import print_status
 from controller.config import DEFAULT_CONFIG_PATH, Config, load_config
 from controller.control.address import socket_path
 from controller.control.client import ControlClient
+from controller.control.schema import Status, decode_reply
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(state, indent=2, sort_keys=True))
         return 0
-    print_status(state, Console())
+    print_status(decode_reply("status", state, Status), Console())
     return 0

@@ -1,16 +1,16 @@
-"""`edgewarden status` for people: the service's status JSON as readable rich tables.
+"""`edgewarden status` for people: the service's status as readable rich tables.
 
-Times are ages against the service's own clock ("12 s ago"), sizes have units, states
-are words, counters that are zero say 0 and reasons are listed by name. Nothing here
-prints a Python repr: a field this module does not know yet (the service grows) is still
-shown through :func:`human`. Scripts use `status --json`, which is the service's answer
-unchanged.
+The status arrives decoded as the shared schema's `Status` (a status of another shape is
+refused before this module sees it), so every field is read by name. Times are ages
+against the service's own clock ("12 s ago"), sizes have units, states are words,
+counters that are zero say 0 and reasons are listed by name; nothing prints a Python
+repr. Scripts use `status --json`, which is the service's answer unchanged.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from controller.control.roles import Role
+from controller.control import schema
 
 NONE = "-"
 
@@ -148,17 +148,6 @@ def _words(key: Any) -> str:
     return str(key).replace("_", " ")
 
 
-def role_name(role: Any) -> str:
-    """The caller's role in words, whether the service sent "3" or "admin"."""
-    text = str(role)
-    if text.isdigit():
-        try:
-            return Role(int(text)).label
-        except ValueError:
-            return text
-    return text or NONE
-
-
 # ------------------------------------------------------------------ the sections
 def _add(table: Table, *cells: str) -> None:
     """A row of plain text: paths and errors like "[Errno 2]" are never read as markup."""
@@ -173,135 +162,95 @@ def _pairs(title: str | None = None) -> Table:
     return table
 
 
-def summary(state: Mapping[str, Any], now: float) -> Table:
+def summary(s: schema.Status, now: float) -> Table:
     table = _pairs()
-    service = str(state.get("state", NONE))
-    version = state.get("version")
-    _add(table, "service", service + (f" (edgewarden {version})" if version else ""))
-    _add(table, "device", human(state.get("device")))
-    if "uptime_s" in state:
-        _add(table, "up for", duration(float(state["uptime_s"])))
+    _add(table, "service", f"{s.state} (edgewarden {s.version})" if s.version else s.state)
+    _add(table, "device", human(s.device))
+    _add(table, "up for", duration(s.uptime_s))
     if now:
         _add(table, "as of", clock(now))
-    you = state.get("you")
-    if isinstance(you, Mapping):
-        _add(table, "you", f"uid {you.get('uid', NONE)}, role {role_name(you.get('role'))}")
-    cfg = state.get("config")
-    if isinstance(cfg, Mapping):
-        line = (f"{cfg.get('path') or 'built-in defaults'}, "
-                f"reloaded {cfg.get('reloads', 0)} time(s)")
-        if cfg.get("last_error"):
-            line += f"; last reload refused: {cfg['last_error']}"
-        _add(table, "config", line)
-    store = state.get("store")
-    if isinstance(store, Mapping):
-        if store.get("state"):
-            _add(table, "store state", _store_state(store, now))
-        _add(table, "store", _store_line(store))
-        lost = _store_losses(store)
-        _add(table, "not stored", lost)
-        if store.get("verification_key_fingerprint"):
-            _add(table, "verification key",
-                 f"fingerprint {store['verification_key_fingerprint']}")
-        cp = store.get("checkpoint")
-        if isinstance(cp, Mapping):
-            _add(table, "checkpoint",
-                 f"seal {cp.get('seal')}, record {cp.get('record')}, epoch {cp.get('epoch')}, "
-                 f"{when(cp.get('time'), now)}, head {str(cp.get('head', ''))[:16]}..; "
-                 f"keep a copy of {cp.get('file')} off the device")
-    health = state.get("health")
-    if isinstance(health, Mapping) and health:
-        for name, line in _health_lines(health, now):
-            _add(table, name, line)
-    queues = state.get("queues")
-    if isinstance(queues, Mapping):
-        _add(table, "queues", _queue_line(queues, now))
-    known = {"state", "version", "device", "time", "uptime_s", "you", "config", "store",
-             "health", "queues", "ports", *LIST_SECTIONS}
-    for key, value in state.items():  # fields added to the service later
-        if key not in known and not _is_rows(value):
-            _add(table, _words(key), human(value, key, now))
+    _add(table, "you", f"uid {s.you.uid}, role {s.you.role}")
+    cfg = s.config
+    line = f"{cfg.path or 'built-in defaults'}, reloaded {cfg.reloads} time(s)"
+    if cfg.last_error:
+        line += f"; last reload refused: {cfg.last_error}"
+    _add(table, "config", line)
+    store = s.store
+    _add(table, "store state", _store_state(store, now))
+    _add(table, "store", _store_line(store))
+    _add(table, "not stored", _store_losses(store))
+    if store.verification_key_fingerprint:
+        _add(table, "verification key", f"fingerprint {store.verification_key_fingerprint}")
+    cp = store.checkpoint
+    if cp is not None:
+        _add(table, "checkpoint",
+             f"seal {cp.seal}, record {cp.record}, epoch {cp.epoch}, "
+             f"{when(cp.time, now)}, head {cp.head[:16]}..; "
+             f"keep a copy of {cp.file} off the device")
+    if s.health is not None:
+        for name, text in _health_lines(s.health, now):
+            _add(table, name, text)
+    _add(table, "queues", _queue_line(s.queues))
+    _add(table, "forwarder", human(None if s.forwarder is None else
+                                   schema.to_wire(s.forwarder), "forwarder", now))
     return table
 
 
-def _store_state(store: Mapping[str, Any], now: float) -> str:
-    state = str(store["state"])
-    line = STORE_STATES.get(state, state)
-    if store.get("failure"):
-        line += f" ({store['failure']})"
-    if store.get("failing_since"):
-        line += f", since {when(store['failing_since'], now)}"
+def _store_state(store: schema.Store, now: float) -> str:
+    line = STORE_STATES.get(store.state, store.state)
+    if store.failure:
+        line += f" ({store.failure})"
+    if store.failing_since:
+        line += f", since {when(store.failing_since, now)}"
     return line
 
 
-def _store_line(store: Mapping[str, Any]) -> str:
-    epoch = store.get("epoch")
-    parts = [f"{store.get('records', 0):,} records ({store.get('sealed', 0):,} sealed, "
-             f"{store.get('seals', 0):,} seals)",
+def _store_line(store: schema.Store) -> str:
+    epoch = store.epoch
+    parts = [f"{store.records:,} records ({store.sealed:,} sealed, {store.seals:,} seals)",
              f"epoch {epoch if epoch is not None else NONE}",
-             f"{store.get('pending', 0)} pending",
-             f"{store.get('committed_since_start', 0):,} stored since start"]
+             f"{store.pending} pending",
+             f"{store.committed_since_start:,} stored since start"]
     return ", ".join(parts)
 
 
-def _store_losses(store: Mapping[str, Any]) -> str:
+def _store_losses(store: schema.Store) -> str:
     losses = {
-        "not stored": store.get("not_stored", 0),
-        "dropped for space": store.get("dropped_no_space", 0),
-        "dropped, queue full": store.get("dropped_queue_full", 0),
-        "readings shed": store.get("shed_readings", 0),
-        "media files shed": store.get("shed_media_files", 0),
+        "not stored": store.not_stored,
+        "dropped for space": store.dropped_no_space,
+        "dropped, queue full": store.dropped_queue_full,
+        "readings shed": store.shed_readings,
+        "media files shed": store.shed_media_files,
     }
     if not any(losses.values()):
         return "0 (nothing lost)"
     return ", ".join(f"{k} {v:,}" for k, v in losses.items() if v)
 
 
-def _health_lines(h: Mapping[str, Any], now: float) -> list[tuple[str, str]]:
+def _health_lines(h: schema.Health, now: float) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
-    load = [h.get(k) for k in ("load_1m", "load_5m", "load_15m")]
-    cpu = []
-    if all(isinstance(v, int | float) for v in load):
-        cpu.append("load " + " / ".join(f"{v:.2f}" for v in load)
-                   + (f" on {h['cpu_count']} CPUs" if h.get("cpu_count") else ""))
-    if isinstance(h.get("cpu_percent"), int | float):
-        cpu.append(f"{h['cpu_percent']:.0f}% busy")
-    temp = h.get("cpu_temp_c")
-    cpu.append(f"{temp:.1f} °C" if isinstance(temp, int | float) else "temperature unknown")
-    if h.get("throttling"):
-        cpu.append(f"throttled: {human(h['throttling'])}")
+    cpu = ["load " + " / ".join(f"{v:.2f}" for v in (h.load_1m, h.load_5m, h.load_15m))
+           + (f" on {h.cpu_count} CPUs" if h.cpu_count else "")]
+    if h.cpu_percent is not None:
+        cpu.append(f"{h.cpu_percent:.0f}% busy")
+    cpu.append(f"{h.cpu_temp_c:.1f} °C" if h.cpu_temp_c is not None else "temperature unknown")
+    if h.throttling is not None:
+        cpu.append(f"throttled: {human(schema.to_wire(h.throttling))}")
     lines.append(("cpu", ", ".join(cpu)))
-    total, avail = h.get("memory_total_bytes"), h.get("memory_available_bytes")
-    if isinstance(total, int | float) and isinstance(avail, int | float):
-        mem = f"{size(avail)} available of {size(total)}"
-        if isinstance(h.get("swap_used_bytes"), int | float):
-            mem += f", swap used {size(h['swap_used_bytes'])}"
-        lines.append(("memory", mem))
-    for fs in h.get("filesystems") or []:
-        if isinstance(fs, Mapping) and isinstance(fs.get("free_bytes"), int | float):
-            line = f"{size(fs['free_bytes'])} free"
-            if isinstance(fs.get("total_bytes"), int | float):
-                line += f" of {size(fs['total_bytes'])}"
-            line += f" ({fs.get('device', NONE)}{', SD card' if fs.get('on_sd_card') else ''})"
-            lines.append((f"disk {fs.get('path', '')}", line))
-    if isinstance(h.get("time"), int | float):
-        lines.append(("health sampled", when(h["time"], now)))
+    lines.append(("memory", f"{size(h.memory_available_bytes)} available of "
+                            f"{size(h.memory_total_bytes)}, swap used {size(h.swap_used_bytes)}"))
+    for fs in h.filesystems:
+        lines.append((f"disk {fs.path}", f"{size(fs.free_bytes)} free of {size(fs.total_bytes)}"
+                      f" ({fs.device or NONE}{', SD card' if fs.on_sd_card else ''})"))
+    lines.append(("health sampled", when(h.time, now)))
     return lines
 
 
-def _queue_line(q: Mapping[str, Any], now: float) -> str:
-    parts = [f"readings dropped {q.get('readings_dropped', 0)}"]
-    control = q.get("control")
-    if isinstance(control, Mapping) and control:
-        parts.append(f"control: {control.get('clients', 0)} client(s), "
-                     f"{control.get('subscribers', 0)} subscriber(s), "
-                     f"{control.get('events_published', 0):,} events sent, "
-                     f"{control.get('events_dropped', 0)} dropped, "
-                     f"{control.get('clients_refused', 0)} refused")
-    for key, value in q.items():
-        if key not in ("readings_dropped", "control"):
-            parts.append(f"{_words(key)} {human(value, key, now)}")
-    return "; ".join(parts)
+def _queue_line(q: schema.Queues) -> str:
+    c = q.control
+    return (f"readings dropped {q.readings_dropped}; control: {c.clients} client(s), "
+            f"{c.subscribers} subscriber(s), {c.events_published:,} events sent, "
+            f"{c.events_dropped} dropped, {c.clients_refused} refused")
 
 
 def _rows(title: str, columns: list[str], whole: tuple[str, ...] = ()) -> Table:
@@ -312,158 +261,113 @@ def _rows(title: str, columns: list[str], whole: tuple[str, ...] = ()) -> Table:
     return table
 
 
-def nodes_table(nodes: list[Mapping[str, Any]], now: float) -> Table:
+def nodes_table(nodes: list[schema.Node], now: float) -> Table:
     """One row per node; its port is in the ports table (long paths need the room)."""
-    rates = any(isinstance(n.get("sample_rate_hz"), int | float) for n in nodes)
+    rates = any(n.sample_rate_hz is not None for n in nodes)
     table = _rows("nodes", ["node", "state", "last seen", "frames", "readings", "rejected",
                             "link", "firmware", *(["rate"] if rates else []), "uid"],
                   whole=("uid",))
     for n in nodes:
-        state = str(n.get("state", NONE))
-        rate = n.get("sample_rate_hz")
-        shown_rate = [f"{number(rate)} Hz" if isinstance(rate, int | float) else "as flashed"]
-        _add(table, str(n.get("name", NONE)), NODE_STATES.get(state, state),
-             when(n.get("last_seen"), now), human(n.get("frames_ok", 0)),
-             human(n.get("readings", 0)), counts(n.get("rejected")), _link(n),
-             human(n.get("firmware")),
-             *(shown_rate if rates else []), human(n.get("uid")))
+        rate = n.sample_rate_hz
+        shown_rate = [f"{number(rate)} Hz" if rate is not None else "as flashed"]
+        _add(table, n.name, NODE_STATES.get(n.state, n.state), when(n.last_seen, now),
+             human(n.frames_ok), human(n.readings), counts(n.rejected), _link(n.link),
+             human(n.firmware), *(shown_rate if rates else []), human(n.uid))
     return table
 
 
-def _link(node: Mapping[str, Any]) -> str:
+def _link(link: schema.NodeLink | None) -> str:
     """The link's integrity in words: its problems, else "ok" with the frames lost."""
-    link = node.get("link")
-    if not isinstance(link, Mapping):
+    if link is None:
         return NONE
-    problems = [str(p) for p in link.get("problems") or [] if p]
+    problems = [p for p in link.problems if p]
     if problems:
         return "; ".join(problems)
-    lost = link.get("lost_frames") or 0
+    lost = link.lost_frames
     return "ok" if not lost else f"ok ({human(lost)} lost in all)"
 
 
-def ports_table(ports: list[Mapping[str, Any]], nodes: list[Mapping[str, Any]],
-                now: float) -> Table:
+def ports_table(ports: list[schema.Port], nodes: list[schema.Node]) -> Table:
     """Every serial port the service has, and every node's port, with who is on it."""
     on_port: dict[str, list[str]] = {}
     for n in nodes:
-        on_port.setdefault(str(n.get("port")), []).append(str(n.get("name", NONE)))
+        on_port.setdefault(n.port, []).append(n.name)
     table = _rows("serial ports", ["port", "node", "state", "reopens", "bad frames", "error"])
-    longest = max([len(str(p.get("path", ""))) for p in ports] + [len(k) for k in on_port])
+    longest = max([len(p.path) for p in ports] + [len(k) for k in on_port])
     table.columns[0].min_width = min(longest, 48)  # a udev name stays on one line
     seen = set()
     for p in ports:
-        path = str(p.get("path", NONE))
-        seen.add(path)
-        _add(table, path, ", ".join(on_port.get(path, [])) or NONE,
-             "open" if p.get("open") else "closed", human(p.get("reopens", 0)),
-             counts(p.get("frame_errors")), human(p.get("last_error")))
+        seen.add(p.path)
+        _add(table, p.path, ", ".join(on_port.get(p.path, [])) or NONE,
+             "open" if p.open else "closed", human(p.reopens), counts(p.frame_errors),
+             human(p.last_error))
     for path, names in on_port.items():
         if path not in seen:
             _add(table, path, ", ".join(names), NONE, NONE, NONE, NONE)
     return table
 
 
-def channels_table(channels: list[Mapping[str, Any]], now: float) -> Table:
+def channels_table(channels: list[schema.Channel], now: float) -> Table:
     table = _rows("readings", ["channel", "value", "updated", "recent", "score"])
     for c in channels:
-        value = c.get("value")
-        unit = str(c.get("unit") or "")
-        shown = (f"{number(value)} {unit}".strip() if isinstance(value, int | float)
-                 else human(value))
-        score = c.get("score")
-        _add(table, human(c.get("key") or f"{c.get('node')}/{c.get('channel')}"), shown,
-                      when(c.get("t"), now), sparkline(c.get("history") or []),
-                      f"{score:.2f}" if isinstance(score, int | float) else NONE)
+        _add(table, c.key or f"{c.node}/{c.channel}", f"{number(c.value)} {c.unit}".strip(),
+             when(c.t, now), sparkline(c.history), f"{c.score:.2f}")
     return table
 
 
-def alarms_table(alarms: list[Mapping[str, Any]], now: float) -> Table:
+def alarms_table(alarms: list[schema.Alarm], now: float) -> Table:
     table = _rows("alarms", ["channel", "rule", "severity", "state", "priority", "since",
                              "value", "handled"])
     for a in alarms:
-        state = str(a.get("state", NONE))
         handled = []
-        if a.get("acked_by"):
-            handled.append(f"acknowledged by {a['acked_by']} {when(a.get('acked_at'), now)}")
-        if a.get("shelved_until"):
-            handled.append(f"shelved by {a.get('shelved_by') or NONE} until "
-                           f"{when(a['shelved_until'], now)}")
-        if a.get("chattering"):
+        if a.acked_by:
+            handled.append(f"acknowledged by {a.acked_by} {when(a.acked_at, now)}")
+        if a.shelved_until:
+            handled.append(f"shelved by {a.shelved_by or NONE} until "
+                           f"{when(a.shelved_until, now)}")
+        if a.chattering:
             handled.append("chattering")
-        value = a.get("value")
-        _add(table, human(a.get("channel")), human(a.get("rule")), human(a.get("severity")),
-                      ALARM_STATES.get(state, state.replace("_", " ")), human(a.get("priority")),
-                      when(a.get("since"), now),
-                      number(value) if isinstance(value, int | float) else human(value),
-                      "; ".join(handled) or NONE)
+        _add(table, human(a.channel), human(a.rule), human(a.severity),
+             ALARM_STATES.get(a.state, a.state.replace("_", " ")), human(a.priority),
+             when(a.since, now), NONE if a.value is None else number(a.value),
+             "; ".join(handled) or NONE)
     return table
 
 
-def cameras_table(cameras: list[Mapping[str, Any]], now: float) -> Table:
+def cameras_table(cameras: list[schema.Camera], now: float) -> Table:
     table = _rows("cameras", ["camera", "state", "source", "detector", "frames", "dropped",
                               "last detection", "reopens", "reason"])
     for c in cameras:
-        det = c.get("last_detection")
-        if isinstance(det, Mapping):
-            score = det.get("score")
-            last = (f"{det.get('label', NONE)}"
-                    + (f" {score:.2f}" if isinstance(score, int | float) else "")
-                    + f" {when(det.get('time'), now)}")
-        else:
-            last = "none yet"
-        _add(table, human(c.get("name")), human(c.get("state")), human(c.get("source")),
-                      human(c.get("detector")), human(c.get("frames", 0)),
-                      human(c.get("dropped", 0)), last, human(c.get("reopen_attempts", 0)),
-                      human(c.get("reason")))
+        det = c.last_detection
+        last = ("none yet" if det is None
+                else f"{det.label} {det.score:.2f} {when(det.time, now)}")
+        _add(table, human(c.name), human(c.state), human(c.source), human(c.detector),
+             human(c.frames), human(c.dropped), last, human(c.reopen_attempts),
+             human(c.reason))
     return table
 
 
-def generic_table(title: str, rows: list[Mapping[str, Any]], now: float) -> Table:
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    table = _rows(_words(title), [_words(c) for c in columns])
-    for row in rows:
-        _add(table, *(human(row.get(c), c, now) for c in columns))
-    return table
-
-
-LIST_SECTIONS = {"nodes": nodes_table, "channels": channels_table, "alarms": alarms_table,
-                 "cameras": cameras_table}
 EMPTY = {"nodes": "no nodes", "channels": "no readings yet",
          "alarms": "no active alarms", "cameras": "no cameras"}
 
 
-def _is_rows(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping)
-                                                           for v in value)
+def _section(name: str, table: Table, rows: Sized) -> RenderableType:
+    return table if rows else Text.assemble((name, "bold"), f": {EMPTY[name]}")
 
 
-def render(state: Any) -> list[RenderableType]:
+def render(s: schema.Status) -> list[RenderableType]:
     """The status as a list of rich renderables, in reading order."""
-    if not isinstance(state, Mapping):
-        return [Text(human(state))]
-    now = float(state["time"]) if isinstance(state.get("time"), int | float) else 0.0
-    out: list[RenderableType] = [summary(state, now)]
-    for key, make in LIST_SECTIONS.items():
-        rows = state.get(key)
-        if isinstance(rows, list) and _is_rows(rows):
-            out.append(make(rows, now))
-        elif key in state:
-            value = state[key]
-            shown = EMPTY[key] if value in ([], None) else human(value, key, now)
-            out.append(Text.assemble((key, "bold"), f": {shown}"))
-        if key == "nodes":
-            ports, nodes = state.get("ports"), state.get("nodes")
-            ports = ports if isinstance(ports, list) and _is_rows(ports) else []
-            nodes = nodes if isinstance(nodes, list) and _is_rows(nodes) else []
-            if ports or nodes:
-                out.append(ports_table(ports, nodes, now))
-    for key, value in state.items():
-        if key not in LIST_SECTIONS and key != "ports" and _is_rows(value):
-            out.append(generic_table(key, value, now))
+    now = s.time
+    out: list[RenderableType] = [summary(s, now),
+                                 _section("nodes", nodes_table(s.nodes, now), s.nodes)]
+    if s.ports or s.nodes:
+        out.append(ports_table(s.ports, s.nodes))
+    out += [_section("channels", channels_table(s.channels, now), s.channels),
+            _section("alarms", alarms_table(s.alarms, now), s.alarms),
+            _section("cameras", cameras_table(s.cameras, now), s.cameras)]
     return out
 
 
-def print_status(state: Any, console: Console) -> None:
-    for part in render(state):
+def print_status(status: schema.Status, console: Console) -> None:
+    for part in render(status):
         console.print(part)

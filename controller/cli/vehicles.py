@@ -21,8 +21,9 @@ from controller.cli.status import config_for
 from controller.config import DEFAULT_CONFIG_PATH
 from controller.control.address import socket_path
 from controller.control.client import ControlClient
+from controller.control.schema import VehicleEntry, VehicleList, VehiclesImported, decode_reply
 from controller.errors import UsageError
-from controller.plates.register import LISTS, PRIORITIES, entry_from_json, format_csv, parse_csv
+from controller.plates.register import LISTS, PRIORITIES, format_csv, make_entry, parse_csv
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,16 +72,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         request = ("vehicles.list", {})
     path = args.socket or socket_path(config_for(args.config))
+    cmd, request_args = request
     with ControlClient(path) as client:
-        result = client.call(*request)
-    if args.action == "add":
-        print(f"{result['plate']}: on the {result['list']} list")
-    elif args.action == "remove":
-        print(f"{result['plate']}: removed from the {result['list']} list")
-    elif args.action == "import":
-        print(f"{result['imported']} entries imported from {args.file}")
-    elif args.action == "export":
-        csv_text = format_csv(entry_from_json(e) for e in result["entries"])
+        raw = client.call(cmd, request_args)
+    if args.action in ("add", "remove"):
+        entry = decode_reply(cmd, raw, VehicleEntry)
+        done = "on the" if args.action == "add" else "removed from the"
+        print(f"{entry.plate}: {done} {entry.list} list")
+        return 0
+    if args.action == "import":
+        print(f"{decode_reply(cmd, raw, VehiclesImported).imported} entries imported from "
+              f"{args.file}")
+        return 0
+    result = decode_reply(cmd, raw, VehicleList)
+    entries = [make_entry(e.plate, e.list, e.label, e.note, e.priority) for e in result.entries]
+    if args.action == "export":
+        csv_text = format_csv(entries)
         if str(args.file) == "-":
             sys.stdout.write(csv_text)
         else:
@@ -88,15 +95,14 @@ def run(args: argparse.Namespace) -> int:
                 args.file.write_text(csv_text, encoding="utf-8")
             except OSError as exc:
                 raise UsageError(f"{args.file}: cannot write: {exc}") from None
-            print(f"{len(result['entries'])} entries written to {args.file}")
+            print(f"{len(entries)} entries written to {args.file}")
     elif args.json:
-        print(json.dumps(result["entries"], indent=2))
+        print(json.dumps(raw["entries"], indent=2))
     else:
-        table = Table(title=f"vehicle register ({len(result['entries'])} entries)")
+        table = Table(title=f"vehicle register ({len(entries)} entries)")
         for column in ("plate", "list", "label", "note", "priority"):
             table.add_column(column)
-        for e in result["entries"]:
-            table.add_row(e["plate"], e["list"], e["label"], e["note"],
-                          e["priority"] or entry_from_json(e).alarm_priority)
+        for e in entries:
+            table.add_row(e.plate, e.list, e.label, e.note, e.priority or e.alarm_priority)
         Console().print(table)
     return 0

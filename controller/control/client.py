@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from controller.control.protocol import (
     Event,
@@ -27,6 +27,8 @@ from controller.control.protocol import (
     parse_server_message,
 )
 from controller.errors import EdgewardenError
+
+T = TypeVar("T")
 
 MAX_LINE_BYTES = 64 * 1024 * 1024  # history.fetch results can be large
 
@@ -173,6 +175,12 @@ class ControlClient:
                 raise CommandFailed(cmd, msg.code or "failed", msg.error or "")
             return msg.result
 
+    def ask(self, cmd: str, kind: type[T], args: dict[str, Any] | None = None) -> T:
+        """`call`, the result decoded as the schema's `kind` (:class:`ReplyMismatch`)."""
+        from controller.control.schema import decode_reply  # msgspec only when asked
+
+        return decode_reply(cmd, self.call(cmd, args), kind)
+
     def subscribe(self, events: list[str] | None = None) -> Any:
         return self.call("subscribe", {"events": events} if events else {})
 
@@ -243,6 +251,13 @@ class AsyncControlClient:
             raise ServiceUnavailable(f"the service went away on {self.path}: {exc}") from None
         finally:
             self._pending.pop(request_id, None)
+
+    async def ask(self, cmd: str, kind: type[T], args: dict[str, Any] | None = None,
+                  timeout: float | None = 10.0) -> T:
+        """`call`, the result decoded as the schema's `kind` (:class:`ReplyMismatch`)."""
+        from controller.control.schema import decode_reply  # msgspec only when asked
+
+        return decode_reply(cmd, await self.call(cmd, args, timeout), kind)
 
     async def subscribe(self, events: list[str] | None = None) -> Any:
         return await self.call("subscribe", {"events": events} if events else {})

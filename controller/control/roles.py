@@ -36,13 +36,9 @@ class Role(enum.IntEnum):
 
     @classmethod
     def parse(cls, value: object) -> Role:
-        """A label ("ops"), or the service's numeric role (2 or "2"); anything else is NONE."""
+        """A role by its label ("ops", as `status` names it); anything else is NONE."""
         if isinstance(value, str) and value.upper() in cls.__members__:
             return cls[value.upper()]
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 3:
-            return cls(value)
         return cls.NONE
 
     @property

@@ -1,21 +1,32 @@
 """The typed payloads of the control socket, shared by the service, its clients and doubles.
 
-Every Struct forbids unknown fields: a test decodes the real service's answers with these
-types (strict), so a field the service adds or drops without the schema fails there, and
-the test doubles built from the same types cannot drift from the service. msgspec is
-imported only by the modules that read or build these payloads (the service keeps its
-dicts on the wire; the schema describes them).
+Every Struct forbids unknown fields. The service builds its status and its command
+replies as these Structs and sends `to_wire(...)`; the TUI, the CLI and the clients decode
+with them (`decode_reply`, `ControlClient.ask`: another shape is one `ReplyMismatch` line);
+the test doubles build their answers from them; and a test decodes the real service's
+answers strictly, so no side can drift. A change of shape bumps the control protocol's
+version (`controller.control.protocol.PROTOCOL_VERSION`). msgspec is imported only by the
+modules that read or build these payloads.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
+
+from controller.errors import EdgewardenError
+
+T = TypeVar("T")
 
 
 class _Payload(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base: keyword-only, unknown fields refused."""
+
+
+class _Sample(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Base of a payload that is a measurement, never changed once taken."""
 
 
 # --------------------------------------------------------------------------- nodes
@@ -162,7 +173,11 @@ class Camera(_Payload, omit_defaults=True):
 
 
 # -------------------------------------------------------------------------- health
-class Filesystem(_Payload):
+# The health sample is defined here once: `controller.service.health` reads it from the
+# device and stores it as a record; `status` and the health notices carry it as it is.
+class Filesystem(_Sample, frozen=True):
+    """Free space of the filesystem holding `path` (`device` e.g. /dev/mmcblk0p2)."""
+
     path: str
     device: str | None
     total_bytes: int
@@ -170,7 +185,9 @@ class Filesystem(_Payload):
     on_sd_card: bool
 
 
-class Throttling(_Payload):
+class Throttling(_Sample, frozen=True):
+    """The Pi firmware's throttle word decoded: what is wrong now, and since boot."""
+
     raw: int
     under_voltage_now: bool
     freq_capped_now: bool
@@ -181,8 +198,14 @@ class Throttling(_Payload):
     throttled_occurred: bool
     soft_temp_limit_occurred: bool
 
+    def problems(self) -> list[str]:
+        """Names of the flags that are set (in field order), for a status line."""
+        return [name for name in self.__struct_fields__[1:] if getattr(self, name)]
 
-class Health(_Payload):
+
+class Health(_Sample, frozen=True):
+    """One reading of the device's health; `None` means "this device cannot tell"."""
+
     time: float
     load_1m: float
     load_5m: float
@@ -194,7 +217,7 @@ class Health(_Payload):
     memory_available_bytes: int
     swap_used_bytes: int
     uptime_s: float
-    filesystems: list[Filesystem]
+    filesystems: tuple[Filesystem, ...]  # [0] is the data dir
     throttling: Throttling | None
 
 
@@ -266,11 +289,14 @@ class ConfigState(_Payload):
     last_error: str | None
 
 
+RoleName = Literal["view", "ops", "admin"]
+
+
 class You(_Payload):
-    """Who asked: the caller's uid and role (as the service names it)."""
+    """Who asked: the caller's uid and role, by name (`controller.control.roles.Role`)."""
 
     uid: int
-    role: str
+    role: RoleName
 
 
 class Status(_Payload):
@@ -294,8 +320,8 @@ class Status(_Payload):
     you: You
 
 
-class EventHeader(_Payload):
-    """One item of `events.list` (audit records are listed the same way): metadata only."""
+class RecordHeader(_Payload):
+    """A stored record's plaintext metadata (its body is ciphertext)."""
 
     id: int
     time: float
@@ -303,9 +329,160 @@ class EventHeader(_Payload):
     kind: str
     source: str
     severity: str
-    media: int
 
 
-def to_wire(payload: msgspec.Struct) -> Any:
+class EventHeader(RecordHeader):
+    """One item of `events.list` (audit records are listed the same way): metadata only."""
+
+    media: int  # media files stored with the record
+
+
+# ================================================================== command replies
+# The answer of every other command in controller.control.commands' table: the service's
+# handlers build these, clients decode with `decode_reply` (or `ControlClient.ask`).
+class Reported(_Payload):
+    """`forward.report`: the report was kept."""
+
+    ok: bool
+
+
+class ConfigText(_Payload):
+    """`config.get`: the running config file and the effective settings (no secrets)."""
+
+    path: str | None
+    toml: str | None
+    effective: dict[str, Any]
+
+
+class ConfigCheck(_Payload):
+    """`config.validate`: whether the candidate loads, else where and why not."""
+
+    valid: bool
+    error: str | None
+    line: int | None
+    key: str | None
+
+
+class ConfigApplied(_Payload):
+    """`config.apply`: the file written and the service reloaded from it."""
+
+    applied: bool
+    path: str
+
+
+class SampleRateSet(_Payload):
+    """`node.sample_rate`: the rate sent to the node."""
+
+    node: str
+    sample_rate_hz: float
+
+
+class Paired(_Payload):
+    """`pair`: the node that answered and took the key (`replaced_key`: the old key's
+    fingerprint, when a paired node was given a new key)."""
+
+    node: str
+    uid: str
+    port: str
+    paired: bool
+    replaced_key: str | None
+
+
+class ExportEstimate(_Payload):
+    """`export` with `estimate`: the bundle's size, the room at `dest`, the sticks seen."""
+
+    records: int
+    bytes: int
+    free: int | None
+    sticks: list[str]
+
+
+class Exported(_Payload):
+    """`export`: the bundle written, verified and renamed into place."""
+
+    bundle: str
+    records: int
+    selected: int
+    media_files: int
+    bytes: int
+    verified: bool
+
+
+class HandoutRecord(RecordHeader):
+    """One record of `history.fetch`: the plaintext header, the body as ciphertext."""
+
+    prev_hash: str  # base64
+    ct: str  # base64 AEAD ciphertext
+    seal: Literal["sealed", "pending"]
+
+
+class Handout(_Payload):
+    """`history.fetch`: ciphertext records, their epochs' age-encrypted keys (None: the
+    epoch was shredded), age-encrypted media by hash and the passphrase-encrypted identity."""
+
+    format: int
+    records: list[HandoutRecord]
+    epoch_keys: dict[str, str | None]
+    media: dict[str, str]
+    media_omitted: int
+    identity: str | None
+
+
+class VehicleEntry(_Payload):
+    """One entry of the vehicle register (`vehicles.add`/`remove` answer the entry)."""
+
+    plate: str
+    list: Literal["allow", "watch", "deny"]
+    label: str
+    note: str
+    priority: str  # empty: the list's default
+
+
+class VehicleList(_Payload):
+    """`vehicles.list`."""
+
+    entries: list[VehicleEntry]
+
+
+class VehiclesImported(_Payload):
+    """`vehicles.import`: how many entries were added or replaced."""
+
+    imported: int
+
+
+#: The reply of each command (by its audited name) that is not a live event or an alarm.
+REPLIES: Final[Mapping[str, Any]] = {
+    "status": Status,
+    "events.list": list[EventHeader],
+    "history.fetch": Handout,
+    "config.get": ConfigText,
+    "config.validate": ConfigCheck,
+    "config.apply": ConfigApplied,
+    "node.sample_rate": SampleRateSet,
+    "pair": Paired,
+    "export": Exported,
+    "export.estimate": ExportEstimate,
+    "vehicles.list": VehicleList,
+    "vehicles.add": VehicleEntry,
+    "vehicles.remove": VehicleEntry,
+    "vehicles.import": VehiclesImported,
+    "forward.report": Reported,
+}
+
+
+class ReplyMismatch(EdgewardenError):
+    """A reply not of the shape this client's schema names (a service of another release)."""
+
+
+def decode_reply(cmd: str, raw: Any, kind: type[T]) -> T:
+    """`raw` (the socket's answer to `cmd`) as `kind`; one clear line when it differs."""
+    try:
+        return msgspec.convert(raw, kind)
+    except msgspec.ValidationError as exc:
+        raise ReplyMismatch(f"the service's answer to {cmd} does not match this client "
+                            f"({exc}): run a client and service of the same release") from None
+
+
+def to_wire(payload: msgspec.Struct | Sequence[msgspec.Struct]) -> Any:
     """A payload as the plain JSON-able data the socket carries."""
     return msgspec.to_builtins(payload)

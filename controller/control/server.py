@@ -67,6 +67,7 @@ from controller.control.protocol import (
 )
 from controller.control.refusals import RefusalLimiter
 from controller.control.roles import PeerCred, Role, RoleResolver, peer_credentials
+from controller.control.schema import ControlQueue
 from controller.errors import EdgewardenError
 
 log = logging.getLogger(__name__)
@@ -313,18 +314,18 @@ class ControlServer:
             raise RuntimeError("server not started")
         self._loop.call_soon_threadsafe(self.publish, kind, data)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> ControlQueue:
         """Counters for `status`: clients, subscribers and every drop."""
         subs = [c.subscriber for c in self._connections.values() if c.subscriber]
-        return {
-            "clients": len(self._connections),
-            "subscribers": len(subs),
-            "events_published": self._published,
-            "events_dropped": self._dropped_total,
-            "clients_refused": self._refused_clients,
-            "queue_size": self.queue_size,
-            "backlog": len(self._backlog),
-        }
+        return ControlQueue(
+            clients=len(self._connections),
+            subscribers=len(subs),
+            events_published=self._published,
+            events_dropped=self._dropped_total,
+            clients_refused=self._refused_clients,
+            queue_size=self.queue_size,
+            backlog=len(self._backlog),
+        )
 
     # ------------------------------------------------------------------ connections
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -1,8 +1,9 @@
 """The service's answers to control-socket commands (the socket enforces roles first).
 
 Each handler works on the running service through the narrow
-:class:`~controller.service.surface.ControlledService` interface and returns
-JSON-able data, or raises :class:`CommandError` with a reason the caller may see.
+:class:`~controller.service.surface.ControlledService` interface and returns its reply
+built as the schema's Struct (`controller.control.schema`) and sent as JSON-able data,
+or raises :class:`CommandError` with a reason the caller may see.
 History leaves the service only as ciphertext: records, age-encrypted epoch keys and the
 passphrase-encrypted identity; the caller decrypts in its own process.
 """
@@ -16,11 +17,12 @@ import pwd
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from controller.anomaly.alarm import AlarmActionError
 from controller.atomic_file import write_atomic
 from controller.config import ConfigError, config_to_dict, parse_config
+from controller.control import schema
 from controller.control.commands import Call, CommandError, requested_kinds
 from controller.errors import EdgewardenError
 from controller.service.surface import ControlledService
@@ -29,6 +31,8 @@ from controller.store.layout import StoreLayout
 MAX_SHELVE_MINUTES = 7 * 24 * 60
 MAX_SAMPLE_RATE_HZ = 100.0
 PAIR_TIMEOUT_S = 8.0  # within the clients' 10 s, so they get the reason, not a timeout
+
+T = TypeVar("T")
 
 
 def user_name(uid: int) -> str:
@@ -45,9 +49,8 @@ class ServiceHandlers:
         self.service = service
 
     async def status(self, call: Call, args: dict[str, Any]) -> Any:
-        result = self.service.status()
-        result["you"] = {"uid": call.peer.uid, "role": str(call.role)}
-        return result
+        you = schema.You(uid=call.peer.uid, role=cast(schema.RoleName, call.role.label))
+        return schema.to_wire(self.service.status(you))
 
     async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
         """The forwarder's state, kept (not recorded) for status and the TUI; an inbound
@@ -57,12 +60,12 @@ class ServiceHandlers:
                 "uid": call.peer.uid, "user": user_name(call.peer.uid),
                 "client_id": args.get("client_id", ""), "reason": args["refused"][:200],
                 "ok": False})
-        self.service.report_forwarder({
-            "connected": args["connected"], "outbox": args["outbox"],
-            "last_error": args.get("last_error") or None, "published": args.get("published"),
-            "gaps": args.get("gaps"), "broker": args.get("broker"),
-            "uid": call.peer.uid, "time": time.time()})
-        return {"ok": True}
+        self.service.report_forwarder(schema.Forwarder(
+            connected=args["connected"], outbox=args["outbox"],
+            last_error=args.get("last_error") or None, published=args.get("published"),
+            gaps=args.get("gaps"), broker=args.get("broker"),
+            uid=call.peer.uid, time=time.time()))
+        return schema.to_wire(schema.Reported(ok=True))
 
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         call.audit.update(alarm=args["alarm"], comment=args.get("comment", ""))
@@ -99,10 +102,11 @@ class ServiceHandlers:
         layout = self._store()
         from controller.store.handout import list_headers
 
-        return await asyncio.to_thread(
+        headers = await asyncio.to_thread(
             list_headers, layout.database, args.get("since"), args.get("until"),
             requested_kinds(args), int(args.get("limit", 200)),
         )
+        return schema.to_wire(_typed(headers, list[schema.EventHeader]))
 
     async def history_fetch(self, call: Call, args: dict[str, Any]) -> Any:
         layout = self._store()
@@ -110,10 +114,11 @@ class ServiceHandlers:
 
         kinds = requested_kinds(args)
         await asyncio.to_thread(self.service.flush_store, 5.0)
-        return await asyncio.to_thread(
+        handout = await asyncio.to_thread(
             hand_out, layout, args.get("since"), args.get("until"), kinds,
             int(args.get("limit", 2000)),
         )
+        return schema.to_wire(_typed(handout, schema.Handout))
 
     async def config_get(self, call: Call, args: dict[str, Any]) -> Any:
         path = self.service.config_path
@@ -123,15 +128,17 @@ class ServiceHandlers:
                 text = Path(path).read_text(encoding="utf-8")
             except OSError as exc:
                 raise CommandError(f"{path}: cannot read: {exc.strerror}") from None
-        return {"path": str(path) if path else None, "toml": text,
-                "effective": config_to_dict(self.service.cfg)}
+        return schema.to_wire(schema.ConfigText(
+            path=str(path) if path else None, toml=text,
+            effective=config_to_dict(self.service.cfg)))
 
     async def config_validate(self, call: Call, args: dict[str, Any]) -> Any:
         try:
             parse_config(args["toml"], "<candidate>")
         except ConfigError as exc:
-            return {"valid": False, "error": str(exc), "line": exc.line, "key": exc.key}
-        return {"valid": True, "error": None, "line": None, "key": None}
+            return schema.to_wire(schema.ConfigCheck(valid=False, error=str(exc),
+                                                     line=exc.line, key=exc.key))
+        return schema.to_wire(schema.ConfigCheck(valid=True, error=None, line=None, key=None))
 
     async def config_apply(self, call: Call, args: dict[str, Any]) -> Any:
         path = self.service.config_path
@@ -149,7 +156,7 @@ class ServiceHandlers:
             await self.service.apply_config(new)
         except EdgewardenError as exc:
             raise CommandError(f"written but not applied: {exc}") from None
-        return {"applied": True, "path": str(path)}
+        return schema.to_wire(schema.ConfigApplied(applied=True, path=str(path)))
 
     async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any:
         hz = float(args["hz"])
@@ -171,7 +178,7 @@ class ServiceHandlers:
         self.service.set_sample_rate(node.uid, hz)
         self.service.audit_event("node.sample_rate", {"node": node.name, "uid": node.uid,
                                                       "hz": hz, "by": call.peer.uid})
-        return {"node": node.name, "sample_rate_hz": hz}
+        return schema.to_wire(schema.SampleRateSet(node=node.name, sample_rate_hz=hz))
 
     async def pair(self, call: Call, args: dict[str, Any]) -> Any:
         """Give a node in pairing mode a fresh key. `node` is a uid or name the service
@@ -227,8 +234,8 @@ class ServiceHandlers:
         service.refresh_keys()
         service.audit_event("node.paired", {"node": chosen["name"], "uid": uid, "port": port,
                                             "replaced_key": replaced, "by": call.peer.uid})
-        return {"node": chosen["name"], "uid": uid, "port": port, "paired": True,
-                "replaced_key": replaced}
+        return schema.to_wire(schema.Paired(node=chosen["name"], uid=uid, port=port,
+                                            paired=True, replaced_key=replaced))
 
     def _node_port(self, wanted: str) -> tuple[str, str | None, str | None]:
         """(port, uid, name) of a node by uid or name: heard by the link, or configured."""
@@ -270,8 +277,8 @@ class ServiceHandlers:
 
                 with contextlib.suppress(OSError):
                     free = shutil.disk_usage(dest).free
-            return {"records": records, "bytes": size, "free": free,
-                    "sticks": removable_mounts()}
+            return schema.to_wire(schema.ExportEstimate(records=records, bytes=size,
+                                                        free=free, sticks=removable_mounts()))
         if not dest:
             raise CommandError("export needs dest (a directory, e.g. a mounted stick)")
         selection = _export_selection(args, now, days)
@@ -286,9 +293,10 @@ class ServiceHandlers:
                 name=args.get("name"), on_audit=audit)
         except EdgewardenError as exc:
             raise CommandError(str(exc)) from None
-        return {"bundle": str(result.path), "records": result.records,
-                "selected": result.selected, "media_files": result.media_files,
-                "bytes": result.bytes_written, "verified": result.report.ok}
+        return schema.to_wire(schema.Exported(
+            bundle=str(result.path), records=result.records, selected=result.selected,
+            media_files=result.media_files, bytes=result.bytes_written,
+            verified=result.report.ok))
 
     async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
         return self._vehicles().list(call, args)
@@ -317,6 +325,14 @@ class ServiceHandlers:
         if self.service.desk is None:
             raise CommandError("the anomaly engine is not running")
         return self.service.desk
+
+
+def _typed(data: Any, kind: type[T]) -> T:
+    """What the store hands over as data, as the schema's reply (its shape checked here,
+    in the service, so a store change the schema does not name fails the request)."""
+    import msgspec
+
+    return msgspec.convert(data, kind)
 
 
 def _export_selection(args: dict[str, Any], now: float, days: float) -> Any:

@@ -5,6 +5,8 @@ Three layers, so each can be tested on its own:
 * :class:`HealthReader` (thin adapter) reads psutil, the thermal zones in sysfs and the Pi
   firmware's throttle flags (sysfs ``get_throttled``, else ``vcgencmd get_throttled``);
   every path is injectable so tests feed it fake sysfs trees.
+* The sample's type is the control schema's `Health` (named `HealthSample` here): one
+  definition for the record, `status` and the health notices.
 * Pure steps turn a :class:`HealthSample` into a health record (:func:`sample_to_record`),
   into numeric channels ``health/<name>`` that the anomaly engine treats like sensor
   channels (:func:`sample_to_channels`, default rules from :func:`suggested_rules`), and
@@ -23,7 +25,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +33,8 @@ import psutil
 
 from controller.atomic_file import write_atomic
 from controller.config import ChannelRulesConfig, HealthConfig
+from controller.control.schema import Filesystem, Throttling, to_wire
+from controller.control.schema import Health as HealthSample
 
 # --------------------------------------------------------------------------- throttling
 #: Bits of the Pi firmware's get_throttled word (raspberrypi.com, "vcgencmd" docs).
@@ -52,30 +56,12 @@ DEFAULT_THERMAL_ROOT = Path("/sys/class/thermal")
 _CPU_ZONE_TYPES = ("cpu-thermal", "cpu_thermal", "soc_thermal", "x86_pkg_temp", "cpu")
 
 
-@dataclass(frozen=True)
-class Throttling:
-    """The decoded throttle word: what is wrong now, and what went wrong since boot."""
-
-    raw: int
-    under_voltage_now: bool
-    freq_capped_now: bool
-    throttled_now: bool
-    soft_temp_limit_now: bool
-    under_voltage_occurred: bool
-    freq_capped_occurred: bool
-    throttled_occurred: bool
-    soft_temp_limit_occurred: bool
-
-    @classmethod
-    def from_raw(cls, raw: int) -> Throttling:
-        if raw < 0:
-            raise ValueError(f"throttle word must not be negative: {raw}")
-        flags = {name: bool(raw >> bit & 1) for bit, name in THROTTLE_BITS.items()}
-        return cls(raw=raw, **flags)
-
-    def problems(self) -> list[str]:
-        """Names of the flags that are set, for a status line."""
-        return [name for name in THROTTLE_BITS.values() if getattr(self, name)]
+def throttling_from_raw(raw: int) -> Throttling:
+    """The throttle word decoded into its flags (bits other than `THROTTLE_BITS` ignored)."""
+    if raw < 0:
+        raise ValueError(f"throttle word must not be negative: {raw}")
+    flags = {name: bool(raw >> bit & 1) for bit, name in THROTTLE_BITS.items()}
+    return Throttling(raw=raw, **flags)
 
 
 _THROTTLED_RE = re.compile(r"^\s*(?:throttled\s*=\s*)?(0x)?([0-9a-fA-F]+)\s*$")
@@ -91,46 +77,16 @@ def parse_throttled(text: str) -> int:
 
 
 # --------------------------------------------------------------------------- sample
-@dataclass(frozen=True)
-class FilesystemUsage:
-    """Free space of the filesystem holding `path` (`device` e.g. /dev/mmcblk0p2)."""
-
-    path: str
-    device: str | None
-    total_bytes: int
-    free_bytes: int
-
-    @property
-    def on_sd_card(self) -> bool:
-        return bool(self.device) and "mmcblk" in (self.device or "")
-
-
-@dataclass(frozen=True)
-class HealthSample:
-    """One reading of the device's health; `None` means "this device cannot tell"."""
-
-    time: float
-    load_1m: float
-    load_5m: float
-    load_15m: float
-    cpu_count: int
-    cpu_percent: float | None
-    cpu_temp_c: float | None
-    memory_total_bytes: int
-    memory_available_bytes: int
-    swap_used_bytes: int
-    uptime_s: float
-    filesystems: tuple[FilesystemUsage, ...] = ()  # [0] is the data dir
-    throttling: Throttling | None = None
+def filesystem_usage(path: str, device: str | None, total_bytes: int,
+                     free_bytes: int) -> Filesystem:
+    """Free space of the filesystem holding `path`; an `mmcblk` device is the SD card."""
+    return Filesystem(path=path, device=device, total_bytes=total_bytes,
+                      free_bytes=free_bytes, on_sd_card="mmcblk" in (device or ""))
 
 
 def sample_to_record(sample: HealthSample) -> dict[str, Any]:
-    """The sample as JSON-able data for a health record."""
-    out = asdict(sample)
-    out["filesystems"] = [
-        {**asdict(fs), "on_sd_card": fs.on_sd_card} for fs in sample.filesystems
-    ]
-    return out
+    """The sample as JSON-able data for a health record (the schema's shape)."""
+    return to_wire(sample)
 
 
 _MB = 1024 * 1024
@@ -328,7 +284,7 @@ def health_metrics(sample: HealthSample) -> list[Metric]:
     return metrics
 
 
-def _fs_labels(fs: FilesystemUsage) -> dict[str, str]:
+def _fs_labels(fs: Filesystem) -> dict[str, str]:
     labels = {"path": fs.path}
     if fs.device:
         labels["device"] = fs.device
@@ -418,7 +374,7 @@ class HealthReader:
     def read_throttling(self) -> Throttling | None:
         """The firmware throttle flags: sysfs first, then vcgencmd, else None (not a Pi)."""
         try:
-            return Throttling.from_raw(parse_throttled(self.throttled_path.read_text()))
+            return throttling_from_raw(parse_throttled(self.throttled_path.read_text()))
         except (OSError, ValueError):
             pass
         if self.vcgencmd:
@@ -427,14 +383,14 @@ class HealthReader:
                     [self.vcgencmd, "get_throttled"],
                     capture_output=True, text=True, timeout=2, check=True,
                 ).stdout
-                return Throttling.from_raw(parse_throttled(out))
+                return throttling_from_raw(parse_throttled(out))
             except (OSError, ValueError, subprocess.SubprocessError):
                 return None
         return None
 
-    def read_filesystems(self) -> list[FilesystemUsage]:
+    def read_filesystems(self) -> list[Filesystem]:
         """The data dir's filesystem first, then each extra path on another filesystem."""
-        out: list[FilesystemUsage] = []
+        out: list[Filesystem] = []
         seen: set[int] = set()
         for path in (self.data_dir, *self.extra_paths):
             probe = _existing_ancestor(path)
@@ -446,10 +402,8 @@ class HealthReader:
             if dev in seen:
                 continue
             seen.add(dev)
-            out.append(FilesystemUsage(
-                path=str(path), device=_device_of(probe),
-                total_bytes=int(usage.total), free_bytes=int(usage.free),
-            ))
+            out.append(filesystem_usage(str(path), _device_of(probe), int(usage.total),
+                                        int(usage.free)))
         return out
 
 

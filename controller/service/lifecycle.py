@@ -20,9 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from controller.anomaly.desk import AlarmDesk, node_rules, with_defaults
 from controller.anomaly.engine import AnomalyEngine
 from controller.config import Config, load_config
+from controller.control import schema
 from controller.control.address import socket_path
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
@@ -115,12 +118,12 @@ class Service:
         self.desk: AlarmDesk | None = None
         self.vehicles: VehicleRegister | None = None
         self.server: ControlServer | None = None
-        self.forwarder: dict[str, Any] | None = None  # the MQTT forwarder's last report
+        self.forwarder: schema.Forwarder | None = None  # the MQTT forwarder's last report
         self.cameras: list[CameraWorker] = []
         self.camera_records: CameraRecords | None = None
         self._media_usage: tuple[float, dict[str, int]] = (float("-inf"), {})
         self.sensors = SensorStage(cfg.store.downsample_s)
-        self.last_health: dict[str, Any] | None = None
+        self.last_health: health.HealthSample | None = None
         self.records_not_stored = 0
         self._store_seen: tuple[str, str | None, int] = ("ok", None, 0)
         self.rejects = RejectSummary(max(1.0, cfg.serial.reject_summary_s))
@@ -399,7 +402,7 @@ class Service:
 
     # ================================================================== control surface
     # What `ServiceHandlers` may use (`ControlledService` lists exactly these).
-    def report_forwarder(self, report: dict[str, Any]) -> None:
+    def report_forwarder(self, report: schema.Forwarder) -> None:
         """The MQTT forwarder's last report, kept (not recorded) for status."""
         self.forwarder = report
 
@@ -583,7 +586,7 @@ class Service:
                 log.error("record store %s: %s", ws.state, ws.failure)
         self._store_seen = seen
         # the dashboard's store panel follows this event (health events carry the store)
-        self.publish("health", {"store": self._store_json()})
+        self.publish("health", {"store": schema.to_wire(self._store_status())})
 
     def _observe_link(self) -> None:
         """Link integrity becomes `link/...` alarm channels; refusals become records."""
@@ -610,7 +613,7 @@ class Service:
 
     def on_health(self, sample: health.HealthSample) -> None:
         rec = health.sample_to_record(sample)
-        self.last_health = rec
+        self.last_health = sample
         self.record("health", "device", "info", rec)
         assert self.desk is not None
         for channel, value in health.sample_to_channels(sample).items():
@@ -618,7 +621,8 @@ class Service:
         # the dashboard's device, store and link panels follow this event, and its cameras'
         # plate cells (the OCR models' state, the reads made)
         plates = {w.cfg.name: p for w in self.cameras if (p := w.status["plates"]) is not None}
-        self.publish("health", {**rec, "store": self._store_json(), "nodes": self._nodes_json(),
+        self.publish("health", {**rec, "store": schema.to_wire(self._store_status()),
+                                "nodes": schema.to_wire(self._nodes_status()),
                                 **({"plates": plates} if plates else {})})
         path = self.cfg.health.textfile_path
         if path is not None:
@@ -687,20 +691,21 @@ class Service:
         self._loop.call_soon_threadsafe(observe)
 
     # ================================================================== status
-    def _store_totals(self) -> dict[str, int]:
-        """Records in the store and how many of them a seal covers (a quick read-only look)."""
-        if self.writer is None:
-            return {}
-        totals = store_totals(self.writer.layout.database)
-        if totals is None:
-            return {}
-        return {"records": totals.records, "sealed": totals.sealed, "seals": totals.seals}
-
-    def _cameras_json(self) -> list[dict[str, Any]]:
+    # Status is assembled as the schema's Structs (controller.control.schema): what the
+    # service builds itself is constructed field by field; what a lower layer hands over
+    # as data (a camera's status, an alarm view, the checkpoint) is converted, so a shape
+    # the schema does not name fails here, in the service, not in a client.
+    def _cameras_status(self) -> list[schema.Camera]:
         """Each camera's status plus its media: bytes stored, rate, days the budget holds."""
-        cameras = [w.status for w in self.cameras]
-        if not cameras or self.writer is None or self.camera_records is None:
-            return cameras
+        media = self._cameras_media()
+        return [msgspec.convert({**w.status, **({"media": media[w.cfg.name]}
+                                                 if w.cfg.name in media else {})},
+                                schema.Camera)
+                for w in self.cameras]
+
+    def _cameras_media(self) -> dict[str, schema.Media]:
+        if not self.cameras or self.writer is None or self.camera_records is None:
+            return {}
         import shutil
 
         from controller.store.footage import footage, media_bytes_by_source
@@ -718,14 +723,19 @@ class Service:
             free = 0
         reserve = (store.reserved_space_mb + store.shed_margin_mb) * 1024 * 1024
         budgets = {c.name: c.media_budget_mb for c in self.cfg.cameras}
-        for cam in cameras:
-            name = str(cam["name"])
-            cam["media"] = footage(
+        out = {}
+        for w in self.cameras:
+            name = w.cfg.name
+            f = footage(
                 stored.get(name, 0), written.get(name, 0), seconds, budgets.get(name, 0.0),
                 store.media_budget_mb, sum(written.values()),
                 sum(stored.get(c, 0) for c in budgets), free - reserve,
-            ).to_json()
-        return cameras
+            )
+            out[name] = schema.Media(
+                stored_bytes=f.stored_bytes, bytes_per_hour=round(f.bytes_per_hour),
+                budget_bytes=f.budget_bytes, budget_from=f.budget_from,
+                days_held=None if f.days_held is None else round(f.days_held, 2))
+        return out
 
     def _status_line(self) -> str:
         nodes = self.link.node_stats() if self.link else []
@@ -735,7 +745,7 @@ class Service:
         return (f"{online}/{len(nodes)} nodes online, {active} alarm(s), "
                 f"{committed} records stored")
 
-    def _nodes_json(self) -> list[dict[str, Any]]:
+    def _nodes_status(self) -> list[schema.Node]:
         """Every node the link has heard and every configured node it has not (absent,
         failing or silent), so a dead node stays a row with its state."""
         nodes = []
@@ -748,37 +758,36 @@ class Service:
                 rejected = collections.Counter(n.rejected)
                 if port is not None:  # frames too broken to name a node count on its port
                     rejected.update(port.frame_errors)
-                nodes.append({
-                    "id": n.uid, "name": n.name, "uid": n.uid, "port": n.port,
-                    "state": n.state, "online": n.state in ONLINE_STATES,
-                    "paired": n.state != "unpaired",
-                    "last_seen": n.last_seen_wall, "frames_ok": n.frames_ok,
-                    "readings": n.readings_ok, "rejected": dict(rejected),
-                    "firmware": n.firmware_version,
-                    "link": {"lost_frames": n.lost_frames,
-                             "lost_frames_window": n.lost_frames_window,
-                             "lag_ms": n.lag_ms, "forged_frames_window": n.forged_frames_window,
-                             "problems": n.link_problems},
-                    "sample_rate_hz": self.sensors.sample_rates.get(n.uid),
-                    "port_state": port.state if port else None,
-                    "last_error": (port.last_error or None) if port else None,
-                })
+                nodes.append(schema.Node(
+                    id=n.uid, name=n.name, uid=n.uid, port=n.port,
+                    state=n.state, online=n.state in ONLINE_STATES,
+                    paired=n.state != "unpaired",
+                    last_seen=n.last_seen_wall, frames_ok=n.frames_ok,
+                    readings=n.readings_ok, rejected=dict(rejected),
+                    firmware=n.firmware_version,
+                    link=schema.NodeLink(
+                        lost_frames=n.lost_frames, lost_frames_window=n.lost_frames_window,
+                        lag_ms=n.lag_ms, forged_frames_window=n.forged_frames_window,
+                        problems=list(n.link_problems)),
+                    sample_rate_hz=self.sensors.sample_rates.get(n.uid),
+                    port_state=port.state if port else None,
+                    last_error=(port.last_error or None) if port else None,
+                ))
         if self._fixed_ports is None:
             for spec in self.cfg.serial.nodes:
                 if spec.port in heard:
                     continue
                 state = self._node_port_state(spec.name)
                 uid = self._registry_uid(spec.name)
-                nodes.append({
-                    "id": uid or spec.name, "name": spec.name, "uid": uid, "port": spec.port,
-                    "state": state["state"], "online": False, "paired": uid is not None,
-                    "last_seen": None,
-                    "frames_ok": 0, "readings": 0,
-                    "rejected": dict(ports[spec.port].frame_errors)
+                nodes.append(schema.Node(
+                    id=uid or spec.name, name=spec.name, uid=uid, port=spec.port,
+                    state=state["state"], online=False, paired=uid is not None,
+                    last_seen=None, frames_ok=0, readings=0,
+                    rejected=dict(ports[spec.port].frame_errors)
                     if spec.port in ports else {},
-                    "firmware": "", "sample_rate_hz": None,
-                    "port_state": state["port_state"], "last_error": state["last_error"],
-                })
+                    firmware="", sample_rate_hz=None,
+                    port_state=state["port_state"], last_error=state["last_error"],
+                ))
         return nodes
 
     def _registry_uid(self, name: str) -> str | None:
@@ -808,63 +817,69 @@ class Service:
                 "port_state": port.state if port else None,
                 "last_error": (port.last_error or None) if port else None}
 
-    def _store_json(self) -> dict[str, Any]:
+    def _store_status(self) -> schema.Store:
         ws = self.writer.stats if self.writer else None
-        totals = self._store_totals()
-        return {
-            "records": totals.get("records", 0),
-            "sealed": totals.get("sealed", 0),
-            "seals": totals.get("seals", 0),
-            "verification_key_fingerprint": self._vk_fingerprint,
-            "committed_since_start": ws.committed if ws else 0,
-            "batches": ws.batches if ws else 0,
-            "epoch": ws.epoch if ws else None,
-            "pending": ws.pending if ws else 0,
-            "dropped_no_space": ws.dropped_no_space if ws else 0,
-            "dropped_queue_full": ws.dropped_queue_full if ws else 0,
-            "shed_media_files": ws.shed_media_files if ws else 0,
-            "shed_readings": ws.shed_readings if ws else 0,
-            "not_stored": self.not_stored(),
-            "failed_commits": ws.failed_commits if ws else 0,
-            "state": ws.state if ws else "closed",
-            "failure": ws.failure if ws else None,
-            "failing_since": ws.failing_since if ws else None,
-            "reserve_bytes": ws.reserve_bytes if ws else 0,
-            "checkpoint": self.writer.checkpoints.status() if self.writer else None,
-        }
+        totals = store_totals(self.writer.layout.database) if self.writer else None
+        checkpoint = self.writer.checkpoints.status() if self.writer else None
+        return schema.Store(
+            records=totals.records if totals else 0,
+            sealed=totals.sealed if totals else 0,
+            seals=totals.seals if totals else 0,
+            verification_key_fingerprint=self._vk_fingerprint,
+            committed_since_start=ws.committed if ws else 0,
+            batches=ws.batches if ws else 0,
+            epoch=ws.epoch if ws else None,
+            pending=ws.pending if ws else 0,
+            dropped_no_space=ws.dropped_no_space if ws else 0,
+            dropped_queue_full=ws.dropped_queue_full if ws else 0,
+            shed_media_files=ws.shed_media_files if ws else 0,
+            shed_readings=ws.shed_readings if ws else 0,
+            not_stored=self.not_stored(),
+            failed_commits=ws.failed_commits if ws else 0,
+            state=ws.state if ws else "closed",
+            failure=ws.failure if ws else None,
+            failing_since=ws.failing_since if ws else None,
+            reserve_bytes=ws.reserve_bytes if ws else 0,
+            checkpoint=None if checkpoint is None
+            else msgspec.convert(checkpoint, schema.Checkpoint),
+        )
 
     def not_stored(self) -> int:
         """Every record lost: refused by `record` here, or dropped or failed in the writer."""
         return self.records_not_stored + (self.writer.stats.not_stored if self.writer else 0)
 
-    def status(self) -> dict[str, Any]:
-        """Everything `edgewarden status` and the TUI's dashboard show."""
-        now = time.time()
-        return {
-            "state": self.state,
-            "version": VERSION,
-            "device": self.cfg.device.name,
-            "time": now,
-            "uptime_s": round(time.monotonic() - self.started_mono, 1),
-            "nodes": self._nodes_json(),
-            "ports": [{"path": p.path, "open": p.is_open, "reopens": p.reopens,
-                       "frame_errors": dict(p.frame_errors), "last_error": p.last_error}
-                      for p in (self.link.port_stats() if self.link else [])],
-            "channels": [
-                {"key": k, "node": c.node, "channel": c.channel, "unit": c.unit,
-                 "value": c.value, "t": c.t, "history": list(c.history[-30:]),
-                 "score": round(self.desk.engine.score(k), 3) if self.desk else 0.0}
+    def status(self, you: schema.You) -> schema.Status:
+        """Everything `edgewarden status` and the TUI's dashboard show, for `you`."""
+        desk = self.desk
+        return schema.Status(
+            state=self.state,
+            version=VERSION,
+            device=self.cfg.device.name,
+            time=time.time(),
+            uptime_s=round(time.monotonic() - self.started_mono, 1),
+            nodes=self._nodes_status(),
+            ports=[schema.Port(path=p.path, open=p.is_open, reopens=p.reopens,
+                               frame_errors=dict(p.frame_errors), last_error=p.last_error)
+                   for p in (self.link.port_stats() if self.link else [])],
+            channels=[
+                schema.Channel(key=k, node=c.node, channel=c.channel, unit=c.unit,
+                               value=c.value, t=c.t, history=list(c.history[-30:]),
+                               score=round(desk.engine.score(k), 3) if desk else 0.0)
                 for k, c in sorted(self.sensors.channels.items())
             ],
-            "alarms": self.desk.views() if self.desk else [],
-            "cameras": self._cameras_json(),
-            "health": self.last_health,
-            "store": self._store_json(),
-            "queues": {
-                "readings_dropped": self.link.dropped if self.link else 0,
-                "control": self.server.stats() if self.server else {},
-            },
-            "forwarder": self.forwarder,
-            "config": {"path": str(self.config_path) if self.config_path else None,
-                       "reloads": self.reload_count, "last_error": self.last_reload_error},
-        }
+            alarms=msgspec.convert(desk.views(), list[schema.Alarm]) if desk else [],
+            cameras=self._cameras_status(),
+            health=self.last_health,
+            store=self._store_status(),
+            queues=schema.Queues(
+                readings_dropped=self.link.dropped if self.link else 0,
+                control=self.server.stats() if self.server else schema.ControlQueue(
+                    clients=0, subscribers=0, events_published=0, events_dropped=0,
+                    clients_refused=0, queue_size=self.cfg.control.subscriber_queue_size,
+                    backlog=0)),
+            forwarder=self.forwarder,
+            config=schema.ConfigState(
+                path=str(self.config_path) if self.config_path else None,
+                reloads=self.reload_count, last_error=self.last_reload_error),
+            you=you,
+        )

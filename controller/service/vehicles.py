@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from controller.control import schema
 from controller.control.commands import Call, CommandError
 from controller.errors import EdgewardenError, UsageError
 from controller.plates import register_file
-from controller.plates.register import Register, RegisterError, make_entry, parse_csv
+from controller.plates.register import Entry, Register, RegisterError, make_entry, parse_csv
 
 Audit = Callable[[str, dict[str, Any]], None]
 
@@ -48,7 +49,8 @@ class VehicleRegister:
             return result
 
     def list(self, call: Call, args: dict[str, Any]) -> Any:
-        return {"entries": [e.as_json() for e in self.snapshot().entries()]}
+        return schema.to_wire(schema.VehicleList(
+            entries=[_entry(e) for e in self.snapshot().entries()]))
 
     def add(self, call: Call, args: dict[str, Any]) -> Any:
         try:
@@ -58,13 +60,13 @@ class VehicleRegister:
             raise CommandError(str(exc)) from None
         self._commit(lambda reg: reg.add(entry, replace=bool(args.get("replace"))))
         self._audit("vehicles.add", {**entry.as_json(), "by": call.peer.uid})
-        return entry.as_json()
+        return schema.to_wire(_entry(entry))
 
     def remove(self, call: Call, args: dict[str, Any]) -> Any:
         entry = self._commit(lambda reg: reg.remove(args["plate"]))
         self._audit("vehicles.remove", {"plate": entry.plate, "list": entry.list,
                                         "by": call.peer.uid})
-        return entry.as_json()
+        return schema.to_wire(_entry(entry))
 
     def import_csv(self, call: Call, args: dict[str, Any]) -> Any:
         source = args.get("source") or "import"
@@ -76,4 +78,9 @@ class VehicleRegister:
         self._audit("vehicles.import", {"source": source, "count": count,
                                         "plates": [e.plate for e in entries],
                                         "by": call.peer.uid})
-        return {"imported": count}
+        return schema.to_wire(schema.VehiclesImported(imported=count))
+
+
+def _entry(entry: Entry) -> schema.VehicleEntry:
+    return schema.VehicleEntry(plate=entry.plate, list=entry.list, label=entry.label,
+                               note=entry.note, priority=entry.priority)

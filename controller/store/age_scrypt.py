@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from controller.errors import EdgewardenError
+
 MAX_WORK_FACTOR = 22  # log2(N): 4 GiB of scrypt memory at r=8; age picks ~1 s (15-18)
 _INTRO = b"age-encryption.org/v1\n"
 _SALT_LABEL = b"age-encryption.org/v1/scrypt"
@@ -31,8 +33,11 @@ class AgeFormatError(ValueError):
     """Not a well-formed passphrase-encrypted age file."""
 
 
-class WrongPassphrase(ValueError):
-    """The passphrase does not open the file."""
+class WrongPassphrase(EdgewardenError):
+    """The passphrase does not open the file (the message names no secret).
+
+    The one wrong-passphrase error: `identity.decrypt_identity` raises it naming the
+    file, and the TUI's unlock catches it."""
 
 
 class WorkFactorTooHigh(ValueError):

@@ -41,12 +41,6 @@ class Footage:
     budget_from: str  # "camera", "store" or "disk"
     days_held: float | None
 
-    def to_json(self) -> dict[str, object]:
-        return {"stored_bytes": self.stored_bytes,
-                "bytes_per_hour": round(self.bytes_per_hour),
-                "budget_bytes": self.budget_bytes, "budget_from": self.budget_from,
-                "days_held": None if self.days_held is None else round(self.days_held, 2)}
-
 
 def footage(stored: int, written: int, seconds: float, camera_budget_mb: float,
             store_budget_mb: float, all_written: int, all_stored: int,

@@ -7,13 +7,13 @@ from pathlib import Path
 import pyrage
 
 from controller.errors import EdgewardenError, UsageError
+from controller.store.age_scrypt import WrongPassphrase
 from controller.store.layout import StoreLayout
 
 _SECRET_PREFIX = b"AGE-SECRET-KEY-"
 
-
-class WrongPassphraseError(EdgewardenError):
-    """The passphrase does not open the identity (the message names no secret)."""
+__all__ = ["WrongPassphrase", "decrypt_identity", "is_encrypted_identity",
+           "load_identity_file", "unlock_identity"]
 
 
 def _parse(plain: bytes, where: Path | str) -> pyrage.x25519.Identity:
@@ -57,8 +57,8 @@ def decrypt_identity(data: bytes, passphrase: str | bytes, where: Path | str,
     secret = passphrase_bytes(passphrase)
     try:
         plain = age_scrypt.decrypt(data, secret)
-    except age_scrypt.WrongPassphrase:
-        raise WrongPassphraseError(f"{where}: wrong passphrase (nothing was read)") from None
+    except WrongPassphrase:
+        raise WrongPassphrase(f"{where}: wrong passphrase (nothing was read)") from None
     except age_scrypt.WorkFactorTooHigh as exc:
         raise EdgewardenError(f"{where}: {exc}; not opened") from None
     except age_scrypt.AgeFormatError as exc:

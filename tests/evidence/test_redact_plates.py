@@ -30,9 +30,9 @@ from controller.plates.reader import PlateReader
 from controller.plates.register import Register, make_entry
 from controller.plates.stage import TrackPlate
 from controller.service.plate_records import PlateRecords
+from controller.simulation.plates import plate_image, scene
 from controller.store import RecordWriter, initialise
 from controller.store.keyschedule import decode_verification_key
-from controller.simulation.plates import plate_image, scene
 
 Px = tuple[int, int, int, int]  # x0, y0, x1, y1
 SELECTED, OTHER, ELSEWHERE = "KJA-407XY", "LND-908BG", "ABC-123DE"

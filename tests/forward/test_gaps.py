@@ -70,4 +70,4 @@ def test_dropped_notifications_are_published_as_a_gap(root: Path) -> None:
 
 
 async def _subscribers(st: ServerThread) -> int:
-    return int(st.server.stats()["subscribers"])
+    return st.server.stats().subscribers

@@ -12,11 +12,14 @@ from typing import Any
 
 from controller.anomaly.desk import AlarmDesk
 from controller.config import Config
+from controller.control import schema
 from controller.sensors.keystore import KeyStore
 from controller.service.vehicles import VehicleRegister
 from controller.store.layout import StoreLayout
 from firmware_bridge.link import NodeStats
 from firmware_bridge.messages import Message
+
+from .status_sample import sample_status
 
 
 @dataclass
@@ -34,16 +37,16 @@ class SurfaceDouble:
     sent: list[tuple[str, Message]] = field(default_factory=list)
     audits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     sample_rates: dict[str, float] = field(default_factory=dict)
-    forwarder: dict[str, Any] | None = None
+    forwarder: schema.Forwarder | None = None
     applied: list[Config] = field(default_factory=list)
 
-    def status(self) -> dict[str, Any]:
-        return {"state": "running"}
+    def status(self, you: schema.You) -> schema.Status:
+        return sample_status(you=you)
 
     def audit_event(self, action: str, detail: dict[str, Any]) -> None:
         self.audits.append((action, detail))
 
-    def report_forwarder(self, report: dict[str, Any]) -> None:
+    def report_forwarder(self, report: schema.Forwarder) -> None:
         self.forwarder = report
 
     async def apply_config(self, new: Config, desk: AlarmDesk | None = None) -> None:

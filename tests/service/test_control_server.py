@@ -25,6 +25,7 @@ from controller.control.client import (
 )
 from controller.control.commands import Call, command_table
 from controller.control.roles import RoleResolver
+from controller.control.schema import ControlQueue
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
 from tests.service.fake_service import FakeService
@@ -62,12 +63,12 @@ def test_bad_lines_get_clear_errors_and_audit(sock_path: Path) -> None:
         replies = raw_exchange(
             sock_path,
             b"hello\n",
-            b'{"v":2,"id":1,"cmd":"status"}\n',
-            b'{"v":1,"id":2,"cmd":"reboot"}\n',
-            b'{"v":1,"id":3,"cmd":"alarms.ack","args":{}}\n',
-            b'{"v":1,"id":4,"cmd":"alarms.ack","args":{"alarm":"nope"}}\n',
+            b'{"v":1,"id":1,"cmd":"status"}\n',
+            b'{"v":2,"id":2,"cmd":"reboot"}\n',
+            b'{"v":2,"id":3,"cmd":"alarms.ack","args":{}}\n',
+            b'{"v":2,"id":4,"cmd":"alarms.ack","args":{"alarm":"nope"}}\n',
             b"\n",
-            b'{"v":1,"id":5,"cmd":"status"}\n',
+            b'{"v":2,"id":5,"cmd":"status"}\n',
         )
     assert [(r["id"], r["ok"], r.get("code")) for r in replies] == [
         (None, False, "invalid"),
@@ -140,13 +141,13 @@ def test_slow_subscriber_drops_are_counted(sock_path: Path) -> None:
         got = list(c.events(timeout=0.5))
         assert [e.data["i"] for e in got] == [0, 1, 2, 3]
         assert got[-1].dropped == 96
-        assert st.run(_stats(st.server))["events_dropped"] == 96
+        assert st.run(_stats(st.server)).events_dropped == 96
         st.server.publish_threadsafe("reading", {"i": 100})
         (late,) = list(c.events(timeout=0.5))
         assert late.seq == 101 and late.dropped == 96  # the gap in seq shows the drops
 
 
-async def _stats(server: ControlServer) -> dict[str, Any]:
+async def _stats(server: ControlServer) -> ControlQueue:
     return server.stats()
 
 
@@ -160,7 +161,7 @@ def test_too_many_clients_and_too_large_requests(sock_path: Path) -> None:
         # the server frees the first client's slot asynchronously after it hangs up
         deadline = time.monotonic() + 30  # a loaded machine can take seconds
         while True:
-            replies = raw_exchange(sock_path, b'{"v":1,"id":1,"cmd":"status","x":"' + b"a" * 5000)
+            replies = raw_exchange(sock_path, b'{"v":2,"id":1,"cmd":"status","x":"' + b"a" * 5000)
             if replies[-1]["code"] != "busy" or time.monotonic() > deadline:
                 break
             time.sleep(0.01)

@@ -14,17 +14,17 @@ import pytest
 from controller.config import HealthConfig
 from controller.service.health import (
     STORE_FAULT_CHANNEL,
-    FilesystemUsage,
     HealthReader,
     HealthSample,
     Metric,
-    Throttling,
+    filesystem_usage,
     health_metrics,
     parse_throttled,
     render_metrics,
     sample_to_channels,
     sample_to_record,
     suggested_rules,
+    throttling_from_raw,
     write_textfile,
 )
 
@@ -49,10 +49,10 @@ def make_sample(**over: object) -> HealthSample:
         cpu_percent=12.5, cpu_temp_c=48.3, memory_total_bytes=1 << 30,
         memory_available_bytes=512 << 20, swap_used_bytes=0, uptime_s=3600.0,
         filesystems=(
-            FilesystemUsage("/var/lib/edgewarden", "/dev/mmcblk0p2", 32 << 30, 300 << 20),
-            FilesystemUsage("/", "/dev/mmcblk0p2x", 4 << 30, 1 << 30),
+            filesystem_usage("/var/lib/edgewarden", "/dev/mmcblk0p2", 32 << 30, 300 << 20),
+            filesystem_usage("/", "/dev/mmcblk0p2x", 4 << 30, 1 << 30),
         ),
-        throttling=Throttling.from_raw(0x50005),
+        throttling=throttling_from_raw(0x50005),
     )
     base.update(over)
     return HealthSample(**base)  # type: ignore[arg-type]
@@ -75,7 +75,7 @@ def test_parse_throttled_rejects_garbage(text: str) -> None:
 
 
 def test_throttle_bits_decode() -> None:
-    t = Throttling.from_raw(0x50005)  # under-voltage now + throttled now, both since boot
+    t = throttling_from_raw(0x50005)  # under-voltage now + throttled now, both since boot
     assert t.under_voltage_now and t.throttled_now
     assert not t.freq_capped_now and not t.soft_temp_limit_now
     assert t.under_voltage_occurred and t.throttled_occurred
@@ -83,12 +83,12 @@ def test_throttle_bits_decode() -> None:
     assert t.problems() == [
         "under_voltage_now", "throttled_now", "under_voltage_occurred", "throttled_occurred"
     ]
-    assert Throttling.from_raw(0).problems() == []
-    all_set = Throttling.from_raw(0xF000F)
+    assert throttling_from_raw(0).problems() == []
+    all_set = throttling_from_raw(0xF000F)
     assert len(all_set.problems()) == 8
-    assert Throttling.from_raw(1 << 4).problems() == []  # undefined bits are ignored
+    assert throttling_from_raw(1 << 4).problems() == []  # undefined bits are ignored
     with pytest.raises(ValueError):
-        Throttling.from_raw(-1)
+        throttling_from_raw(-1)
 
 
 # ---------------------------------------------------------------- reader

@@ -100,5 +100,5 @@ def test_store_commands_refuse_while_the_store_is_closed(tmp_path: Path) -> None
 def test_forwarder_report_is_kept(tmp_path: Path) -> None:
     double = SurfaceDouble(tmp_path)
     _run(ServiceHandlers(double).forward_report(_call(), {"connected": True, "outbox": 3}))
-    assert double.forwarder is not None and double.forwarder["outbox"] == 3
+    assert double.forwarder is not None and double.forwarder.outbox == 3
     assert double.audits == []

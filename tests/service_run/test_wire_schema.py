@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from controller.control.client import ControlClient
-from controller.control.schema import Alarm, EventHeader, Status
+from controller.control.schema import REPLIES, Alarm, ConfigCheck, EventHeader, Status
 from tests.tui.test_real_service import RealService, real_service  # noqa: F401  (fixture)
 
 
@@ -52,6 +52,19 @@ def test_events_and_audit_items_decode_as_the_schema(real_service: RealService) 
                         list[EventHeader])
     assert events and {e.kind for e in audit} == {"audit"}
     assert acked.acked_by and acked.comment == "schema test"
+
+
+def test_command_replies_decode_as_the_schema(real_service: RealService) -> None:  # noqa: F811
+    """Every reply of the schema's table that the test's role may ask for, from the service."""
+    asked = {"config.get": {}, "config.validate": {"toml": "[device]\nname = 'x'\n"},
+             "history.fetch": {"limit": 3}, "vehicles.list": {}, "events.list": {"limit": 3}}
+    with ControlClient(real_service.socket_path) as c:
+        replies = {cmd: _strict(c.call(cmd, args), REPLIES[cmd]) for cmd, args in asked.items()}
+        refused = _strict(c.call("config.validate", {"toml": "[device]\nnope = 1\n"}),
+                          ConfigCheck)
+    assert replies["config.get"].path and replies["config.get"].toml
+    assert replies["config.validate"].valid and replies["history.fetch"].records
+    assert not refused.valid and refused.line == 2 and refused.key
 
 
 def test_an_added_field_fails_the_decode() -> None:

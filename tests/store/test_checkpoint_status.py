@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import msgspec
 from rich.console import Console
 
 from controller.cli.status_view import print_status
 from controller.config import StoreConfig
+from controller.control import schema
 from controller.store import RecordWriter
+from tests.service.status_sample import sample_status, sample_store
 
 from .conftest import Store
 
@@ -20,8 +23,9 @@ def test_status_names_the_last_checkpoint_and_its_file(store: Store, cfg: StoreC
         cp = w.checkpoints.status()
     assert cp is not None and cp["record"] == 1 and Path(cp["file"]).exists()
     out = io.StringIO()
-    print_status({"state": "running", "time": cp["time"] + 5, "store": {"checkpoint": cp}},
-                 Console(file=out, width=200, color_system=None))
+    status = sample_status(time=cp["time"] + 5, store=sample_store(
+        checkpoint=msgspec.convert(cp, schema.Checkpoint)))
+    print_status(status, Console(file=out, width=200, color_system=None))
     text = out.getvalue()
     assert f"seal {cp['seal']}, record 1, epoch {cp['epoch']}" in text
     assert f"keep a copy of {cp['file']}" in text

@@ -15,7 +15,7 @@ import pytest
 
 from controller.errors import EdgewardenError, UsageError
 from controller.store import initialise
-from controller.store.identity import WrongPassphraseError, decrypt_identity
+from controller.store.identity import WrongPassphrase, decrypt_identity
 from controller.store.layout import StoreLayout
 from controller.store.passphrase import MAX_BYTES, read_from_fd
 
@@ -78,7 +78,7 @@ def test_the_right_passphrase_opens_and_a_wrong_one_is_wrong(identity: bytes,
                                                               tmp_path: Path) -> None:
     assert decrypt_identity(identity, GOOD, "identity") is not None
     assert decrypt_identity(identity, GOOD.encode(), "identity") is not None
-    with pytest.raises(WrongPassphraseError):
+    with pytest.raises(WrongPassphrase):
         decrypt_identity(identity, GOOD + "x", "identity")
     with pytest.raises(UsageError, match="longer than"):
         decrypt_identity(identity, "x" * (MAX_BYTES + 1), "identity")
@@ -95,5 +95,5 @@ def test_a_costly_work_factor_is_not_reported_as_a_wrong_passphrase(identity: by
     costly = re.sub(rb"(-> scrypt \S+) \d+", rb"\1 40", raw, count=1)
     with pytest.raises(EdgewardenError) as err:
         decrypt_identity(costly, GOOD, "identity")
-    assert not isinstance(err.value, WrongPassphraseError)
+    assert not isinstance(err.value, WrongPassphrase)
     assert "work factor 40" in str(err.value)

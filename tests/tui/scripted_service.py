@@ -147,9 +147,9 @@ def scripted_status(role: str) -> schema.Status:
             time=T0 - 5, load_1m=0.4, load_5m=0.3, load_15m=0.2, cpu_count=4,
             cpu_percent=23.0, cpu_temp_c=54.2, memory_total_bytes=100 * MB,
             memory_available_bytes=59 * MB, swap_used_bytes=0, uptime_s=86400.0,
-            filesystems=[schema.Filesystem(path="/var/lib/edgewarden",
+            filesystems=(schema.Filesystem(path="/var/lib/edgewarden",
                                            device="/dev/mmcblk0p2", total_bytes=29000 * MB,
-                                           free_bytes=12800 * MB, on_sd_card=True)],
+                                           free_bytes=12800 * MB, on_sd_card=True),),
             throttling=None),
         store=schema.Store(
             records=48211, sealed=48000, seals=1600,
@@ -163,7 +163,7 @@ def scripted_status(role: str) -> schema.Status:
         forwarder=None,
         config=schema.ConfigState(path="/etc/edgewarden/config.toml", reloads=0,
                                   last_error=None),
-        you=schema.You(uid=SCRIPTED_UID, role=str(Role.parse(role))),
+        you=schema.You(uid=SCRIPTED_UID, role=Role.parse(role).label),  # type: ignore[arg-type]
     )
 
 
@@ -251,44 +251,42 @@ class History:
                   "start": T0 + 8, "time": T0 + 8, "score": 0.52, "continues": False,
                   "phase": "start", "event_id": f"yard/all/{T0 + 8:.3f}/3"}, ()),
             ]
-        self.records: list[dict[str, Any]] = []
+        self.records: list[schema.HandoutRecord] = []
+        self.media_counts: dict[int, int] = {}
         prev = b"\0" * 32
         for seq, (kind, source, severity, body, media) in enumerate(bodies, start=1):
             header = Header(seq, T0 - 100 + seq * 10, self.epoch, kind, source, severity, prev)
             plain = encode_body(body, media, None, "boot", True)
             ct, _ = seal_record(aead, header, plain)
             prev = hashlib.sha256(ct).digest()
-            self.records.append({  # the shape controller.store.handout.hand_out gives
-                "id": seq, "time": header.t_wall, "epoch": self.epoch, "kind": kind,
-                "source": source, "severity": severity,
-                "prev_hash": base64.b64encode(header.prev_hash).decode(),
-                "ct": base64.b64encode(ct).decode(), "seal": "verified",
-            })
+            self.records.append(schema.HandoutRecord(
+                id=seq, time=header.t_wall, epoch=self.epoch, kind=kind, source=source,
+                severity=severity, prev_hash=base64.b64encode(header.prev_hash).decode(),
+                ct=base64.b64encode(ct).decode(), seal="sealed"))
+            self.media_counts[seq] = len(media)
 
-    def _select(self, args: dict[str, Any], kinds: list[str]) -> list[dict[str, Any]]:
+    def _select(self, args: dict[str, Any], kinds: list[str]) -> list[schema.HandoutRecord]:
         since, until = args.get("since"), args.get("until")
         return [r for r in reversed(self.records)
-                if (not kinds or r["kind"] in kinds)
-                and (since is None or r["time"] >= since)
-                and (until is None or r["time"] <= until)][: int(args.get("limit", 500))]
+                if (not kinds or r.kind in kinds)
+                and (since is None or r.time >= since)
+                and (until is None or r.time <= until)][: int(args.get("limit", 500))]
 
-    def listing(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        out = []
-        for r in self._select(args, requested_kinds(args) or []):
-            out.append({"id": r["id"], "time": r["time"], "kind": r["kind"],
-                        "source": r["source"], "severity": r["severity"], "epoch": r["epoch"],
-                        "seal": r["seal"]})
-        return out
+    def listing(self, args: dict[str, Any]) -> Any:
+        """`events.list` as the service answers it: headers only (no seal state)."""
+        return schema.to_wire([schema.EventHeader(
+            id=r.id, time=r.time, epoch=r.epoch, kind=r.kind, source=r.source,
+            severity=r.severity, media=self.media_counts[r.id])
+            for r in self._select(args, requested_kinds(args) or [])])
 
     def handout(self, args: dict[str, Any]) -> dict[str, Any]:
         records = self._select(args, list(args.get("kinds") or []))
-        return {
-            "identity": base64.b64encode(self.identity_blob).decode(),
-            "epoch_keys": {str(self.epoch): base64.b64encode(self.sealed_epoch_key).decode()},
-            "records": records,
-            "media": {d: base64.b64encode(b).decode() for d, b in self.media.items()}
-            if records else {},
-        }
+        return schema.to_wire(schema.Handout(
+            format=1, identity=base64.b64encode(self.identity_blob).decode(),
+            epoch_keys={str(self.epoch): base64.b64encode(self.sealed_epoch_key).decode()},
+            records=records,
+            media={d: base64.b64encode(b).decode() for d, b in self.media.items()}
+            if records else {}, media_omitted=0))
 
 
 class FixedRoleResolver(RoleResolver):
@@ -326,7 +324,7 @@ class ScriptedHandlers:
     async def status(self, call: Call, args: dict[str, Any]) -> Any:
         # as the service answers: who asked, with the role as the service names it
         return {**copy.deepcopy(self.status_doc),
-                "you": {"uid": SCRIPTED_UID, "role": str(call.role)}}
+                "you": {"uid": SCRIPTED_UID, "role": call.role.label}}
 
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         alarm = self._alarm(args["alarm"])
@@ -354,14 +352,16 @@ class ScriptedHandlers:
         return self._history().handout(args)
 
     async def config_get(self, call: Call, args: dict[str, Any]) -> Any:
-        return {"path": "/etc/edgewarden/config.toml", "toml": self.config_text}
+        return schema.to_wire(schema.ConfigText(path="/etc/edgewarden/config.toml",
+                                                toml=self.config_text, effective={}))
 
     async def config_validate(self, call: Call, args: dict[str, Any]) -> Any:
         try:
             parse_config(args["toml"], "config.toml")
         except ConfigError as exc:
-            return {"valid": False, "error": str(exc)}
-        return {"valid": True, "error": None}
+            return schema.to_wire(schema.ConfigCheck(valid=False, error=str(exc),
+                                                     line=exc.line, key=exc.key))
+        return schema.to_wire(schema.ConfigCheck(valid=True, error=None, line=None, key=None))
 
     async def config_apply(self, call: Call, args: dict[str, Any]) -> Any:
         try:
@@ -369,10 +369,12 @@ class ScriptedHandlers:
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
         self.config_text = args["toml"]
-        return {"applied": True}
+        return schema.to_wire(schema.ConfigApplied(applied=True,
+                                                   path="/etc/edgewarden/config.toml"))
 
     async def node_sample_rate(self, call: Call, args: dict[str, Any]) -> Any:
-        return {"node": args["node"], "sample_rate_hz": args["hz"]}
+        return schema.to_wire(schema.SampleRateSet(node=args["node"],
+                                                   sample_rate_hz=float(args["hz"])))
 
     async def pair(self, call: Call, args: dict[str, Any]) -> Any:
         node = next((n for n in self.status_doc["nodes"]
@@ -381,21 +383,27 @@ class ScriptedHandlers:
             raise CommandError(f"no node {args['node']!r}")
         node["paired"] = True
         self.publish("health", {"nodes": [copy.deepcopy(node)]})
-        return {"node": node["id"], "paired": True}
+        return schema.to_wire(schema.Paired(node=node["name"], uid=node["uid"] or node["id"],
+                                            port=node["port"], paired=True,
+                                            replaced_key=None))
 
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         raise CommandError("evidence export is not available in this version yet")
 
     async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
-        return {"entries": []}
+        return schema.to_wire(schema.VehicleList(entries=[]))
 
     async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
         raise CommandError("the scripted service has no vehicle register")
 
     vehicles_remove = vehicles_import = vehicles_add
     async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
-        self.status_doc["forwarder"] = dict(args)
-        return {"ok": True}
+        self.status_doc["forwarder"] = schema.to_wire(schema.Forwarder(
+            connected=args["connected"], outbox=args["outbox"],
+            last_error=args.get("last_error") or None, published=args.get("published"),
+            gaps=args.get("gaps"), broker=args.get("broker"), uid=call.peer.uid,
+            time=T0))
+        return schema.to_wire(schema.Reported(ok=True))
 
 
 class ScriptedService:

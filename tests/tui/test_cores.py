@@ -196,7 +196,7 @@ def test_the_running_service_status_shape_parses() -> None:
     """`controller.service.status()` + `you`: nodes by name, channels top-level."""
     mb = 1024 * 1024
     typed = msgspec.structs.replace(
-        scripted_status("admin"), device="site", you=schema.You(uid=0, role="3"),
+        scripted_status("admin"), device="site", you=schema.You(uid=0, role="admin"),
         nodes=[scripted_node("6DA1", "north-door", "6DA1", "online", online=True, paired=True,
                      last_seen=T0, firmware="1.0.0", hz=None, frames_ok=9,
                      rejected={"bad_crc": 2})],
@@ -209,8 +209,8 @@ def test_the_running_service_status_shape_parses() -> None:
     assert typed.health is not None
     typed = msgspec.structs.replace(typed, health=msgspec.structs.replace(
         typed.health, cpu_percent=12.0, cpu_temp_c=None, memory_total_bytes=100,
-        memory_available_bytes=75, filesystems=[schema.Filesystem(
-            path="/", device=None, total_bytes=4 * mb, free_bytes=2 * mb, on_sd_card=False)]))
+        memory_available_bytes=75, filesystems=(schema.Filesystem(
+            path="/", device=None, total_bytes=4 * mb, free_bytes=2 * mb, on_sd_card=False),)))
     raw = schema.to_wire(typed)
     s = parse_status(raw)
     assert s.role == Role.ADMIN and s.user == "uid 0"

@@ -166,7 +166,7 @@ async def test_unlock_and_open_an_event(start_service: Starter) -> None:
                     and bool(app.screen.query("#event-body")), tries=200)
         await until(pilot, lambda: "sedan" in text_of(app, "#event-body"), tries=100)
         body = text_of(app, "#event-body")
-        assert "verified" in body and "drive" in body and "3 boxes" in body
+        assert "sealed" in body and "drive" in body and "3 boxes" in body
         assert sum(isinstance(s, EventDetailScreen) for s in app.screen_stack) == 1
         await until(pilot, lambda: app.screen.query("#snapshot-image"))
         assert [e.what for e in app.session_key.log] == ["wrong passphrase", "unlocked"]

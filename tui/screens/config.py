@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.syntax import Syntax
 from textual import work
@@ -52,12 +52,14 @@ class ConfigScreen(SiteScreen):
 
     @work(exclusive=True, group="config-load")
     async def _load(self) -> None:
-        result = await self.site.call_or_notify("config.get")
-        if not isinstance(result, dict):
+        from controller.control.schema import ConfigText
+
+        result = await self.site.ask("config.get", ConfigText)
+        if result is None:
             self._loaded = False
             return
-        self.running_text = str(result.get("toml", ""))
-        self.path = str(result.get("path", self.path))
+        self.running_text = result.toml or ""
+        self.path = result.path or self.path
         self.query_one(TextArea).load_text(self.running_text)
         self.query_one("#config-text").border_title = self.path
 
@@ -103,21 +105,22 @@ class ConfigScreen(SiteScreen):
         self.run_worker(self._apply(self.edited), exclusive=True, group="config-apply")
 
     async def _apply(self, text: str) -> None:
-        checked: Any = await self.site.call_or_notify("config.validate", {"toml": text})
-        if not isinstance(checked, dict):
+        from controller.control.schema import ConfigApplied, ConfigCheck
+
+        checked = await self.site.ask("config.validate", ConfigCheck, {"toml": text})
+        if checked is None:
             return
-        if not checked.get("valid", False):
-            error = checked.get("error")
+        if not checked.valid:
             self.query_one("#config-error", Label).update(
-                f"service: {error if isinstance(error, str) else 'rejected'}")
+                f"service: {checked.error or 'rejected'}")
             return
         diff = unified_diff(self.running_text, text, self.path)
         body = Syntax(diff, "diff", theme="ansi_dark", word_wrap=True)
         if not await self.app.push_screen_wait(ConfirmDialog("Apply this change?", body,
                                                              "Apply")):
             return
-        result = await self.site.call_or_notify("config.apply", {"toml": text})
-        if isinstance(result, dict) and result.get("applied"):
+        result = await self.site.ask("config.apply", ConfigApplied, {"toml": text})
+        if result is not None and result.applied:
             self.running_text = text
             self.notify("Config applied; the service reloaded it.")
             self.refresh_bindings()

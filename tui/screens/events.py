@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 
 from tui import terminal_graphics
 from tui.event_rows import EventRow, event_rows
-from tui.model import EventMeta, Role, parse_event_list
+from tui.model import EventMeta, Role, event_metas
 from tui.screens.alarms import clock_text
 from tui.screens.base import SiteScreen
 from tui.screens.dialogs import UnlockDialog
@@ -229,10 +229,12 @@ class EventsScreen(SiteScreen):
 
     @work(exclusive=True, group="events-load")
     async def _load(self) -> None:
-        result = await self.site.call_or_notify("events.list", self.list_args())
-        if result is None:
+        from controller.control.schema import EventHeader
+
+        headers = await self.site.ask("events.list", list[EventHeader], self.list_args())
+        if headers is None:
             return
-        metas = self._shown(parse_event_list(result))
+        metas = self._shown(event_metas(headers))
         bodies: dict[int, OpenedRecord] = {}
         unlocked = self.site.session_key.unlocked
         if unlocked and metas:

@@ -116,17 +116,18 @@ class ExportScreen(SiteScreen):
         args: dict[str, Any] = {"days": days, "estimate": True}
         if dest:
             args["dest"] = dest
-        result = await self.site.call_or_notify("export", args)
-        if not isinstance(result, dict):
+        from controller.control.schema import ExportEstimate
+
+        result = await self.site.ask("export", ExportEstimate, args)
+        if result is None:
             return
-        sticks = [s for s in result.get("sticks", []) if isinstance(s, str)]
+        sticks = result.sticks
         select = self.query_one("#export-stick", Select)
         select.set_options([(s, s) for s in sticks])
-        text = (f"{result.get('records', 0):,} records, about "
-                f"{human_bytes(result.get('bytes'))}")
-        free = result.get("free")
-        if isinstance(free, int | float):
-            fits = "fits" if free > (result.get("bytes") or 0) else "does NOT fit"
+        text = f"{result.records:,} records, about {human_bytes(result.bytes)}"
+        free = result.free
+        if free is not None:
+            fits = "fits" if free > result.bytes else "does NOT fit"
             text += f"; {human_bytes(free)} free at {dest}: {fits}"
         if not sticks:
             text += "\nNo USB stick detected under /media, /run/media or /mnt."
@@ -138,17 +139,19 @@ class ExportScreen(SiteScreen):
         bar.update(total=None)  # the service writes, fsyncs and verifies, then answers
         bar.display = True
         result_box.update(f"Exporting the last {days:g} days to {dest} ...")
+        from controller.control.schema import Exported
+
         try:
-            result = await self.site.call_or_notify("export", {"days": days, "dest": dest})
+            result = await self.site.ask("export", Exported, {"days": days, "dest": dest})
         finally:
             bar.display = False
-        if not isinstance(result, dict):
+        if result is None:
             result_box.update("Export failed: see the message above.")
             return
-        verified = "verified" if result.get("verified") else "NOT verified"
+        verified = "verified" if result.verified else "NOT verified"
         result_box.update(
-            f"Bundle {result.get('bundle')}: {verified}.\n"
-            f"{result.get('selected', 0):,} records selected "
-            f"({result.get('records', 0):,} in the chain segment), "
-            f"{result.get('media_files', 0)} media files, {human_bytes(result.get('bytes'))}.\n"
+            f"Bundle {result.bundle}: {verified}.\n"
+            f"{result.selected:,} records selected "
+            f"({result.records:,} in the chain segment), "
+            f"{result.media_files} media files, {human_bytes(result.bytes)}.\n"
             "Check it anywhere with `edgewarden verify-bundle DIR`.")

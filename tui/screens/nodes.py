@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -14,6 +14,9 @@ from tui.live_state import NODES, ago
 from tui.model import Node, Role
 from tui.screens.base import SiteScreen
 from tui.screens.dialogs import ConfirmDialog, NumberDialog
+
+if TYPE_CHECKING:
+    from controller.control.schema import Paired
 
 
 def render_link(node: Node | None) -> Table | Text:
@@ -136,18 +139,19 @@ class NodesScreen(SiteScreen):
         done = await self._confirmed_pairing(node, ConfirmDialog("Pair node", body, "Pair"),
                                              replace=False)
         if done is not None:
-            self.notify(f"Paired {done.get('node', node.name)} (uid {done.get('uid', '?')})")
+            self.notify(f"Paired {done.node} (uid {done.uid})")
 
     async def _confirmed_pairing(self, node: Node, dialog: ConfirmDialog,
-                                 replace: bool) -> dict[str, Any] | None:
+                                 replace: bool) -> Paired | None:
         """Pair (or give a new key) once the admin confirms; the service's answer or None."""
         if not await self.app.push_screen_wait(dialog):
             return None
         args: dict[str, Any] = {"node": node.uid or node.name}
         if replace:
             args["replace"] = True
-        done = await self.site.call_or_notify("pair", args)
-        return done if isinstance(done, dict) else None
+        from controller.control.schema import Paired
+
+        return await self.site.ask("pair", Paired, args)
 
     def action_sample_rate(self) -> None:
         node = self.selected()
@@ -162,7 +166,9 @@ class NodesScreen(SiteScreen):
                                           "Hz"), apply)
 
     async def _rate(self, node: Node, hz: float) -> None:
-        if await self.site.call_or_notify("node.sample_rate", {"node": node.id, "hz": hz}):
+        from controller.control.schema import SampleRateSet
+
+        if await self.site.ask("node.sample_rate", SampleRateSet, {"node": node.id, "hz": hz}):
             self.notify(f"{node.name}: {hz:g} Hz")
 
     def action_rotate_key(self) -> None:
