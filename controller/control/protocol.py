@@ -2,10 +2,10 @@
 
 One JSON object per line, UTF-8, in both directions::
 
-    request   {"v":1,"id":7,"cmd":"alarms.ack","args":{"alarm":"a-12"}}
-    response  {"v":1,"id":7,"ok":true,"result":{...}}
-              {"v":1,"id":7,"ok":false,"code":"refused","error":"alarms.ack needs role ops"}
-    event     {"v":1,"event":"reading","seq":41,"dropped":0,"data":{...}}
+    request   {"v":2,"id":7,"cmd":"alarms.ack","args":{"alarm":"a-12"}}
+    response  {"v":2,"id":7,"ok":true,"result":{...}}
+              {"v":2,"id":7,"ok":false,"code":"refused","error":"alarms.ack needs role ops"}
+    event     {"v":2,"event":"reading","seq":41,"dropped":0,"data":{...}}
 
 Requests are bounded before they reach a handler: nesting at most `MAX_DEPTH` levels,
 integers of at most `MAX_INT_DIGITS` digits (and within 64 bits), other numbers at most
@@ -14,8 +14,11 @@ integers of at most `MAX_INT_DIGITS` digits (and within 64 bits), other numbers 
 
 `id` is the client's (an integer it chooses, echoed back); a line that cannot be parsed
 gets ``"id":null``. `seq` numbers the events a subscriber was sent; `dropped` is how many
-events its bounded queue had to drop so far (never silent). Version 1 is the only version:
-a request with another `v` is answered with code ``unsupported_version``.
+events its bounded queue had to drop so far (never silent). An event's `data` is the
+notice Struct of its kind in controller.control.schema. Version 2 (events typed by the
+schema: alarm, detection and plate notices name their record by `seq`, health nests its
+sample) is the only version: a request with another `v` is answered with code
+``unsupported_version``, and a client meeting another version says so in one line.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 
 EventKind = Literal["reading", "alarm", "detection", "health", "plate"]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = ("reading", "alarm", "detection", "health",
@@ -34,7 +37,7 @@ EVENT_KINDS: Final[tuple[EventKind, ...]] = ("reading", "alarm", "detection", "h
 #: Machine-readable error codes; the `error` text is for people.
 ErrorCode = Literal[
     "invalid",              # not JSON, wrong shape, bad args
-    "unsupported_version",  # v != 1
+    "unsupported_version",  # v != PROTOCOL_VERSION
     "unknown_command",
     "refused",              # the caller's role is too low
     "failed",               # the handler said no (CommandError)

@@ -127,10 +127,10 @@ def test_huge_numbers_and_deep_json_get_a_typed_reply_and_an_audit(
     before = len(st.audit)
     replies = raw_exchange(
         env["path"],
-        b'{"v":1,"id":' + b"9" * 5000 + b',"cmd":"status"}\n',
-        b'{"v":1,"id":2,"cmd":"status","args":{"a":' + b"[" * 5000 + b"]" * 5000 + b"}}\n",
-        b'{"v":1,"id":3,"cmd":"status","args":{"x":1e99999}}\n',
-        b'{"v":1,"id":4,"cmd":"status"}\n',
+        b'{"v":2,"id":' + b"9" * 5000 + b',"cmd":"status"}\n',
+        b'{"v":2,"id":2,"cmd":"status","args":{"a":' + b"[" * 5000 + b"]" * 5000 + b"}}\n",
+        b'{"v":2,"id":3,"cmd":"status","args":{"x":1e99999}}\n',
+        b'{"v":2,"id":4,"cmd":"status"}\n',
     )
     assert [r.get("code") for r in replies] == ["too_complex", "too_complex", "too_complex",
                                                 None]

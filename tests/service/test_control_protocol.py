@@ -30,10 +30,10 @@ from tests.service.fake_service import FakeService
 def test_request_round_trip() -> None:
     line = encode_request(7, "alarms.ack", {"alarm": "a-1"})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
-    assert json.loads(line) == {"v": 1, "id": 7, "cmd": "alarms.ack", "args": {"alarm": "a-1"}}
+    assert json.loads(line) == {"v": 2, "id": 7, "cmd": "alarms.ack", "args": {"alarm": "a-1"}}
     req = parse_request(line)
     assert (req.id, req.cmd, req.args) == (7, "alarms.ack", {"alarm": "a-1"})
-    assert parse_request('{"v":1,"id":1,"cmd":"status"}').args == {}
+    assert parse_request('{"v":2,"id":1,"cmd":"status"}').args == {}
 
 
 @pytest.mark.parametrize(
@@ -42,14 +42,14 @@ def test_request_round_trip() -> None:
         (b"not json", "invalid", None),
         (b"[1,2]", "invalid", None),
         (b"\xff\xfe", "invalid", None),
-        (b'{"v":2,"id":3,"cmd":"status"}', "unsupported_version", 3),
+        (b'{"v":1,"id":3,"cmd":"status"}', "unsupported_version", 3),
         (b'{"id":3,"cmd":"status"}', "unsupported_version", 3),
-        (b'{"v":1,"id":"3","cmd":"status"}', "invalid", None),
-        (b'{"v":1,"id":true,"cmd":"status"}', "invalid", None),
-        (b'{"v":1,"id":3}', "invalid", 3),
-        (b'{"v":1,"id":3,"cmd":""}', "invalid", 3),
-        (b'{"v":1,"id":3,"cmd":"status","args":[]}', "invalid", 3),
-        (b'{"v":1,"id":3,"cmd":"status","extra":1}', "invalid", 3),
+        (b'{"v":2,"id":"3","cmd":"status"}', "invalid", None),
+        (b'{"v":2,"id":true,"cmd":"status"}', "invalid", None),
+        (b'{"v":2,"id":3}', "invalid", 3),
+        (b'{"v":2,"id":3,"cmd":""}', "invalid", 3),
+        (b'{"v":2,"id":3,"cmd":"status","args":[]}', "invalid", 3),
+        (b'{"v":2,"id":3,"cmd":"status","extra":1}', "invalid", 3),
     ],
 )
 def test_bad_requests(line: bytes, code: str, rid: int | None) -> None:
@@ -71,7 +71,7 @@ def test_server_messages_round_trip() -> None:
     with pytest.raises(TypeError):
         encode_result(1, {"raw": b"bytes"})
     with pytest.raises(ProtocolError):
-        parse_server_message(b'{"v":1,"ok":"yes"}')
+        parse_server_message(b'{"v":2,"ok":"yes"}')
     with pytest.raises(ProtocolError):
         parse_server_message(b'{"v":9,"ok":true}')
 
@@ -147,11 +147,11 @@ def test_a_service_of_another_version_gives_the_client_one_clear_line(tmp_path: 
     listener.bind(str(path))
     listener.listen(1)
 
-    def serve() -> None:  # a service of a later release: answers in version 2
+    def serve() -> None:  # a service of an earlier release: answers in version 1
         conn, _ = listener.accept()
         with conn:
             conn.recv(4096)
-            conn.sendall(b'{"v":2,"id":1,"ok":true,"result":{}}\n')
+            conn.sendall(b'{"v":1,"id":1,"ok":true,"result":{}}\n')
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -160,4 +160,4 @@ def test_a_service_of_another_version_gives_the_client_one_clear_line(tmp_path: 
     thread.join(5)
     listener.close()
     message = str(caught.value)
-    assert "\n" not in message and "version 2" in message and "speaks 1" in message
+    assert "\n" not in message and "version 1" in message and "speaks 2" in message

@@ -62,12 +62,12 @@ def test_bad_lines_get_clear_errors_and_audit(sock_path: Path) -> None:
         replies = raw_exchange(
             sock_path,
             b"hello\n",
-            b'{"v":2,"id":1,"cmd":"status"}\n',
-            b'{"v":1,"id":2,"cmd":"reboot"}\n',
-            b'{"v":1,"id":3,"cmd":"alarms.ack","args":{}}\n',
-            b'{"v":1,"id":4,"cmd":"alarms.ack","args":{"alarm":"nope"}}\n',
+            b'{"v":1,"id":1,"cmd":"status"}\n',
+            b'{"v":2,"id":2,"cmd":"reboot"}\n',
+            b'{"v":2,"id":3,"cmd":"alarms.ack","args":{}}\n',
+            b'{"v":2,"id":4,"cmd":"alarms.ack","args":{"alarm":"nope"}}\n',
             b"\n",
-            b'{"v":1,"id":5,"cmd":"status"}\n',
+            b'{"v":2,"id":5,"cmd":"status"}\n',
         )
     assert [(r["id"], r["ok"], r.get("code")) for r in replies] == [
         (None, False, "invalid"),
@@ -160,7 +160,7 @@ def test_too_many_clients_and_too_large_requests(sock_path: Path) -> None:
         # the server frees the first client's slot asynchronously after it hangs up
         deadline = time.monotonic() + 30  # a loaded machine can take seconds
         while True:
-            replies = raw_exchange(sock_path, b'{"v":1,"id":1,"cmd":"status","x":"' + b"a" * 5000)
+            replies = raw_exchange(sock_path, b'{"v":2,"id":1,"cmd":"status","x":"' + b"a" * 5000)
             if replies[-1]["code"] != "busy" or time.monotonic() > deadline:
                 break
             time.sleep(0.01)

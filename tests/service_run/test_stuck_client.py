@@ -17,7 +17,7 @@ def test_sigterm_stops_the_service_while_a_subscriber_reads_nothing(
     stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(str(service.socket_path))
-    stuck.sendall(json.dumps({"v": 1, "id": 1, "cmd": "subscribe", "args": {}}).encode() + b"\n")
+    stuck.sendall(json.dumps({"v": 2, "id": 1, "cmd": "subscribe", "args": {}}).encode() + b"\n")
     time.sleep(6)  # readings at 5 Hz from two nodes fill both socket buffers meanwhile
     try:
         assert service.stop() == 0  # exits (30 s at most), and cleanly
