@@ -3,8 +3,9 @@
 Every Struct forbids unknown fields: a test decodes the real service's answers with these
 types (strict), so a field the service adds or drops without the schema fails there, and
 the test doubles built from the same types cannot drift from the service. msgspec is
-imported only by the modules that read or build these payloads (the service keeps its
-dicts on the wire; the schema describes them).
+imported only by the modules that read or build these payloads. Live events are built as
+these Structs by the service (controller.service.notices); status is still assembled as
+dicts there, which the schema describes.
 """
 
 from __future__ import annotations
