@@ -57,6 +57,7 @@ class Handlers:
 
     alarms_ack = alarms_shelve = events_list = history_fetch = config_get = _no
     config_validate = config_apply = node_sample_rate = pair = export = _no
+    vehicles_list = vehicles_add = vehicles_remove = vehicles_import = _no
 
     async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
         return {}
