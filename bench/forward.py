@@ -37,6 +37,7 @@ import paho.mqtt.client as mqtt
 import psutil
 
 from controller.config import ControlConfig
+from controller.control import schema
 from controller.control.commands import Call, CommandError, command_table
 from controller.control.roles import RoleResolver
 from controller.control.server import ControlServer
@@ -56,6 +57,7 @@ class Handlers:
 
     alarms_ack = alarms_shelve = events_list = history_fetch = config_get = _no
     config_validate = config_apply = node_sample_rate = pair = export = _no
+    vehicles_list = vehicles_add = vehicles_remove = vehicles_import = _no
 
     async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
         return {}
@@ -110,11 +112,13 @@ class Arrivals:
 
 
 def alarm(i: int, sent: float) -> dict[str, Any]:
-    return {"t": sent, "alarm_id": f"n{i % 5}/temp:limits", "channel": f"n{i % 5}/temp",
-            "rule": "limits", "event": "raise" if i % 2 == 0 else "return",
-            "from_state": "normal", "to_state": "active_unack", "severity": "warning",
-            "priority": "high", "value": 40.0 + i % 7, "score": 1.0, "user": "",
-            "comment": repr(sent)}
+    """A transition as the service publishes it (record i + 1), the send time as comment."""
+    return schema.to_wire(schema.AlarmNotice(  # type: ignore[no-any-return]
+        seq=i + 1, t=sent, alarm_id=f"n{i % 5}/temp:limits", channel=f"n{i % 5}/temp",
+        rule="limits", event="raise" if i % 2 == 0 else "return", from_state="normal",
+        to_state="active_unack", severity="warning", priority="high", value=40.0 + i % 7,
+        score=1.0, user="", comment=repr(sent), chatter_per_hour=1, detail=None,
+        message=None))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -167,8 +171,10 @@ async def main() -> None:
 
         start = time.time()
         for i in range(BURST):
-            server.publish("detection", {"camera": f"cam{i % 4}", "zone": "z", "label": "person",
-                                         "score": 0.9, "time": start, "track_id": i})
+            server.publish("detection", schema.to_wire(schema.DetectionNotice(
+                seq=LATENCY_SAMPLES + i + 1, camera=f"cam{i % 4}", zone="z", label="person",
+                track_id=i, score=0.9, time=start, start=start, continues=False,
+                phase="start", event_id=f"cam{i % 4}/z/{start:.3f}/{i}")))
             if i % 500 == 499:
                 await asyncio.sleep(0)
         deadline = time.time() + 120
@@ -193,9 +199,11 @@ async def flow_readings(server: ControlServer) -> None:
     i = 0
     while True:
         for _ in range(10):
-            server.publish("reading", {"node": f"n{i % 4}", "channel": f"c{i % 5}",
-                                       "value": float(i), "unit": "C",
-                                       "received_wall": time.time()})
+            now = time.time()
+            server.publish("reading", schema.to_wire(schema.ReadingNotice(
+                node_uid=f"u{i % 4}", node=f"n{i % 4}", channel=f"c{i % 5}", value=float(i),
+                unit="C", node_time_ms=int(now * 1000), received_wall=now,
+                received_mono=time.monotonic(), counter=i)))
             i += 1
         await asyncio.sleep(0.1)
 

@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import Screen
 
+from controller.control.schema import EventMismatch, decode_alarm_reply
 from tui import terminal_graphics
 from tui.commands import SiteCommands
 from tui.connection import (
@@ -33,12 +34,12 @@ from tui.connection import (
     Freshness,
     retry_delay,
 )
-from tui.live_state import ALARMS, LiveState
+from tui.live_state import LiveState
 from tui.model import Role, StatusMismatch, channel_histories, parse_status
 from tui.screens.base import SiteScreen, is_text_field
 from tui.screens.dashboard import DashboardScreen
 from tui.secret import HandoutError, Locked, OpenedRecord, Passphrase
-from tui.service_client import ServiceClient, ServiceError, ServiceUnavailable
+from tui.service_client import Event, ServiceClient, ServiceError, ServiceUnavailable
 from tui.session_key import SessionKey
 
 T = TypeVar("T")
@@ -126,6 +127,7 @@ class EdgewardenApp(App[None]):
         # when the service was last heard: the link dropped then (None: never connected)
         self._lost_at: float | None = None
         self.unlock_hint = unlock_hint  # where the passphrase is (the demo says)
+        self._mismatches: set[str] = set()  # lines said about payloads of another shape
 
     # ------------------------------------------------------------------ lifecycle
     def run(
@@ -210,8 +212,16 @@ class EdgewardenApp(App[None]):
             if not self.is_running:
                 return
 
-    def _on_service_event(self, event: Mapping[str, Any]) -> None:
-        self._pending |= self.live.apply_event(event)
+    def _on_service_event(self, event: Event) -> None:
+        try:
+            self._pending |= self.live.apply_event(event.event, event.data)
+        except EventMismatch as exc:  # another release: one line, once per kind of problem
+            self._say_mismatch(str(exc))
+
+    def _say_mismatch(self, line: str) -> None:
+        if line not in self._mismatches:
+            self._mismatches.add(line)
+            self.notify(line, title="Service of another release", severity="error")
 
     async def reconnect(self) -> None:
         """Drop the connection now; the worker connects again at once."""
@@ -262,12 +272,13 @@ class EdgewardenApp(App[None]):
             return None
 
     def apply_alarm_result(self, result: Any) -> None:
-        """The alarm an ack/shelve returned (the object itself or ``{"alarm": {...}}``)."""
-        if isinstance(result, dict):
-            inner = result.get("alarm")
-            alarm = inner if isinstance(inner, dict) else result
-            self._pending |= self.live.apply_event({"event": "alarm", "alarm": alarm})
-            self._pending.add(ALARMS)
+        """The alarm point an ack/shelve answered (the schema's `Alarm`)."""
+        try:
+            alarm = decode_alarm_reply(result)
+        except EventMismatch as exc:
+            self._say_mismatch(str(exc))
+            return
+        self._pending |= self.live.apply_alarm(alarm)
 
     def refusal(self, needed: Role, what: str) -> str | None:
         """Why the caller may not do `what` (None when allowed or still unknown)."""

@@ -12,20 +12,20 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from controller.control import schema
 from tui.model import (
     Alarm,
     AlarmTransition,
+    Camera,
     Channel,
-    Detection,
     Node,
     Status,
-    _float,
-    parse_alarm,
-    parse_camera,
-    parse_health,
-    parse_node,
-    parse_store,
+    alarm_of,
+    detection_of,
+    health_of,
+    node_of,
     plates_cell,
+    store_of,
 )
 
 HISTORY_POINTS = 60
@@ -65,24 +65,29 @@ class LiveState:
                     self._remember(node.id, ch.name, ch.value)
         return {NODES, ALARMS, CAMERAS, HEALTH, STORE}
 
-    def apply_event(self, event: Mapping[str, Any]) -> set[str]:
-        """Fold one subscription event in; unknown events change nothing."""
-        kind = event.get("event")
-        if kind == "reading":
-            return self._reading(event)
-        if kind == "alarm":
-            inner = event.get("alarm")
-            return self._alarm(parse_alarm(inner if isinstance(inner, dict) else event))
-        if kind == "detection":
-            return self._detection(event)
-        if kind == "plate":
-            return self._plate_read(event)
-        if kind == "health":
-            return self._health(event)
-        if kind == "node":
-            inner = event.get("node")
-            return self._node(parse_node(inner if isinstance(inner, dict) else event))
+    def apply_event(self, kind: str, data: Any) -> set[str]:
+        """Fold one subscription event in (decoded by the shared schema, so each field has
+        one name); raises `schema.EventMismatch` (one line) for a payload of another shape."""
+        notice = schema.decode_event(kind, data)
+        if isinstance(notice, schema.ReadingNotice):
+            return self._reading(notice)
+        if isinstance(notice, schema.AlarmNotice):
+            return self._transition(notice)
+        if isinstance(notice, schema.DetectionNotice):
+            return self._detection(notice)
+        if isinstance(notice, schema.HealthNotice):
+            return self._health(notice)
+        if isinstance(notice, schema.PlateNotice):
+            return self._plate_read(notice)
         return set()
+
+    def apply_alarm(self, alarm: schema.Alarm) -> set[str]:
+        """An alarm point as `alarms.ack`/`alarms.shelve` answered: its view, its history kept."""
+        new = alarm_of(alarm)
+        old = next((a for a in self.status.alarms if a.id == new.id), None)
+        if old is not None:
+            new = dataclasses.replace(new, history=old.history)
+        return self._put(new)
 
     # ------------------------------------------------------------------ events
     def _remember(self, node: str, channel: str, value: float) -> None:
@@ -91,72 +96,62 @@ class LiveState:
             points = self._history[(node, channel)] = deque(maxlen=self.history_points)
         points.append(value)
 
-    def _reading(self, event: Mapping[str, Any]) -> set[str]:
-        node_id = event.get("node")
-        name = event.get("channel")
-        if isinstance(node_id, str):  # the service names nodes by name; match either
-            node_id = next((n.id for n in self.status.nodes if node_id in (n.id, n.name)),
-                           node_id)
-        value = _float(event.get("value"))
-        if not isinstance(node_id, str) or not isinstance(name, str) or value is None:
+    def _reading(self, r: schema.ReadingNotice) -> set[str]:
+        if r.value is None:
             return set()
-        when = _float(event.get("time"), _float(event.get("received_wall")))
-        unit = event.get("unit")
+        # the service names nodes by name in readings; match either
+        node_id = next((n.id for n in self.status.nodes if r.node in (n.id, n.name)), r.node)
         nodes = list(self.status.nodes)
         index = next((i for i, n in enumerate(nodes) if n.id == node_id), None)
         node = (nodes[index] if index is not None  # a node whose readings arrive is paired
                 else Node(id=node_id, name=node_id, paired=True))
         channels = list(node.channels)
-        ci = next((i for i, c in enumerate(channels) if c.name == name), None)
-        old = channels[ci] if ci is not None else Channel(name=name)
-        new = dataclasses.replace(
-            old, value=value, time=when, unit=unit if isinstance(unit, str) else old.unit
-        )
+        ci = next((i for i, c in enumerate(channels) if c.name == r.channel), None)
+        old = channels[ci] if ci is not None else Channel(name=r.channel)
+        new = dataclasses.replace(old, value=r.value, time=r.received_wall, unit=r.unit)
         if ci is None:
             channels.append(new)
         else:
             channels[ci] = new
-        node = dataclasses.replace(
-            node, channels=tuple(channels), online=True,
-            last_seen=when if when is not None else node.last_seen,
-        )
+        node = dataclasses.replace(node, channels=tuple(channels), online=True,
+                                   last_seen=r.received_wall)
         if index is None:
             nodes.append(node)
         else:
             nodes[index] = node
         self.status = dataclasses.replace(self.status, nodes=tuple(nodes))
-        self._remember(node_id, name, value)
+        self._remember(node_id, r.channel, r.value)
         return {NODES}
 
-    def _alarm(self, alarm: Alarm) -> set[str]:
-        old = next((a for a in self.status.alarms if a.id == alarm.id), None)
-        if alarm.rule_event and old is not None:  # a transition: keep what the view knew
-            step = AlarmTransition(alarm.since or 0.0, alarm.state, alarm.user_of_change,
-                                   alarm.rule_event)
+    def _transition(self, n: schema.AlarmNotice) -> set[str]:
+        old = next((a for a in self.status.alarms if a.id == n.alarm_id), None)
+        step = AlarmTransition(n.t, n.to_state, n.user, n.event)
+        if old is None:
+            alarm = Alarm(id=n.alarm_id, source=n.channel, rule=n.rule,
+                          message=n.message or "", priority=n.priority, state=n.to_state,
+                          value=n.value, since=n.t, severity=n.severity, history=(step,))
+        else:  # keep what the view knew; the transition says what changed
             alarm = dataclasses.replace(
-                old, state=alarm.state, history=(*old.history, step)[-20:],
-                value=alarm.value if alarm.rule_event in ("raise", "escalate") else old.value,
-                since=alarm.since if alarm.rule_event == "raise" else old.since,
-            )
+                old, state=n.to_state, history=(*old.history, step)[-20:],
+                severity=n.severity, priority=n.priority, message=n.message or old.message,
+                value=n.value if n.event in ("raise", "escalate") else old.value,
+                since=n.t if n.event == "raise" else old.since,
+                acked_by=n.user if n.event == "ack" else old.acked_by,
+                shelve_reason=n.comment if n.event == "shelve" else old.shelve_reason)
+        return self._put(alarm)
+
+    def _put(self, alarm: Alarm) -> set[str]:
         others = [a for a in self.status.alarms if a.id != alarm.id]
         if alarm.state != "normal":
             others.append(alarm)
         self.status = dataclasses.replace(self.status, alarms=tuple(others))
         return {ALARMS}
 
-    def _detection(self, event: Mapping[str, Any]) -> set[str]:
-        name = event.get("camera")
-        if not isinstance(name, str):
-            return set()
-        detection = Detection(
-            time=_float(event.get("time"), 0.0) or 0.0,
-            label=str(event.get("label", "?")),
-            score=_float(event.get("score")),
-        )
+    def _detection(self, d: schema.DetectionNotice) -> set[str]:
         cameras = list(self.status.cameras)
-        index = next((i for i, c in enumerate(cameras) if c.name == name), None)
-        camera = cameras[index] if index is not None else parse_camera({"name": name})
-        camera = dataclasses.replace(camera, last_detection=detection)
+        index = next((i for i, c in enumerate(cameras) if c.name == d.camera), None)
+        camera = cameras[index] if index is not None else Camera(name=d.camera)
+        camera = dataclasses.replace(camera, last_detection=detection_of(d))
         if index is None:
             cameras.append(camera)
         else:
@@ -164,30 +159,22 @@ class LiveState:
         self.status = dataclasses.replace(self.status, cameras=tuple(cameras))
         return {CAMERAS}
 
-    def _health(self, event: Mapping[str, Any]) -> set[str]:
+    def _health(self, h: schema.HealthNotice) -> set[str]:
         """Health, store counters and node liveness/link stats ride the health event."""
-        changed: set[str] = set()
-        health = event.get("health")
-        if isinstance(health, dict) or "cpu_temp_c" in event:
-            raw = health if isinstance(health, dict) else event
-            self.status = dataclasses.replace(self.status, health=parse_health(raw))
+        changed = {STORE}
+        self.status = dataclasses.replace(self.status, store=store_of(h.store))
+        if h.health is not None:
+            self.status = dataclasses.replace(self.status, health=health_of(h.health))
             changed.add(HEALTH)
-        if isinstance(event.get("store"), dict):
-            self.status = dataclasses.replace(self.status, store=parse_store(event["store"]))
-            changed.add(STORE)
-        nodes = event.get("nodes")
-        for raw_node in nodes if isinstance(nodes, list) else []:
-            changed |= self._node(parse_node(raw_node))
-        plates = event.get("plates")
-        for name, raw in plates.items() if isinstance(plates, dict) else ():
-            if isinstance(raw, dict) and isinstance(raw.get("plates"), int):
-                changed |= self._plates(str(name), str(raw.get("state")), raw["plates"])
+        for raw_node in h.nodes or []:
+            changed |= self._node(node_of(raw_node))
+        for name, plates in (h.plates or {}).items():
+            changed |= self._plates(name, plates.state, plates.plates)
         return changed
 
-    def _plate_read(self, event: Mapping[str, Any]) -> set[str]:
+    def _plate_read(self, notice: schema.PlateNotice) -> set[str]:
         """A plate read (its verdict; the text never leaves the service): one read more."""
-        name = event.get("camera")
-        camera = next((c for c in self.status.cameras if c.name == name), None)
+        camera = next((c for c in self.status.cameras if c.name == notice.camera), None)
         if camera is None:
             return set()
         return self._plates(camera.name, "reading", camera.plate_reads + 1)

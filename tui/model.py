@@ -1,15 +1,15 @@
 """Typed models of the control-socket payloads the TUI consumes.
 
-`status` is read through the shared schema (controller.control.schema): a status of
-another shape (a service of another release) is one clear :class:`StatusMismatch`, not a
-crash. Live events are parsed tolerantly: a missing or mistyped field becomes a neutral
-default, and those ``parse_*`` functions never raise.
+`status`, the live events and the answers to `alarms.ack`/`alarms.shelve` are read
+through the shared schema (controller.control.schema), each field by its one name: a
+payload of another shape (a service of another release) is one clear line
+(:class:`StatusMismatch`, `schema.EventMismatch`), not a crash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from controller.control.roles import Role as Role  # one definition; screens import it here
@@ -117,8 +117,6 @@ class Alarm:
     severity: str = ""
     acked_by: str = ""
     shelve_reason: str = ""
-    rule_event: str = ""  # set when parsed from a transition ("raise", "ack", ...)
-    user_of_change: str = ""  # who made that transition
     history: tuple[AlarmTransition, ...] = ()
 
     @property
@@ -233,193 +231,6 @@ class AuditEntry:
 
 
 # ----------------------------------------------------------------------------- parsers
-def parse_channel(raw: Any) -> Channel:
-    d = _dict(raw)
-    return Channel(
-        name=_str(d.get("name"), _str(d.get("channel"), "?")),
-        unit=_str(d.get("unit")),
-        value=_float(d.get("value")),
-        time=_float(d.get("time"), _float(d.get("t"))),
-    )
-
-
-def parse_link(raw: Any, integrity: Any = None) -> LinkStats:
-    """Counts from ``{"frames_ok": n, "rejected": {reason: n}}`` (the node's own keys), and
-    the link's integrity (``{"lost_frames", "lag_ms", "problems"}``, the node's ``link``)."""
-    d = _dict(raw)
-    i = _dict(integrity)
-    rejected = {str(k): _int(v) for k, v in _dict(d.get("rejected")).items()}
-    return LinkStats(frames_ok=_int(d.get("frames_ok")), rejected=rejected,
-                     lost_frames=_int(i.get("lost_frames")), lag_ms=_float(i.get("lag_ms")),
-                     problems=tuple(_str(p) for p in _list(i.get("problems")) if p))
-
-
-def parse_node(raw: Any) -> Node:
-    d = _dict(raw)
-    node_id = _str(d.get("id"), _str(d.get("name"), "?"))
-    online = d.get("online")
-    link = _dict(d.get("link"))
-    return Node(
-        id=node_id,
-        name=_str(d.get("name"), node_id),
-        online=online if isinstance(online, bool) else d.get("state") == "online",
-        uid=_str(d.get("uid")),
-        port=_str(d.get("port")),
-        state=_str(d.get("state")),
-        last_error=_str(d.get("last_error")),
-        paired=_bool(d.get("paired")),
-        last_seen=_float(d.get("last_seen")),
-        firmware=_str(d.get("firmware")),
-        sample_rate_hz=_float(d.get("sample_rate_hz")),
-        channels=tuple(parse_channel(c) for c in _list(d.get("channels"))),
-        # the counts are the node's keys; its `link` is the integrity (gaps, lag, forgeries)
-        link=parse_link(d, link),
-    )
-
-
-def _transition(d: Mapping[str, Any]) -> str:
-    """The transition's event name when `d` is an alarm transition, else ""."""
-    if "to_state" not in d or "state" in d:
-        return ""
-    named = _str(d.get("transition"), _str(d.get("event")))
-    return named if named and named != "alarm" else "change"
-
-
-def parse_alarm(raw: Any) -> Alarm:
-    d = _dict(raw)
-    alarm_id = _str(d.get("alarm_id"), _str(d.get("id"), "?"))
-    history = tuple(
-        AlarmTransition(
-            time=_float(_dict(h).get("t"), 0.0) or 0.0,
-            state=_str(_dict(h).get("to_state"), "?"),
-            user=_str(_dict(h).get("user")),
-            event=_str(_dict(h).get("event")),
-        )
-        for h in _list(d.get("history"))
-    )
-    return Alarm(
-        id=alarm_id,
-        source=_str(d.get("channel"), alarm_id),
-        rule=_str(d.get("rule")),
-        message=_str(d.get("message")),
-        priority=_str(d.get("priority"), "medium"),
-        state=_str(d.get("state"), _str(d.get("to_state"), "normal")),
-        value=_float(d.get("trigger_value"), _float(d.get("value"))),
-        since=_float(d.get("trigger_t"), _float(d.get("since"), _float(d.get("t")))),
-        shelved_until=_float(d.get("shelved_until")),
-        chattering=_bool(d.get("chattering")),
-        severity=_str(d.get("severity")),
-        acked_by=_str(d.get("acked_by")),
-        rule_event=_transition(d),
-        user_of_change=_str(d.get("user")),
-        shelve_reason=_str(d.get("shelve_reason")),
-        history=history,
-    )
-
-
-def parse_detection(raw: Any) -> Detection | None:
-    if not isinstance(raw, dict):
-        return None
-    return Detection(
-        time=_float(raw.get("time"), 0.0) or 0.0,
-        label=_str(raw.get("label"), "?"),
-        score=_float(raw.get("score")),
-    )
-
-
-def parse_camera(raw: Any) -> Camera:
-    d = _dict(raw)
-    return Camera(
-        name=_str(d.get("name"), "?"),
-        state={"up": "running", "down": "down"}.get(_str(d.get("state")),
-                                                  _str(d.get("state"), "unknown")),
-        last_detection=parse_detection(d.get("last_detection")),
-        media_bytes=_int_or_none(_dict(d.get("media")).get("stored_bytes")),
-        days_held=_float(_dict(d.get("media")).get("days_held")),
-    )
-
-
-def plates_cell(state: str, reads: int) -> str:
-    """"3 reads" for a camera reading plates, else its plate state ("loading")."""
-    if state != "reading":
-        return state
-    return f"{reads} read{'' if reads == 1 else 's'}"
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def parse_health(raw: Any) -> Health:
-    d = _dict(raw)
-    mb = 1024 * 1024
-    if "memory_used_pct" not in d and _float(d.get("memory_total_bytes")):
-        total = _float(d.get("memory_total_bytes")) or 1.0
-        avail = _float(d.get("memory_available_bytes"), 0.0) or 0.0
-        d = {**d, "memory_used_pct": 100.0 * (1 - avail / total)}
-    filesystems = _list(d.get("filesystems"))
-    if "disk_free_mb" not in d and filesystems:
-        fs = _dict(filesystems[0])
-        free, total_b = _float(fs.get("free_bytes")), _float(fs.get("total_bytes"))
-        d = {**d, "disk_free_mb": None if free is None else free / mb,
-             "disk_total_mb": None if total_b is None else total_b / mb}
-    throttling = _dict(d.get("throttling"))
-    flags = d.get("throttle_flags")
-    if flags is None and throttling:
-        flags = [k for k, v in throttling.items() if v is True]
-    return Health(
-        cpu_temp_c=_float(d.get("cpu_temp_c")),
-        throttled=_bool(d.get("throttled"), bool(flags)),
-        throttle_flags=tuple(str(f) for f in _list(flags)),
-        cpu_pct=_float(d.get("cpu_pct"), _float(d.get("cpu_percent"))),
-        memory_used_pct=_float(d.get("memory_used_pct")),
-        disk_free_mb=_float(d.get("disk_free_mb")),
-        disk_total_mb=_float(d.get("disk_total_mb")),
-        dropped={str(k): _int(v) for k, v in _dict(d.get("dropped")).items()},
-    )
-
-
-def parse_store(raw: Any) -> StoreInfo:
-    d = _dict(raw)
-    epoch = d.get("epoch")
-    return StoreInfo(
-        records=_int(d.get("records")),
-        sealed=_int(d.get("sealed")),
-        epoch=_int(epoch) if _float(epoch) is not None else None,
-        verification_key_fingerprint=_str(d.get("verification_key_fingerprint")),
-        state=_str(d.get("state")) or "ok",
-        failure=_str(d.get("failure")),
-        not_stored=_int(d.get("not_stored")),
-        checkpoint=parse_checkpoint(d.get("checkpoint")),
-    )
-
-
-def parse_checkpoint(raw: Any) -> Checkpoint | None:
-    d = _dict(raw)
-    if not d or _float(d.get("seal")) is None:
-        return None
-    return Checkpoint(seal=_int(d.get("seal")), record=_int(d.get("record")),
-                      head=_str(d.get("head")), time=_float(d.get("time")))
-
-
-def _nodes_with_channels(d: Mapping[str, Any]) -> tuple[Node, ...]:
-    """Nodes, with the service's top-level ``channels`` list folded into their nodes."""
-    nodes = [parse_node(n) for n in _list(d.get("nodes"))]
-    extra: dict[str, list[Channel]] = {}
-    for c in _list(d.get("channels")):
-        node = _str(_dict(c).get("node"))
-        if node:
-            extra.setdefault(node, []).append(parse_channel(c))
-    out = []
-    for n in nodes:
-        known = {c.name for c in n.channels}
-        added = tuple(c for c in extra.pop(n.name, extra.pop(n.id, [])) if c.name not in known)
-        out.append(replace(n, channels=n.channels + added) if added else n)
-    out += [Node(id=name, name=name, online=True, paired=True, channels=tuple(chs))
-            for name, chs in extra.items()]
-    return tuple(out)
-
-
 def channel_histories(raw: Any) -> dict[tuple[str, str], list[float]]:
     """Recent values per (node, channel) from the status ``channels[].history``."""
     out: dict[tuple[str, str], list[float]] = {}
@@ -455,30 +266,12 @@ def _status_of(s: Any) -> Status:
     for c in s.channels:
         by_node.setdefault(c.node, []).append(
             Channel(name=c.channel, unit=c.unit, value=c.value, time=c.t))
-    nodes = []
-    for n in s.nodes:
-        link = n.link
-        nodes.append(Node(
-            id=n.id, name=n.name, online=n.online, uid=n.uid or "", port=n.port,
-            state=n.state, last_error=n.last_error or "", paired=n.paired,
-            last_seen=n.last_seen, firmware=n.firmware, sample_rate_hz=n.sample_rate_hz,
-            channels=tuple(by_node.pop(n.name, by_node.pop(n.id, []))),
-            link=LinkStats(frames_ok=n.frames_ok, rejected=dict(n.rejected),
-                           lost_frames=link.lost_frames if link else 0,
-                           lag_ms=link.lag_ms if link else None,
-                           problems=tuple(link.problems) if link else ())))
+    nodes = [node_of(n, tuple(by_node.pop(n.name, by_node.pop(n.id, [])))) for n in s.nodes]
     nodes += [Node(id=name, name=name, online=True, paired=True, channels=tuple(chs))
               for name, chs in by_node.items()]
-    alarms = tuple(Alarm(
-        id=a.id, source=a.channel, rule=a.rule, message=a.message or "", priority=a.priority,
-        state=a.state, value=a.value, since=a.since, shelved_until=a.shelved_until,
-        chattering=a.chattering, severity=a.severity, acked_by=a.acked_by or "",
-        shelve_reason=a.shelve_reason or "") for a in s.alarms)
     cameras = tuple(Camera(
         name=c.name, state={"up": "running"}.get(c.state, c.state),
-        last_detection=None if c.last_detection is None else Detection(
-            time=c.last_detection.time, label=c.last_detection.label,
-            score=c.last_detection.score),
+        last_detection=None if c.last_detection is None else detection_of(c.last_detection),
         media_bytes=c.media.stored_bytes if c.media else None,
         days_held=c.media.days_held if c.media else None,
         plates=None if c.plates is None else plates_cell(c.plates.state, c.plates.plates),
@@ -486,20 +279,59 @@ def _status_of(s: Any) -> Status:
         for c in s.cameras)
     return Status(
         user=f"uid {s.you.uid}", role=Role.parse(s.you.role), device=s.device, time=s.time,
-        nodes=tuple(nodes), alarms=alarms, cameras=cameras,
-        health=_health_of(s.health), store=StoreInfo(
-            records=s.store.records, sealed=s.store.sealed, epoch=s.store.epoch,
-            verification_key_fingerprint=s.store.verification_key_fingerprint or "",
-            state=s.store.state, failure=s.store.failure or "",
-            not_stored=s.store.not_stored,
-            checkpoint=None if s.store.checkpoint is None else Checkpoint(
-                seal=s.store.checkpoint.seal, record=s.store.checkpoint.record,
-                head=s.store.checkpoint.head, time=s.store.checkpoint.time)),
+        nodes=tuple(nodes), alarms=tuple(alarm_of(a) for a in s.alarms), cameras=cameras,
+        health=health_of(s.health), store=store_of(s.store),
         forwarder=s.forwarder,
     )
 
 
-def _health_of(h: Any) -> Health:
+def node_of(n: Any, channels: tuple[Channel, ...] = ()) -> Node:
+    """A `schema.Node` (from status or a health event) as the dashboard's node."""
+    link = n.link
+    return Node(
+        id=n.id, name=n.name, online=n.online, uid=n.uid or "", port=n.port,
+        state=n.state, last_error=n.last_error or "", paired=n.paired,
+        last_seen=n.last_seen, firmware=n.firmware, sample_rate_hz=n.sample_rate_hz,
+        channels=channels,
+        link=LinkStats(frames_ok=n.frames_ok, rejected=dict(n.rejected),
+                       lost_frames=link.lost_frames if link else 0,
+                       lag_ms=link.lag_ms if link else None,
+                       problems=tuple(link.problems) if link else ()))
+
+
+def alarm_of(a: Any) -> Alarm:
+    """A `schema.Alarm` (status, or the answer to an ack or shelve) as the dashboard's."""
+    return Alarm(
+        id=a.id, source=a.channel, rule=a.rule, message=a.message or "", priority=a.priority,
+        state=a.state, value=a.value, since=a.since, shelved_until=a.shelved_until,
+        chattering=a.chattering, severity=a.severity, acked_by=a.acked_by or "",
+        shelve_reason=a.shelve_reason or "")
+
+
+def plates_cell(state: str, reads: int) -> str:
+    """"3 reads" for a camera reading plates, else its plate state ("loading")."""
+    if state != "reading":
+        return state
+    return f"{reads} read{'' if reads == 1 else 's'}"
+
+
+def detection_of(d: Any) -> Detection:
+    """A `schema.Detection` (a camera's last one, or a live notice)."""
+    return Detection(time=d.time, label=d.label, score=d.score)
+
+
+def store_of(st: Any) -> StoreInfo:
+    """A `schema.Store` (status, or a health event) as the dashboard's store panel."""
+    cp = st.checkpoint
+    return StoreInfo(
+        records=st.records, sealed=st.sealed, epoch=st.epoch,
+        verification_key_fingerprint=st.verification_key_fingerprint or "",
+        state=st.state, failure=st.failure or "", not_stored=st.not_stored,
+        checkpoint=None if cp is None else Checkpoint(
+            seal=cp.seal, record=cp.record, head=cp.head, time=cp.time))
+
+
+def health_of(h: Any) -> Health:
     if h is None:
         return Health()
     mb = 1024 * 1024

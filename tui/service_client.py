@@ -2,8 +2,9 @@
 
 `AsyncControlClient` speaks the protocol (ids, responses, the event queue); this adapter
 gives the app the three things it needs: `call` with two exception types (refused vs.
-service away), events delivered to a callback as flat dicts (``{"event": kind, **data}``),
-and `wait_closed` so the connection worker knows when to reconnect.
+service away), events delivered to a callback as the protocol's `Event` (kind, stream
+sequence, drop count and the payload the shared schema decodes), and `wait_closed` so
+the connection worker knows when to reconnect.
 """
 
 from __future__ import annotations
@@ -22,29 +23,14 @@ from controller.control.client import (
 )
 from controller.control.protocol import Event
 
-__all__ = ["EventHandler", "ServiceClient", "ServiceError", "ServiceUnavailable", "flatten_event"]
+__all__ = ["Event", "EventHandler", "ServiceClient", "ServiceError", "ServiceUnavailable"]
 
 
 class ServiceError(Exception):
     """The service answered ``ok: false``; ``str()`` is its one-line reason."""
 
 
-EventHandler = Callable[[Mapping[str, Any]], None]
-
-
-def flatten_event(event: Event) -> dict[str, Any]:
-    """``{"event": kind, "seq": n, "dropped": n, **data}``; non-object data under "data".
-
-    A data field named "event" moves to "transition" so it cannot hide the kind."""
-    out: dict[str, Any] = {"event": event.event, "seq": event.seq, "dropped": event.dropped}
-    if isinstance(event.data, dict):
-        out.update(event.data)
-        if "event" in event.data:  # e.g. an alarm transition's own "event" ("raise", "ack")
-            out["transition"] = event.data["event"]
-    else:
-        out["data"] = event.data
-    out["event"] = event.event
-    return out
+EventHandler = Callable[[Event], None]
 
 
 class ServiceClient:
@@ -97,6 +83,6 @@ class ServiceClient:
         try:
             async for event in client.events():
                 if self._on_event is not None:
-                    self._on_event(flatten_event(event))
+                    self._on_event(event)
         finally:
             self._closed.set()

@@ -1,7 +1,8 @@
 """The anomaly engine as the service runs it: every transition is a record and a live event.
 
 The engine is a pure state machine; the desk feeds it readings and time, turns what comes
-out into "alarm" records in the store and "alarm" events on the control socket, and
+out into "alarm" records in the store and, once each is durable, notices for the control
+socket's subscribers (under the record's sequence number), and
 persists the learned state so baselines survive a restart. It runs on the service's loop
 (one thread), so the engine needs no locking.
 
@@ -27,8 +28,12 @@ from controller.config import AnomalyConfig, ChannelRulesConfig
 
 log = logging.getLogger("alarms")
 
-Recorder = Callable[[str, str, str, dict[str, Any]], object]
-Publisher = Callable[[str, Any], None]
+#: stores a record (kind, source, severity, body) and calls the last argument with its
+#: sequence number once it is durable, or None when it was not stored
+Recorder = Callable[[str, str, str, dict[str, Any], Callable[[int | None], None]], object]
+#: a transition for subscribers: with its node detail and its record's sequence number;
+#: called only once that record is durable (or known lost), maybe on the writer's thread
+Notifier = Callable[[AlarmTransition, dict[str, Any] | None, int | None], None]
 NodeDetail = Callable[[str], dict[str, Any]]  # node name -> its port state, for the detail
 
 NODE_SEEN_EVERY_S = 1.0  # a reading counts as a sign of life at most this often per node
@@ -52,32 +57,6 @@ def node_rules(names: list[str], missing_s: float) -> dict[str, ChannelRulesConf
     return dict.fromkeys(names, rule)
 
 
-def view_to_json(v: AlarmView, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "id": v.alarm_id,
-        "channel": v.channel,
-        "rule": v.rule,
-        "state": str(v.state),
-        "condition": v.condition,
-        "severity": v.severity,
-        "priority": v.priority,
-        "value": v.trigger_value,
-        "since": v.trigger_t,
-        "peak": v.peak_value,
-        "acked_by": v.acked_by or None,
-        "acked_at": v.acked_t,
-        "comment": v.ack_comment or None,
-        "shelved_by": v.shelved_by or None,
-        "shelved_until": v.shelved_until,
-        "shelve_reason": v.shelve_reason or None,
-        "suppressed": v.suppress_reason or None,
-        "chatter_per_hour": v.chatter_per_hour,
-        "chattering": v.chattering,
-        "detail": detail,
-        "message": node_alarm_message(detail) if detail else None,
-    }
-
-
 def node_alarm_message(detail: dict[str, Any]) -> str:
     """One line for a node alarm: what went silent with it and what its port says."""
     channels = list(detail.get("channels") or [])
@@ -99,7 +78,7 @@ class AlarmDesk:
         self,
         engine: AnomalyEngine,
         record: Recorder,
-        publish: Publisher,
+        notify: Notifier,
         state_file: Path | None = None,
         nodes: list[str] | None = None,
         node_detail: NodeDetail | None = None,
@@ -108,7 +87,7 @@ class AlarmDesk:
     ) -> None:
         self.engine = engine
         self._record = record
-        self._publish = publish
+        self._notify = notify
         self._state_file = state_file
         self._nodes = frozenset(nodes or ())
         self._node_detail = node_detail
@@ -145,8 +124,14 @@ class AlarmDesk:
         self._emit(self.engine.shelve(alarm_id, user, t, until_t, reason))
 
     # ------------------------------------------------------------------ outputs
-    def views(self) -> list[dict[str, Any]]:
-        return [view_to_json(v, self._detail_of(v)) for v in self.engine.alarms()]
+    def points(self) -> list[tuple[AlarmView, dict[str, Any] | None]]:
+        """Every alarm point not normal, with its node detail (status lists them)."""
+        return [(v, self._detail_of(v)) for v in self.engine.alarms()]
+
+    def point(self, alarm_id: str) -> tuple[AlarmView, dict[str, Any] | None]:
+        """One alarm point (after an ack or shelve); AlarmActionError when unknown."""
+        v = self.engine.alarm(alarm_id)
+        return v, self._detail_of(v)
 
     def _detail_of(self, v: AlarmView) -> dict[str, Any] | None:
         detail = self._details.get(v.alarm_id)
@@ -168,17 +153,24 @@ class AlarmDesk:
     def _emit(self, transitions: list[AlarmTransition]) -> None:
         for tr in transitions:
             body = tr.to_record()
+            detail = None
             if tr.rule == "missing" and tr.channel in self._nodes:
                 if tr.event in ("raise", "escalate") or tr.alarm_id not in self._details:
                     self._details[tr.alarm_id] = self._node_alarm_detail(tr.channel)
-                body["detail"] = self._details[tr.alarm_id]
-                body["message"] = node_alarm_message(body["detail"])
+                detail = body["detail"] = self._details[tr.alarm_id]
+                body["message"] = node_alarm_message(detail)
             severity = tr.severity if tr.event in ("raise", "escalate", "return") else "info"
-            self._record("alarm", tr.channel, severity, body)
-            self._publish("alarm", body)
+            # subscribers hear it once its record is durable, under the record's number
+            self._record("alarm", tr.channel, severity, body, self._notifier(tr, detail))
             log.log(logging.WARNING if tr.event in _SEVERITY_OF_EVENT else logging.INFO,
                     "%s %s %s -> %s (value %s)", tr.alarm_id, tr.event, tr.from_state,
                     tr.to_state, tr.value)
+
+    def _notifier(self, tr: AlarmTransition,
+                  detail: dict[str, Any] | None) -> Callable[[int | None], None]:
+        def stored(seq: int | None) -> None:
+            self._notify(tr, detail, seq)
+        return stored
 
     def _node_alarm_detail(self, node: str) -> dict[str, Any]:
         """What a node alarm says: the node's channels that went silent with it, its port."""

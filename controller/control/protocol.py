@@ -16,9 +16,10 @@ integers of at most `MAX_INT_DIGITS` digits (and within 64 bits), other numbers 
 gets ``"id":null``. `seq` numbers the events a subscriber was sent; `dropped` is how many
 events its bounded queue had to drop so far (never silent). The version changes whenever a
 payload's shape does (`controller.control.schema` types them): 2 is the typed schema of
-every reply, with the caller's role by name. This is the only version spoken: a request
-with another `v` is answered with code ``unsupported_version``, and a client reading a
-message of another version says so in one line (:func:`version_mismatch`).
+every reply and every event (the caller's role by name; alarm, detection and plate notices
+name their record by `seq`; health nests its sample). This is the only version spoken: a
+request with another `v` is answered with code ``unsupported_version``, and a client reading
+a message of another version says so in one line (:func:`version_mismatch`).
 """
 
 from __future__ import annotations

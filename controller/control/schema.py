@@ -2,11 +2,12 @@
 
 Every Struct forbids unknown fields. The service builds its status and its command
 replies as these Structs and sends `to_wire(...)`; the TUI, the CLI and the clients decode
-with them (`decode_reply`, `ControlClient.ask`: another shape is one `ReplyMismatch` line);
-the test doubles build their answers from them; and a test decodes the real service's
-answers strictly, so no side can drift. A change of shape bumps the control protocol's
-version (`controller.control.protocol.PROTOCOL_VERSION`). msgspec is imported only by the
-modules that read or build these payloads.
+with them (`decode_reply`, `ControlClient.ask`: another shape is one `ReplyMismatch` line).
+Live events are built as the notice Structs (controller.service.notices) and decoded with
+`decode_event`. The test doubles build their answers from them, and a test decodes the real
+service's answers and events strictly, so no side can drift. A change of shape bumps the
+control protocol's version (`controller.control.protocol.PROTOCOL_VERSION`). msgspec is
+imported only by the modules that read or build these payloads.
 """
 
 from __future__ import annotations
@@ -486,3 +487,113 @@ def decode_reply(cmd: str, raw: Any, kind: type[T]) -> T:
 def to_wire(payload: msgspec.Struct | Sequence[msgspec.Struct]) -> Any:
     """A payload as the plain JSON-able data the socket carries."""
     return msgspec.to_builtins(payload)
+
+
+# ===================================================================== live events
+# What a subscriber of `subscribe` receives: one Struct per event kind in
+# controller.control.protocol.EVENT_KINDS. The service builds them (never a dict), the TUI,
+# the forwarder and the test doubles decode them with `decode_event`. An alarm transition,
+# a detection's start and a plate read carry `seq`: the sequence number of their record in
+# the store (`events.list` lists it as `id`), sent only once that record is durable, so it
+# is a stable message id; None when the record could not be stored. Readings and health
+# have no record per notice: their only number is the stream's `seq` of the event message.
+class ReadingNotice(_Payload):
+    """One sensor reading as the link received it (every reading, not only stored ones)."""
+
+    node_uid: str
+    node: str
+    channel: str
+    value: float | None  # None: not a finite number
+    unit: str
+    node_time_ms: int
+    received_wall: float
+    received_mono: float
+    counter: int
+
+
+class AlarmNotice(_Payload):
+    """One ISA-18.2 transition of one alarm point (raise, ack, shelve, return, ...)."""
+
+    seq: int | None  # the transition's `alarm` record
+    t: float
+    alarm_id: str
+    channel: str
+    rule: str
+    event: str
+    from_state: str
+    to_state: str
+    severity: str
+    priority: str
+    value: float | None
+    score: float
+    user: str
+    comment: str
+    chatter_per_hour: int
+    detail: AlarmDetail | None  # a node alarm: what went silent with it
+    message: str | None
+
+
+class DetectionNotice(Detection):
+    """A detection event starting, going on or ending (`phase` start, update, end)."""
+
+    seq: int | None  # the `event` record of a start; None for update and end (no record)
+
+
+class PlateNotice(_Payload):
+    """A plate read and the register's verdict; never the plate text (it stays inside
+    the encrypted record)."""
+
+    seq: int | None  # the `plate` record
+    camera: str
+    track_id: int
+    label: str
+    time: float
+    first_seen: float
+    confidence: float
+    agreeing: int
+    list: str | None  # allow, watch, deny; None: on no list
+    entry: str | None  # the register entry's label
+    priority: str | None
+
+
+class HealthNotice(_Payload):
+    """The device's health sample with the store and the nodes (the dashboard's panels),
+    or only the store when its state changed between samples."""
+
+    health: Health | None
+    store: Store
+    nodes: list[Node] | None
+    plates: dict[str, Plates] | None = None  # each plate camera's OCR state and reads
+
+
+Notice = ReadingNotice | AlarmNotice | DetectionNotice | PlateNotice | HealthNotice
+NOTICE_TYPES: dict[str, type[Notice]] = {
+    "reading": ReadingNotice, "alarm": AlarmNotice, "detection": DetectionNotice,
+    "plate": PlateNotice, "health": HealthNotice,
+}
+
+
+class EventMismatch(ValueError):
+    """A live event that is not the shape this client's schema names (another release)."""
+
+
+def decode_event(kind: str, data: Any) -> Notice:
+    """The typed notice of one event; :class:`EventMismatch` (one line) when it differs."""
+    cls = NOTICE_TYPES.get(kind)
+    if cls is None:
+        raise EventMismatch(f"the service sent an event of unknown kind {kind!r}: "
+                            "run a client and service of the same release")
+    try:
+        return msgspec.convert(data, cls)
+    except msgspec.ValidationError as exc:
+        raise EventMismatch(f"the service's {kind} event does not match this client "
+                            f"({exc}): run a client and service of the same release") from None
+
+
+def decode_alarm_reply(data: Any) -> Alarm:
+    """The answer to `alarms.ack` and `alarms.shelve`: the point's `Alarm` after the action."""
+    try:
+        return msgspec.convert(data, Alarm)
+    except msgspec.ValidationError as exc:
+        raise EventMismatch(f"the service's alarm reply does not match this client "
+                            f"({exc}): run a client and service of the same release") from None

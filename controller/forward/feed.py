@@ -1,5 +1,8 @@
-"""The forwarder's side of the control socket: a thin adapter over the asyncio client
-with dict payloads (so a typed control schema can replace it later in one place)."""
+"""The forwarder's side of the control socket: a thin adapter over the asyncio client.
+
+Notifications arrive decoded by the shared schema (controller.control.schema); one of
+another shape (a service of another release) keeps its place in the stream with the one
+line that says why, so the forwarder publishes it as a gap instead of skipping it."""
 
 from __future__ import annotations
 
@@ -8,13 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from controller.control.client import AsyncControlClient, CommandFailed, ControlError
+from controller.control.schema import EventMismatch, Notice, decode_event
 
 
 @dataclass(frozen=True)
 class Notification:
     kind: str
-    seq: int
-    data: Any
+    seq: int  # the stream's sequence number
+    notice: Notice | None  # None: `mismatch` says why it could not be read
+    mismatch: str | None = None
+
+    @classmethod
+    def of(cls, kind: str, seq: int, data: Any) -> Notification:
+        try:
+            return cls(kind, seq, decode_event(kind, data))
+        except EventMismatch as exc:
+            return cls(kind, seq, None, str(exc))
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,7 @@ class ServiceFeed:
                 break
             else:
                 return None
-        return [Notification(e.event, e.seq, e.data) for e in batch]
+        return [Notification.of(e.event, e.seq, e.data) for e in batch]
 
     async def command(self, cmd: str, args: dict[str, Any]) -> tuple[bool, str]:
         """Run an operator command (alarms.ack, alarms.shelve): (ok, reason)."""

@@ -24,7 +24,9 @@ from typing import Any
 import aiomqtt
 
 from controller.config import Config
+from controller.control import schema
 from controller.control.client import ControlError
+from controller.control.schema import to_wire
 from controller.forward import discovery
 from controller.forward.backoff import Backoff
 from controller.forward.broker import BrokerSettings, describe_failure, protocol_unsupported
@@ -128,6 +130,7 @@ class Forwarder:
 
     async def _follow(self, feed: ServiceFeed, backoff: Backoff) -> None:
         stream, seq = self.outbox.cursor()
+        held = self.outbox.last_record()  # the newest record whose messages are stored
         resumed = await feed.resume(stream, seq)
         backoff.reset()
         self._say("service", None)
@@ -137,6 +140,7 @@ class Forwarder:
         if stream is not None and resumed.stream != stream:
             first.append(self.translator.gap(msg_id, stream, seq, None, "service restarted"))
             seq = 0
+            held = 0  # a new stream publishes only records made after it started
         elif resumed.gap:
             first.append(self.translator.gap(msg_id, stream, seq, resumed.gap,
                                              "older than the service's backlog"))
@@ -152,7 +156,7 @@ class Forwarder:
             first += self._discovery(status)
             first += self._checkpoint(msg_id, status)
         self.state.gaps += sum(1 for m in first if m.topic == self.topics.gap)
-        self.outbox.put(first, resumed.stream, seq)
+        self.outbox.put(first, resumed.stream, seq, held)
         self._wake.set()
         while True:
             batch = await feed.next_batch()
@@ -167,19 +171,31 @@ class Forwarder:
                                                    n.seq - seq - 1,
                                                    "dropped by the service's queue"))
                     self.state.gaps += 1
-                if n.seq > seq:
-                    out += self.translator.event(n.kind, msg_id, n.data, now)
-                    seq = n.seq
-            points = {str(n.data.get("alarm_id")) for n in batch
-                      if n.kind == "alarm" and isinstance(n.data, dict)}
+                if n.seq <= seq:
+                    continue
+                seq = n.seq
+                if n.notice is None:  # another release's shape: a gap, said once in the log
+                    self._say("notice", f"service: {n.mismatch}")
+                    out.append(self.translator.gap(msg_id, resumed.stream, seq - 1, 1,
+                                                   str(n.mismatch)))
+                    self.state.gaps += 1
+                    continue
+                record = getattr(n.notice, "seq", None)
+                if isinstance(record, int) and record <= held:
+                    continue  # its record's messages are stored already (same ids)
+                held = record if isinstance(record, int) else held
+                out += self.translator.event(n.notice, msg_id, now)
+            points = {n.notice.alarm_id for n in batch
+                      if isinstance(n.notice, schema.AlarmNotice)}
             if points:
                 self.outbox.add_alarm_points(points)
             if self.cfg.forward.discovery and any(self._is_new_entity(n) for n in batch):
                 out += self._discovery(await feed.status())
             for n in batch:  # seals are not notified: health carries the store's checkpoint
-                if n.kind == "health" and isinstance(n.data, dict):
-                    out += self._checkpoint(f"{resumed.stream}:{n.seq}", n.data)
-            self.outbox.put(out, resumed.stream, seq)
+                if isinstance(n.notice, schema.HealthNotice):
+                    out += self._checkpoint(f"{resumed.stream}:{n.seq}",
+                                            to_wire(n.notice))
+            self.outbox.put(out, resumed.stream, seq, held)
             if out:
                 self._wake.set()
 
@@ -205,12 +221,10 @@ class Forwarder:
 
     def _is_new_entity(self, n: Notification) -> bool:
         """An alarm point or a channel that discovery has not announced yet."""
-        if not isinstance(n.data, dict):
-            return False
-        if n.kind == "alarm":
-            return f"alarm:{n.data.get('alarm_id')}" not in self._entities
-        if n.kind == "reading":
-            return f"channel:{n.data.get('node')}/{n.data.get('channel')}" not in self._entities
+        if isinstance(n.notice, schema.AlarmNotice):
+            return f"alarm:{n.notice.alarm_id}" not in self._entities
+        if isinstance(n.notice, schema.ReadingNotice):
+            return f"channel:{n.notice.node}/{n.notice.channel}" not in self._entities
         return False
 
     # ------------------------------------------------------------------ broker side

@@ -4,7 +4,9 @@ upstream, delivered in order, and deleted only after the broker has it (QoS 1 PU
 SQLite in WAL mode with ``synchronous=FULL`` in the forwarder's own state directory
 (0700, file 0600). The stored position in the service's stream (``stream``, ``seq``)
 commits in the same transaction as the messages, so after a crash the forwarder resumes
-exactly after what it holds. Bounded: when full, readings are shed first, then states,
+exactly after what it holds; so does the newest store record whose messages it took
+(``record``), so a notice naming a record already taken is never stored twice.
+Bounded: when full, readings are shed first, then states,
 then events; alarms never (an alarm is stored past the bound and counted). A newer
 retained reading replaces an undelivered older one of the same topic.
 """
@@ -55,8 +57,12 @@ class Outbox:
             CREATE TABLE IF NOT EXISTS announced (topic TEXT PRIMARY KEY);
             CREATE TABLE IF NOT EXISTS points (alarm TEXT PRIMARY KEY);
             CREATE TABLE IF NOT EXISTS cursor (
-                one INTEGER PRIMARY KEY CHECK (one = 1), stream TEXT, seq INTEGER NOT NULL);
+                one INTEGER PRIMARY KEY CHECK (one = 1), stream TEXT, seq INTEGER NOT NULL,
+                record INTEGER NOT NULL DEFAULT 0);
         """)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(cursor)")}
+        if "record" not in columns:  # an outbox of an earlier release
+            self._db.execute("ALTER TABLE cursor ADD COLUMN record INTEGER NOT NULL DEFAULT 0")
         self._count = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
     def close(self) -> None:
@@ -70,8 +76,16 @@ class Outbox:
         row = self._db.execute("SELECT stream, seq FROM cursor").fetchone()
         return (row[0], row[1]) if row else (None, 0)
 
-    def put(self, messages: Sequence[Outgoing], stream: str | None, seq: int) -> None:
-        """Store `messages` and move the cursor to (stream, seq), durably, in one go."""
+    def last_record(self) -> int:
+        """The newest store record (sequence number) whose messages are held or were sent:
+        a notice naming one at or below it is a duplicate."""
+        row = self._db.execute("SELECT record FROM cursor").fetchone()
+        return int(row[0]) if row else 0
+
+    def put(self, messages: Sequence[Outgoing], stream: str | None, seq: int,
+            record: int = 0) -> None:
+        """Store `messages` and move the cursor to (stream, seq) and the newest record
+        to `record`, durably, in one go."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -89,9 +103,9 @@ class Outbox:
                            "VALUES (?, ?, ?, ?, ?)",
                            (m.topic, m.payload, int(m.retain), m.klass, m.msg_id))
                 self._count += 1
-            db.execute("INSERT INTO cursor (one, stream, seq) VALUES (1, ?, ?) "
+            db.execute("INSERT INTO cursor (one, stream, seq, record) VALUES (1, ?, ?, ?) "
                        "ON CONFLICT (one) DO UPDATE SET stream = excluded.stream, "
-                       "seq = excluded.seq", (stream, seq))
+                       "seq = excluded.seq, record = excluded.record", (stream, seq, record))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

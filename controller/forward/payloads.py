@@ -2,8 +2,11 @@
 
 The forwarder encodes with these types and subscribers (the tests, a consumer written in
 Python) decode with the same ones, so the wire format is defined once. Every payload has
-`schema` (its version) and `kind`; messages that come from a service event carry `id`
-("<stream>:<seq>", stable across forwarder restarts) so a consumer drops duplicates.
+`schema` (its version) and `kind`; messages that come from a service event carry `id`,
+stable across restarts so a consumer drops duplicates: an alarm transition, a detection's
+start and a plate read are named by their record's sequence number in the device's store
+(decimal, the `id` of `events.list`), everything else by "<stream>:<seq>" of the service's
+notification stream (controller.forward.translate.message_id).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: record sequence numbers as ids; detections say phase, event_id
 
 
 class PayloadError(ValueError):
@@ -72,6 +75,8 @@ class Detection:
     t: float
     start: float | None = None
     track_id: int | None = None
+    phase: str | None = None  # start, update, end
+    event_id: str | None = None  # shared by an event's notices and its records
     snapshot_b64: str | None = None
 
 

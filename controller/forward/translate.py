@@ -1,18 +1,22 @@
 """Service notifications to MQTT messages (pure, no I/O): what goes where, and how often.
 
-:class:`Translator` takes one control-socket event (kind, sequence, data) and returns the
-messages to store in the outbox. It rate-limits readings per channel, publishes a node's
+:class:`Translator` takes one control-socket event (its notice, decoded by the shared
+schema, and the stream's "<stream>:<seq>") and returns the messages to store in the
+outbox. It rate-limits readings per channel, publishes a node's
 link state only when it changes, and turns the service's alarm list (from `status`) into
 retained per-point states, as after a service restart.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import msgspec
+
+from controller.control import schema
+from controller.control.schema import to_wire
 from controller.forward import payloads as p
 from controller.forward.topics import Topics
 
@@ -48,6 +52,15 @@ def _str(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+def message_id(notice: schema.Notice, stream_id: str) -> str:
+    """The stable id of a notice's messages: its record's sequence number in the store
+    (alarm transitions, detection starts, plate reads), the same after any restart of the
+    forwarder or the service; else `stream_id`, the service's "<stream>:<seq>" (readings,
+    health, detection updates, a record the store could not keep)."""
+    seq = getattr(notice, "seq", None)
+    return str(seq) if isinstance(seq, int) else stream_id
+
+
 class Translator:
     def __init__(self, topics: Topics, *, reading_min_interval_s: float,
                  publish_snapshots: bool = False) -> None:
@@ -58,41 +71,35 @@ class Translator:
         self._link: dict[str, str] = {}  # node -> last link state sent
         self.readings_skipped = 0
 
-    def event(self, kind: str, msg_id: str, data: Any, now: float) -> list[Outgoing]:
-        if not isinstance(data, Mapping):
-            return []
-        if kind == "alarm":
-            return self._alarm(msg_id, data)
-        if kind == "detection":
-            return self._detection(msg_id, data)
-        if kind == "plate":
-            return self._plate(msg_id, data)
-        if kind == "reading":
-            return self._reading(msg_id, data, now)
-        if kind == "health":
-            return self._health(msg_id, data)
-        return []
+    def event(self, notice: schema.Notice, stream_id: str, now: float) -> list[Outgoing]:
+        """The messages of one notice; `stream_id` ("<stream>:<seq>") names it when it
+        has no record of its own (see :func:`message_id`)."""
+        msg_id = message_id(notice, stream_id)
+        if isinstance(notice, schema.AlarmNotice):
+            return self._alarm(msg_id, notice)
+        if isinstance(notice, schema.DetectionNotice):
+            return self._detection(msg_id, notice)
+        if isinstance(notice, schema.PlateNotice):
+            return self._plate(msg_id, notice)
+        if isinstance(notice, schema.ReadingNotice):
+            return self._reading(msg_id, notice, now)
+        return self._health(msg_id, notice)
 
     # ------------------------------------------------------------------ kinds
-    def _alarm(self, msg_id: str, d: Mapping[str, Any]) -> list[Outgoing]:
-        alarm = _str(d.get("alarm_id"))
-        state = _str(d.get("to_state"))
+    def _alarm(self, msg_id: str, d: schema.AlarmNotice) -> list[Outgoing]:
         tr = p.AlarmTransition(
-            id=msg_id, alarm=alarm, channel=_str(d.get("channel")), rule=_str(d.get("rule")),
-            event=_str(d.get("event")), from_state=_str(d.get("from_state")), state=state,
-            severity=_str(d.get("severity")), priority=_str(d.get("priority")),
-            value=_num(d.get("value")), t=_num(d.get("t")) or 0.0, user=_str(d.get("user")),
-            comment=_str(d.get("comment")), message=d.get("message") if isinstance(
-                d.get("message"), str) else None,
+            id=msg_id, alarm=d.alarm_id, channel=d.channel, rule=d.rule, event=d.event,
+            from_state=d.from_state, state=d.to_state, severity=d.severity,
+            priority=d.priority, value=d.value, t=d.t, user=d.user, comment=d.comment,
+            message=d.message,
         )
         point = p.AlarmPointState(
-            id=msg_id, alarm=alarm, channel=tr.channel, rule=tr.rule, state=state,
-            active=state not in _NOT_ACTIVE, severity=tr.severity, priority=tr.priority,
-            value=tr.value, t=tr.t,
-            acked_by=tr.user if tr.event == "ack" and tr.user else None,
+            id=msg_id, alarm=d.alarm_id, channel=d.channel, rule=d.rule, state=d.to_state,
+            active=d.to_state not in _NOT_ACTIVE, severity=d.severity, priority=d.priority,
+            value=d.value, t=d.t, acked_by=d.user if d.event == "ack" and d.user else None,
         )
         return [Outgoing(self.topics.alarm_events, p.encode(tr), False, "alarm", msg_id),
-                Outgoing(self.topics.alarm_state(alarm), p.encode(point), True, "alarm",
+                Outgoing(self.topics.alarm_state(d.alarm_id), p.encode(point), True, "alarm",
                          msg_id)]
 
     def alarm_points(self, msg_id: str, views: Iterable[Mapping[str, Any]]) -> list[Outgoing]:
@@ -120,53 +127,41 @@ class Translator:
             state="normal", active=False, severity="", priority="", value=None, t=None)),
             True, "alarm", msg_id) for a in sorted(alarms)]
 
-    def _detection(self, msg_id: str, d: Mapping[str, Any]) -> list[Outgoing]:
-        camera = _str(d.get("camera"), "camera")
-        snapshot = d.get("snapshot")
-        det = p.Detection(
-            id=msg_id, camera=camera, zone=d.get("zone") if isinstance(d.get("zone"), str)
-            else None, label=_str(d.get("label")), score=_num(d.get("score")) or 0.0,
-            t=_num(d.get("time")) or 0.0, start=_num(d.get("start")),
-            track_id=d.get("track_id") if isinstance(d.get("track_id"), int) else None,
-            snapshot_b64=base64.b64encode(snapshot).decode("ascii")
-            if self.publish_snapshots and isinstance(snapshot, bytes) else None,
-        )
-        return [Outgoing(self.topics.detection(camera), p.encode(det), False, "event", msg_id)]
+    def _detection(self, msg_id: str, d: schema.DetectionNotice) -> list[Outgoing]:
+        # the live notice carries no image (snapshots are media in the store): with
+        # `publish_snapshots` there is still none to send
+        det = p.Detection(id=msg_id, camera=d.camera, zone=d.zone, label=d.label,
+                          score=d.score, t=d.time, start=d.start, track_id=d.track_id,
+                          phase=d.phase, event_id=d.event_id, snapshot_b64=None)
+        return [Outgoing(self.topics.detection(d.camera), p.encode(det), False, "event",
+                         msg_id)]
 
-    def _plate(self, msg_id: str, d: Mapping[str, Any]) -> list[Outgoing]:
-        camera = _str(d.get("camera"), "camera")
-        listed, agreeing = d.get("list"), d.get("agreeing")
+    def _plate(self, msg_id: str, d: schema.PlateNotice) -> list[Outgoing]:
         read = p.PlateRead(
-            id=msg_id, camera=camera, label=_str(d.get("label")), t=_num(d.get("time")) or 0.0,
-            confidence=_num(d.get("confidence")) or 0.0,
-            agreeing=agreeing if isinstance(agreeing, int) else 0,
-            list=listed if isinstance(listed, str) else None,
-            entry=d.get("entry") if isinstance(d.get("entry"), str) else None,
-            priority=d.get("priority") if isinstance(d.get("priority"), str) else None,
-            track_id=d.get("track_id") if isinstance(d.get("track_id"), int) else None,
+            id=msg_id, camera=d.camera, label=d.label, t=d.time, confidence=d.confidence,
+            agreeing=d.agreeing, list=d.list, entry=d.entry, priority=d.priority,
+            track_id=d.track_id,
         )
-        return [Outgoing(self.topics.plate(camera), p.encode(read), False, "event", msg_id)]
+        return [Outgoing(self.topics.plate(d.camera), p.encode(read), False, "event", msg_id)]
 
-    def _reading(self, msg_id: str, d: Mapping[str, Any], now: float) -> list[Outgoing]:
-        node, channel = _str(d.get("node")), _str(d.get("channel"))
-        key = f"{node}/{channel}"
+    def _reading(self, msg_id: str, d: schema.ReadingNotice, now: float) -> list[Outgoing]:
+        key = f"{d.node}/{d.channel}"
         last = self._last_reading.get(key)
         if last is not None and now - last < self.reading_min_interval_s:
             self.readings_skipped += 1
             return []
         self._last_reading[key] = now
-        value = p.SensorValue(id=msg_id, node=node, channel=channel,
-                              value=_num(d.get("value")), unit=_str(d.get("unit")),
-                              t=_num(d.get("received_wall")) or now)
+        value = p.SensorValue(id=msg_id, node=d.node, channel=d.channel, value=d.value,
+                              unit=d.unit, t=d.received_wall)
         return [Outgoing(self.topics.sensor(key), p.encode(value), True, "reading", msg_id)]
 
-    def _health(self, msg_id: str, d: Mapping[str, Any]) -> list[Outgoing]:
+    def _health(self, msg_id: str, d: schema.HealthNotice) -> list[Outgoing]:
         out = []
-        metrics = {k: v for k, v in d.items() if k not in ("nodes", "store", "plates")}
-        if metrics:
+        if d.health is not None:
             out.append(Outgoing(self.topics.health, p.encode(p.Health(
-                id=msg_id, t=_num(d.get("time")), metrics=metrics)), True, "state", msg_id))
-        out.extend(self.node_links(msg_id, mappings(d.get("nodes"))))
+                id=msg_id, t=d.health.time, metrics=msgspec.to_builtins(d.health))),
+                True, "state", msg_id))
+        out.extend(self.node_links(msg_id, [to_wire(n) for n in d.nodes or []]))
         return out
 
     def node_links(self, msg_id: str, nodes: Iterable[Any]) -> list[Outgoing]:

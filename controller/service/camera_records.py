@@ -5,7 +5,9 @@ writer. A segment is one ``recording`` record naming its file; an event is a ``s
 record when it begins and an ``end`` record (snapshot, track, and the segments covering
 it with pre- and post-roll) once its post-roll is recorded. Live notices go to control
 socket subscribers as ``detection`` events with a ``phase`` (start, update, end), all
-three sharing the ``event_id`` of the records.
+three sharing the ``event_id`` of the records; a start goes out once its record is
+durable and carries that record's sequence number (`seq`), the others have no record of
+their own (the ``end`` record comes a post-roll later) and carry None.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.camera.segments import EncodedSegment
+from controller.control.schema import to_wire
 from controller.detect.events import DetectionEvent
 from controller.errors import EdgewardenError
+from controller.service.notices import detection_notice
 from controller.store.records import MediaRef
-from controller.store.writer import RecordWriter
+from controller.store.writer import RecordWriter, Stored
 
 log = logging.getLogger("camera")
 
@@ -49,6 +53,8 @@ class CameraRecords:
         self._clock = clock
         self._lock = threading.Lock()
         self.media: dict[str, CameraMedia] = {}
+        # event id -> its later notices, held while its start record is not yet durable
+        self._waiting: dict[str, list[dict[str, Any]]] = {}
 
     def _count(self, camera: str, size: int, segment: bool) -> None:
         with self._lock:
@@ -72,10 +78,31 @@ class CameraRecords:
         return ref
 
     def on_live(self, notice: dict[str, Any]) -> None:
-        """An event started, goes on, or ended: subscribers see it now; a start is recorded."""
-        if notice.get("phase") == "start":
-            self._append(str(notice.get("camera")), {**notice}, [])
-        self._publish("detection", notice)
+        """An event started, goes on, or ended. A start is recorded and its notice goes out
+        once the record is durable, under its sequence number; the event's later notices
+        wait behind it, so a subscriber hears each event in order."""
+        event_id = str(notice.get("event_id"))
+        with self._lock:
+            waiting = self._waiting.get(event_id)
+            if waiting is not None:
+                waiting.append(notice)
+                return
+            if notice.get("phase") == "start":
+                self._waiting[event_id] = []
+        if notice.get("phase") != "start":
+            self._send(notice, None)
+            return
+
+        def stored(seq: int | None) -> None:
+            with self._lock:  # held while sending: nothing of this event overtakes these
+                self._send(notice, seq)
+                for n in self._waiting.pop(event_id, []):
+                    self._send(n, None)
+
+        self._append(str(notice.get("camera")), {**notice}, [], stored)
+
+    def _send(self, notice: dict[str, Any], seq: int | None) -> None:
+        self._publish("detection", to_wire(detection_notice(notice, seq)))
 
     def on_event(self, event: DetectionEvent) -> None:
         """A finished event with its media: the ``end`` record of its stream."""
@@ -100,9 +127,13 @@ class CameraRecords:
         # later, and publishing it again would move "last detection" back in time
         self._append(event.camera, body, refs)
 
-    def _append(self, camera: str, body: dict[str, Any], refs: list[MediaRef]) -> None:
+    def _append(self, camera: str, body: dict[str, Any], refs: list[MediaRef],
+                on_stored: Stored | None = None) -> None:
         try:
-            self.writer.append("event", camera, "warning", body, media=refs)
+            self.writer.append("event", camera, "warning", body, media=refs,
+                               on_stored=on_stored)
         except (EdgewardenError, ValueError) as exc:
             self._not_stored()
             log.error("event of %s not stored: %s", camera, exc)
+            if on_stored is not None:
+                on_stored(None)

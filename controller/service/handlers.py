@@ -24,6 +24,7 @@ from controller.atomic_file import write_atomic
 from controller.config import ConfigError, config_to_dict, parse_config
 from controller.control import schema
 from controller.control.commands import Call, CommandError, requested_kinds
+from controller.control.schema import Alarm, to_wire
 from controller.errors import EdgewardenError
 from controller.service.surface import ControlledService
 from controller.store.layout import StoreLayout
@@ -73,11 +74,11 @@ class ServiceHandlers:
         try:
             desk.acknowledge(args["alarm"], user_name(call.peer.uid), time.time(),
                              args.get("comment", ""))
-            view = _view(desk, args["alarm"])
+            alarm = _acted(desk, args["alarm"])
         except AlarmActionError as exc:
             raise CommandError(str(exc)) from None
-        call.audit.update(_alarm_point(view))
-        return view
+        call.audit.update(_alarm_point(alarm))
+        return to_wire(alarm)
 
     async def alarms_shelve(self, call: Call, args: dict[str, Any]) -> Any:
         minutes = float(args["minutes"])
@@ -90,13 +91,13 @@ class ServiceHandlers:
         try:
             desk.shelve(args["alarm"], user_name(call.peer.uid), now, now + minutes * 60,
                         args.get("reason", ""))
-            view = _view(desk, args["alarm"])
+            alarm = _acted(desk, args["alarm"])
         except AlarmActionError as exc:
             raise CommandError(str(exc)) from None
-        call.audit.update(_alarm_point(view))
+        call.audit.update(_alarm_point(alarm))
         call.audit["until"] = datetime.fromtimestamp(now + minutes * 60, UTC).strftime(
             "%Y-%m-%d %H:%M:%S UTC")
-        return view
+        return to_wire(alarm)
 
     async def events_list(self, call: Call, args: dict[str, Any]) -> Any:
         layout = self._store()
@@ -349,16 +350,16 @@ def _export_selection(args: dict[str, Any], now: float, days: float) -> Any:
     return Selection(since=since, until=until, sources=tuple(sources), kinds=tuple(kinds))
 
 
-def _alarm_point(view: dict[str, Any]) -> dict[str, Any]:
+def _alarm_point(alarm: Alarm) -> dict[str, Any]:
     """What an audit record says of the alarm acted on: its point (channel, rule), state."""
-    return {"channel": view.get("channel"), "rule": view.get("rule"),
-            "state": view.get("state")}
+    return {"channel": alarm.channel, "rule": alarm.rule, "state": alarm.state}
 
 
-def _view(desk: Any, alarm_id: str) -> dict[str, Any]:
-    from controller.anomaly.desk import view_to_json
+def _acted(desk: Any, alarm_id: str) -> Alarm:
+    """The answer to `alarms.ack` and `alarms.shelve`: the point as `status` lists it."""
+    from controller.service.notices import alarm_of
 
-    return view_to_json(desk.engine.alarm(alarm_id))
+    return alarm_of(*desk.point(alarm_id))
 
 
 def _replace_file(path: Path, data: bytes) -> None:

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from controller.anomaly.alarm import AlarmTransition
 from controller.anomaly.desk import AlarmDesk, node_rules, with_defaults
 from controller.anomaly.engine import AnomalyEngine
 from controller.config import Config, load_config
 from controller.control import schema
 from controller.control.address import socket_path
+from controller.control.schema import to_wire
 from controller.control.server import AuditEntry, ControlServer
 from controller.errors import EdgewardenError
 from controller.plates.register import Register
@@ -34,14 +36,14 @@ from controller.plates.register_file import FILE_NAME as VEHICLES_FILE
 from controller.sensors.keystore import KeyStore, KeystoreError
 from controller.sensors.link_alarms import integrity_limits, link_rules, link_samples
 from controller.sensors.stage import SensorStage
-from controller.service import health
+from controller.service import health, notices
 from controller.service.handlers import ServiceHandlers, user_name
 from controller.service.vehicles import VehicleRegister
 from controller.store import RecordWriter, audit_inbox, state_auth
 from controller.store.layout import StoreLayout, read_manifest
 from controller.store.lock import StoreLock
 from controller.store.reader import store_totals
-from controller.store.writer import RecordNotStored, Ticket
+from controller.store.writer import RecordNotStored, Stored, Ticket
 from controller.system.sdnotify import Notifier, WatchdogPacer, watchdog_interval
 from firmware_bridge.link import (
     ONLINE_STATES,
@@ -226,7 +228,7 @@ class Service:
         anomaly = with_defaults(cfg.anomaly, defaults)
         state_file = Path(cfg.device.data_dir) / "anomaly-state.json"
         trusted = self._anomaly_state_trusted(state_file)
-        return AlarmDesk(AnomalyEngine(anomaly), self.record, self.publish, state_file,
+        return AlarmDesk(AnomalyEngine(anomaly), self.record, self._notify_alarm, state_file,
                          nodes=nodes, node_detail=self._node_port_state,
                          attest=self._attest_anomaly_state, trusted=trusted)
 
@@ -444,16 +446,23 @@ class Service:
         return self.keystore
 
     # ================================================================== data paths
-    def record(self, kind: str, source: str, severity: str, body: dict[str, Any]) -> object:
-        """Append a record; a full or closed store is counted, never raised into the loop."""
+    def record(self, kind: str, source: str, severity: str, body: dict[str, Any],
+               on_stored: Stored | None = None) -> object:
+        """Append a record; a full or closed store is counted, never raised into the loop.
+
+        `on_stored` hears the record's sequence number once durable, None if not stored."""
         if self.writer is None:
             self.records_not_stored += 1
+            if on_stored is not None:
+                on_stored(None)
             return None
         try:
-            return self.writer.append(kind, source, severity, body)
+            return self.writer.append(kind, source, severity, body, on_stored=on_stored)
         except (EdgewardenError, ValueError) as exc:
             self.records_not_stored += 1
             log.error("record not stored (%s %s): %s", kind, source, exc)
+            if on_stored is not None:
+                on_stored(None)
             return None
 
     def audit_event(self, action: str, detail: dict[str, Any]) -> None:
@@ -483,7 +492,7 @@ class Service:
             self.record("reading", r.node_name, "info", r.to_json())
         assert self.desk is not None
         self.desk.observe(key, r.received_wall, r.value)
-        self.publish("reading", r.to_json())
+        self.publish("reading", to_wire(notices.reading_notice(r)))
 
     def on_heartbeat(self, uid: str, port: str = "") -> None:
         if self.desk is None:
@@ -586,7 +595,7 @@ class Service:
                 log.error("record store %s: %s", ws.state, ws.failure)
         self._store_seen = seen
         # the dashboard's store panel follows this event (health events carry the store)
-        self.publish("health", {"store": schema.to_wire(self._store_status())})
+        self._publish_health(None, with_nodes=False)
 
     def _observe_link(self) -> None:
         """Link integrity becomes `link/...` alarm channels; refusals become records."""
@@ -618,12 +627,8 @@ class Service:
         assert self.desk is not None
         for channel, value in health.sample_to_channels(sample).items():
             self.desk.observe(channel, sample.time, value)
-        # the dashboard's device, store and link panels follow this event, and its cameras'
-        # plate cells (the OCR models' state, the reads made)
-        plates = {w.cfg.name: p for w in self.cameras if (p := w.status["plates"]) is not None}
-        self.publish("health", {**rec, "store": schema.to_wire(self._store_status()),
-                                "nodes": schema.to_wire(self._nodes_status()),
-                                **({"plates": plates} if plates else {})})
+        # the dashboard's device, store, link and camera plate panels follow this event
+        self._publish_health(sample, with_nodes=True)
         path = self.cfg.health.textfile_path
         if path is not None:
             try:
@@ -631,6 +636,20 @@ class Service:
                     health.health_metrics(sample) + self._service_metrics()))
             except OSError as exc:
                 log.warning("%s: cannot write metrics textfile: %s", path, exc)
+
+    def _publish_health(self, sample: health.HealthSample | None, with_nodes: bool) -> None:
+        """The health notice: the sample (None: only the store changed), the store, and
+        with a sample the nodes and each plate camera's OCR state and reads."""
+        plates = {w.cfg.name: msgspec.convert(p, schema.Plates) for w in self.cameras
+                  if (p := w.status["plates"]) is not None} if with_nodes else {}
+        self.publish("health", to_wire(schema.HealthNotice(
+            health=sample, store=self._store_status(),
+            nodes=self._nodes_status() if with_nodes else None, plates=plates or None)))
+
+    def _notify_alarm(self, tr: AlarmTransition, detail: dict[str, Any] | None,
+                      seq: int | None) -> None:
+        """An alarm transition whose record is durable (or lost): tell subscribers."""
+        self._publish_threadsafe("alarm", to_wire(notices.alarm_notice(tr, detail, seq)))
 
     def _service_metrics(self) -> list[health.Metric]:
         stats = self.writer.stats if self.writer else None
@@ -644,7 +663,7 @@ class Service:
                           "readings dropped by a full link queue", "counter",
                           [({}, float(self.link.dropped if self.link else 0))]),
             health.Metric("edgewarden_alarms_active", "alarms not normal", "gauge",
-                          [({}, float(len(self.desk.views()) if self.desk else 0))]),
+                          [({}, float(len(self.desk.points()) if self.desk else 0))]),
         ]
         return m
 
@@ -656,7 +675,9 @@ class Service:
 
     def _publish_threadsafe(self, kind: str, data: dict[str, Any]) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.publish, kind, data)
+            # a record made durable by the last flush at shutdown: the loop may be gone
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self.publish, kind, data)
 
     def _vehicle_snapshot(self) -> Register:
         return self.vehicles.snapshot() if self.vehicles is not None else Register()
@@ -741,7 +762,7 @@ class Service:
         nodes = self.link.node_stats() if self.link else []
         online = sum(1 for n in nodes if n.state in ONLINE_STATES)
         committed = self.writer.stats.committed if self.writer else 0
-        active = len(self.desk.views()) if self.desk else 0
+        active = len(self.desk.points()) if self.desk else 0
         return (f"{online}/{len(nodes)} nodes online, {active} alarm(s), "
                 f"{committed} records stored")
 
@@ -867,7 +888,8 @@ class Service:
                                score=round(desk.engine.score(k), 3) if desk else 0.0)
                 for k, c in sorted(self.sensors.channels.items())
             ],
-            alarms=msgspec.convert(desk.views(), list[schema.Alarm]) if desk else [],
+            alarms=[notices.alarm_of(v, detail) for v, detail in desk.points()]
+            if desk else [],
             cameras=self._cameras_status(),
             health=self.last_health,
             store=self._store_status(),

@@ -27,9 +27,11 @@ import cv2
 
 from controller.anomaly.desk import AlarmDesk
 from controller.config import CameraConfig, ChannelRulesConfig, Priority
+from controller.control.schema import to_wire
 from controller.errors import EdgewardenError
 from controller.plates.register import Register
 from controller.plates.stage import PlateStage, ReadFn, TrackPlate
+from controller.service.notices import plate_notice
 from controller.store.records import MediaRef
 from controller.store.retention_class import UNLISTED
 from controller.store.writer import RecordWriter
@@ -118,13 +120,18 @@ class PlateRecords:
         }
         alarm = match is not None and match.entry.list in ("watch", "deny")
         severity = UNLISTED if match is None else "warning" if alarm else "info"
+        publish = self._publish
+
+        def stored(seq: int | None) -> None:  # its notice names the durable record
+            if publish is not None:
+                publish("plate", to_wire(plate_notice(body, seq)))
+
         try:
-            self.writer.append("plate", cam.name, severity, body, media=refs)
+            self.writer.append("plate", cam.name, severity, body, media=refs, on_stored=stored)
         except (EdgewardenError, ValueError) as exc:
             self._not_stored()
             log.error("plate read of %s not stored: %s", cam.name, exc)
-        if self._publish is not None:
-            self._publish("plate", plate_notice(body))
+            stored(None)
         if match is not None and alarm:
             priority = DESK_PRIORITY.get(match.entry.alarm_priority, "urgent")
             self._raise(plate_channel(cam.name, match.entry.list, priority), read.read_at)
@@ -138,17 +145,6 @@ def plate_box(box: tuple[int, int, int, int], width: int, height: int) -> list[f
     x0, y0, x1, y1 = box
     return [round(min(max(v / size, 0.0), 1.0), 4)
             for v, size in ((x0, width), (y0, height), (x1, width), (y1, height))]
-
-
-def plate_notice(body: dict[str, Any]) -> dict[str, Any]:
-    """What subscribers (the TUI, the forwarder) hear of a read: the verdict, never the
-    plate text, which stays inside the encrypted record."""
-    match = body.get("match") or {}
-    return {"camera": body["camera"], "track_id": body["track_id"], "label": body["label"],
-            "time": body["time"], "first_seen": body["first_seen"],
-            "confidence": body["confidence"], "agreeing": body["agreeing"],
-            "list": body["list"], "entry": match.get("label"),
-            "priority": match.get("priority")}
 
 
 def camera_plate_stage(cam: CameraConfig, records: PlateRecords, set_channel: SetChannel,

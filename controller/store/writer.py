@@ -73,6 +73,11 @@ class RecordNotStored(EdgewardenError):
     """A record was dropped (no space, queue full, or a failed commit)."""
 
 
+#: told, on the writer thread once a record's batch is done, the record's sequence number
+#: (durable) or None (not stored); must be quick and must not append to the writer
+Stored = Callable[[int | None], None]
+
+
 class _Completion:
     """Shared by all tickets of one batch: set once the batch is committed (or failed)."""
 
@@ -114,6 +119,7 @@ class _Item:
     media: tuple[MediaRef, ...]
     t_wall: float
     ticket: Ticket | None
+    on_stored: Stored | None = None
 
 
 @dataclass
@@ -431,8 +437,14 @@ class RecordWriter:
         body: dict[str, Any],
         media: Sequence[MediaRef] = (),
         t_wall: float | None = None,
+        on_stored: Stored | None = None,
     ) -> Ticket:
-        """Queue one record; the ticket says when it is durable. ValueError if malformed."""
+        """Queue one record; the ticket says when it is durable. ValueError if malformed.
+
+        `on_stored` is called with the record's sequence number once it is durable (None
+        if it was not stored), so a live notice naming the record goes out only after it
+        can no longer be lost; such a record is committed without waiting for the batch
+        interval (alarms and events are few, their notices should not wait)."""
         check_header_fields(kind, source, severity)
         now_mono = self._monotonic()
         if now_mono - self._synced_checked > 10.0:
@@ -440,7 +452,7 @@ class RecordWriter:
             self._synced_checked = now_mono
         plain = encode_body(body, media, now_mono, self._boot_id, self._synced)
         item = _Item(kind, source, severity, plain, tuple(media) if media else (),
-                     self._wall() if t_wall is None else float(t_wall), None)
+                     self._wall() if t_wall is None else float(t_wall), None, on_stored)
         with self._cond:
             if self._closed or self._stopping:
                 raise EdgewardenError("the record store is closed")
@@ -452,8 +464,13 @@ class RecordWriter:
                 ticket._completion.event.set()
                 self.stats.dropped_queue_full += 1
                 self.stats.not_stored += 1
-                return ticket
-            self._enqueue(item)
+            else:
+                self._enqueue(item)
+                if on_stored is not None:
+                    self._flush_requested = True
+                    self._cond.notify()
+        if ticket.error is not None and on_stored is not None:
+            _tell(item)
         return ticket
 
     def _enqueue(self, item: _Item) -> None:
@@ -601,6 +618,9 @@ class RecordWriter:
             with self._cond:
                 self._inflight = None
             completion.event.set()
+            for item in items:
+                if item.on_stored is not None:
+                    _tell(item)
             for job in jobs:
                 try:
                     job.result = job.fn()
@@ -888,6 +908,18 @@ class RecordWriter:
                 "media_deleted": media_deleted, "orphan_media_deleted": orphans_deleted,
             })])
         return report
+
+
+def _tell(item: _Item) -> None:
+    """Tell `on_stored` what became of the record; its failure is logged, never raised
+    into the writer thread."""
+    assert item.on_stored is not None
+    ticket = item.ticket
+    seq = ticket.seq if ticket is not None and ticket.error is None else None
+    try:
+        item.on_stored(seq)
+    except Exception:
+        log.exception("the listener of record %s failed", seq)
 
 
 def _disk_full(exc: BaseException) -> bool:

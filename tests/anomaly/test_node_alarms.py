@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from controller.anomaly.desk import AlarmDesk, node_rules
 from controller.anomaly.engine import AnomalyEngine
 from controller.config import AnomalyConfig, ChannelRulesConfig
+from controller.control.schema import to_wire
+from controller.service.notices import alarm_of
 
 CHANNELS = ("temperature", "humidity", "vibration", "door")
 
@@ -67,9 +70,15 @@ def test_a_node_never_heard_raises_after_missing_s_and_clears_on_its_first_frame
 
 def test_the_desk_records_one_alarm_with_the_channels_and_the_port() -> None:
     records: list[tuple[str, str, str, dict[str, Any]]] = []
-    published: list[Any] = []
+    published: list[tuple[str, int | None]] = []
+
+    def record(kind: str, source: str, severity: str, body: dict[str, Any],
+               on_stored: Callable[[int | None], None]) -> None:
+        records.append((kind, source, severity, body))
+        on_stored(len(records))  # the record's sequence number, once "durable"
+
     engine = _engine(5.0)
-    desk = AlarmDesk(engine, lambda *r: records.append(r), lambda k, d: published.append(d),
+    desk = AlarmDesk(engine, record, lambda tr, d, seq: published.append((tr.event, seq)),
                      nodes=["north", "south"],
                      node_detail=lambda n: {"state": "absent", "port": f"/dev/{n}"})
     for ch in CHANNELS:
@@ -83,7 +92,10 @@ def test_the_desk_records_one_alarm_with_the_channels_and_the_port() -> None:
     detail = raises[0]["detail"]
     assert detail["channels"] == sorted(f"north/{c}" for c in CHANNELS)
     assert detail["state"] == "absent" and detail["port"] == "/dev/north"
-    (view,) = desk.views()
+    assert ("raise", next(i + 1 for i, r in enumerate(records) if r[3] is raises[0])) \
+        in published  # told under its record's number
+    (point,) = desk.points()
+    view = to_wire(alarm_of(*point))
     assert view["id"] == "north:missing" and view["detail"] == detail
     assert view["message"].startswith("node absent: 4 channel(s) silent (door, humidity")
 

@@ -14,7 +14,7 @@ from controller.store import RecordWriter
 from controller.store.budget import MB
 from controller.store.footage import footage, media_bytes_by_source
 from tests.store.conftest import make_store
-from tui.model import Camera, Status, parse_camera
+from tui.model import Camera, Status
 from tui.widgets.panels import render_cameras
 
 
@@ -47,9 +47,7 @@ def test_segment_shared_by_events_counts_once_for_its_camera(tmp_path: Path) -> 
 
 
 def test_tui_cameras_panel_shows_media_and_days() -> None:
-    cam = parse_camera({"name": "gate", "state": "up",
-                        "media": {"stored_bytes": 2_500_000_000, "days_held": 9.46}})
-    assert cam.media_bytes == 2_500_000_000 and cam.days_held == 9.46
+    cam = Camera("gate", "running", media_bytes=2_500_000_000, days_held=9.46)
     console = Console(width=100, record=True)
     console.print(render_cameras(Status(cameras=(cam, Camera("yard"))), 0.0))
     text = console.export_text()

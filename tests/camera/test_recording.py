@@ -17,6 +17,7 @@ from controller.camera.recording import SegmentRecorder
 from controller.camera.segment_keeper import SegmentKeeper
 from controller.camera.segments import OpenCvSegmentEncoder, PyAvSegmentEncoder
 from controller.config import CameraConfig, DetectConfig, StoreConfig
+from controller.control.schema import DetectionNotice, decode_event
 from controller.detect.detection import Detection
 from controller.detect.pipeline import DetectionPipeline
 from controller.evidence import Selection, export_bundle, verify_bundle
@@ -165,6 +166,13 @@ def test_overlapping_events_share_segments_stored_and_exported_once(
         assert mine[0][0] == "start" and mine[-1][0] == "end"
         assert {p for p, _ in mine[1:-1]} == {"update"}
         assert {i for _, i in mine} == {event.body["event_id"]}
+    # each notice is the schema's; a start names its durable record, the others none
+    notices = [decode_event(kind, d) for kind, d in published]
+    assert {n.event_id: n.seq for n in notices
+            if isinstance(n, DetectionNotice) and n.phase == "start"} == {
+        e.body["event_id"]: e.seq for e in starts}
+    assert all(n.seq is None for n in notices
+               if isinstance(n, DetectionNotice) and n.phase != "start")
 
 
 @pytest.mark.parametrize("encoder", sorted(ENCODERS))

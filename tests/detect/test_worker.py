@@ -54,7 +54,9 @@ def test_shifting_moves_every_time_of_an_event() -> None:
 
 
 def test_the_tui_reads_the_detection_the_service_publishes() -> None:
+    from controller.control.schema import to_wire
     from controller.detect.tracker import TrackPoint
+    from controller.service.notices import detection_notice
     from tests.tui.scripted_service import base_status
     from tui.live_state import LiveState
     from tui.model import parse_status
@@ -64,7 +66,7 @@ def test_the_tui_reads_the_detection_the_service_publishes() -> None:
                            (TrackPoint(now - 5, (0.1, 0.1, 0.2, 0.2), 0.47),))
     live = LiveState()
     live.apply_status(parse_status(base_status("view")))
-    live.apply_event({"event": "detection", **event.notice()})
+    live.apply_event("detection", to_wire(detection_notice(event.notice(), None)))
     seen = next(c for c in live.status.cameras if c.name == "yard").last_detection
     assert seen is not None
     assert (seen.label, seen.score, seen.time) == ("sedan", 0.47, now - 1)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from controller.config import ControlConfig
+from controller.control import schema
 from controller.forward import payloads
 from tests.service.control_harness import ServerThread
 
@@ -23,11 +25,13 @@ def root() -> Iterator[Path]:
         yield Path(d)
 
 
-def alarm(i: int) -> dict[str, object]:
-    return {"t": float(i), "alarm_id": "n1/temp:limits", "channel": "n1/temp",
-            "rule": "limits", "event": "raise" if i % 2 == 0 else "return",
-            "from_state": "normal", "to_state": "active_unack", "severity": "warning",
-            "priority": "high", "value": float(i), "score": 1.0}
+def alarm(i: int) -> Any:
+    """A transition whose record the store could not keep: named by the stream only."""
+    return schema.to_wire(schema.AlarmNotice(
+        seq=None, t=float(i), alarm_id="n1/temp:limits", channel="n1/temp", rule="limits",
+        event="raise" if i % 2 == 0 else "return", from_state="normal",
+        to_state="active_unack", severity="warning", priority="high", value=float(i),
+        score=1.0, user="", comment="", chatter_per_hour=1, detail=None, message=None))
 
 
 def test_dropped_notifications_are_published_as_a_gap(root: Path) -> None:
@@ -63,6 +67,12 @@ def test_dropped_notifications_are_published_as_a_gap(root: Path) -> None:
             order = [m.topic.rsplit("/", 1)[-1] for m in sub.messages
                      if m.topic.endswith(("/events", "/gap"))]
             assert order == ["events"] * 4 + ["gap", "events"]
+            # a notification of another shape (another release) is a gap saying why
+            st.call_soon(lambda: st.server.publish("alarm", {"alarm": "renamed"}))
+            wait_until(lambda: len(sub.decoded("/gap")) == 2, 20, "the mismatch as a gap")
+            mismatch = sub.decoded("/gap")[1]
+            assert isinstance(mismatch, payloads.Gap) and mismatch.missing == 1
+            assert "alarm event does not match" in mismatch.reason
         finally:
             code = fwd.stop()
             sub.stop()

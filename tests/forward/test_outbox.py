@@ -47,3 +47,20 @@ def test_a_newer_reading_replaces_the_undelivered_one_of_its_channel(tmp_path: P
     box.put([msg("reading", 1, "sensor/a"), msg("alarm", 2), msg("reading", 3, "sensor/a")],
             "s", 3)
     assert [s.message.payload for s in box.peek(10)] == [b"alarm2", b"reading3"]
+
+
+def test_the_newest_record_taken_survives_reopening_and_old_outboxes_gain_it(
+        tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(path) as db:  # an outbox of the release before record ids
+        db.execute("CREATE TABLE cursor (one INTEGER PRIMARY KEY CHECK (one = 1), "
+                   "stream TEXT, seq INTEGER NOT NULL)")
+        db.execute("INSERT INTO cursor VALUES (1, 's', 9)")
+    box = Outbox(path, 100)
+    assert box.cursor() == ("s", 9) and box.last_record() == 0
+    box.put([msg("alarm", 10)], "s", 10, 4321)
+    box.close()
+    box = Outbox(path, 100)
+    assert (box.cursor(), box.last_record()) == (("s", 10), 4321)

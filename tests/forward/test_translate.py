@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import msgspec
 import pytest
 
 from controller.config import CameraConfig, Config, DeviceConfig
+from controller.control import schema
 from controller.forward import discovery, payloads
 from controller.forward.topics import Topics
 from controller.forward.translate import Translator
+from tests.tui.scripted_service import base_status
 
 TOPICS = Topics("edgewarden", "site a")
 
@@ -20,36 +23,58 @@ def translator() -> Translator:
     return Translator(TOPICS, reading_min_interval_s=5.0)
 
 
-def test_alarm_transition_and_point_state() -> None:
-    out = translator().event("alarm", "s:7", {
-        "t": 10.0, "alarm_id": "n1/temp:limits", "channel": "n1/temp", "rule": "limits",
-        "event": "raise", "from_state": "normal", "to_state": "active_unack",
-        "severity": "critical", "priority": "high", "value": 61.5, "score": 1.0}, 11.0)
-    assert [(m.topic, m.retain, m.klass) for m in out] == [
-        ("edgewarden/site_a/alarm/events", False, "alarm"),
-        ("edgewarden/site_a/alarm/n1_temp_limits/state", True, "alarm")]
+def transition(seq: int | None = 7) -> schema.AlarmNotice:
+    return schema.AlarmNotice(
+        seq=seq, t=10.0, alarm_id="n1/temp:limits", channel="n1/temp", rule="limits",
+        event="raise", from_state="normal", to_state="active_unack", severity="critical",
+        priority="high", value=61.5, score=1.0, user="", comment="", chatter_per_hour=1,
+        detail=None, message=None)
+
+
+def test_alarm_transition_and_point_state_named_by_the_record() -> None:
+    out = translator().event(transition(), "s:3", 11.0)
+    assert [(m.topic, m.retain, m.klass, m.msg_id) for m in out] == [
+        ("edgewarden/site_a/alarm/events", False, "alarm", "7"),
+        ("edgewarden/site_a/alarm/n1_temp_limits/state", True, "alarm", "7")]
     tr, point = (payloads.decode(m.payload) for m in out)
-    assert isinstance(tr, payloads.AlarmTransition) and tr.event == "raise" and tr.id == "s:7"
+    assert isinstance(tr, payloads.AlarmTransition) and tr.event == "raise" and tr.id == "7"
     assert isinstance(point, payloads.AlarmPointState) and point.active
     assert point.priority == "high" and point.value == 61.5
+    # a transition the store could not keep has no record: the stream names it
+    assert {m.msg_id for m in translator().event(transition(None), "s:3", 11.0)} == {"s:3"}
 
 
-def test_readings_are_rate_limited_per_channel() -> None:
+def reading(node: str, channel: str) -> schema.ReadingNotice:
+    return schema.ReadingNotice(node_uid="u", node=node, channel=channel, value=1.0,
+                                unit="C", node_time_ms=0, received_wall=1.0,
+                                received_mono=1.0, counter=1)
+
+
+def test_readings_are_rate_limited_per_channel_and_named_by_the_stream() -> None:
     t = translator()
-    def reading(ch: str, now: float) -> int:
-        return len(t.event("reading", "s:1", {"node": "n1", "channel": ch, "value": 1.0,
-                                               "unit": "C"}, now))
-    assert [reading("temp", 0.0), reading("temp", 4.9), reading("hum", 4.9),
-            reading("temp", 5.0)] == [1, 0, 1, 1]
+    def sent(ch: str, now: float) -> int:
+        out = t.event(reading("n1", ch), "s:1", now)
+        assert all(m.msg_id == "s:1" for m in out)
+        return len(out)
+    assert [sent("temp", 0.0), sent("temp", 4.9), sent("hum", 4.9),
+            sent("temp", 5.0)] == [1, 0, 1, 1]
     assert t.readings_skipped == 1
+
+
+def health(nodes: list[dict[str, object]] | None, sample: bool = True) -> schema.HealthNotice:
+    raw = base_status("view")
+    return schema.HealthNotice(
+        health=msgspec.convert(raw["health"], schema.Health) if sample else None,
+        store=msgspec.convert(raw["store"], schema.Store),
+        nodes=None if nodes is None else msgspec.convert(nodes, list[schema.Node]))
 
 
 def test_node_link_state_only_when_it_changes() -> None:
     t = translator()
-    nodes = [{"name": "n1", "state": "online", "port": "/dev/x"}]
-    assert len(t.event("health", "s:1", {"time": 1.0, "nodes": nodes}, 1.0)) == 2
-    assert len(t.event("health", "s:2", {"time": 2.0, "nodes": nodes}, 2.0)) == 1
-    out = t.event("health", "s:3", {"nodes": [{"name": "n1", "state": "silent"}]}, 3.0)
+    node = base_status("view")["nodes"][0]
+    assert len(t.event(health([node]), "s:1", 1.0)) == 2
+    assert len(t.event(health([node]), "s:2", 2.0)) == 1
+    out = t.event(health([{**node, "state": "silent"}], sample=False), "s:3", 3.0)
     (link,) = [payloads.decode(m.payload) for m in out]
     assert isinstance(link, payloads.NodeLink) and link.state == "silent"
 
@@ -63,36 +88,40 @@ def test_the_plate_cells_of_a_health_notice_are_not_device_metrics() -> None:
 
 
 def test_a_plate_read_is_published_with_its_verdict_and_no_plate_text() -> None:
-    from controller.service.plate_records import plate_notice
+    from controller.service.notices import plate_notice
     body = {"camera": "gate", "track_id": 3, "label": "car", "text": "ABC123DE",
             "confidence": 0.97, "agreeing": 3, "attempts": 4, "first_seen": 9.0,
             "time": 10.0, "list": "watch", "media": ["plate", "vehicle"],
             "match": {"plate": "ABC123DE", "distance": 0.0, "label": "stolen van",
                       "priority": "high"}}
-    (out,) = translator().event("plate", "s:9", plate_notice(body), 10.0)
+    (out,) = translator().event(plate_notice(body, 88), "s:9", 10.0)
     assert out.topic == "edgewarden/site_a/plate/gate" and not out.retain
     read = payloads.decode(out.payload)
-    assert isinstance(read, payloads.PlateRead)
+    assert isinstance(read, payloads.PlateRead) and read.id == "88"
     assert (read.list, read.entry, read.priority, read.agreeing) == ("watch", "stolen van",
                                                                      "high", 3)
     assert b"ABC123" not in out.payload
 
 
-def test_detections_carry_no_image_unless_asked() -> None:
-    data = {"camera": "gate", "zone": "drive", "label": "person", "score": 0.9,
-            "time": 5.0, "snapshot": b"\xff\xd8jpeg"}
-    (plain,) = translator().event("detection", "s:1", data, 5.0)
-    (shared,) = Translator(TOPICS, reading_min_interval_s=0,
-                           publish_snapshots=True).event("detection", "s:1", data, 5.0)
-    p1, p2 = payloads.decode(plain.payload), payloads.decode(shared.payload)
-    assert isinstance(p1, payloads.Detection) and p1.snapshot_b64 is None
-    assert isinstance(p2, payloads.Detection) and p2.snapshot_b64 == "/9hqcGVn"
+def test_a_detection_start_is_named_by_its_record_and_carries_no_image() -> None:
+    start = schema.DetectionNotice(
+        seq=12, camera="gate", zone="drive", label="person", track_id=2, score=0.9,
+        time=5.0, start=5.0, continues=False, phase="start", event_id="gate/drive/5.000/2")
+    for t in (translator(), Translator(TOPICS, reading_min_interval_s=0,
+                                       publish_snapshots=True)):
+        (out,) = t.event(start, "s:1", 5.0)
+        det = payloads.decode(out.payload)
+        assert isinstance(det, payloads.Detection) and det.snapshot_b64 is None
+        assert (det.id, det.phase, det.event_id) == ("12", "start", "gate/drive/5.000/2")
+    (update,) = translator().event(msgspec.structs.replace(start, seq=None, phase="update"),
+                                   "s:2", 6.0)
+    assert update.msg_id == "s:2"
 
 
 def test_decode_refuses_what_is_not_ours() -> None:
-    for raw, why in [(b"{", "not JSON"), (b'{"schema": 2, "kind": "gap"}', "schema 2"),
-                     (b'{"schema": 1, "kind": "nope"}', "unknown kind"),
-                     (b'{"schema": 1, "kind": "gap", "id": "x"}', "gap:")]:
+    for raw, why in [(b"{", "not JSON"), (b'{"schema": 1, "kind": "gap"}', "schema 1"),
+                     (b'{"schema": 2, "kind": "nope"}', "unknown kind"),
+                     (b'{"schema": 2, "kind": "gap", "id": "x"}', "gap:")]:
         with pytest.raises(payloads.PayloadError, match=why):
             payloads.decode(raw)
 

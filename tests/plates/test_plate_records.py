@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from controller.camera.media import MediaRef
 from controller.config import CameraConfig
+from controller.control.schema import PlateNotice, decode_event
 from controller.plates.register import Register, make_entry
 from controller.plates.stage import TrackPlate
 from controller.service.plate_records import PlateRecords, plate_rules
@@ -26,8 +28,9 @@ class RecordingWriter:
         return MediaRef(f"{len(self.media):064x}", content_type, len(data))
 
     def append(self, kind: str, source: str, severity: str, body: dict[str, Any],
-               media: list[MediaRef]) -> None:
+               media: list[MediaRef], on_stored: Callable[[int | None], None]) -> None:
         self.records.append((kind, source, severity, body, list(media)))
+        on_stored(100 + len(self.records))  # durable, as record number 100 + n
 
 
 REGISTER = Register([make_entry("KJA407XY", "watch", priority="high"),
@@ -42,12 +45,17 @@ def _read(text: str) -> TrackPlate:
 
 
 def _run(text: str, **cam: Any) -> tuple[RecordingWriter, list[str]]:
+    return _run_told(text, **cam)[:2]
+
+
+def _run_told(text: str, **cam: Any) -> tuple[RecordingWriter, list[str], list[Any]]:
     writer = RecordingWriter()
     raised: list[str] = []
+    told: list[Any] = []
     records = PlateRecords(writer, lambda: REGISTER, lambda ch, t: raised.append(ch),  # type: ignore[arg-type]
-                           lambda: None)
+                           lambda: None, publish=lambda k, d: told.append((k, d)))
     records.on_read(CameraConfig(name="gate", source="x", plates=True, **cam), _read(text))
-    return writer, raised
+    return writer, raised, told
 
 
 @pytest.mark.parametrize("text,channel", [
@@ -91,3 +99,12 @@ def test_no_plate_text_in_the_plaintext_header_or_channel() -> None:
     writer, raised = _run("KJA407XY")
     kind, source, severity, _, _ = writer.records[0]
     assert "KJA407XY" not in f"{kind}{source}{severity}{raised}"
+
+
+def test_the_notice_names_the_durable_record_and_never_the_text() -> None:
+    _, _, told = _run_told("KJA407XY")
+    ((kind, data),) = told
+    notice = decode_event(kind, data)
+    assert isinstance(notice, PlateNotice)
+    assert notice.seq == 101 and notice.list == "watch" and notice.priority == "high"
+    assert "KJA407XY" not in repr(data)

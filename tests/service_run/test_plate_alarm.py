@@ -87,6 +87,10 @@ enabled = false
         notices = [e.data for e in heard if e.event == "plate"]
         assert notices and notices[0]["list"] == "watch", heard
         assert PLATE.replace("-", "") not in json.dumps(notices)
+        # strictly the schema's notice, named by its durable `plate` record
+        typed = [msgspec.convert(n, schema.PlateNotice, strict=True) for n in notices]
+        listed = {e["id"] for e in client.call("events.list", {"kind": "plate"})}
+        assert {n.seq for n in typed} <= listed and None not in {n.seq for n in typed}
         # a plate camera's status is what the shared schema (and so the TUI) expects
         msgspec.convert(client.call("status"), schema.Status, strict=True)
         plates = client.call("status")["cameras"][0]["plates"]

@@ -13,7 +13,18 @@ from typing import Any
 import msgspec
 
 from controller.control.client import ControlClient
-from controller.control.schema import REPLIES, Alarm, ConfigCheck, EventHeader, Status
+from controller.control.protocol import EVENT_KINDS
+from controller.control.schema import (
+    NOTICE_TYPES,
+    REPLIES,
+    Alarm,
+    AlarmNotice,
+    ConfigCheck,
+    DetectionNotice,
+    EventHeader,
+    HealthNotice,
+    Status,
+)
 from tests.tui.test_real_service import RealService, real_service  # noqa: F401  (fixture)
 
 
@@ -65,6 +76,55 @@ def test_command_replies_decode_as_the_schema(real_service: RealService) -> None
     assert replies["config.get"].path and replies["config.get"].toml
     assert replies["config.validate"].valid and replies["history.fetch"].records
     assert not refused.valid and refused.line == 2 and refused.key
+
+
+def test_every_live_event_decodes_as_the_schema(real_service: RealService) -> None:  # noqa: F811
+    """Every kind the service publishes, from its start (the backlog) and live, decodes
+    strictly as its notice Struct; an alarm's and a detection start's `seq` is the record
+    `events.list` lists. (Plates: tests/service_run/test_plate_alarm.py, a gate camera.)"""
+    assert set(NOTICE_TYPES) == set(EVENT_KINDS), "an event kind without its Struct"
+    status = _status_with_everything(real_service)
+    seen: dict[str, list[Any]] = {}
+    with ControlClient(real_service.socket_path) as c:
+        c.subscribe_from(0, None)  # the whole backlog, then live
+        c.call("alarms.ack", {"alarm": status.alarms[0].id, "comment": "wire test"})
+        deadline = time.monotonic() + 60
+        while not {"reading", "alarm", "detection", "health"} <= set(seen) or not any(
+                n.event == "ack" and n.comment == "wire test" for n in seen.get("alarm", [])):
+            assert time.monotonic() < deadline, f"kinds seen: {sorted(seen)}"
+            for event in c.events(timeout=1.0):
+                seen.setdefault(event.event, []).append(
+                    _strict(event.data, NOTICE_TYPES[event.event]))
+                if len(seen.get("reading", ())) > 50 and event.event == "reading":
+                    break
+        listed = {e["id"]: e for e in c.call("events.list",
+                                              {"kinds": ["alarm", "event"], "limit": 5000})}
+    alarms: list[AlarmNotice] = seen["alarm"]
+    assert all(a.seq is not None and listed[a.seq]["kind"] == "alarm"
+               and listed[a.seq]["source"] == a.channel for a in alarms)
+    assert [a.seq for a in alarms] == sorted(a.seq for a in alarms if a.seq is not None)
+    starts = [d for d in seen["detection"] if isinstance(d, DetectionNotice)
+              and d.phase == "start"]
+    assert all(d.seq is not None and listed[d.seq]["kind"] == "event" for d in starts)
+    assert all(d.seq is None for d in seen["detection"] if d.phase != "start")
+    assert any(isinstance(h, HealthNotice) and h.health is not None and h.nodes
+               for h in seen["health"])
+
+
+def test_a_renamed_event_field_fails_the_decode() -> None:
+    """The check above can fail: a live event with a field renamed is refused."""
+    notice = {"seq": 3, "t": 1.0, "alarm_id": "n/t:limits", "channel": "n/t",
+              "rule": "limits", "event": "raise", "from_state": "normal",
+              "to_state": "active_unack", "severity": "warning", "priority": "high",
+              "value": 1.0, "score": 1.0, "user": "", "comment": "", "chatter_per_hour": 1,
+              "detail": None, "message": None}
+    _strict(notice, AlarmNotice)
+    renamed = {("id" if k == "alarm_id" else k): v for k, v in notice.items()}
+    try:
+        _strict(renamed, AlarmNotice)
+    except msgspec.ValidationError:
+        return
+    raise AssertionError("a renamed field decoded")
 
 
 def test_an_added_field_fails_the_decode() -> None:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyrage
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image, ImageDraw
@@ -165,6 +166,44 @@ def scripted_status(role: str) -> schema.Status:
                                   last_error=None),
         you=schema.You(uid=SCRIPTED_UID, role=Role.parse(role).label),  # type: ignore[arg-type]
     )
+
+
+# ------------------------------------------------------------------- live events
+def scripted_reading(node: str, channel: str, value: float, t: float,
+                     unit: str = "") -> schema.ReadingNotice:
+    return schema.ReadingNotice(node_uid=f"uid-{node}", node=node, channel=channel,
+                                value=value, unit=unit, node_time_ms=int(t * 1000),
+                                received_wall=t, received_mono=t - T0, counter=1)
+
+
+def scripted_transition(alarm_id: str, event: str, from_state: str, to_state: str, *,
+                        t: float, value: float | None, user: str = "", comment: str = "",
+                        severity: str = "warning", priority: str = "medium",
+                        seq: int | None = None) -> schema.AlarmNotice:
+    channel, _, rule = alarm_id.rpartition(":")
+    return schema.AlarmNotice(
+        seq=seq, t=t, alarm_id=alarm_id, channel=channel, rule=rule, event=event,
+        from_state=from_state, to_state=to_state, severity=severity, priority=priority,
+        value=value, score=1.0 if value is not None else 0.0, user=user, comment=comment,
+        chatter_per_hour=1, detail=None, message=None)
+
+
+def scripted_detection(camera: str, label: str, score: float, t: float, *,
+                       phase: str = "start", zone: str = "all", track_id: int = 1,
+                       seq: int | None = None) -> schema.DetectionNotice:
+    return schema.DetectionNotice(
+        seq=seq, camera=camera, zone=zone, label=label, track_id=track_id, score=score,
+        time=t, start=t, continues=False, phase=phase,
+        event_id=f"{camera}/{zone}/{t:.3f}/{track_id}")
+
+
+def scripted_health(status: dict[str, Any], nodes: list[dict[str, Any]] | None = None,
+                    with_sample: bool = False) -> schema.HealthNotice:
+    """A health event as the service sends it, from the scripted status's parts."""
+    return schema.HealthNotice(
+        health=msgspec.convert(status["health"], schema.Health) if with_sample else None,
+        store=msgspec.convert(status["store"], schema.Store),
+        nodes=None if nodes is None else msgspec.convert(nodes, list[schema.Node]))
 
 
 def base_status(role: str) -> dict[str, Any]:
@@ -328,22 +367,29 @@ class ScriptedHandlers:
 
     async def alarms_ack(self, call: Call, args: dict[str, Any]) -> Any:
         alarm = self._alarm(args["alarm"])
+        before = alarm["state"]
         alarm["state"] = "active_ack" if alarm["state"] == "active_unack" else "normal"
         alarm["acked_by"] = self.user
-        return self._changed(alarm, "ack")
+        return self._changed(alarm, "ack", before, args.get("comment", ""))
 
     async def alarms_shelve(self, call: Call, args: dict[str, Any]) -> Any:
         alarm = self._alarm(args["alarm"])
         if args["minutes"] <= 0:
             raise CommandError("minutes must be positive")
+        before = alarm["state"]
         alarm["state"] = "shelved"
         alarm["shelved_until"] = T0 + float(args["minutes"]) * 60
         alarm["shelve_reason"] = str(args.get("reason", ""))
-        return self._changed(alarm, "shelve")
+        return self._changed(alarm, "shelve", before, alarm["shelve_reason"])
 
-    def _changed(self, alarm: dict[str, Any], what: str) -> dict[str, Any]:
-        self.publish("alarm", copy.deepcopy(alarm))
-        return copy.deepcopy(alarm)
+    def _changed(self, alarm: dict[str, Any], what: str, before: str,
+                 comment: str) -> dict[str, Any]:
+        """As the service: subscribers hear the transition, the caller gets the point."""
+        self.publish("alarm", schema.to_wire(scripted_transition(
+            alarm["id"], what, before, alarm["state"], t=T0, value=alarm["value"],
+            user=self.user, comment=comment, severity=alarm["severity"],
+            priority=alarm["priority"])))
+        return schema.to_wire(msgspec.convert(alarm, schema.Alarm))  # type: ignore[no-any-return]
 
     async def events_list(self, call: Call, args: dict[str, Any]) -> Any:
         return self._history().listing(args)
@@ -382,7 +428,7 @@ class ScriptedHandlers:
         if node is None:
             raise CommandError(f"no node {args['node']!r}")
         node["paired"] = True
-        self.publish("health", {"nodes": [copy.deepcopy(node)]})
+        self.publish("health", schema.to_wire(scripted_health(self.status_doc, [node])))
         return schema.to_wire(schema.Paired(node=node["name"], uid=node["uid"] or node["id"],
                                             port=node["port"], paired=True,
                                             replaced_key=None))
@@ -470,18 +516,20 @@ class ScriptedService:
             await self.server.close()
             self.server = None
 
-    def inject(self, kind: str, data: Any) -> None:
-        """Publish one event from any thread; alarms also update the scripted state."""
+    def inject(self, kind: str, notice: schema.Notice) -> None:
+        """Publish one event (the schema's Struct) from any thread; an alarm transition
+        also updates the scripted status, which then lists the point's view."""
         assert self._loop is not None
+        assert isinstance(notice, schema.NOTICE_TYPES[kind]), "inject the kind's Struct"
 
         def apply() -> None:
-            if kind == "alarm":  # a transition, as the service publishes it: status shows its view
+            if isinstance(notice, schema.AlarmNotice):
                 view = schema.to_wire(scripted_alarm(
-                    data["alarm_id"], data["rule"], data["to_state"], data["severity"],
-                    data["priority"], value=data["value"], since=data["t"]))
-                alarms = [a for a in self.status["alarms"] if a["id"] != data["alarm_id"]]
+                    notice.alarm_id, notice.rule, notice.to_state, notice.severity,
+                    notice.priority, value=notice.value, since=notice.t))
+                alarms = [a for a in self.status["alarms"] if a["id"] != notice.alarm_id]
                 self.status["alarms"] = [*alarms, view]
-            self.publish(kind, data)
+            self.publish(kind, schema.to_wire(notice))
 
         self._loop.call_soon_threadsafe(apply)
 
@@ -501,8 +549,8 @@ async def drive_readings(service: ScriptedService, nodes: int, hz: float) -> Non
         for i in range(nodes):
             for name, base in (("temp", 20.0), ("vib", 0.1)):
                 value = base + math.sin(tick / 8 + i) * (base / 10)
-                service.publish("reading", {"node": f"sim-{i}", "channel": name,
-                                            "value": round(value, 3), "time": time.time()})
+                service.publish("reading", schema.to_wire(scripted_reading(
+                    f"sim-{i}", name, round(value, 3), time.time())))
         await asyncio.sleep(1 / hz)
 
 

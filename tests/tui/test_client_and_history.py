@@ -11,10 +11,17 @@ from pathlib import Path
 import pytest
 
 from controller.control.roles import Role
+from controller.control.schema import decode_event
 from tests.tui.conftest import run_async
-from tests.tui.scripted_service import PASSPHRASE, History, ScriptedService
+from tests.tui.scripted_service import (
+    PASSPHRASE,
+    T0,
+    History,
+    ScriptedService,
+    scripted_reading,
+)
 from tui.history import HandoutError, Passphrase, WrongPassphrase, open_handout, unlock_identity
-from tui.service_client import ServiceClient, ServiceError, ServiceUnavailable
+from tui.service_client import Event, ServiceClient, ServiceError, ServiceUnavailable
 
 Starter = Callable[..., ScriptedService]
 
@@ -22,20 +29,21 @@ Starter = Callable[..., ScriptedService]
 @run_async
 async def test_call_refusal_events_and_loss(start_service: Starter) -> None:
     service = start_service("view")
-    events: list[dict[str, object]] = []
-    client = ServiceClient(service.socket_path, on_event=lambda e: events.append(dict(e)))
+    events: list[Event] = []
+    client = ServiceClient(service.socket_path, on_event=events.append)
     await client.connect()
     status = await client.call("status")
     assert Role.parse(status["you"]["role"]) is Role.VIEW
     with pytest.raises(ServiceError, match="needs role ops"):
         await client.call("alarms.ack", {"alarm": "node-1/temp:limits"})
     await client.call("subscribe", {"events": ["reading"]})
-    service.inject("reading", {"node": "n", "channel": "c", "value": 1.0})
+    service.inject("reading", scripted_reading("n", "c", 1.0, T0))
     for _ in range(100):
         if events:
             break
         await asyncio.sleep(0.02)
-    assert events[0]["event"] == "reading" and events[0]["node"] == "n" and events[0]["seq"] == 1
+    assert events[0].event == "reading" and events[0].seq == 1
+    assert decode_event("reading", events[0].data) == scripted_reading("n", "c", 1.0, T0)
     service.stop()
     await asyncio.wait_for(client.wait_closed(), 5)
     with pytest.raises(ServiceUnavailable):

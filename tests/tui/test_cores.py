@@ -16,8 +16,12 @@ from tests.tui.scripted_service import (
     scripted_alarm,
     scripted_camera,
     scripted_channel,
+    scripted_detection,
+    scripted_health,
     scripted_node,
+    scripted_reading,
     scripted_status,
+    scripted_transition,
 )
 from tui.config_edit import unified_diff, validate
 from tui.connection import retry_delay
@@ -33,7 +37,8 @@ from tui.live_state import (
     sort_alarms,
     sparkline,
 )
-from tui.model import Role, StatusMismatch, parse_alarm, parse_status
+from tui.model import Alarm as ModelAlarm
+from tui.model import Role, StatusMismatch, parse_status
 from tui.model import Status as ModelStatus
 from tui.secret import Identity, Passphrase
 
@@ -51,8 +56,9 @@ def test_parsing_any_json_never_raises(raw: object) -> None:
                          "store": raw, "role": raw}):
         with pytest.raises(StatusMismatch):  # never a crash: one line naming the mismatch
             parse_status(status)
-    LiveState().apply_event({"event": "reading", "node": raw, "channel": raw, "value": raw})
-    LiveState().apply_event({"event": "alarm", "alarm": raw})
+    for kind in (*schema.NOTICE_TYPES, "bogus"):
+        with pytest.raises(schema.EventMismatch):  # an event too: one line, no crash
+            LiveState().apply_event(kind, raw)
 
 
 def test_status_parses_the_documented_shape() -> None:
@@ -83,8 +89,8 @@ def test_readings_update_value_history_and_liveness() -> None:
     live = LiveState(history_points=3)
     live.apply_status(parse_status(base_status("view")))
     for v in (1.0, 2.0, 3.0, 4.0):
-        changed = live.apply_event({"event": "reading", "node": "node-2", "channel": "humidity",
-                                    "value": v, "time": T0 + v})
+        changed = live.apply_event("reading", schema.to_wire(
+            scripted_reading("node-2", "humidity", v, T0 + v, "%")))
         assert changed == {NODES}
     node = live.status.nodes[1]
     assert node.online and node.last_seen == T0 + 4.0 and node.channels[0].value == 4.0
@@ -93,34 +99,59 @@ def test_readings_update_value_history_and_liveness() -> None:
 
 def test_a_reading_from_an_unknown_node_or_channel_adds_it() -> None:
     live = LiveState()
-    live.apply_event({"event": "reading", "node": "n9", "channel": "lux", "value": 3,
-                      "unit": "lx"})
+    live.apply_event("reading", schema.to_wire(scripted_reading("n9", "lux", 3.0, T0, "lx")))
     assert live.status.nodes[0].id == "n9" and live.status.nodes[0].channels[0].unit == "lx"
 
 
-def test_alarm_events_replace_by_id_and_normal_removes() -> None:
-    live = LiveState()
-    live.apply_status(parse_status(base_status("view")))
-    a = {"alarm_id": "node-1/temp:limits", "state": "active_ack", "channel": "node-1/temp"}
-    assert live.apply_event({"event": "alarm", "alarm": a}) == {ALARMS}
-    assert [x.state for x in live.status.alarms if x.id == a["alarm_id"]] == ["active_ack"]
-    live.apply_event({"event": "alarm", "alarm": {**a, "state": "normal"}})
-    assert all(x.id != a["alarm_id"] for x in live.status.alarms)
+def test_an_event_of_another_shape_is_one_clear_line() -> None:
+    wire = schema.to_wire(scripted_transition("n/t:limits", "raise", "normal", "active_unack",
+                                              t=T0, value=1.0))
+    for bad, named in (({**wire, "trigger_value": 1.0}, "trigger_value"),  # a renamed field
+                       ({k: v for k, v in wire.items() if k != "seq"}, "seq")):
+        with pytest.raises(schema.EventMismatch) as caught:
+            LiveState().apply_event("alarm", bad)
+        assert "\n" not in str(caught.value) and named in str(caught.value)
 
 
-def test_detection_health_and_node_events() -> None:
+def test_alarm_transitions_and_answers_replace_by_id_and_normal_removes() -> None:
     live = LiveState()
     live.apply_status(parse_status(base_status("view")))
-    assert live.apply_event({"event": "detection", "camera": "yard", "label": "person",
-                             "score": 0.9, "time": T0}) == {CAMERAS}
+    alarm_id = "node-1/temp:limits"
+    raised = scripted_transition(alarm_id, "ack", "active_unack", "active_ack", t=T0,
+                                 value=90.0, user="tech", seq=41)
+    assert live.apply_event("alarm", schema.to_wire(raised)) == {ALARMS}
+    (mine,) = [x for x in live.status.alarms if x.id == alarm_id]
+    assert mine.state == "active_ack" and mine.acked_by == "tech" and mine.value == 88.0
+    assert mine.history[-1].event == "ack"
+    answer = msgspec.structs.replace(scripted_alarm(alarm_id, "limits", "shelved", "critical",
+                                                    "high", value=88.0, since=T0 - 120),
+                                     shelve_reason="visit")
+    assert live.apply_alarm(answer) == {ALARMS}
+    (mine,) = [x for x in live.status.alarms if x.id == alarm_id]
+    assert mine.state == "shelved" and mine.shelve_reason == "visit" and mine.history
+    live.apply_event("alarm", schema.to_wire(scripted_transition(
+        alarm_id, "clear", "shelved", "normal", t=T0 + 1, value=None)))
+    assert all(x.id != alarm_id for x in live.status.alarms)
+
+
+def test_detection_and_health_events() -> None:
+    live = LiveState()
+    raw = base_status("view")
+    live.apply_status(parse_status(raw))
+    assert live.apply_event("detection", schema.to_wire(
+        scripted_detection("yard", "person", 0.9, T0, seq=7))) == {CAMERAS}
     assert live.status.cameras[1].last_detection.label == "person"  # type: ignore[union-attr]
-    assert live.apply_event({"event": "health", "health": {"cpu_temp_c": 80.0},
-                             "store": {"epoch": 473}}) == {HEALTH, STORE}
+    raw["store"]["epoch"] = 473
+    assert live.apply_event("health", schema.to_wire(scripted_health(raw, with_sample=True))) \
+        == {HEALTH, STORE}
     assert live.status.store.epoch == 473
-    live.apply_event({"event": "node", "node": {"id": "node-1", "name": "boiler",
-                                                "online": False}})
+    boiler = {**raw["nodes"][0], "online": False, "state": "offline"}
+    assert live.apply_event("health", schema.to_wire(scripted_health(raw, [boiler]))) == {
+        NODES, STORE}
     assert not live.status.nodes[0].online and len(live.status.nodes[0].channels) == 2
-    assert live.apply_event({"event": "bogus"}) == set()
+    assert live.apply_event("plate", schema.to_wire(schema.PlateNotice(
+        seq=9, camera="gate", track_id=1, label="car", time=T0, first_seen=T0,
+        confidence=0.9, agreeing=2, list=None, entry=None, priority=None))) == set()
 
 
 def test_sparkline_scales_between_min_and_max() -> None:
@@ -136,10 +167,9 @@ def test_ago() -> None:
 
 
 def test_alarm_sort_puts_action_first_and_filter_matches_text_and_state() -> None:
-    alarms = [parse_alarm({"alarm_id": "b", "state": "active_ack", "priority": "urgent"}),
-              parse_alarm({"alarm_id": "a", "state": "active_unack", "priority": "low"}),
-              parse_alarm({"alarm_id": "c", "state": "active_unack", "priority": "high",
-                           "channel": "pump/flow"})]
+    alarms = [ModelAlarm("b", "b", state="active_ack", priority="urgent"),
+              ModelAlarm("a", "a", state="active_unack", priority="low"),
+              ModelAlarm("c", "pump/flow", state="active_unack", priority="high")]
     assert [a.id for a in sort_alarms(alarms)] == ["c", "a", "b"]
     assert [a.id for a in filter_alarms(alarms, "PUMP")] == ["c"]
     assert [a.id for a in filter_alarms(alarms, "", "active_ack")] == ["b"]
@@ -225,16 +255,16 @@ def test_the_running_service_status_shape_parses() -> None:
 
     live.apply_status(s, channel_histories(raw))
     assert live.history("north-door", "temperature") == (21.0, 21.1, 21.2)
-    # a published transition (AlarmTransition.to_record) updates the known alarm
-    live.apply_event({"event": "alarm", "t": T0, "alarm_id": "north-door/temperature:limits",
-                      "channel": "north-door/temperature", "rule": "limits",
-                      "transition": "ack", "from_state": "returned_unack",
-                      "to_state": "active_ack", "value": 20.0, "user": "tech"})
+    # a published transition updates the known alarm
+    live.apply_event("alarm", schema.to_wire(scripted_transition(
+        "north-door/temperature:limits", "ack", "returned_unack", "active_ack", t=T0,
+        value=20.0, user="tech")))
     alarm = live.status.alarms[0]
     assert alarm.state == "active_ack" and alarm.value == 51.0  # an ack keeps the trigger
     assert alarm.history[-1].event == "ack" and alarm.history[-1].state == "active_ack"
-    live.apply_event({"event": "alarm", "alarm_id": "north-door/temperature:limits",
-                      "transition": "clear", "to_state": "normal", "t": T0 + 1})
+    live.apply_event("alarm", schema.to_wire(scripted_transition(
+        "north-door/temperature:limits", "clear", "active_ack", "normal", t=T0 + 1,
+        value=None)))
     assert live.status.alarms == ()
 
 

@@ -10,7 +10,13 @@ from textual.content import Content
 from textual.widgets import DataTable, Input, Label, Static, TextArea
 
 from tests.tui.conftest import run_async
-from tests.tui.scripted_service import PASSPHRASE, T0, ScriptedService
+from tests.tui.scripted_service import (
+    PASSPHRASE,
+    T0,
+    ScriptedService,
+    scripted_reading,
+    scripted_transition,
+)
 from tui.app import EdgewardenApp
 from tui.screens.events import EventDetailScreen
 
@@ -54,8 +60,7 @@ async def test_a_reading_change_shows_on_the_dashboard(start_service: Starter) -
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.connected)
         await until(pilot, lambda: "21.5 °C" in text_of(app, "#sensors"))
-        service.inject("reading", {"node": "node-1", "channel": "temp", "value": 77.25,
-                                   "time": T0})
+        service.inject("reading", scripted_reading("node-1", "temp", 77.25, T0, "°C"))
         await until(pilot, lambda: "77.25 °C" in text_of(app, "#sensors"))
         assert "21.5 °C" not in text_of(app, "#sensors")
 
@@ -66,11 +71,9 @@ async def test_acknowledge_an_injected_alarm(start_service: Starter) -> None:
     app = EdgewardenApp(service.socket_path, clock=lambda: T0, ticking=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.connected)
-        service.inject("alarm", {  # a transition, as the service publishes it
-            "t": T0, "alarm_id": "node-1/pressure:rate", "channel": "node-1/pressure",
-            "rule": "rate", "event": "raise", "from_state": "normal",
-            "to_state": "active_unack", "severity": "critical", "priority": "urgent",
-            "value": 9.9, "score": 1.0, "user": "", "comment": "", "chatter_per_hour": 1})
+        service.inject("alarm", scripted_transition(  # as the service publishes it
+            "node-1/pressure:rate", "raise", "normal", "active_unack", t=T0, value=9.9,
+            severity="critical", priority="urgent", seq=12))
         await until(pilot, lambda: "node-1/pressure" in text_of(app, "#alarm-banner"))
         await pilot.press("2")
         table = app.screen.query_one(DataTable)
