@@ -80,11 +80,12 @@ def test_node_link_state_only_when_it_changes() -> None:
 
 
 def test_the_plate_cells_of_a_health_notice_are_not_device_metrics() -> None:
-    plates = {"gate": {"mode": "gate", "state": "reading", "plates": 2}}
-    (health,) = [payloads.decode(m.payload) for m in translator().event(
-        "health", "s:1", {"time": 1.0, "cpu_percent": 5.0, "plates": plates}, 1.0)]
-    assert isinstance(health, payloads.Health) and health.metrics == {"time": 1.0,
-                                                                      "cpu_percent": 5.0}
+    reading = schema.Plates(mode="gate", state="reading", reason=None, offered=2, read=2,
+                            dropped=0, plates=2, failed=0)
+    notice = msgspec.structs.replace(health(None), plates={"gate": reading})
+    (out,) = [payloads.decode(m.payload) for m in translator().event(notice, "s:1", 1.0)]
+    assert isinstance(out, payloads.Health) and "plates" not in out.metrics
+    assert set(out.metrics) == set(msgspec.structs.asdict(notice.health))  # the sample alone
 
 
 def test_a_plate_read_is_published_with_its_verdict_and_no_plate_text() -> None:

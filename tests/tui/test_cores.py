@@ -151,7 +151,9 @@ def test_detection_and_health_events() -> None:
     assert not live.status.nodes[0].online and len(live.status.nodes[0].channels) == 2
     assert live.apply_event("plate", schema.to_wire(schema.PlateNotice(
         seq=9, camera="gate", track_id=1, label="car", time=T0, first_seen=T0,
-        confidence=0.9, agreeing=2, list=None, entry=None, priority=None))) == set()
+        confidence=0.9, agreeing=2, list=None, entry=None, priority=None))) == {CAMERAS}
+    (gate,) = [c for c in live.status.cameras if c.name == "gate"]
+    assert gate.plate_reads == 1 and gate.plates == "1 read"  # one read more on its panel
 
 
 def test_sparkline_scales_between_min_and_max() -> None:
@@ -309,12 +311,20 @@ def test_plate_reads_and_the_plate_state_follow_plate_and_health_events() -> Non
     live.apply_status(parse_status(schema.to_wire(typed)))
     assert live.status.cameras[0].plates == "loading"
     # the periodic health event carries each plate camera's summary
-    assert live.apply_event({"event": "health", "plates": {"gate": {
-        **schema.to_wire(loading), "state": "reading"}}}) == {CAMERAS}
+    raw = schema.to_wire(typed)
+    reading = msgspec.structs.replace(loading, state="reading")
+    assert CAMERAS in live.apply_event("health", schema.to_wire(schema.HealthNotice(
+        health=None, store=typed.store, nodes=None, plates={"gate": reading})))
     assert live.status.cameras[0].plates == "0 reads"
-    # each read's notice (verdict only) counts at once
-    assert live.apply_event({"event": "plate", "camera": "gate", "list": "watch"}) == {CAMERAS}
-    assert live.apply_event({"event": "plate", "camera": "gate", "list": None}) == {CAMERAS}
+
+    def read(camera: str, verdict: str | None) -> set[str]:  # a read's notice: verdict only
+        return live.apply_event("plate", schema.to_wire(schema.PlateNotice(
+            seq=9, camera=camera, track_id=1, label="car", time=T0, first_seen=T0,
+            confidence=0.9, agreeing=2, list=verdict, entry=None, priority=None)))
+
+    assert read("gate", "watch") == {CAMERAS}
+    assert read("gate", None) == {CAMERAS}
     assert live.status.cameras[0].plates == "2 reads"
-    assert live.apply_event({"event": "plate", "camera": "dock"}) == set()  # not a camera
+    assert read("dock", None) == set()  # not a camera
+    assert raw["cameras"][1]["plates"] is None
     assert live.status.cameras[1].plates is None
