@@ -41,7 +41,7 @@ from tui.secret import HandoutError, Locked, OpenedRecord, Passphrase, WrongPass
 from tui.service_client import ServiceClient, ServiceError, ServiceUnavailable
 from tui.session_key import SessionKey
 
-SUBSCRIBED_EVENTS = ("reading", "alarm", "detection", "health")
+SUBSCRIBED_EVENTS = ("reading", "alarm", "detection", "health", "plate")
 REDRAW_INTERVAL_S = 0.25
 CLOCK = "clock"  # a pseudo-part: relative times ("3s ago") moved on
 
@@ -55,6 +55,7 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("config", "6", "Config"),
     ("audit", "7", "Audit log"),
     ("keys", "8", "Keys"),
+    ("plates", "9", "Plates"),
 )
 
 
@@ -85,6 +86,7 @@ class EdgewardenApp(App[None]):
         "config": lazy_screen("config", "ConfigScreen"),
         "audit": lazy_screen("audit", "AuditScreen"),
         "keys": lazy_screen("keys", "KeysScreen"),
+        "plates": lazy_screen("plates", "PlatesScreen"),
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(key, f"go('{mode}')", title, show=False) for mode, key, title in SCREENS),

@@ -26,8 +26,10 @@ from tui.model import (
     parse_node,
     parse_store,
 )
+from tui.plate_reads import PlateRead, parse_plate_notice
 
 HISTORY_POINTS = 60
+PLATE_NOTICES = 200  # the live plate reads kept (newest); history has the rest
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 # the parts of the status an event can change; screens subscribe to the ones they show
@@ -36,6 +38,7 @@ ALARMS = "alarms"
 CAMERAS = "cameras"
 HEALTH = "health"
 STORE = "store"
+PLATES = "plates"
 
 
 class LiveState:
@@ -45,6 +48,8 @@ class LiveState:
         self.status = Status()
         self.history_points = history_points
         self._history: dict[tuple[str, str], deque[float]] = {}
+        # plate reads heard since the app started, oldest first (verdicts, never text)
+        self.plates: deque[PlateRead] = deque(maxlen=PLATE_NOTICES)
 
     def history(self, node: str, channel: str) -> tuple[float, ...]:
         return tuple(self._history.get((node, channel), ()))
@@ -76,6 +81,12 @@ class LiveState:
             return self._detection(event)
         if kind == "health":
             return self._health(event)
+        if kind == "plate":
+            read = parse_plate_notice(event)
+            if read is None:
+                return set()
+            self.plates.append(read)
+            return {PLATES}
         if kind == "node":
             inner = event.get("node")
             return self._node(parse_node(inner if isinstance(inner, dict) else event))

@@ -34,6 +34,10 @@ from controller.control import schema
 from controller.control.commands import Call, CommandError, command_table, requested_kinds
 from controller.control.roles import PeerCred, Role, RoleResolver
 from controller.control.server import AuditEntry, ControlServer
+from controller.plates import register_file
+from controller.plates.register import Register, make_entry
+from controller.service.plate_records import plate_notice
+from controller.service.vehicles import VehicleRegister
 from controller.store.records import Header, MediaRef, encode_body, seal_record
 
 PASSPHRASE = "correct horse battery staple"
@@ -65,6 +69,62 @@ def snapshot_jpeg() -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def plate_jpeg(text: str) -> bytes:
+    """A plate crop: dark characters on a white plate with a green band (deterministic)."""
+    image = Image.new("RGB", (120, 30), (245, 245, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 119, 5), fill=(20, 120, 60))
+    draw.text((8, 10), text, fill=(10, 10, 10))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def vehicle_jpeg(colour: tuple[int, int, int]) -> bytes:
+    """A vehicle snapshot: a car of `colour` on a grey road, a white plate below."""
+    image = Image.new("RGB", (96, 54), (90, 90, 90))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((18, 14, 78, 44), fill=colour)
+    draw.rectangle((38, 38, 58, 43), fill=(245, 245, 240))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+# the register the scripted site starts with: (plate, list, label, note, priority)
+REGISTER = (
+    ("KJA-407XY", "watch", "stolen van", "reported 2023-11-12, Ikeja", "high"),
+    ("ABC-123DE", "allow", "site manager", "", ""),
+    ("LSR-990AA", "deny", "banned contractor", "", ""),
+)
+# the stored reads: (plate, camera, track, vehicle label, confidence, seconds before T0)
+PLATE_READS = (
+    ("KJA407XY", "gate", 11, "pickup_suv_van", 0.94, 75),
+    ("ABC123DE", "gate", 12, "sedan", 0.97, 55),
+    ("EPE118KD", "yard", 5, "car", 0.81, 35),
+)
+
+
+def plate_body(register: Register, text: str, camera: str, track_id: int, label: str,
+               confidence: float, t: float, media: list[str]) -> dict[str, Any]:
+    """A plate record's body, as controller.service.plate_records writes it."""
+    match = register.match(text, 1.0)
+    return {
+        "camera": camera, "track_id": track_id, "label": label, "text": text,
+        "confidence": confidence, "agreeing": 3, "attempts": 4,
+        "first_seen": round(t - 2.0, 3), "time": round(t, 3),
+        "list": match.entry.list if match else None,
+        "match": None if match is None else {
+            "plate": match.entry.plate, "distance": match.distance,
+            "label": match.entry.label, "priority": match.entry.alarm_priority},
+        "media": media,
+    }
+
+
+def scripted_register() -> Register:
+    return Register(make_entry(*row) for row in REGISTER)
 
 
 SCRIPTED_UID = 1000  # the scripted caller: snapshots never see the test's own uid
@@ -189,17 +249,20 @@ def audit_body(entry: AuditEntry, user: str) -> tuple[str, str, str, dict[str, A
 class History:
     """Records encrypted exactly as the store writes them, handed out like the service."""
 
-    def __init__(self, extra_alarms: int = 0, live_events: bool = False) -> None:
+    def __init__(self, extra_alarms: int = 0, live_events: bool = False,
+                 plates: bool = True) -> None:
         """`extra_alarms` more alarm transitions after the four records (a busy site);
         `live_events`: then a car's start and end records (one event, with a snapshot and
         its box) and a truck's start record (an event still going on), as the service
-        stores them."""
+        stores them; `plates`: then three plate reads (a watch hit, an allowed vehicle, a
+        vehicle on no list) with their plate crops and vehicle snapshots."""
         identity, self.identity_blob = _keys()
-        recipient = identity.to_public()
+        self.recipient = identity.to_public()
         key = bytes(range(32))
         self.epoch = 472
-        self.sealed_epoch_key = pyrage.encrypt(key, [recipient])
-        aead = AESGCM(key)
+        self.sealed_epoch_key = pyrage.encrypt(key, [self.recipient])
+        self._aead = AESGCM(key)
+        recipient = self.recipient
         picture = snapshot_jpeg()
         self.media: dict[str, bytes] = {}
         sealed_picture = pyrage.encrypt(picture, [recipient])
@@ -252,18 +315,49 @@ class History:
                   "phase": "start", "event_id": f"yard/all/{T0 + 8:.3f}/3"}, ()),
             ]
         self.records: list[dict[str, Any]] = []
-        prev = b"\0" * 32
+        self._prev = b"\0" * 32
         for seq, (kind, source, severity, body, media) in enumerate(bodies, start=1):
-            header = Header(seq, T0 - 100 + seq * 10, self.epoch, kind, source, severity, prev)
-            plain = encode_body(body, media, None, "boot", True)
-            ct, _ = seal_record(aead, header, plain)
-            prev = hashlib.sha256(ct).digest()
-            self.records.append({  # the shape controller.store.handout.hand_out gives
-                "id": seq, "time": header.t_wall, "epoch": self.epoch, "kind": kind,
-                "source": source, "severity": severity,
-                "prev_hash": base64.b64encode(header.prev_hash).decode(),
-                "ct": base64.b64encode(ct).decode(), "seal": "verified",
-            })
+            self.append(kind, source, severity, body, media, T0 - 100 + seq * 10)
+        if plates:
+            register = scripted_register()
+            for text, camera, track, label, confidence, before in PLATE_READS:
+                self.add_plate_read(register, text, camera, track, label, confidence,
+                                    T0 - before)
+
+    def append(self, kind: str, source: str, severity: str, body: dict[str, Any],
+               media: tuple[MediaRef, ...], t_wall: float) -> None:
+        """One record, encrypted and chained as the store writes it."""
+        seq = len(self.records) + 1
+        header = Header(seq, t_wall, self.epoch, kind, source, severity, self._prev)
+        plain = encode_body(body, media, None, "boot", True)
+        ct, _ = seal_record(self._aead, header, plain)
+        self._prev = hashlib.sha256(ct).digest()
+        self.records.append({  # the shape controller.store.handout.hand_out gives
+            "id": seq, "time": header.t_wall, "epoch": self.epoch, "kind": kind,
+            "source": source, "severity": severity,
+            "prev_hash": base64.b64encode(header.prev_hash).decode(),
+            "ct": base64.b64encode(ct).decode(), "seal": "verified",
+        })
+
+    def add_media(self, data: bytes, content_type: str) -> MediaRef:
+        sealed = pyrage.encrypt(data, [self.recipient])
+        digest = hashlib.sha256(sealed).hexdigest()
+        self.media[digest] = sealed
+        return MediaRef(digest, content_type, len(sealed))
+
+    def add_plate_read(self, register: Register, text: str, camera: str, track_id: int,
+                       label: str, confidence: float, t: float) -> dict[str, Any]:
+        """A stored plate read (crop and vehicle media) as the service stores it; returns
+        the body, from which the service's live notice is made."""
+        colour = (30 + track_id * 40 % 200, 60, 160 - track_id * 20 % 140)
+        refs = (self.add_media(plate_jpeg(text), "image/jpeg"),
+                self.add_media(vehicle_jpeg(colour), "image/jpeg"))
+        body = plate_body(register, text, camera, track_id, label, confidence, t,
+                          ["plate", "vehicle"])
+        alarm = body["list"] in ("watch", "deny")
+        # the service stores the read just after making it
+        self.append("plate", camera, "warning" if alarm else "info", body, refs, t + 0.05)
+        return body
 
     def _select(self, args: dict[str, Any], kinds: list[str]) -> list[dict[str, Any]]:
         since, until = args.get("since"), args.get("until")
@@ -305,12 +399,21 @@ class FixedRoleResolver(RoleResolver):
 class ScriptedHandlers:
     """The service's control handlers over scripted in-memory state."""
 
-    def __init__(self, status: dict[str, Any], publish: Any, user: str = "tech") -> None:
+    def __init__(self, status: dict[str, Any], publish: Any, user: str = "tech",
+                 register_path: Path | None = None) -> None:
         self.status_doc = status
         self.user = user  # the name the service would give the scripted uid
         self.publish = publish
         self.history: History | None = None
         self.config_text = CONFIG_TOML
+        # the service's own register (saved, audited: the audit lands in `register_audit`)
+        self.register_audit: list[tuple[str, dict[str, Any]]] = []
+        self.vehicles: VehicleRegister | None = None
+        if register_path is not None:
+            register_file.save(register_path, scripted_register())
+            self.vehicles = VehicleRegister(
+                register_path, lambda action, detail: self.register_audit.append(
+                    (action, detail)))
 
     def _history(self) -> History:
         if self.history is None:
@@ -386,13 +489,31 @@ class ScriptedHandlers:
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         raise CommandError("evidence export is not available in this version yet")
 
+    def _vehicles(self) -> VehicleRegister:
+        if self.vehicles is None:
+            raise CommandError("the scripted service has no vehicle register")
+        return self.vehicles
+
     async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
-        return {"entries": []}
+        return self._vehicles().list(call, args)
 
     async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
-        raise CommandError("the scripted service has no vehicle register")
+        return self._vehicles().add(call, args)
 
-    vehicles_remove = vehicles_import = vehicles_add
+    async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any:
+        return self._vehicles().remove(call, args)
+
+    async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any:
+        return self._vehicles().import_csv(call, args)
+
+    def plate_read(self, text: str, camera: str, track_id: int, label: str,
+                   confidence: float, t: float) -> None:
+        """A new read: stored, then its notice published (verdict only), as the service."""
+        register = self.vehicles.snapshot() if self.vehicles else scripted_register()
+        body = self._history().add_plate_read(register, text, camera, track_id, label,
+                                              confidence, t)
+        self.publish("plate", plate_notice(body))
+
     async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
         self.status_doc["forwarder"] = dict(args)
         return {"ok": True}
@@ -404,7 +525,8 @@ class ScriptedService:
     def __init__(self, socket_path: Path, role: str = "admin", user: str = "tech") -> None:
         self.socket_path = Path(socket_path)
         self.role = Role[role.upper()]
-        self.handlers = ScriptedHandlers(base_status(role), self.publish, user)
+        self.handlers = ScriptedHandlers(base_status(role), self.publish, user,
+                                         self.socket_path.parent / register_file.FILE_NAME)
         self.audit: list[AuditEntry] = []
         self.server: ControlServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -476,6 +598,13 @@ class ScriptedService:
             self.publish(kind, data)
 
         self._loop.call_soon_threadsafe(apply)
+
+    def read_plate(self, text: str, camera: str = "gate", track_id: int = 21,
+                   label: str = "car", confidence: float = 0.9, t: float = T0) -> None:
+        """From any thread: a camera reads a plate (the record, then the live notice)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(
+            self.handlers.plate_read, text, camera, track_id, label, confidence, t)
 
 
 # ---------------------------------------------------------------------- live driver
