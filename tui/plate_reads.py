@@ -25,6 +25,8 @@ VERDICTS = ("allow", "watch", "deny", "unknown")
 LOCKED = "locked"  # a stored read while history is locked: its verdict is in its body
 #: the search's reach: one wrong character, or two look-alikes (O/0, B/8, ...)
 SEARCH_DISTANCE = 1.0
+#: a shorter query matches only as an exact part (two letters are near almost anything)
+FUZZY_MIN = 4
 #: a record is stored this soon after its read (its header time is the write)
 JOIN_WINDOW_S = 2.0
 
@@ -139,7 +141,8 @@ def merge_reads(live: Iterable[PlateRead], stored: Iterable[PlateRead]) -> list[
 def search_distance(query: str, plate: str) -> float | None:
     """How far `plate` is from containing `query` (0: it does), or None when out of reach.
 
-    Both are normalised as the register normalises plates. A query shorter than the
+    Both are normalised as the register normalises plates. Below `FUZZY_MIN` characters
+    a query must be an exact part. A query shorter than the
     plate is a part of it: the plate's windows of the query's length (one more or less)
     are measured with the register's look-alike-aware distance, the nearest counts.
     """
@@ -148,6 +151,8 @@ def search_distance(query: str, plate: str) -> float | None:
         return None
     if q in p:
         return 0.0
+    if len(q) < FUZZY_MIN:
+        return None
     best: float | None = None
     for size in {len(q) - 1, len(q), len(q) + 1}:
         if size < 1 or size > len(p):
