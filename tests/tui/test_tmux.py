@@ -181,3 +181,37 @@ def test_demo_unlock_dialog_says_the_demo_passphrase(tmp_path: Path) -> None:
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True,
                        check=False)
+
+
+def test_tui_in_tmux_plates_screen_fits_80x24_and_adds_a_vehicle(short_dir: Path) -> None:
+    sock = short_dir / "control.sock"
+    proc = start_scripted(sock)
+    session = f"ewtui-plates-{os.getpid()}"
+    edgewarden = Path(sys.executable).parent / "edgewarden"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    "-e", "TERM=xterm-256color", f"{edgewarden} tui --socket {sock}"],
+                   check=True, cwd=REPO_ROOT)
+
+    def keys(*names: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", session, *names], check=True)
+
+    try:
+        wait_for(session, "connected", "Sensor nodes")
+        keys("9")
+        screen = wait_for(session, "Plates", "Reads", "Register", "/ Search", "v Register",
+                          "History is locked")
+        keys("v")
+        screen = wait_for(session, "KJA407XY", "stolen van", "a Add", "d Remove")
+        keys("a")
+        # the whole dialog, its buttons included, fits the 80x24 terminal
+        wait_for(session, "Add a vehicle to the register", "plate", "alarm", "Cancel")
+        keys("-l", "lag-512kd")
+        keys("Enter")
+        screen = wait_for(session, "LAG512KD: on the watch list")
+        assert "LAG512KD  watch" in screen
+        keys("l")
+        wait_for(session, "/ Search")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True,
+                       check=False)
+        stop(proc)
