@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from textual.widgets import DataTable, Input, TabbedContent
+from textual.widgets import DataTable, Input, Select, TabbedContent
 
 from controller.plates import register_file
 from tests.tui.conftest import run_async
@@ -13,6 +13,7 @@ from tests.tui.scripted_service import PASSPHRASE, T0, ScriptedService
 from tests.tui.test_flows import plain, table_text, text_of, until
 from tests.tui.test_keys_and_focus import footer_keys
 from tui.app import EdgewardenApp
+from tui.screens.plate_detail import PlateDetailScreen
 from tui.screens.plates import PlatesScreen
 
 Starter = Callable[..., ScriptedService]
@@ -62,6 +63,16 @@ async def test_live_reads_show_the_verdict_then_the_plate_and_crop_after_unlock(
         # the crop's thumbnail is decoded in a worker, then drawn in half blocks
         await until(pilot, lambda: "▀" in text_of(app, "#plate-crop"), tries=200)
         await until(pilot, lambda: "▀" in text_of(app, "#plate-vehicle"), tries=200)
+        # Enter opens the read in full, its pictures drawn with the terminal's graphics
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlateDetailScreen))
+        assert "KJA4O7XY" in text_of(app, "#plate-body")
+        assert "watch · stolen van · alarm high" in text_of(app, "#plate-body")
+        await until(pilot, lambda: app.screen.query("#plate-crop-image")
+                    and app.screen.query("#plate-vehicle-image"), tries=300)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, PlatesScreen))
+        assert app.focused is table
         # locking forgets the plates and the pictures
         await pilot.press("ctrl+l")
         await until(pilot, lambda: "KJA" not in table_text(table))
@@ -98,6 +109,10 @@ async def test_search_by_part_and_near_plates_then_escape_back_to_the_list(
         assert "≈" not in table_text(table)
         search.value = "QQQQQQ"
         await until(pilot, lambda: table.row_count == 0)
+        picker = app.screen.query_one("#plate-range", Select)
+        picker.focus()
+        picker.value = None  # all time: a range picked gives the keys back to the list
+        await until(pilot, lambda: app.focused is table)
         search.focus()
         await pilot.press("enter")  # Enter ends the search: back on the list
         await until(pilot, lambda: app.focused is table)

@@ -64,7 +64,7 @@ def verdict_text(verdict: str) -> Text:
 def render_read(read: PlateRead | None, unlocked: bool) -> Table | Text:
     """What the side pane says of the selected read (under its thumbnails)."""
     if read is None:
-        return Text("No read selected.", style="dim")
+        return Text("No read to show.", style="dim")
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
@@ -106,6 +106,7 @@ class PlatesScreen(SiteScreen):
     AUTO_FOCUS = "#plate-table"
     WATCHES = frozenset({PLATES, "keys"})
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,o", "open_read", "Open"),
         Binding("slash", "search", "Search"),
         Binding("u", "unlock", "Unlock"),
         Binding("r", "reload", "Reload"),
@@ -188,6 +189,8 @@ class PlatesScreen(SiteScreen):
         if PLATES in changed and unlocked:
             self._retries = 0
             self._settle_then_load()
+        elif not changed and unlocked and self._loaded_unlocked and self._unjoined():
+            self._settle_then_load()  # back on the screen: reads heard while away
         self._draw_reads()
         self._draw_register()
         self.refresh_bindings()
@@ -218,10 +221,10 @@ class PlatesScreen(SiteScreen):
             note = "Unlock (u) to search: plates are only in the encrypted records."
         elif refusal:
             note = refusal.replace(".", ": live verdicts only.", 1)
+        elif not reads:
+            note = "No plate reads in this range, none heard since the TUI started."
         elif not unlocked:
             note = "History is locked: verdicts only. Press u to unlock."
-        elif not reads:
-            note = "No plate reads in this range."
         else:
             note = ""
         label = self.query_one("#plate-note", Label)
@@ -408,6 +411,11 @@ class PlatesScreen(SiteScreen):
         tab = self.tab
         if action == "show_tab":
             return parameters[0] != tab
+        if action == "open_read":
+            if tab != "reads":
+                return False
+            read = self.selected_read()
+            return None if read is None or read.text is None else True
         if action in ("search", "unlock"):
             if tab != "reads":
                 return False
@@ -433,6 +441,19 @@ class PlatesScreen(SiteScreen):
         self.focus_home()
         self.refresh_bindings()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "plate-table":
+            self.action_open_read()
+
+    def action_open_read(self) -> None:
+        """The selected read in full, with its pictures (decrypted reads only)."""
+        read = self.selected_read()
+        if read is None or read.text is None:
+            return
+        from tui.screens.plate_detail import PlateDetailScreen
+
+        self.app.push_screen(PlateDetailScreen(read))
+
     def action_search(self) -> None:
         self.query_one("#plate-search", Input).focus()
 
@@ -446,6 +467,7 @@ class PlatesScreen(SiteScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "plate-range" and self._loaded_once:
             self._load_reads()
+            self.focus_home()  # a range picked: back to the list and its keys
 
     def action_unlock(self) -> None:
         def done(ok: bool | None) -> None:
