@@ -73,8 +73,11 @@ async def test_live_reads_show_the_verdict_then_the_plate_and_crop_after_unlock(
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, PlatesScreen))
         assert app.focused is table
-        # locking forgets the plates and the pictures
+        # locking forgets the plates and the pictures, and closes an open read
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlateDetailScreen))
         await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, PlatesScreen))
         await until(pilot, lambda: "KJA" not in table_text(table))
         assert not app.screen.query_one("#plate-crop").display
 

@@ -45,6 +45,7 @@ def render_read_fields(read: PlateRead) -> Table:
 
 class PlateDetailScreen(SiteScreen):
     TITLE_TEXT = "Plate read"
+    WATCHES = frozenset({"keys"})
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,backspace", "back", "Back")]
 
     def __init__(self, read: PlateRead) -> None:
@@ -93,6 +94,10 @@ class PlateDetailScreen(SiteScreen):
             holder.display = False
             await self.query_one(f"#plate-{part}-box").mount(
                 widget_class(image, id=f"plate-{part}-image", classes="plate-image"))
+
+    def refresh_view(self, changed: set[str]) -> None:
+        if not self.site.session_key.unlocked and self.is_current:
+            self.app.pop_screen()  # locked (by hand or idle): the plate is not shown on
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -210,14 +210,10 @@ class PlatesScreen(SiteScreen):
         refusal = site.refusal(Role.OPS, HISTORY_NEEDS)
         query = self.query_one("#plate-search", Input).value.strip()
         reads = merge_reads(site.live.plates, self.stored)
-        near: set[str] = set()
         if query and unlocked:
-            found = search_reads(reads, query)
-            reads = [r for r, _ in found]
-            near = {r.row_key for r, d in found if d > 0}
-            note = (f"{len(reads)} read(s) match {query!r}"
-                    + (f" ({len(near)} near, ≈)" if near else "") + ".")
-        elif query:
+            self._search(reads, query)  # in a thread: hundreds of edit distances
+            return
+        if query:
             note = "Unlock (u) to search: plates are only in the encrypted records."
         elif refusal:
             note = refusal.replace(".", ": live verdicts only.", 1)
@@ -227,6 +223,21 @@ class PlatesScreen(SiteScreen):
             note = "History is locked: verdicts only. Press u to unlock."
         else:
             note = ""
+        self._fill(reads, set(), note)
+
+    @work(exclusive=True, group="plates-search")
+    async def _search(self, reads: list[PlateRead], query: str) -> None:
+        found = await asyncio.to_thread(search_reads, reads, query)
+        field = next(self.query("#plate-search").results(Input), None)
+        if field is None or field.value.strip() != query or not self.site.session_key.unlocked:
+            return  # typed on, locked, or closed meanwhile: a newer draw follows
+        near = {r.row_key for r, d in found if d > 0}
+        note = (f"{len(found)} read(s) match {query!r}"
+                + (f" ({len(near)} near, ≈)" if near else "") + ".")
+        self._fill([r for r, _ in found], near, note)
+
+    def _fill(self, reads: list[PlateRead], near: set[str], note: str) -> None:
+        """The list, its note and the side pane, keeping the selected read selected."""
         label = self.query_one("#plate-note", Label)
         label.update(note)
         label.display = bool(note)
