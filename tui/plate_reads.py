@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.plates.formats import normalise
-from controller.plates.register import distance
 from tui.model import EventMeta, _dict, _float, _int, _list, _str
 from tui.secret import OpenedRecord
 
@@ -146,6 +144,9 @@ def search_distance(query: str, plate: str) -> float | None:
     plate is a part of it: the plate's windows of the query's length (one more or less)
     are measured with the register's look-alike-aware distance, the nearest counts.
     """
+    from controller.plates.formats import normalise  # on first search, not at start-up
+    from controller.plates.register import distance
+
     q, p = normalise(query), normalise(plate)
     if not q or not p:
         return None
