@@ -213,3 +213,19 @@ async def test_view_sees_live_verdicts_and_no_history_or_register(
         assert not app.screen.query_one("#register-table").display
     assert not any(r["cmd"] in ("events.list", "history.fetch") and r["outcome"] == "ok"
                    for r in service.requests)
+
+
+@run_async
+async def test_the_command_palette_goes_to_plates(start_service: Starter) -> None:
+    service = start_service("ops")
+    app = EdgewardenApp(service.socket_path, clock=lambda: T0, ticking=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.connected)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: app.screen.query("CommandInput"))
+        await pilot.press(*"go to plates")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current_mode == "plates")
+        await until(pilot, lambda: isinstance(app.screen, PlatesScreen))
+        assert app.focused is app.screen.query_one("#plate-table")
