@@ -4,7 +4,8 @@ Stands in for `edgewarden run` until the lead wires the service: the TUI under t
 to a real socket, and history hand-outs are real store ciphertext (the store's record codec,
 age-encrypted epoch keys and media, a passphrase-encrypted identity). Runs on its own event
 loop in a thread so Pilot and snapshot tests can drive it, or as a process:
-``python -m tests.tui.scripted_service --socket PATH [--role view] [--nodes 8 --hz 4]``.
+``python -m tests.tui.scripted_service --socket PATH [--role view] [--nodes 8 --hz 4]
+[--plates-every 5]``.
 """
 
 from __future__ import annotations
@@ -627,12 +628,28 @@ async def drive_readings(service: ScriptedService, nodes: int, hz: float) -> Non
         await asyncio.sleep(1 / hz)
 
 
+async def drive_plates(service: ScriptedService, every_s: float) -> None:
+    """A plate read every `every_s` seconds, now (on the server loop): the watch-listed van
+    (once read with an O for its 0), the manager's car, and vehicles on no list."""
+    reads = (("KJA407XY", "gate", "pickup_suv_van"), ("ABC123DE", "gate", "sedan"),
+             ("EKY231BC", "yard", "car"), ("KJA4O7XY", "gate", "pickup_suv_van"),
+             ("LSR990AA", "yard", "large_veh_bus"), ("FST808KD", "gate", "car"))
+    track = 100
+    while True:
+        await asyncio.sleep(every_s)
+        text, camera, label = reads[track % len(reads)]
+        track += 1
+        service.handlers.plate_read(text, camera, track, label, 0.9, time.time())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--socket", type=Path, required=True)
     parser.add_argument("--role", choices=ROLES, default="admin")
     parser.add_argument("--nodes", type=int, default=0, help="simulated nodes sending readings")
     parser.add_argument("--hz", type=float, default=4.0)
+    parser.add_argument("--plates-every", type=float, default=0.0,
+                        help="a plate read every so many seconds (0: none)")
     args = parser.parse_args()
     service = ScriptedService(args.socket, role=args.role)
 
@@ -642,11 +659,13 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        driver = (asyncio.create_task(drive_readings(service, args.nodes, args.hz))
-                  if args.nodes else None)
+        drivers = ([asyncio.create_task(drive_readings(service, args.nodes, args.hz))]
+                   if args.nodes else [])
+        if args.plates_every > 0:
+            drivers.append(asyncio.create_task(drive_plates(service, args.plates_every)))
         print("ready", flush=True)
         await stop.wait()
-        if driver is not None:
+        for driver in drivers:
             driver.cancel()
         await service._shutdown()
 

@@ -74,10 +74,10 @@ def test_tui_in_tmux_acknowledges_an_alarm(service_process: Path) -> None:
                        check=False)
 
 
-def start_scripted(sock: Path) -> subprocess.Popen[str]:
+def start_scripted(sock: Path, *extra: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.tui.scripted_service", "--socket", str(sock),
-         "--role", "admin"],
+         "--role", "admin", *extra],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -185,7 +185,7 @@ def test_demo_unlock_dialog_says_the_demo_passphrase(tmp_path: Path) -> None:
 
 def test_tui_in_tmux_plates_screen_fits_80x24_and_adds_a_vehicle(short_dir: Path) -> None:
     sock = short_dir / "control.sock"
-    proc = start_scripted(sock)
+    proc = start_scripted(sock, "--plates-every", "0.5")  # reads made now, heard live
     session = f"ewtui-plates-{os.getpid()}"
     edgewarden = Path(sys.executable).parent / "edgewarden"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
@@ -198,9 +198,11 @@ def test_tui_in_tmux_plates_screen_fits_80x24_and_adds_a_vehicle(short_dir: Path
     try:
         wait_for(session, "connected", "Sensor nodes")
         keys("9")
-        # its own clock is now, the scripted reads are from 2023: none in the last 24 h
         wait_for(session, "Plates", "Reads", "Register", "/ Search", "v Register",
-                 "No plate reads in this range")
+                 "History is locked")
+        # the live reads, newest first: the stolen van's verdict, never its plate
+        screen = wait_for(session, "watch", "allow", "unknown", "deny")
+        assert "KJA" not in screen
         keys("v")
         screen = wait_for(session, "KJA407XY", "stolen van", "a Add", "d Remove")
         keys("a")
