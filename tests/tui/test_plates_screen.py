@@ -9,7 +9,8 @@ from textual.widgets import DataTable, Input, Select, TabbedContent
 
 from controller.plates import register_file
 from tests.tui.conftest import run_async
-from tests.tui.scripted_service import PASSPHRASE, T0, ScriptedService
+from tests.tui.scripted_service import PASSPHRASE, T0, History, ScriptedService
+from tests.tui.test_events_list import unlock_on_keys_screen
 from tests.tui.test_flows import plain, table_text, text_of, until
 from tests.tui.test_keys_and_focus import footer_keys
 from tui.app import EdgewardenApp
@@ -229,3 +230,22 @@ async def test_the_command_palette_goes_to_plates(start_service: Starter) -> Non
         await until(pilot, lambda: app.current_mode == "plates")
         await until(pilot, lambda: isinstance(app.screen, PlatesScreen))
         assert app.focused is app.screen.query_one("#plate-table")
+
+
+@run_async
+async def test_a_read_heard_live_is_read_once_unlocked_on_the_keys_screen(
+    start_service: Starter,
+) -> None:
+    service = start_service("ops")
+    service.handlers.history = History(plates=False)  # nothing stored before the TUI came
+    app = EdgewardenApp(service.socket_path, clock=lambda: T0, ticking=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await open_plates(app, pilot)
+        assert "No plate reads" in text_of(app, "#plate-note")
+        service.read_plate("ABC123DE", track_id=30, t=T0 + 1)
+        await until(pilot, lambda: "allow" in table_text(table))
+        await unlock_on_keys_screen(app, pilot)
+        app.screen.set_focus(None)
+        await pilot.press("9")  # no r: the screen reads what it heard
+        await until(pilot, lambda: "ABC123DE" in table_text(table), tries=200)
+        assert table.row_count == 1

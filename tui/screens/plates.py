@@ -175,7 +175,7 @@ class PlatesScreen(SiteScreen):
     def refresh_view(self, changed: set[str]) -> None:
         site = self.site
         unlocked = site.session_key.unlocked
-        if unlocked and not self._loaded_unlocked and self.stored:
+        if unlocked and not self._loaded_unlocked and (self.stored or site.live.plates):
             self._loaded_unlocked = True  # unlocked anywhere: read the stored reads now
             self.action_reload()
         elif not unlocked and any(r.text is not None for r in self.stored):
@@ -390,6 +390,8 @@ class PlatesScreen(SiteScreen):
                 self.notify(str(exc), title="Plates", severity="error")
             except Locked:
                 unlocked = False
+            if not self.site.session_key.unlocked:  # locked while this was decrypted
+                unlocked, stored = False, [read_from_meta(m) for m in metas]
         self.metas, self.stored = metas, stored
         self._loaded_unlocked = unlocked
         self._draw_reads()
