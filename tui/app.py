@@ -58,6 +58,7 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("config", "6", "Config"),
     ("audit", "7", "Audit log"),
     ("keys", "8", "Keys"),
+    ("plates", "9", "Plates"),
 )
 
 
@@ -88,6 +89,7 @@ class EdgewardenApp(App[None]):
         "config": lazy_screen("config", "ConfigScreen"),
         "audit": lazy_screen("audit", "AuditScreen"),
         "keys": lazy_screen("keys", "KeysScreen"),
+        "plates": lazy_screen("plates", "PlatesScreen"),
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(key, f"go('{mode}')", title, show=False) for mode, key, title in SCREENS),

@@ -27,8 +27,10 @@ from tui.model import (
     plates_cell,
     store_of,
 )
+from tui.plate_reads import PlateRead, plate_read_of
 
 HISTORY_POINTS = 60
+PLATE_NOTICES = 200  # the live plate reads kept (newest); history has the rest
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 # the parts of the status an event can change; screens subscribe to the ones they show
@@ -37,6 +39,7 @@ ALARMS = "alarms"
 CAMERAS = "cameras"
 HEALTH = "health"
 STORE = "store"
+PLATES = "plates"
 
 
 class LiveState:
@@ -46,6 +49,8 @@ class LiveState:
         self.status = Status()
         self.history_points = history_points
         self._history: dict[tuple[str, str], deque[float]] = {}
+        # plate reads heard since the app started, oldest first (verdicts, never text)
+        self.plates: deque[PlateRead] = deque(maxlen=PLATE_NOTICES)
 
     def history(self, node: str, channel: str) -> tuple[float, ...]:
         return tuple(self._history.get((node, channel), ()))
@@ -78,7 +83,8 @@ class LiveState:
         if isinstance(notice, schema.HealthNotice):
             return self._health(notice)
         if isinstance(notice, schema.PlateNotice):
-            return self._plate_read(notice)
+            self.plates.append(plate_read_of(notice))
+            return {PLATES} | self._plate_read(notice)
         return set()
 
     def apply_alarm(self, alarm: schema.Alarm) -> set[str]:

@@ -4,7 +4,8 @@ Stands in for `edgewarden run` until the lead wires the service: the TUI under t
 to a real socket, and history hand-outs are real store ciphertext (the store's record codec,
 age-encrypted epoch keys and media, a passphrase-encrypted identity). Runs on its own event
 loop in a thread so Pilot and snapshot tests can drive it, or as a process:
-``python -m tests.tui.scripted_service --socket PATH [--role view] [--nodes 8 --hz 4]``.
+``python -m tests.tui.scripted_service --socket PATH [--role view] [--nodes 8 --hz 4]
+[--plates-every 5]``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ from controller.control import schema
 from controller.control.commands import Call, CommandError, command_table, requested_kinds
 from controller.control.roles import PeerCred, Role, RoleResolver
 from controller.control.server import AuditEntry, ControlServer
+from controller.plates import register_file
+from controller.plates.register import Register, make_entry
+from controller.service.notices import plate_notice
+from controller.service.vehicles import VehicleRegister
 from controller.store.records import Header, MediaRef, encode_body, seal_record
+from controller.store.retention_class import UNLISTED
 
 PASSPHRASE = "correct horse battery staple"
 T0 = 1_700_000_000.0  # fixed "now" of the scripted site: snapshots never see a real clock
@@ -66,6 +72,62 @@ def snapshot_jpeg() -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def plate_jpeg(text: str) -> bytes:
+    """A plate crop: dark characters on a white plate with a green band (deterministic)."""
+    image = Image.new("RGB", (120, 30), (245, 245, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 119, 5), fill=(20, 120, 60))
+    draw.text((8, 10), text, fill=(10, 10, 10))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def vehicle_jpeg(colour: tuple[int, int, int]) -> bytes:
+    """A vehicle snapshot: a car of `colour` on a grey road, a white plate below."""
+    image = Image.new("RGB", (96, 54), (90, 90, 90))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((18, 14, 78, 44), fill=colour)
+    draw.rectangle((38, 38, 58, 43), fill=(245, 245, 240))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+# the register the scripted site starts with: (plate, list, label, note, priority)
+REGISTER = (
+    ("KJA-407XY", "watch", "stolen van", "reported 2023-11-12, Ikeja", "high"),
+    ("ABC-123DE", "allow", "site manager", "", ""),
+    ("LSR-990AA", "deny", "banned contractor", "", ""),
+)
+# the stored reads: (plate, camera, track, vehicle label, confidence, seconds before T0)
+PLATE_READS = (
+    ("KJA407XY", "gate", 11, "pickup_suv_van", 0.94, 75),
+    ("ABC123DE", "gate", 12, "sedan", 0.97, 55),
+    ("EPE118KD", "yard", 5, "car", 0.81, 35),
+)
+
+
+def plate_body(register: Register, text: str, camera: str, track_id: int, label: str,
+               confidence: float, t: float, media: list[str]) -> dict[str, Any]:
+    """A plate record's body, as controller.service.plate_records writes it."""
+    match = register.match(text, 1.0)
+    return {
+        "camera": camera, "track_id": track_id, "label": label, "text": text,
+        "confidence": confidence, "agreeing": 3, "attempts": 4,
+        "first_seen": round(t - 2.0, 3), "time": round(t, 3),
+        "list": match.entry.list if match else None,
+        "match": None if match is None else {
+            "plate": match.entry.plate, "distance": match.distance,
+            "label": match.entry.label, "priority": match.entry.alarm_priority},
+        "media": media,
+    }
+
+
+def scripted_register() -> Register:
+    return Register(make_entry(*row) for row in REGISTER)
 
 
 SCRIPTED_UID = 1000  # the scripted caller: snapshots never see the test's own uid
@@ -228,17 +290,20 @@ def audit_body(entry: AuditEntry, user: str) -> tuple[str, str, str, dict[str, A
 class History:
     """Records encrypted exactly as the store writes them, handed out like the service."""
 
-    def __init__(self, extra_alarms: int = 0, live_events: bool = False) -> None:
+    def __init__(self, extra_alarms: int = 0, live_events: bool = False,
+                 plates: bool = True) -> None:
         """`extra_alarms` more alarm transitions after the four records (a busy site);
         `live_events`: then a car's start and end records (one event, with a snapshot and
         its box) and a truck's start record (an event still going on), as the service
-        stores them."""
+        stores them; `plates`: then three plate reads (a watch hit, an allowed vehicle, a
+        vehicle on no list) with their plate crops and vehicle snapshots."""
         identity, self.identity_blob = _keys()
-        recipient = identity.to_public()
+        self.recipient = identity.to_public()
         key = bytes(range(32))
         self.epoch = 472
-        self.sealed_epoch_key = pyrage.encrypt(key, [recipient])
-        aead = AESGCM(key)
+        self.sealed_epoch_key = pyrage.encrypt(key, [self.recipient])
+        self._aead = AESGCM(key)
+        recipient = self.recipient
         picture = snapshot_jpeg()
         self.media: dict[str, bytes] = {}
         sealed_picture = pyrage.encrypt(picture, [recipient])
@@ -292,17 +357,49 @@ class History:
             ]
         self.records: list[schema.HandoutRecord] = []
         self.media_counts: dict[int, int] = {}
-        prev = b"\0" * 32
+        self._prev = b"\0" * 32
         for seq, (kind, source, severity, body, media) in enumerate(bodies, start=1):
-            header = Header(seq, T0 - 100 + seq * 10, self.epoch, kind, source, severity, prev)
-            plain = encode_body(body, media, None, "boot", True)
-            ct, _ = seal_record(aead, header, plain)
-            prev = hashlib.sha256(ct).digest()
-            self.records.append(schema.HandoutRecord(
-                id=seq, time=header.t_wall, epoch=self.epoch, kind=kind, source=source,
-                severity=severity, prev_hash=base64.b64encode(header.prev_hash).decode(),
-                ct=base64.b64encode(ct).decode(), seal="sealed"))
-            self.media_counts[seq] = len(media)
+            self.append(kind, source, severity, body, media, T0 - 100 + seq * 10)
+        if plates:
+            register = scripted_register()
+            for text, camera, track, label, confidence, before in PLATE_READS:
+                self.add_plate_read(register, text, camera, track, label, confidence,
+                                    T0 - before)
+
+    def append(self, kind: str, source: str, severity: str, body: dict[str, Any],
+               media: tuple[MediaRef, ...], t_wall: float) -> None:
+        """One record, encrypted and chained as the store writes it."""
+        seq = len(self.records) + 1
+        header = Header(seq, t_wall, self.epoch, kind, source, severity, self._prev)
+        plain = encode_body(body, media, None, "boot", True)
+        ct, _ = seal_record(self._aead, header, plain)
+        self._prev = hashlib.sha256(ct).digest()
+        self.records.append(schema.HandoutRecord(  # as controller.store.handout hands out
+            id=seq, time=header.t_wall, epoch=self.epoch, kind=kind, source=source,
+            severity=severity, prev_hash=base64.b64encode(header.prev_hash).decode(),
+            ct=base64.b64encode(ct).decode(), seal="sealed"))
+        self.media_counts[seq] = len(media)
+
+    def add_media(self, data: bytes, content_type: str) -> MediaRef:
+        sealed = pyrage.encrypt(data, [self.recipient])
+        digest = hashlib.sha256(sealed).hexdigest()
+        self.media[digest] = sealed
+        return MediaRef(digest, content_type, len(sealed))
+
+    def add_plate_read(self, register: Register, text: str, camera: str, track_id: int,
+                       label: str, confidence: float, t: float) -> dict[str, Any]:
+        """A stored plate read (crop and vehicle media) as the service stores it; returns
+        the body, from which the service's live notice is made."""
+        colour = (30 + track_id * 40 % 200, 60, 160 - track_id * 20 % 140)
+        refs = (self.add_media(plate_jpeg(text), "image/jpeg"),
+                self.add_media(vehicle_jpeg(colour), "image/jpeg"))
+        body = plate_body(register, text, camera, track_id, label, confidence, t,
+                          ["plate", "vehicle"])
+        severity = UNLISTED if body["list"] is None else (
+            "warning" if body["list"] in ("watch", "deny") else "info")
+        # the service stores the read just after making it
+        self.append("plate", camera, severity, body, refs, t + 0.05)
+        return body
 
     def _select(self, args: dict[str, Any], kinds: list[str]) -> list[schema.HandoutRecord]:
         since, until = args.get("since"), args.get("until")
@@ -342,12 +439,21 @@ class FixedRoleResolver(RoleResolver):
 class ScriptedHandlers:
     """The service's control handlers over scripted in-memory state."""
 
-    def __init__(self, status: dict[str, Any], publish: Any, user: str = "tech") -> None:
+    def __init__(self, status: dict[str, Any], publish: Any, user: str = "tech",
+                 register_path: Path | None = None) -> None:
         self.status_doc = status
         self.user = user  # the name the service would give the scripted uid
         self.publish = publish
         self.history: History | None = None
         self.config_text = CONFIG_TOML
+        # the service's own register (saved, audited: the audit lands in `register_audit`)
+        self.register_audit: list[tuple[str, dict[str, Any]]] = []
+        self.vehicles: VehicleRegister | None = None
+        if register_path is not None:
+            register_file.save(register_path, scripted_register())
+            self.vehicles = VehicleRegister(
+                register_path, lambda action, detail: self.register_audit.append(
+                    (action, detail)))
 
     def _history(self) -> History:
         if self.history is None:
@@ -436,13 +542,32 @@ class ScriptedHandlers:
     async def export(self, call: Call, args: dict[str, Any]) -> Any:
         raise CommandError("evidence export is not available in this version yet")
 
+    def _vehicles(self) -> VehicleRegister:
+        if self.vehicles is None:
+            raise CommandError("the scripted service has no vehicle register")
+        return self.vehicles
+
     async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
-        return schema.to_wire(schema.VehicleList(entries=[]))
+        return self._vehicles().list(call, args)
 
     async def vehicles_add(self, call: Call, args: dict[str, Any]) -> Any:
-        raise CommandError("the scripted service has no vehicle register")
+        return self._vehicles().add(call, args)
 
-    vehicles_remove = vehicles_import = vehicles_add
+    async def vehicles_remove(self, call: Call, args: dict[str, Any]) -> Any:
+        return self._vehicles().remove(call, args)
+
+    async def vehicles_import(self, call: Call, args: dict[str, Any]) -> Any:
+        return self._vehicles().import_csv(call, args)
+
+    def plate_read(self, text: str, camera: str, track_id: int, label: str,
+                   confidence: float, t: float) -> None:
+        """A new read: stored, then its notice published (verdict only), as the service."""
+        register = self.vehicles.snapshot() if self.vehicles else scripted_register()
+        body = self._history().add_plate_read(register, text, camera, track_id, label,
+                                              confidence, t)
+        seq = len(self._history().records)  # the record add_plate_read stored
+        self.publish("plate", schema.to_wire(plate_notice(body, seq)))
+
     async def forward_report(self, call: Call, args: dict[str, Any]) -> Any:
         self.status_doc["forwarder"] = schema.to_wire(schema.Forwarder(
             connected=args["connected"], outbox=args["outbox"],
@@ -458,7 +583,8 @@ class ScriptedService:
     def __init__(self, socket_path: Path, role: str = "admin", user: str = "tech") -> None:
         self.socket_path = Path(socket_path)
         self.role = Role[role.upper()]
-        self.handlers = ScriptedHandlers(base_status(role), self.publish, user)
+        self.handlers = ScriptedHandlers(base_status(role), self.publish, user,
+                                         self.socket_path.parent / register_file.FILE_NAME)
         self.audit: list[AuditEntry] = []
         self.server: ControlServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -533,6 +659,13 @@ class ScriptedService:
 
         self._loop.call_soon_threadsafe(apply)
 
+    def read_plate(self, text: str, camera: str = "gate", track_id: int = 21,
+                   label: str = "car", confidence: float = 0.9, t: float = T0) -> None:
+        """From any thread: a camera reads a plate (the record, then the live notice)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(
+            self.handlers.plate_read, text, camera, track_id, label, confidence, t)
+
 
 # ---------------------------------------------------------------------- live driver
 async def drive_readings(service: ScriptedService, nodes: int, hz: float) -> None:
@@ -554,12 +687,28 @@ async def drive_readings(service: ScriptedService, nodes: int, hz: float) -> Non
         await asyncio.sleep(1 / hz)
 
 
+async def drive_plates(service: ScriptedService, every_s: float) -> None:
+    """A plate read every `every_s` seconds, now (on the server loop): the watch-listed van
+    (once read with an O for its 0), the manager's car, and vehicles on no list."""
+    reads = (("KJA407XY", "gate", "pickup_suv_van"), ("ABC123DE", "gate", "sedan"),
+             ("EKY231BC", "yard", "car"), ("KJA4O7XY", "gate", "pickup_suv_van"),
+             ("LSR990AA", "yard", "large_veh_bus"), ("FST808KD", "gate", "car"))
+    track = 100
+    while True:
+        await asyncio.sleep(every_s)
+        text, camera, label = reads[track % len(reads)]
+        track += 1
+        service.handlers.plate_read(text, camera, track, label, 0.9, time.time())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--socket", type=Path, required=True)
     parser.add_argument("--role", choices=ROLES, default="admin")
     parser.add_argument("--nodes", type=int, default=0, help="simulated nodes sending readings")
     parser.add_argument("--hz", type=float, default=4.0)
+    parser.add_argument("--plates-every", type=float, default=0.0,
+                        help="a plate read every so many seconds (0: none)")
     args = parser.parse_args()
     service = ScriptedService(args.socket, role=args.role)
 
@@ -569,11 +718,13 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        driver = (asyncio.create_task(drive_readings(service, args.nodes, args.hz))
-                  if args.nodes else None)
+        drivers = ([asyncio.create_task(drive_readings(service, args.nodes, args.hz))]
+                   if args.nodes else [])
+        if args.plates_every > 0:
+            drivers.append(asyncio.create_task(drive_plates(service, args.plates_every)))
         print("ready", flush=True)
         await stop.wait()
-        if driver is not None:
+        for driver in drivers:
             driver.cancel()
         await service._shutdown()
 

@@ -15,7 +15,8 @@ from tui.app import EdgewardenApp
 
 SIZES = [(80, 24), (160, 48)]
 SCREENS = [("1", "dashboard", "ops"), ("2", "alarms", "ops"), ("3", "events", "ops"),
-           ("4", "nodes", "admin"), ("6", "config", "ops"), ("8", "keys", "admin")]
+           ("4", "nodes", "admin"), ("6", "config", "ops"), ("8", "keys", "admin"),
+           ("9", "plates", "admin")]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

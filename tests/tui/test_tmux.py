@@ -74,10 +74,10 @@ def test_tui_in_tmux_acknowledges_an_alarm(service_process: Path) -> None:
                        check=False)
 
 
-def start_scripted(sock: Path) -> subprocess.Popen[str]:
+def start_scripted(sock: Path, *extra: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.tui.scripted_service", "--socket", str(sock),
-         "--role", "admin"],
+         "--role", "admin", *extra],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -181,3 +181,40 @@ def test_demo_unlock_dialog_says_the_demo_passphrase(tmp_path: Path) -> None:
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True,
                        check=False)
+
+
+def test_tui_in_tmux_plates_screen_fits_80x24_and_adds_a_vehicle(short_dir: Path) -> None:
+    sock = short_dir / "control.sock"
+    proc = start_scripted(sock, "--plates-every", "0.5")  # reads made now, heard live
+    session = f"ewtui-plates-{os.getpid()}"
+    edgewarden = Path(sys.executable).parent / "edgewarden"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    "-e", "TERM=xterm-256color", f"{edgewarden} tui --socket {sock}"],
+                   check=True, cwd=REPO_ROOT)
+
+    def keys(*names: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", session, *names], check=True)
+
+    try:
+        wait_for(session, "connected", "Sensor nodes")
+        keys("9")
+        wait_for(session, "Plates", "Reads", "Register", "/ Search", "v Register",
+                 "History is locked")
+        # the live reads, newest first: the stolen van's verdict, never its plate
+        screen = wait_for(session, "watch", "allow", "unknown", "deny")
+        assert "KJA" not in screen
+        keys("v")
+        screen = wait_for(session, "KJA407XY", "stolen van", "a Add", "d Remove")
+        keys("a")
+        # the whole dialog, its buttons included, fits the 80x24 terminal
+        wait_for(session, "Add a vehicle to the register", "plate", "alarm", "Cancel")
+        keys("-l", "lag-512kd")
+        keys("Enter")
+        screen = wait_for(session, "LAG512KD: on the watch list")
+        assert "LAG512KD  watch" in screen
+        keys("l")
+        wait_for(session, "/ Search")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True,
+                       check=False)
+        stop(proc)

@@ -23,6 +23,7 @@ HELP = """\
 | 6 | Config: edit (e), apply with a diff (ctrl+s), revert (ctrl+r) |
 | 7 | Audit log: who did what (admin, after unlock); Enter opens a record in full |
 | 8 | Keys: unlock/lock history, auto-lock, verification key fingerprint |
+| 9 | Plates: reads (Enter opens one), search (/), register (v): add (a), change (e), remove (d) |
 | Esc | leave a text field (filter, editor, passphrase): the keys above work again |
 | ctrl+p | command palette |
 | ctrl+l | lock history now |
