@@ -30,6 +30,7 @@ from tui.live_state import (
     CAMERAS,
     HEALTH,
     NODES,
+    PLATES,
     STORE,
     LiveState,
     ago,
@@ -151,7 +152,7 @@ def test_detection_and_health_events() -> None:
     assert not live.status.nodes[0].online and len(live.status.nodes[0].channels) == 2
     assert live.apply_event("plate", schema.to_wire(schema.PlateNotice(
         seq=9, camera="gate", track_id=1, label="car", time=T0, first_seen=T0,
-        confidence=0.9, agreeing=2, list=None, entry=None, priority=None))) == {CAMERAS}
+        confidence=0.9, agreeing=2, list=None, entry=None, priority=None))) == {CAMERAS, PLATES}
     (gate,) = [c for c in live.status.cameras if c.name == "gate"]
     assert gate.plate_reads == 1 and gate.plates == "1 read"  # one read more on its panel
 
@@ -322,9 +323,9 @@ def test_plate_reads_and_the_plate_state_follow_plate_and_health_events() -> Non
             seq=9, camera=camera, track_id=1, label="car", time=T0, first_seen=T0,
             confidence=0.9, agreeing=2, list=verdict, entry=None, priority=None)))
 
-    assert read("gate", "watch") == {CAMERAS}
-    assert read("gate", None) == {CAMERAS}
+    assert read("gate", "watch") == {CAMERAS, PLATES}
+    assert read("gate", None) == {CAMERAS, PLATES}
     assert live.status.cameras[0].plates == "2 reads"
-    assert read("dock", None) == set()  # not a camera
+    assert read("dock", None) == {PLATES}  # listed on the Plates screen, on no camera panel
     assert raw["cameras"][1]["plates"] is None
     assert live.status.cameras[1].plates is None

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from controller.control import schema
 from controller.plates.register import make_entry
-from controller.service.plate_records import plate_notice
+from controller.service.notices import plate_notice
 from tests.tui.scripted_service import T0, plate_body, scripted_register
 from tui.model import EventMeta
 from tui.plate_reads import (
     LOCKED,
     PlateRead,
     merge_reads,
-    parse_plate_notice,
+    plate_read_of,
     read_from_meta,
     read_from_record,
     search_distance,
@@ -36,12 +37,12 @@ def stored(text: str, track: int, t: float, record_id: int) -> PlateRead:
 
 def test_a_notice_says_the_verdict_and_never_the_plate() -> None:
     body = plate_body(scripted_register(), "KJA407XY", "gate", 7, "car", 0.93, T0, [])
-    read = parse_plate_notice({"event": "plate", "seq": 3, **plate_notice(body)})
-    assert read is not None
+    read = plate_read_of(schema.decode_event("plate", schema.to_wire(plate_notice(body, 3))))
     assert (read.camera, read.track_id, read.verdict, read.entry, read.priority) == (
         "gate", 7, "watch", "stolen van", "high")
     assert read.text is None
-    assert parse_plate_notice({"event": "plate", "time": T0}) is None  # no camera
+    with pytest.raises(schema.EventMismatch):  # a notice without its camera is refused
+        schema.decode_event("plate", {"time": T0})
 
 
 def test_a_record_gives_the_text_the_match_and_the_crop_before_the_snapshot() -> None:
@@ -55,10 +56,9 @@ def test_a_record_gives_the_text_the_match_and_the_crop_before_the_snapshot() ->
 
 def test_a_stored_read_takes_the_place_of_its_notice_newest_first() -> None:
     body = plate_body(scripted_register(), "KJA407XY", "gate", 7, "car", 0.93, T0, [])
-    notice = parse_plate_notice(plate_notice(body))
-    older = parse_plate_notice(plate_notice(
-        plate_body(scripted_register(), "ABC123DE", "gate", 6, "car", 0.9, T0 - 30, [])))
-    assert notice is not None and older is not None
+    notice = plate_read_of(plate_notice(body, 4))
+    older = plate_read_of(plate_notice(
+        plate_body(scripted_register(), "ABC123DE", "gate", 6, "car", 0.9, T0 - 30, []), 3))
     assert [r.track_id for r in merge_reads([older, notice], [])] == [7, 6]
     merged = merge_reads([older, notice], [stored("KJA407XY", 7, T0, 40)])
     assert [(r.track_id, r.text) for r in merged] == [(7, "KJA407XY"), (6, None)]
@@ -104,7 +104,7 @@ def test_register_replies_read_into_entries() -> None:
     entry = make_entry("KJA-407XY", "watch", "stolen van", "", "high")
     assert parse_entry(entry.as_json()) == entry
     assert add_args(entry, replace=True)["replace"] is True
-    with pytest.raises(ReplyMismatch, match=r"vehicles\.list: the reply has no list"):
+    with pytest.raises(ReplyMismatch, match=r"answer to vehicles\.list does not match"):
         parse_register([])
-    with pytest.raises(ReplyMismatch, match=r"vehicles\.add: the service's entry"):
+    with pytest.raises(ReplyMismatch, match=r"answer to vehicles\.add does not match"):
         parse_entry({"plate": "KJA407XY", "list": "maybe"}, "vehicles.add")

@@ -12,8 +12,8 @@ from textual.widgets import DataTable, Input
 
 from controller.plates import register_file
 from controller.plates.register import Register, make_entry
+from controller.simulation.plates import scene
 from controller.store import initialise
-from tests.plates.synth import scene
 from tests.service_run.service_process import running_service
 from tests.tui.conftest import run_async
 from tests.tui.test_flows import table_text, text_of, until
