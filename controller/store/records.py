@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from controller.camera.media import MediaRef
@@ -118,8 +119,29 @@ def chain_hash(header_bytes: bytes, body_hash: bytes, media_hashes: Sequence[str
     return hashlib.sha256(_CHAIN + header_bytes + body_hash + tail).digest()
 
 
-# one encoder for every record: json.dumps with options builds a new one per call
+# the strict reference encoder: json.dumps with options builds a new one per call
 _BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# the fast one (~10x cheaper per record): msgspec, trusted only when its output decodes
+# back to an equal document (see `_encode_doc`)
+_FAST_ENCODER = msgspec.json.Encoder()
+_FAST_DECODER = msgspec.json.Decoder()
+
+
+def _encode_doc(doc: dict[str, Any]) -> bytes:
+    """Compact JSON of `doc`, accepting exactly what the strict json encoder accepts.
+
+    msgspec is lenient where json is not (NaN and infinities become null, bytes base64,
+    sets and datetimes are encoded), so its output is used only when it decodes to a
+    document equal to `doc`; anything else (NaN, bytes, tuples, int keys, ...) goes
+    through the strict encoder, which either encodes it as before or refuses it.
+    """
+    try:
+        fast = _FAST_ENCODER.encode(doc)
+        if _FAST_DECODER.decode(fast) == doc:
+            return fast
+    except (TypeError, ValueError, OverflowError, RecursionError, msgspec.MsgspecError):
+        pass
+    return _BODY_ENCODER.encode(doc).encode("utf-8")
 
 
 def encode_body(
@@ -136,7 +158,7 @@ def encode_body(
     if media:
         doc["m"] = [{"h": m.sha256, "t": m.content_type, "n": m.size} for m in media]
     try:
-        return _BODY_ENCODER.encode(doc).encode("utf-8")
+        return _encode_doc(doc)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"record body is not JSON-serialisable: {exc}") from None
 
