@@ -127,17 +127,30 @@ _FAST_ENCODER = msgspec.json.Encoder()
 _FAST_DECODER = msgspec.json.Decoder()
 
 
-def _encode_doc(doc: dict[str, Any]) -> bytes:
+def _flat_json(body: dict[str, Any]) -> bool:
+    """True when `body` is one level of str keys to str, int, bool, None or finite floats:
+    a reading's shape, which msgspec encodes exactly as json does (checked faster than
+    a round trip)."""
+    for key, value in body.items():
+        t = type(value)
+        if type(key) is not str or not (t is str or t is int or t is bool or value is None
+                                        or (t is float and value - value == 0)):
+            return False
+    return True
+
+
+def _encode_doc(doc: dict[str, Any], body: dict[str, Any]) -> bytes:
     """Compact JSON of `doc`, accepting exactly what the strict json encoder accepts.
 
     msgspec is lenient where json is not (NaN and infinities become null, bytes base64,
-    sets and datetimes are encoded), so its output is used only when it decodes to a
-    document equal to `doc`; anything else (NaN, bytes, tuples, int keys, ...) goes
-    through the strict encoder, which either encodes it as before or refuses it.
+    sets and datetimes are encoded), so its output is used only for a flat body of plain
+    values or when it decodes to a document equal to `doc`; anything else (NaN, bytes,
+    tuples, int keys, ...) goes through the strict encoder, which either encodes it as
+    before or refuses it.
     """
     try:
         fast = _FAST_ENCODER.encode(doc)
-        if _FAST_DECODER.decode(fast) == doc:
+        if ("m" not in doc and _flat_json(body)) or _FAST_DECODER.decode(fast) == doc:
             return fast
     except (TypeError, ValueError, OverflowError, RecursionError, msgspec.MsgspecError):
         pass
@@ -158,7 +171,7 @@ def encode_body(
     if media:
         doc["m"] = [{"h": m.sha256, "t": m.content_type, "n": m.size} for m in media]
     try:
-        return _encode_doc(doc)
+        return _encode_doc(doc, body)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"record body is not JSON-serialisable: {exc}") from None
 
