@@ -111,7 +111,9 @@ def media_digest(hashes: Sequence[str]) -> bytes:
     """What the chain covers of a record's media: empty when there is none."""
     if not hashes:
         return b""
-    return hashlib.sha256("\n".join(sorted(hashes)).encode("ascii")).digest()
+    # hex names are ASCII; a tampered name (a bundle's JSON can hold any text) must make a
+    # different digest, never an exception in the verifier
+    return hashlib.sha256("\n".join(sorted(hashes)).encode("utf-8", "surrogatepass")).digest()
 
 
 def chain_hash(header_bytes: bytes, body_hash: bytes, media_hashes: Sequence[str] = ()) -> bytes:
