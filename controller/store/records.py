@@ -141,18 +141,18 @@ def _flat_json(body: dict[str, Any]) -> bool:
     return True
 
 
-def _encode_doc(doc: dict[str, Any], body: dict[str, Any]) -> bytes:
+def _encode_doc(doc: dict[str, Any], plain: bool) -> bytes:
     """Compact JSON of `doc`, accepting exactly what the strict json encoder accepts.
 
     msgspec is lenient where json is not (NaN and infinities become null, bytes base64,
-    sets and datetimes are encoded), so its output is used only for a flat body of plain
-    values or when it decodes to a document equal to `doc`; anything else (NaN, bytes,
-    tuples, int keys, ...) goes through the strict encoder, which either encodes it as
-    before or refuses it.
+    sets and datetimes are encoded), so its output is used only when the caller checked
+    that `doc` holds nothing but plain values (`plain`) or when it decodes to a document
+    equal to `doc`; anything else (NaN, bytes, tuples, int keys, ...) goes through the
+    strict encoder, which either encodes it as before or refuses it.
     """
     try:
         fast = _FAST_ENCODER.encode(doc)
-        if ("m" not in doc and _flat_json(body)) or _FAST_DECODER.decode(fast) == doc:
+        if plain or _FAST_DECODER.decode(fast) == doc:
             return fast
     except (TypeError, ValueError, OverflowError, RecursionError, msgspec.MsgspecError):
         pass
@@ -173,7 +173,10 @@ def encode_body(
     if media:
         doc["m"] = [{"h": m.sha256, "t": m.content_type, "n": m.size} for m in media]
     try:
-        return _encode_doc(doc, body)
+        plain = (not media and type(boot_id) is str and type(clock_synced) is bool
+                 and (t_mono is None or (type(t_mono) is float and t_mono - t_mono == 0))
+                 and type(body) is dict and _flat_json(body))
+        return _encode_doc(doc, plain)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"record body is not JSON-serialisable: {exc}") from None
 

@@ -72,6 +72,15 @@ def test_a_body_the_strict_encoder_refuses_is_refused(body: dict[str, Any]) -> N
         encode_body(body, (), 12.5, "b00t", True)
 
 
+def test_the_record_fields_around_the_body_are_checked_too() -> None:
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        encode_body({"v": 1}, (), math.nan, "b00t", True)
+    plain = encode_body({"v": 1}, (), 7, "b00t", True)  # an int clock reading, as json has it
+    assert json.loads(plain) == {"b": {"v": 1}, "boot": "b00t", "sync": True, "mono": 7}
+    odd: Any = [1, 2]  # not a dict: json stores it as it is, so must the store
+    assert json.loads(encode_body(odd, (), None, "b00t", False))["b"] == [1, 2]
+
+
 def test_a_circular_body_is_refused() -> None:
     body: dict[str, Any] = {}
     body["self"] = body
