@@ -98,10 +98,12 @@ def _through_service(args: argparse.Namespace, holder: LockHolder, out: Console)
         request["name"] = args.name
     with ControlClient(Path(holder.control_socket), timeout=3600.0) as client:
         result = client.ask("export", Exported, request)
+    missing = [(seq, sha) for seq, sha in result.missing_media]
+    warn_missing(missing)
     out.print(f"{result.bundle}: {result.selected} records selected of "
               f"{result.records} in the chain segment, {result.media_files} media files, "
               f"{result.bytes / 1e6:.1f} MB; "
-              f"{'verified' if result.verified else 'NOT verified'} "
+              f"{'verified' if result.verified else 'NOT verified'}{_but(missing)} "
               f"(written and audited by the running service, pid {holder.pid})",
               markup=False, highlight=False)
     if args.identity is not None:
@@ -109,6 +111,19 @@ def _through_service(args: argparse.Namespace, holder: LockHolder, out: Console)
                   "`edgewarden verify-bundle DIR --identity F` also checks every AEAD tag",
                   markup=False, highlight=False)
     return 0 if result.verified else 1
+
+
+def warn_missing(missing: list[tuple[int, str]]) -> None:
+    """One warning line on stderr per medium the bundle declares missing at export."""
+    console = Console(stderr=True, soft_wrap=True)
+    for seq, sha in missing:
+        console.print(f"warning: record {seq}: media {sha} is marked stored on the device but "
+                      "its file is missing; the bundle declares it missing at export and "
+                      "verify-bundle reports it", markup=False, highlight=False)
+
+
+def _but(missing: list[tuple[int, str]]) -> str:
+    return f" apart from {len(missing)} media missing at export" if missing else ""
 
 
 def _selection(args: argparse.Namespace) -> Selection:
@@ -190,10 +205,12 @@ def _export_here(args: argparse.Namespace, cfg: Config, data_dir: Path,
         result = export_bundle(data_dir, args.out, selection, now=time.time(), name=args.name,
                                identity=identity, redact=args.redact,
                                progress=StageBars(progress), on_audit=audit)
+    missing = list(result.missing_media)
+    warn_missing(missing)
     out.print(f"{result.path}: {result.selected} records selected of {result.records} in the "
               f"chain segment, {result.media_files} media files, {result.redacted} redacted, "
-              f"{result.withheld} withheld, {result.bytes_written / 1e6:.1f} MB; verified",
-              markup=False, highlight=False)
+              f"{result.withheld} withheld, {result.bytes_written / 1e6:.1f} MB; "
+              f"verified{_but(missing)}", markup=False, highlight=False)
     for note in result.report.notes:
         out.print(f"note: {note}", markup=False, highlight=False)
     return 0

@@ -406,7 +406,8 @@ class Exported(_Payload):
     selected: int
     media_files: int
     bytes: int
-    verified: bool
+    verified: bool  # every check passed but the media declared missing at export
+    missing_media: list[tuple[int, str]]  # (record seq, sha256): stored, file gone
 
 
 class HandoutRecord(RecordHeader):

@@ -15,7 +15,8 @@ Layout of the bag (RFC 8493, sha256 manifests; everything under data/ is payload
                            in it, each with its own seal-aligned chain segment (headers
                            only) to prove it
     data/contents.json     the contents statement (evidence/contents.py): selection, seqs
-                           present, tombstones carried, every other file's sha256
+                           present, tombstones carried, media missing at export, every
+                           other file's sha256
     data/contents.json.sig its own Ed25519 signature (device key), apart from bundle.json's
     data/media/<sha>.age   media of the selected records, copied as stored on the device
     data/redacted/<sha>.age  with --redact: re-encrypted blurred images (originals left out)
@@ -23,8 +24,12 @@ Layout of the bag (RFC 8493, sha256 manifests; everything under data/ is payload
 Safe writing: estimate and check free space; write into OUT/.<name>.partial; fsync every
 file and directory; verify the whole bundle; only then rename to OUT/<name> and fsync OUT.
 A bundle cut short at any point is either a `.partial` (refused by verify-bundle) or fails
-its checksums. The store is opened read-only, inside one read transaction (a consistent
-snapshot even while the service writes).
+its checksums. A medium the device marks stored whose file is missing is no reason to give
+the investigator nothing: the bundle is written with everything that exists, declares the
+medium missing at export in its signed contents, and verify-bundle reports it as a failure;
+any other problem the verification finds still refuses the export. The store is opened
+read-only, inside one read transaction (a consistent snapshot even while the service
+writes).
 
 Speed: media are copied in the kernel (like cp) by a few threads, each fsyncing its file
 while the others copy, so the disk writes while copying goes on. Their bag checksums are
@@ -94,6 +99,8 @@ class ExportResult:
     withheld: int
     bytes_written: int
     report: BundleReport = field(repr=False)
+    # (seq, sha256) of media marked stored on the device whose files were missing
+    missing_media: tuple[tuple[int, str], ...] = ()
 
 
 def default_name(store_id: str, now: float) -> str:
@@ -158,6 +165,10 @@ def export_bundle(
         raise
     audit.update(outcome="ok", records=result.records, selected=result.selected,
                  media_files=result.media_files, bytes=result.bytes_written)
+    if result.missing_media:
+        audit["missing_media"] = [{"seq": seq, "sha256": sha}
+                                  for seq, sha in result.missing_media[:100]]
+        audit["missing_media_count"] = len(result.missing_media)
     if on_audit is not None:
         on_audit(audit)
     return result
@@ -212,9 +223,13 @@ def _export(layout: StoreLayout, store: dict[str, Any], out: Path, name: str,
         _fsync_dirs(partial)  # every file was fsynced as it was written
         report = verify_bundle(partial, identity=identity, allow_partial=True,
                                progress=progress)
-        if not report.ok:
+        others = report.problems_besides_missing()
+        if others:
             raise EdgewardenError(f"{partial}: bundle did not verify after writing: "
-                                  f"{report.problems[0]}")
+                                  f"{others[0]}")
+        if set(report.missing_media) != set(written.missing):
+            raise EdgewardenError(f"{partial}: bundle did not verify after writing: the media "
+                                  "missing at export differ from those it declares")
         os.rename(partial, final)
         fsync_dir(out)
     except OSError as exc:
@@ -226,7 +241,8 @@ def _export(layout: StoreLayout, store: dict[str, Any], out: Path, name: str,
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return ExportResult(final, written.records, written.selected, written.media,
-                        written.redacted, written.withheld, _tree_bytes(final), report)
+                        written.redacted, written.withheld, _tree_bytes(final), report,
+                        tuple(sorted(written.missing)))
 
 
 def _mb(n: int) -> str:
@@ -277,6 +293,7 @@ class _Written:
     redacted: int = 0
     withheld: int = 0
     payload: dict[str, tuple[str, int]] = field(default_factory=dict)  # rel: (sha256, size)
+    missing: list[tuple[int, str]] = field(default_factory=list)  # stored, file not there
 
 
 class _HashingWriter:
@@ -359,6 +376,9 @@ def _write_payload(
                     if state != "stored" or not layout.media_file(sha).exists():
                         entry["state"] = "absent"
                         entry["device_state"] = state
+                        if state == "stored":
+                            entry["reason"] = "file missing on the device at export"
+                            written.missing.append((seq, sha))
                     elif redact and is_redactable(refs.get(sha, "")):
                         to_redact.setdefault(sha, refs[sha])
                         entry["state"] = "redacted"
@@ -443,7 +463,7 @@ def _write_payload(
     carried = tombstones_seen | {int(p["tombstone"]) for p in proofs}
     statement = ct_doc.encode(
         store["store_id"], ct_doc.selection_doc(selection, redact), snap.selected, carried,
-        {rel: digest for rel, (digest, _) in written.payload.items()})
+        {rel: digest for rel, (digest, _) in written.payload.items()}, written.missing)
     for fname, data in ((ct_doc.CONTENTS_NAME, statement),
                         (ct_doc.CONTENTS_SIGNATURE_NAME, mf.sign(signing, statement))):
         w = _HashingWriter(root / fname)

@@ -94,8 +94,10 @@ def run_stick(
                 if done.returncode != 0:
                     raise EdgewardenError(f"{device}: unmount failed ({done.stderr.strip()}); "
                                           "do not pull the stick yet")
+        missing = (f", {len(result.missing_media)} media missing at export (declared in the "
+                   "bundle)" if result.missing_media else "")
         return StickOutcome("exported", f"{result.selected} records, {result.media_files} "
-                                        f"media files", result.path)
+                                        f"media files{missing}", result.path)
     except EdgewardenError as exc:
         if on_audit is not None and "mount failed" in str(exc):
             audit.update(outcome="failed", reason=str(exc))

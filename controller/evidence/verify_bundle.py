@@ -15,7 +15,10 @@ are exactly those it lists, the selected records exactly those it names, every r
 the segment whose header matches the selection is present, and every absence (an expired
 body, a medium not stored, a shredded epoch) is explained by a tombstone the bundle
 carries, checked by the store's own tombstone rules (store/tombstone.py) and, when it lies
-after the segment, through its own chain segment and seals.
+after the segment, through its own chain segment and seals. A medium the device marked
+stored but whose file was missing at export is declared so in the statement; it is
+reported as a failure naming it (an unexplained absence, disclosed), and everything else
+is still checked.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,6 +76,20 @@ class BundleReport(Findings):
     media_decrypted: int = 0
     signing_key: str = ""
     limit: int = _MAX_PROBLEMS
+    # (seq, sha256) -> its failure line: media the bundle declares missing at export
+    missing_media: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    def missing_at_export(self, seq: int, sha: str) -> None:
+        """A disclosed absence: a failure line naming it, never bound by `limit`."""
+        line = (f"record {seq}: media {sha} missing at export: the device marked it stored "
+                "but its file was not there, and no tombstone explains it")
+        self.missing_media[(seq, sha)] = line
+        self.problems.append(line)
+
+    def problems_besides_missing(self) -> list[str]:
+        """Every problem but the disclosed missing media (what makes an export refused)."""
+        lines = set(self.missing_media.values())
+        return [p for p in self.problems if p not in lines]
 
 
 class _Stop(Exception):
@@ -515,6 +532,7 @@ def _check_contents(data: Path, files: dict[str, str], entries: dict[str, str],
         selection, redact = ct_doc.selection_from(stated["selection"])
         present = ct_doc.seqs_of(stated["records"])
         carried = {int(s) for s in stated["tombstones"]}
+        missing = ct_doc.missing_of(stated)
         listed: dict[str, str] = {str(k): str(v) for k, v in dict(stated["files"]).items()}
     except (ValueError, KeyError, TypeError, IndexError):
         report.problem(f"{ct_doc.CONTENTS_NAME}: not an edgewarden contents statement")
@@ -552,17 +570,26 @@ def _check_contents(data: Path, files: dict[str, str], entries: dict[str, str],
                 why := gone.body_gone(line.seq, class_of(line.header.kind, line.header.severity),
                                       line.header.t_wall)):
             report.problem(why)
+    disclosed: set[tuple[int, str]] = set()
     for e in doc.get("media", []):
         owner = by_seq.get(int(e.get("seq", -1)))
         if owner is None:
             continue
-        if e.get("state") == "absent" and (why := gone.media_gone(
-                owner.seq, str(e.get("sha256")), str(e.get("device_state")),
+        sha = str(e.get("sha256"))
+        if e.get("state") == "absent" and e.get("device_state") == "stored" and \
+                (owner.seq, sha) in missing:
+            disclosed.add((owner.seq, sha))
+            report.missing_at_export(owner.seq, sha)
+        elif e.get("state") == "absent" and (why := gone.media_gone(
+                owner.seq, sha, str(e.get("device_state")),
                 class_of(owner.header.kind, owner.header.severity), owner.header.t_wall)):
             report.problem(why)
         elif e.get("state") == "withheld" and not redact:
-            report.problem(f"media {str(e.get('sha256'))[:16]}.. (record {owner.seq}): "
+            report.problem(f"media {sha[:16]}.. (record {owner.seq}): "
                            "withheld, but the export was not redacted")
+    for seq, sha in sorted(missing - disclosed):
+        report.problem(f"media {sha[:16]}.. (record {seq}): declared missing at export in "
+                       "the signed contents, but the manifest does not list it as absent")
     ended = {s.epoch: s.t_wall for s in seals if s.kind == "end"}
     walked = {s.epoch for s in seals if s.last_seq >= lines[0].seq} if lines else set()
     for epoch in sorted(walked - {line.header.epoch for line in lines}):

@@ -294,10 +294,12 @@ class ServiceHandlers:
                 name=args.get("name"), on_audit=audit)
         except EdgewardenError as exc:
             raise CommandError(str(exc)) from None
+        # export_bundle refuses a bundle with any problem but the media it declares missing
         return schema.to_wire(schema.Exported(
             bundle=str(result.path), records=result.records, selected=result.selected,
             media_files=result.media_files, bytes=result.bytes_written,
-            verified=result.report.ok))
+            verified=not result.report.problems_besides_missing(),
+            missing_media=list(result.missing_media)))
 
     async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
         return self._vehicles().list(call, args)

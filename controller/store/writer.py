@@ -701,8 +701,8 @@ class RecordWriter:
                 item.ticket.seq = row[0]
 
         def insert(c: sqlite3.Connection) -> None:
-            c.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch.records)
-            c.executemany("INSERT INTO bodies VALUES (?, ?)", batch.bodies)
+            database.insert_rows(c, "records", batch.records)
+            database.insert_rows(c, "bodies", batch.bodies)
             if batch.media:
                 c.executemany(
                     "INSERT INTO media (seq, sha256, size, t_wall) VALUES (?, ?, ?, ?)",

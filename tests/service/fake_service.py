@@ -144,7 +144,7 @@ class FakeService:
                                                         sticks=[]))
         return schema.to_wire(schema.Exported(
             bundle="/media/EDGEWARDEN/edgewarden-fake.bag", records=0, selected=0,
-            media_files=0, bytes=0, verified=True))
+            media_files=0, bytes=0, verified=True, missing_media=[]))
 
     async def vehicles_list(self, call: Call, args: dict[str, Any]) -> Any:
         self._log(call, "vehicles.list")

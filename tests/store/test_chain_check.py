@@ -290,3 +290,13 @@ def test_every_record_field_matters(field: str) -> None:
         changed = Chain(chain.seals, list(chain.entries))
         changed.entries[n] = _flip_entry(changed.entries[n], field, n * 7 + 1)
         assert not run(changed, seed=None).ok, (field, n)
+
+
+@pytest.mark.parametrize("name", ["bba87d7\u00b52f1d", "\ud800", "\u6771\u4eac"])
+def test_a_media_name_that_is_not_ascii_is_a_problem_not_a_crash(name: str) -> None:
+    chain = build([[4]])
+    n = next(i for i, e in enumerate(chain.entries) if e.media)
+    chain.entries[n] = dataclasses.replace(chain.entries[n], media=(name,))
+    found = run(chain)
+    assert not found.ok
+    assert any(f"record {chain.entries[n].seq}" in p for p in found.problems), found.problems

@@ -149,6 +149,11 @@ class ExportScreen(SiteScreen):
             result_box.update("Export failed: see the message above.")
             return
         verified = "verified" if result.verified else "NOT verified"
+        missing = result.missing_media
+        if missing:
+            verified += (f", but {len(missing)} media missing at export (marked stored on "
+                         "the device, file gone; declared in the bundle): record "
+                         + ", record ".join(f"{seq} {sha[:16]}.." for seq, sha in missing[:5]))
         result_box.update(
             f"Bundle {result.bundle}: {verified}.\n"
             f"{result.selected:,} records selected "
