@@ -4,7 +4,9 @@ Per photo or vehicle crop: classical localisation proposes a few regions; the PP
 text detector runs on each small crop (never on the whole frame) to find its lines,
 which are rectified and read by the recogniser; a two-line plate is the lines joined top
 to bottom; the formats correct look-alikes. The best read wins; it stops early once a
-read fits a format with high confidence.
+read fits a format with high confidence. When no classical region gives such a read, the
+text detector searches the whole image downscaled (`SEARCH_SIDE`) and each row it finds
+is read again from the full-resolution image.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ CROP_HEIGHT = 96
 WHOLE_SIDE = 640
 #: the detector's long side when it searches a whole small image
 WHOLE_DET_SIDE = 320
+#: the text detector's long side when the classical regions gave no good read: the whole
+#: image downscaled to it, each line found re-read from the full-resolution image
+SEARCH_SIDE = 640
+#: text rows of that search re-read at most (most plate-like first)
+SEARCH_ROWS = 6
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,47 @@ class PlateReader:
                             min(w, cand.x1 + mx), min(h, cand.y1 + my), 0))
         best: PlateRead | None = None
         for x0, y0, x1, y1, side in regions:
-            read = self._read_region(image, (x0, y0, x1, y1), side)
-            if read is not None and (best is None or read.confidence > best.confidence):
-                best = read
-            if best is not None and best.format_name and best.confidence >= GOOD_ENOUGH:
+            best = _better(best, self._read_region(image, (x0, y0, x1, y1), side))
+            if _good(best):
                 break
+        if not _good(best) and max(h, w) > WHOLE_SIDE:
+            tried = [r[:4] for r in regions]
+            for box in self._text_regions(image):
+                if any(_box_iou(box, t) > 0.6 for t in tried):
+                    continue
+                best = _better(best, self._read_region(image, box, 0))
+                if _good(best):
+                    break
         return [best] if best is not None else []
+
+    def _text_regions(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Regions around the text rows the detector finds in the downscaled whole image.
+
+        The classical locator misses plates without a crisp outline or split by a gap;
+        the text detector finds their lines, and each row is then read again from the
+        full-resolution image. Rows shaped like a plate's line come first.
+        """
+        h, w = image.shape[:2]
+        scale = SEARCH_SIDE / max(h, w)
+        small = cv2.resize(image, (max(32, round(w * scale)), max(32, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        sx, sy = w / small.shape[1], h / small.shape[0]
+        scored: list[tuple[float, tuple[int, int, int, int]]] = []
+        for row in _rows([b.corners for b in self._detector.detect(small)]):
+            pts = np.concatenate(row)
+            x0, y0 = float(pts[:, 0].min()) * sx, float(pts[:, 1].min()) * sy
+            x1, y1 = float(pts[:, 0].max()) * sx, float(pts[:, 1].max()) * sy
+            bw, bh = x1 - x0, y1 - y0
+            if bh < 6 or bw < 2 * bh:
+                continue
+            # a plate's line holds 4 to 10 characters of about its height's width
+            ratio = bw / bh
+            score = 1.0 if 2.0 <= ratio <= 8.0 else 0.5
+            mx, my = bh * 0.8, bh * 0.9
+            scored.append((score * bh, (int(max(0, x0 - mx)), int(max(0, y0 - my)),
+                                        int(min(w, x1 + mx)), int(min(h, y1 + my)))))
+        scored.sort(key=lambda item: item[0], reverse=True)
+        return [box for _, box in scored[:SEARCH_ROWS]]
 
     def _read_region(self, image: np.ndarray, box: tuple[int, int, int, int],
                      det_side: int) -> PlateRead | None:
@@ -137,6 +179,25 @@ class PlateReader:
             if best is None or read.confidence > best.confidence:
                 best = read
         return best
+
+
+def _better(best: PlateRead | None, read: PlateRead | None) -> PlateRead | None:
+    if read is not None and (best is None or read.confidence > best.confidence):
+        return read
+    return best
+
+
+def _good(read: PlateRead | None) -> bool:
+    """A read fitting a format with high confidence: the search can stop."""
+    return read is not None and read.format_name is not None and read.confidence >= GOOD_ENOUGH
+
+
+def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
 
 
 def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:

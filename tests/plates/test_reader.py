@@ -87,3 +87,15 @@ def test_reading_never_loads_rapidocr_or_an_http_client() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.split() == ["ABC123DE", "[]"]
+
+
+def test_a_plate_the_classical_locator_misses_is_found_by_the_text_search(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no classical region at all, the downscaled text detector still finds the plate
+    and its line is re-read from the full-resolution frame."""
+    monkeypatch.setattr("controller.plates.reader.candidates", lambda image, limit: [])
+    frame, (x0, y0, x1, y1) = scene("KJA-407XY", seed=2, size=(1600, 900), plate_width=220)
+    reads = reader.read(frame)
+    assert [r.text for r in reads] == ["KJA407XY"]
+    bx0, by0, bx1, by1 = reads[0].box
+    assert x0 - 10 <= bx0 < bx1 <= x1 + 10 and y0 - 20 <= by0 < by1 <= y1 + 20
