@@ -6,7 +6,8 @@ which are rectified and read by the recogniser; a two-line plate is the lines jo
 to bottom; the formats correct look-alikes. The best read wins; it stops early once a
 read fits a format with high confidence. When no classical region gives such a read, the
 text detector searches the whole image downscaled (`SEARCH_SIDE`) and each row it finds
-is read again from the full-resolution image.
+is read again from the full-resolution image. A line read without certainty is read
+again in two variants (more margin; padded to the training width) and the texts vote.
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from controller.plates.formats import DEFAULT_FORMATS, PlateFormat, fit_formats, formats_named
+from controller.plates.formats import (
+    DEFAULT_FORMATS,
+    FormatFit,
+    PlateFormat,
+    fit_formats,
+    formats_named,
+)
 from controller.plates.locate import candidates
 from controller.plates.ocr import (
     DET_MODEL,
     REC_MODEL,
+    LineRead,
     TextDetector,
     TextRecogniser,
     default_model_dir,
@@ -29,6 +37,13 @@ from controller.plates.ocr import (
     rectify,
 )
 
+#: how each line is read: as rectified; with its edge pixels repeated for more margin;
+#: padded to the recogniser's training width. Later ones only when the first is unsure.
+VARIANTS = ("plain", "border", "padded")
+#: the recogniser's training input width (short lines are padded to it in one variant)
+REC_TRAIN_WIDTH = 320
+#: boxes on one band further apart than this many line heights are separate rows
+ROW_GAP = 1.5
 #: a read at least this good (fitting a format) ends the search
 GOOD_ENOUGH = 0.9
 #: detector input height for a candidate crop
@@ -160,15 +175,13 @@ class PlateReader:
         rows = _rows([c for c, hgt in lines if hgt >= 0.55 * tallest])
         best: PlateRead | None = None
         options = [list(r) for r in rows]
-        if len(rows) >= 2:
-            options.append([*rows[0], *rows[1]])  # a two-line plate, top line first
+        second = _below(rows[0], rows) if len(rows) >= 2 else None
+        if second is not None:
+            options.append([*rows[0], *second])  # a two-line plate, top line first
         for group in options:
-            reads = [self._recogniser.read(rectify(crop, _pad(c))) for c in group]
-            raw = "".join(r.text for r in reads)
-            if not raw:
+            fitted, conf = self._read_group(crop, group)
+            if not fitted.text:
                 continue
-            conf = float(np.mean([c for r in reads for c in r.char_conf]))
-            fitted = fit_formats(raw, self.formats)
             pts = np.concatenate(group)
             bx0 = int(max(0, pts[:, 0].min()) + cx0)
             by0 = int(max(0, pts[:, 1].min()) + cy0)
@@ -179,6 +192,44 @@ class PlateReader:
             if best is None or read.confidence > best.confidence:
                 best = read
         return best
+
+    def _read_group(self, crop: np.ndarray, group: list[np.ndarray]) -> tuple[FormatFit, float]:
+        """The group's lines read in a few variants, the formatted text they vote for.
+
+        Each variant (the rectified line; with the edge pixels repeated for more margin;
+        padded to the recogniser's training width) gives a text and a score (confidence
+        times format factor); equal texts add up, so a character the plate's frame adds or
+        hides in one variant is outvoted. The confidence is the winner's best single one.
+        """
+        lines = [rectify(crop, _pad(c)) for c in group]
+        votes: dict[str, float] = {}
+        best: dict[str, tuple[float, FormatFit]] = {}
+        for variant in VARIANTS:
+            reads = [self._read_variant(line, variant) for line in lines]
+            raw = "".join(r.text for r in reads)
+            if not raw:
+                continue
+            conf = float(np.mean([c for r in reads for c in r.char_conf]))
+            fitted = fit_formats(raw, self.formats)
+            votes[fitted.text] = votes.get(fitted.text, 0.0) + conf * fitted.factor
+            if fitted.text not in best or conf > best[fitted.text][0]:
+                best[fitted.text] = (conf, fitted)
+            if variant == VARIANTS[0] and fitted.matched and conf * fitted.factor >= GOOD_ENOUGH:
+                break  # a sure read needs no second opinion
+        if not votes:
+            return FormatFit("", None, 0.0), 0.0
+        text = max(votes, key=lambda t: votes[t])
+        conf, fitted = best[text]
+        return fitted, conf
+
+    def _read_variant(self, line: np.ndarray, variant: str) -> LineRead:
+        if variant == "border":
+            margin = max(1, line.shape[0] // 2)
+            line = cv2.copyMakeBorder(line, 0, 0, margin, margin, cv2.BORDER_REPLICATE)
+            return self._recogniser.read(line)
+        if variant == "padded":
+            return self._recogniser.read(line, min_width=REC_TRAIN_WIDTH)
+        return self._recogniser.read(line)
 
 
 def _better(best: PlateRead | None, read: PlateRead | None) -> PlateRead | None:
@@ -201,22 +252,53 @@ def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
 
 
 def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
-    """Text boxes grouped into rows (vertical overlap), rows top to bottom, boxes left to right.
+    """Text boxes grouped into rows, rows top to bottom, boxes left to right.
 
     A dash or a badge splits a plate's line into several boxes; a row joins them again.
+    Boxes on one band but far apart (a model name beside the plate) are separate rows:
+    a plate's line is compact, so a gap wider than `ROW_GAP` times the line height
+    splits it.
     """
-    rows: list[list[np.ndarray]] = []
+    bands: list[list[np.ndarray]] = []
     for box in sorted(boxes, key=lambda c: float(c[:, 1].mean())):
         cy = float(box[:, 1].mean())
-        for row in rows:
-            top = min(float(c[:, 1].min()) for c in row)
-            bottom = max(float(c[:, 1].max()) for c in row)
+        for band in bands:
+            top = min(float(c[:, 1].min()) for c in band)
+            bottom = max(float(c[:, 1].max()) for c in band)
             if top <= cy <= bottom:
-                row.append(box)
+                band.append(box)
                 break
         else:
-            rows.append([box])
-    return [sorted(row, key=lambda c: float(c[:, 0].mean())) for row in rows]
+            bands.append([box])
+    rows: list[list[np.ndarray]] = []
+    for band in bands:
+        ordered = sorted(band, key=lambda c: float(c[:, 0].min()))
+        row = [ordered[0]]
+        for box in ordered[1:]:
+            height = max(float(c[:, 1].max() - c[:, 1].min()) for c in (*row, box))
+            right = max(float(c[:, 0].max()) for c in row)
+            if float(box[:, 0].min()) - right > ROW_GAP * height:
+                rows.append(row)
+                row = [box]
+            else:
+                row.append(box)
+        rows.append(row)
+    return rows
+
+
+def _below(upper: list[np.ndarray], rows: list[list[np.ndarray]]) -> list[np.ndarray] | None:
+    """The row under `upper` sharing its columns (a two-line plate's second line)."""
+    ux0 = min(float(c[:, 0].min()) for c in upper)
+    ux1 = max(float(c[:, 0].max()) for c in upper)
+    ubottom = max(float(c[:, 1].max()) for c in upper)
+    for row in rows:
+        x0 = min(float(c[:, 0].min()) for c in row)
+        x1 = max(float(c[:, 0].max()) for c in row)
+        top = min(float(c[:, 1].min()) for c in row)
+        if row is not upper and top >= ubottom - 0.5 * (ubottom - top) \
+                and min(x1, ux1) - max(x0, ux0) > 0.3 * min(x1 - x0, ux1 - ux0):
+            return row
+    return None
 
 
 def _pad(corners: np.ndarray, side: float = 0.25, top: float = 0.08) -> np.ndarray:

@@ -99,3 +99,51 @@ def test_a_plate_the_classical_locator_misses_is_found_by_the_text_search(
     assert [r.text for r in reads] == ["KJA407XY"]
     bx0, by0, bx1, by1 = reads[0].box
     assert x0 - 10 <= bx0 < bx1 <= x1 + 10 and y0 - 20 <= by0 < by1 <= y1 + 20
+
+
+def _box(x0: float, x1: float, y0: float = 10.0, y1: float = 30.0) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def test_boxes_split_by_a_dash_join_but_text_far_beside_the_plate_is_its_own_row() -> None:
+    from controller.plates.reader import _rows
+
+    model, left, right, badge = _box(0, 80), _box(200, 250), _box(260, 330), _box(480, 520)
+    rows = _rows([right, badge, model, left])
+    assert [[float(b[0, 0]) for b in row] for row in rows] == [[0.0], [200.0, 260.0], [480.0]]
+
+
+class _FakeRecogniser:
+    """Says a different text per read variant, and counts the reads."""
+
+    def __init__(self, plain: str, plain_conf: float) -> None:
+        self.plain, self.plain_conf, self.calls = plain, plain_conf, 0
+
+    def read(self, line: np.ndarray, max_ratio: float = 12.0, min_width: int = 0) -> object:
+        from controller.plates.ocr import LineRead
+
+        self.calls += 1
+        if min_width:
+            return LineRead("KJA407XY", (0.7,) * 8)
+        if self.calls == 1:  # the plain variant comes first, then the bordered one
+            return LineRead(self.plain, (self.plain_conf,) * len(self.plain))
+        return LineRead("KJA407XY", (0.6,) * 8)
+
+
+def test_an_unsure_read_is_outvoted_by_the_other_variants(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeRecogniser("XKJA407XY", 0.8)
+    monkeypatch.setattr(reader, "_recogniser", fake)
+    line = np.full((40, 60, 3), 200, np.uint8)
+    fitted, conf = reader._read_group(line, [_box(5, 55, 5, 35)])
+    assert fitted.text == "KJA407XY" and fitted.format_name == "ng" and conf == pytest.approx(0.7)
+    assert fake.calls == 3
+
+
+def test_a_sure_read_is_not_read_again(reader: PlateReader,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeRecogniser("LND908BG", 0.98)
+    monkeypatch.setattr(reader, "_recogniser", fake)
+    line = np.full((40, 60, 3), 200, np.uint8)
+    fitted, _ = reader._read_group(line, [_box(5, 55, 5, 35)])
+    assert fitted.text == "LND908BG" and fake.calls == 1
