@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from controller.plates.finder import PlateFinder
 from controller.plates.formats import (
     DEFAULT_FORMATS,
     FormatFit,
@@ -78,7 +79,7 @@ class PlateReader:
 
     def __init__(self, formats: tuple[PlateFormat, ...] | None = None,
                  model_dir: Path | None = None, threads: int = 1,
-                 max_candidates: int = 8) -> None:
+                 max_candidates: int = 8, finder: PlateFinder | None = None) -> None:
         folder = model_dir if model_dir is not None else default_model_dir()
         det_path = model_path(folder, DET_MODEL)
         rec_path = model_path(folder, REC_MODEL)
@@ -86,25 +87,30 @@ class PlateReader:
         self._detector = TextDetector(det_path, threads)
         self._recogniser = TextRecogniser(rec_path, threads)
         self._max_candidates = max_candidates
+        self._finder = finder
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """The plate in `image` (the best read), or nothing when no text was found."""
         h, w = image.shape[:2]
         regions: list[tuple[int, int, int, int, int]] = []
-        if max(h, w) <= WHOLE_SIDE:
-            regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
-        for cand in candidates(image, self._max_candidates):
-            bw, bh = cand.x1 - cand.x0, cand.y1 - cand.y0
-            mx, my = int(bw * 0.25) + 4, int(bh * 0.6) + 4
-            regions.append((max(0, cand.x0 - mx), max(0, cand.y0 - my),
-                            min(w, cand.x1 + mx), min(h, cand.y1 + my), 0))
+        if self._finder is not None:  # a plate model: its boxes, best first
+            found = self._finder.find(image)[:self._max_candidates]
+        else:
+            if max(h, w) <= WHOLE_SIDE:
+                regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
+            found = [(c.x0, c.y0, c.x1, c.y1)
+                     for c in candidates(image, self._max_candidates)]
+        for x0, y0, x1, y1 in found:
+            mx, my = int((x1 - x0) * 0.25) + 4, int((y1 - y0) * 0.6) + 4
+            regions.append((max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx),
+                            min(h, y1 + my), 0))
         best: PlateRead | None = None
-        for x0, y0, x1, y1, side in regions:
-            best = _better(best, self._read_region(image, (x0, y0, x1, y1), side))
+        for rx0, ry0, rx1, ry1, side in regions:
+            best = _better(best, self._read_region(image, (rx0, ry0, rx1, ry1), side))
             if _good(best):
                 break
         if not _good(best) and max(h, w) > WHOLE_SIDE:
-            tried = [r[:4] for r in regions]
+            tried = [(r[0], r[1], r[2], r[3]) for r in regions]
             for box in self._text_regions(image):
                 if any(_box_iou(box, t) > 0.6 for t in tried):
                     continue

@@ -50,8 +50,11 @@ def plate_rules(cameras: Sequence[CameraConfig]) -> dict[str, ChannelRulesConfig
 def open_plate_stage(cam: CameraConfig, on_read: Callable[[TrackPlate], None]) -> PlateStage:
     """The camera's plate stage with the shipped OCR models (onnxruntime loads here only)."""
     from controller.plates.reader import PlateReader
+    from controller.service.plate_models import open_plate_finder
 
-    reader = PlateReader()
+    finder = None if cam.plate_model is None else open_plate_finder(
+        cam.plate_model, cam.plate_model_threshold)
+    reader = PlateReader(finder=finder)
     stage = PlateStage(cam, reader.read, on_read)
     stage.start()
     return stage
