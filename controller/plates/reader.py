@@ -5,7 +5,7 @@ text detector runs on each small crop (never on the whole frame) to find its lin
 which are rectified and read by the recogniser; a two-line plate is the lines joined top
 to bottom; the formats correct look-alikes. The best read wins; it stops early once a
 read fits a format with high confidence. When no classical region gives such a read, the
-text detector searches the whole image downscaled (`SEARCH_SIDE`) and each row it finds
+text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it finds
 is read again from the full-resolution image. A line read without certainty is read
 again in two variants (more margin; padded to the training width) and the texts vote.
 """
@@ -53,9 +53,12 @@ CROP_HEIGHT = 96
 WHOLE_SIDE = 640
 #: the detector's long side when it searches a whole small image
 WHOLE_DET_SIDE = 320
-#: the text detector's long side when the classical regions gave no good read: the whole
-#: image downscaled to it, each line found re-read from the full-resolution image
-SEARCH_SIDE = 640
+#: the text detector's long sides when the classical regions gave no good read: the whole
+#: image downscaled to each in turn (a smaller plate shows only at the larger), each line
+#: found re-read from the full-resolution image
+#: (a second level at 960 found a few more small plates on the shared photos but lost as
+#: many to shorter reads of higher confidence, and doubled p95: one level it is)
+SEARCH_SIDES = (640,)
 #: text rows of that search re-read at most (most plate-like first)
 SEARCH_ROWS = 6
 
@@ -109,17 +112,20 @@ class PlateReader:
             best = _better(best, self._read_region(image, (rx0, ry0, rx1, ry1), side))
             if _good(best):
                 break
-        if not _good(best) and max(h, w) > WHOLE_SIDE:
-            tried = [(r[0], r[1], r[2], r[3]) for r in regions]
-            for box in self._text_regions(image):
+        tried = [(r[0], r[1], r[2], r[3]) for r in regions]
+        for side in SEARCH_SIDES:
+            if _good(best) or max(h, w) <= side:
+                break
+            for box in self._text_regions(image, side):
                 if any(_box_iou(box, t) > 0.6 for t in tried):
                     continue
+                tried.append(box)
                 best = _better(best, self._read_region(image, box, 0))
                 if _good(best):
                     break
         return [best] if best is not None else []
 
-    def _text_regions(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+    def _text_regions(self, image: np.ndarray, side: int) -> list[tuple[int, int, int, int]]:
         """Regions around the text rows the detector finds in the downscaled whole image.
 
         The classical locator misses plates without a crisp outline or split by a gap;
@@ -127,7 +133,7 @@ class PlateReader:
         full-resolution image. Rows shaped like a plate's line come first.
         """
         h, w = image.shape[:2]
-        scale = SEARCH_SIDE / max(h, w)
+        scale = side / max(h, w)
         small = cv2.resize(image, (max(32, round(w * scale)), max(32, round(h * scale))),
                            interpolation=cv2.INTER_AREA)
         sx, sy = w / small.shape[1], h / small.shape[0]
