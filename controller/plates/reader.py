@@ -226,13 +226,20 @@ class PlateReader:
             votes[fitted.text] = votes.get(fitted.text, 0.0) + conf * fitted.factor
             if fitted.text not in best or conf > best[fitted.text][0]:
                 best[fitted.text] = (conf, fitted)
-            if variant == VARIANTS[0] and fitted.matched and conf * fitted.factor >= GOOD_ENOUGH:
-                break  # a sure read needs no second opinion
+            if variant == VARIANTS[0] and (
+                    (fitted.matched and conf * fitted.factor >= GOOD_ENOUGH)
+                    or not self._near_length(fitted.text)):
+                break  # a sure read needs no second opinion, nor does one of no plate's length
         if not votes:
             return FormatFit("", None, 0.0), 0.0
         text = max(votes, key=lambda t: votes[t])
         conf, fitted = best[text]
         return fitted, conf
+
+    def _near_length(self, text: str) -> bool:
+        """Whether `text` is within one character of a format's length (a character the
+        plate's frame added or hid is what a second opinion can fix)."""
+        return any(abs(len(text) - len(t)) <= 1 for f in self.formats for t in f.templates)
 
     def _read_variant(self, line: np.ndarray, variant: str) -> LineRead:
         if variant == "border":
