@@ -8,6 +8,7 @@ read fits a format with high confidence. When no classical region gives such a r
 text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it finds
 is read again from the full-resolution image. A line read without certainty is read
 again in two variants (more margin; padded to the training width) and the texts vote.
+Text touching the frame's border (a camera's on-screen time or name) ranks lower.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ VARIANTS = ("plain", "border", "padded")
 REC_TRAIN_WIDTH = 320
 #: boxes on one band further apart than this many line heights are separate rows
 ROW_GAP = 1.5
+#: confidence factor of text touching the frame's border (on-screen text, a cut plate)
+EDGE_FACTOR = 0.5
 #: a read at least this good (fitting a format) ends the search
 GOOD_ENOUGH = 0.9
 #: detector input height for a candidate crop
@@ -199,7 +202,9 @@ class PlateReader:
             by0 = int(max(0, pts[:, 1].min()) + cy0)
             bx1 = int(min(crop.shape[1], pts[:, 0].max()) + cx0)
             by1 = int(min(crop.shape[0], pts[:, 1].max()) + cy0)
-            read = PlateRead(fitted.text, conf * fitted.factor, (bx0, by0, bx1, by1),
+            box = (bx0, by0, bx1, by1)
+            factor = EDGE_FACTOR if _at_edge(box, image.shape[1], image.shape[0]) else 1.0
+            read = PlateRead(fitted.text, conf * fitted.factor * factor, box,
                              fitted.format_name)
             if best is None or read.confidence > best.confidence:
                 best = read
@@ -249,6 +254,14 @@ class PlateReader:
         if variant == "padded":
             return self._recogniser.read(line, min_width=REC_TRAIN_WIDTH)
         return self._recogniser.read(line)
+
+
+def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether a text box touches the frame's border: a camera's on-screen text (time,
+    name) sits there, and a plate cut by the border cannot be read whole anyway."""
+    margin_x, margin_y = max(2, width // 100), max(2, height // 100)
+    return (box[0] <= margin_x or box[1] <= margin_y or box[2] >= width - margin_x
+            or box[3] >= height - margin_y)
 
 
 def _better(best: PlateRead | None, read: PlateRead | None) -> PlateRead | None:

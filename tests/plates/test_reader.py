@@ -147,3 +147,26 @@ def test_a_sure_read_is_not_read_again(reader: PlateReader,
     line = np.full((40, 60, 3), 200, np.uint8)
     fitted, _ = reader._read_group(line, [_box(5, 55, 5, 35)])
     assert fitted.text == "LND908BG" and fake.calls == 1
+
+
+def test_a_cameras_on_screen_text_at_the_frame_border_loses_to_the_plate() -> None:
+    """A camera name burnt into the corner fits the format as well as the plate does;
+    text touching the frame's border is taken for on-screen text and ranks lower."""
+    import cv2
+
+    ng_only = PlateReader(formats_named(["ng"]))
+    frame, (x0, y0, x1, y1) = scene("KJA-407XY", seed=1, blur=5, noise=10)
+    cv2.rectangle(frame, (0, 0), (330, 40), (0, 0, 0), -1)
+    cv2.putText(frame, "GTE-501KD", (6, 32), cv2.FONT_HERSHEY_DUPLEX, 1.1,
+                (255, 255, 255), 2)
+    reads = ng_only.read(frame)
+    assert [r.text for r in reads] == ["KJA407XY"]
+    assert x0 <= reads[0].box[0] and reads[0].box[2] <= x1 and y0 <= reads[0].box[1] <= y1
+
+
+def test_text_touching_the_frame_border_is_at_the_edge() -> None:
+    from controller.plates.reader import _at_edge
+
+    assert _at_edge((0, 100, 80, 120), 1280, 720)
+    assert _at_edge((1200, 700, 1279, 719), 1280, 720)
+    assert not _at_edge((500, 300, 600, 340), 1280, 720)
