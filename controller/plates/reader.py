@@ -85,7 +85,10 @@ class PlateReader:
 
     def __init__(self, formats: tuple[PlateFormat, ...] | None = None,
                  model_dir: Path | None = None, threads: int = 1,
-                 max_candidates: int = 8, finder: PlateFinder | None = None) -> None:
+                 max_candidates: int = 8, finder: PlateFinder | None = None,
+                 whole_frames: bool = True) -> None:
+        """`whole_frames`: images are whole camera frames, whose border may carry the
+        camera's on-screen text; False for vehicle crops, where a plate may touch it."""
         folder = model_dir if model_dir is not None else default_model_dir()
         det_path = model_path(folder, DET_MODEL)
         rec_path = model_path(folder, REC_MODEL)
@@ -94,6 +97,7 @@ class PlateReader:
         self._recogniser = TextRecogniser(rec_path, threads)
         self._max_candidates = max_candidates
         self._finder = finder
+        self._whole_frames = whole_frames
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """The plate in `image` (the best read), or nothing when no text was found."""
@@ -203,7 +207,8 @@ class PlateReader:
             bx1 = int(min(crop.shape[1], pts[:, 0].max()) + cx0)
             by1 = int(min(crop.shape[0], pts[:, 1].max()) + cy0)
             box = (bx0, by0, bx1, by1)
-            factor = EDGE_FACTOR if _at_edge(box, image.shape[1], image.shape[0]) else 1.0
+            factor = EDGE_FACTOR if self._whole_frames and _at_edge(
+                box, image.shape[1], image.shape[0]) else 1.0
             read = PlateRead(fitted.text, conf * fitted.factor * factor, box,
                              fitted.format_name)
             if best is None or read.confidence > best.confidence:

@@ -54,7 +54,8 @@ def open_plate_stage(cam: CameraConfig, on_read: Callable[[TrackPlate], None]) -
 
     finder = None if cam.plate_model is None else open_plate_finder(
         cam.plate_model, cam.plate_model_threshold)
-    reader = PlateReader(finder=finder)
+    # in tracks mode the reader gets vehicle crops, cut at the box: a plate may touch it
+    reader = PlateReader(finder=finder, whole_frames=cam.plates_mode == "gate")
     stage = PlateStage(cam, reader.read, on_read)
     stage.start()
     return stage

@@ -154,14 +154,16 @@ def test_a_cameras_on_screen_text_at_the_frame_border_loses_to_the_plate() -> No
     text touching the frame's border is taken for on-screen text and ranks lower."""
     import cv2
 
-    ng_only = PlateReader(formats_named(["ng"]))
     frame, (x0, y0, x1, y1) = scene("KJA-407XY", seed=1, blur=5, noise=10)
     cv2.rectangle(frame, (0, 0), (330, 40), (0, 0, 0), -1)
     cv2.putText(frame, "GTE-501KD", (6, 32), cv2.FONT_HERSHEY_DUPLEX, 1.1,
                 (255, 255, 255), 2)
-    reads = ng_only.read(frame)
+    reads = PlateReader(formats_named(["ng"])).read(frame)
     assert [r.text for r in reads] == ["KJA407XY"]
     assert x0 <= reads[0].box[0] and reads[0].box[2] <= x1 and y0 <= reads[0].box[1] <= y1
+    # a vehicle crop is cut at the vehicle's box, so there the border says nothing
+    crops = PlateReader(formats_named(["ng"]), whole_frames=False)
+    assert [r.text for r in crops.read(frame)] == ["GTE501KD"]
 
 
 def test_text_touching_the_frame_border_is_at_the_edge() -> None:
