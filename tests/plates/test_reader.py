@@ -172,3 +172,20 @@ def test_text_touching_the_frame_border_is_at_the_edge() -> None:
     assert _at_edge((0, 100, 80, 120), 1280, 720)
     assert _at_edge((1200, 700, 1279, 719), 1280, 720)
     assert not _at_edge((500, 300, 600, 340), 1280, 720)
+
+
+def test_an_unsure_best_read_is_outvoted_by_two_larger_scales_that_agree(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.plates.reader import RESCALE_HEIGHTS, PlateRead
+
+    heights: list[int] = []
+
+    def at_scale(image: np.ndarray, box: tuple[int, int, int, int], det_side: int,
+                 crop_height: int = 0) -> PlateRead:
+        heights.append(crop_height)
+        return PlateRead("KJA407XY", 0.45, (100, 100, 200, 130), "ng")
+
+    monkeypatch.setattr(reader, "_read_region", at_scale)
+    unsure = PlateRead("XKJA407XY", 0.5, (98, 100, 200, 130), "generic")
+    voted = reader._rescale_vote(np.zeros((300, 400, 3), np.uint8), unsure)
+    assert voted.text == "KJA407XY" and heights == list(RESCALE_HEIGHTS)
