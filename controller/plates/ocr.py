@@ -48,6 +48,10 @@ def _session(path: Path, threads: int) -> Any:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # no memory arena: it would keep the buffers of the largest input ever seen (the
+    # whole-image text search) for the process's life; about 55 MB less peak RSS on the
+    # shared photos for a few per cent more time
+    options.enable_cpu_mem_arena = False
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
