@@ -9,7 +9,7 @@ ratio compares like with like. Both run on one core (one onnxruntime thread). RS
 process's peak, taken after edgewarden's runs and again after the baseline's. Tuning is
 on general principles only: another region's photos are kept back for review.
 
-    uv run python bench/plates.py [--sample 15] [--folders us br] [--limit N]
+    uv run python bench/plates.py [--sample 15] [--folders us br] [--limit N] [--misses]
 """
 
 from __future__ import annotations
@@ -51,6 +51,32 @@ def photos(folder: Path) -> list[tuple[Path, str]]:
     return out
 
 
+def truth_box(path: Path) -> tuple[int, int, int, int]:
+    """The hand-drawn plate box of a photo, as x0, y0, x1, y1."""
+    _, *middle, _ = path.with_suffix(".txt").read_text().strip().split("\t")
+    x, y, w, h = (int(v) for v in " ".join(middle).split())
+    return x, y, x + w, y + h
+
+
+def box_iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+def miss_kind(want: str, got: str, iou: float) -> str:
+    """Why a read missed: nothing read, other text read, or the plate misread."""
+    if not got:
+        return "no read"
+    if iou < 0.2:
+        return "other text"
+    if edit_distance(got, want) <= 1:
+        return "one char off"
+    return "misread"
+
+
 def baseline_read(engine: object, image: np.ndarray, formats: tuple) -> str:
     """rapidocr's full pipeline; the plate is its line that best fits the folder's format."""
     result = engine(image)  # type: ignore[operator]
@@ -83,6 +109,8 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=15,
                         help="baseline photos per folder (default %(default)s; 0: none)")
     parser.add_argument("--limit", type=int, default=0, help="photos per folder (0: all)")
+    parser.add_argument("--misses", action="store_true",
+                        help="print each miss: expected, read, boxes, and why")
     args = parser.parse_args()
     if not args.data.is_dir():
         print(f"no plate photos at {args.data} (set EDGEWARDEN_SHARED_DATA)")
@@ -104,6 +132,13 @@ def main() -> int:
             start = time.perf_counter()
             reads = reader.read(image)
             ours.append((want, reads[0].text if reads else "", time.perf_counter() - start))
+            if args.misses and ours[-1][1] != want:
+                truth = truth_box(path)
+                box = reads[0].box if reads else (0, 0, 0, 0)
+                iou = box_iou(truth, box)
+                print(f"miss {name}/{path.name}: want {want} read {ours[-1][1] or '-'} "
+                      f"box {list(box)} truth {list(truth)} iou {iou:.2f}: "
+                      f"{miss_kind(want, ours[-1][1], iou)}")
         ours_by[name], items_by[name] = ours, items
         rows.append((name, "edgewarden", len(items), *figures(ours), rss_mb()))
     baseline_engine = None

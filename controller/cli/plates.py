@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--every", type=int, default=1, metavar="N",
                    help="in a video, read every Nth frame (default %(default)s)")
     r.add_argument("--threads", type=int, default=1, help="OCR threads (default 1)")
+    r.add_argument("--plate-model", type=Path, metavar="FILE",
+                   help="a plate-detector model (.tflite or .onnx, one class: plate) "
+                        "that finds the plates; default: the text detector does")
     r.add_argument("--models", type=Path, metavar="DIR",
                    help="folder of the PP-OCR .onnx files (default: the rapidocr wheel's)")
     r.set_defaults(handler=run_read)
@@ -101,7 +104,12 @@ def run_read(args: argparse.Namespace) -> int:
     inputs = expand(args.paths)
     if not inputs:
         raise UsageError("no images found in " + ", ".join(map(str, args.paths)))
-    reader = PlateReader(formats, model_dir=args.models, threads=args.threads)
+    finder = None
+    if args.plate_model is not None:
+        from controller.service.plate_models import open_plate_finder
+
+        finder = open_plate_finder(args.plate_model, threads=args.threads)
+    reader = PlateReader(formats, model_dir=args.models, threads=args.threads, finder=finder)
     rows: list[tuple[str, int, str, float, list[int]]] = []
     console = Console(stderr=True)
     with ExitStack() as stack:

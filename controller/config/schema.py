@@ -449,6 +449,10 @@ class CameraConfig(_Checked):
     plate_queue: int = bounded(8, Bound(ge=1, le=256))  # crops waiting for OCR; full = dropped
     # a vehicle box smaller than this (pixels, either side) is too far away to read
     plate_min_box_px: int = bounded(48, AT_LEAST_ONE)
+    # an optional plate-detector model (YOLO-style .tflite or .onnx, one class: plate)
+    # that finds plates in each crop; unset = the text detector finds them
+    plate_model: Path | None = None
+    plate_model_threshold: float = bounded(0.4, FRACTION)
     # register matching: look-alike-weighted edit distance of a fuzzy hit
     plate_match_distance: float = bounded(1.0, Bound(ge=0, le=3))
     # an alarm for a vehicle on no list (gates that admit only the allow list)

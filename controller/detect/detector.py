@@ -70,10 +70,17 @@ class Detector:
         labels: Path | None = None,
         thresholds: ScoreThresholds | None = None,
         options: DetectorOptions | None = None,
+        label_map: LabelMap | None = None,
     ) -> Detector:
-        """Load a model file; a file that is no detector gets a one-line error."""
+        """Load a model file; a file that is no detector gets a one-line error.
+
+        `label_map` names the classes when there is no `labels` file (a one-class model).
+        """
         options = options or DetectorOptions()
-        label_map = load_labels(labels) if labels is not None else numbered_labels()
+        if labels is not None:
+            label_map = load_labels(labels)
+        elif label_map is None:
+            label_map = numbered_labels()
         interpreter = open_interpreter(model, options.threads)
         inputs = [tensor_info(d) for d in interpreter.get_input_details()]
         outputs = [tensor_info(d) for d in interpreter.get_output_details()]

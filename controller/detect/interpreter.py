@@ -1,4 +1,4 @@
-"""Open a TFLite model with LiteRT, falling back to tflite-runtime."""
+"""Open a TFLite model with LiteRT, falling back to tflite-runtime; or an ONNX model."""
 
 from __future__ import annotations
 
@@ -27,9 +27,16 @@ def interpreter_class() -> tuple[Any, str]:
 
 
 def open_interpreter(model: Path, threads: int) -> Any:
-    """A ready (tensors allocated) interpreter; a bad file is a one-line error."""
+    """A ready (tensors allocated) interpreter; a bad file is a one-line error.
+
+    A `.onnx` file runs on onnxruntime behind the same interface (`onnx_interpreter`).
+    """
     if not model.is_file():
         raise UsageError(f"{model}: no such model file")
+    if model.suffix.lower() == ".onnx":
+        from controller.detect.onnx_interpreter import OnnxInterpreter
+
+        return OnnxInterpreter(model, threads)
     cls, _name = interpreter_class()
     try:
         interpreter = cls(model_path=str(model), num_threads=max(1, threads))

@@ -47,9 +47,10 @@ def _session(path: Path, threads: int) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # every crop has its own size: an arena grown to the largest one never shrinks, and
-    # memory patterns are planned (and kept) per input shape; off, a service reading
-    # plates holds about 25 MB less at the same speed (bench/service_footprint.py --camera)
+    # every crop has its own size: an arena grown to the largest input ever seen (the
+    # whole-image text search) never shrinks, and memory patterns are planned (and kept)
+    # per input shape; off, a service reading plates holds about 25 MB less at the same
+    # speed (bench/service_footprint.py --camera), the shared photos' bench about 55 MB
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
     options.log_severity_level = 3
@@ -107,12 +108,21 @@ class TextRecogniser:
             if len(up) == 1 and up in ALNUM:
                 self._columns[ALNUM.index(up)].append(index)
 
-    def read(self, line: np.ndarray, max_ratio: float = 12.0) -> LineRead:
-        """Recognise a BGR crop of one text line."""
+    def read(self, line: np.ndarray, max_ratio: float = 12.0, min_width: int = 0) -> LineRead:
+        """Recognise a BGR crop of one text line.
+
+        `min_width`: the input is padded (neutral grey) to at least this width, the way the
+        model was trained (320); a short line then reads differently, a second opinion.
+        """
         h, w = line.shape[:2]
         width = int(min(max_ratio, max(w / max(h, 1), 1.0)) * REC_HEIGHT)
         resized = cv2.resize(line, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
-        probs = self._session.run(None, {"x": _normalise(resized)})[0][0]  # (T, classes)
+        tensor = _normalise(resized)
+        if min_width > width:
+            padded = np.zeros((1, 3, REC_HEIGHT, min_width), np.float32)
+            padded[..., :width] = tensor
+            tensor = padded
+        probs = self._session.run(None, {"x": tensor})[0][0]  # (T, classes)
         return self.decode(probs)
 
     def decode(self, probs: np.ndarray) -> LineRead:

@@ -4,7 +4,13 @@ Per photo or vehicle crop: classical localisation proposes a few regions; the PP
 text detector runs on each small crop (never on the whole frame) to find its lines,
 which are rectified and read by the recogniser; a two-line plate is the lines joined top
 to bottom; the formats correct look-alikes. The best read wins; it stops early once a
-read fits a format with high confidence.
+read fits a format with high confidence. When no classical region gives such a read, the
+text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it finds
+is read again from the full-resolution image. A line read without certainty is read
+again in two variants (more margin; padded to the training width) and the texts vote.
+Text touching the frame's border (a camera's on-screen time or name) ranks lower. A best
+read still unsure at the end is read again at two larger scales of its region, and the
+three reads vote.
 """
 
 from __future__ import annotations
@@ -15,11 +21,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from controller.plates.formats import DEFAULT_FORMATS, PlateFormat, fit_formats, formats_named
+from controller.plates.finder import PlateFinder
+from controller.plates.formats import (
+    DEFAULT_FORMATS,
+    FormatFit,
+    PlateFormat,
+    fit_formats,
+    formats_named,
+)
 from controller.plates.locate import candidates
 from controller.plates.ocr import (
     DET_MODEL,
     REC_MODEL,
+    LineRead,
     TextDetector,
     TextRecogniser,
     default_model_dir,
@@ -28,14 +42,34 @@ from controller.plates.ocr import (
     return_freed_heap,
 )
 
+#: how each line is read: as rectified; with its edge pixels repeated for more margin;
+#: padded to the recogniser's training width. Later ones only when the first is unsure.
+VARIANTS = ("plain", "border", "padded")
+#: the recogniser's training input width (short lines are padded to it in one variant)
+REC_TRAIN_WIDTH = 320
+#: boxes on one band further apart than this many line heights are separate rows
+ROW_GAP = 1.5
+#: confidence factor of text touching the frame's border (on-screen text, a cut plate)
+EDGE_FACTOR = 0.5
 #: a read at least this good (fitting a format) ends the search
 GOOD_ENOUGH = 0.9
 #: detector input height for a candidate crop
 CROP_HEIGHT = 96
+#: the detector input heights an unsure read's region is read at again (4/3 and twice
+#: CROP_HEIGHT; of 128, 128+160 and 128+192 tried on the shared photos, this did best)
+RESCALE_HEIGHTS = (128, 192)
 #: an image no larger than this (a vehicle crop, a gate camera's plate) is also searched whole
 WHOLE_SIDE = 640
 #: the detector's long side when it searches a whole small image
 WHOLE_DET_SIDE = 320
+#: the text detector's long sides when the classical regions gave no good read: the whole
+#: image downscaled to each in turn (a smaller plate shows only at the larger), each line
+#: found re-read from the full-resolution image
+#: (a second level at 960 found a few more small plates on the shared photos but lost as
+#: many to shorter reads of higher confidence, and doubled p95: one level it is)
+SEARCH_SIDES = (640,)
+#: text rows of that search re-read at most (most plate-like first)
+SEARCH_ROWS = 6
 
 
 @dataclass(frozen=True)
@@ -57,7 +91,10 @@ class PlateReader:
 
     def __init__(self, formats: tuple[PlateFormat, ...] | None = None,
                  model_dir: Path | None = None, threads: int = 1,
-                 max_candidates: int = 8) -> None:
+                 max_candidates: int = 8, finder: PlateFinder | None = None,
+                 whole_frames: bool = True) -> None:
+        """`whole_frames`: images are whole camera frames, whose border may carry the
+        camera's on-screen text; False for vehicle crops, where a plate may touch it."""
         folder = model_dir if model_dir is not None else default_model_dir()
         det_path = model_path(folder, DET_MODEL)
         rec_path = model_path(folder, REC_MODEL)
@@ -66,29 +103,98 @@ class PlateReader:
         self._recogniser = TextRecogniser(rec_path, threads)
         return_freed_heap()
         self._max_candidates = max_candidates
+        self._finder = finder
+        self._whole_frames = whole_frames
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """The plate in `image` (the best read), or nothing when no text was found."""
         h, w = image.shape[:2]
         regions: list[tuple[int, int, int, int, int]] = []
-        if max(h, w) <= WHOLE_SIDE:
-            regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
-        for cand in candidates(image, self._max_candidates):
-            bw, bh = cand.x1 - cand.x0, cand.y1 - cand.y0
-            mx, my = int(bw * 0.25) + 4, int(bh * 0.6) + 4
-            regions.append((max(0, cand.x0 - mx), max(0, cand.y0 - my),
-                            min(w, cand.x1 + mx), min(h, cand.y1 + my), 0))
+        if self._finder is not None:  # a plate model: its boxes, best first
+            found = self._finder.find(image)[:self._max_candidates]
+        else:
+            if max(h, w) <= WHOLE_SIDE:
+                regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
+            found = [(c.x0, c.y0, c.x1, c.y1)
+                     for c in candidates(image, self._max_candidates)]
+        for x0, y0, x1, y1 in found:
+            mx, my = int((x1 - x0) * 0.25) + 4, int((y1 - y0) * 0.6) + 4
+            regions.append((max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx),
+                            min(h, y1 + my), 0))
         best: PlateRead | None = None
-        for x0, y0, x1, y1, side in regions:
-            read = self._read_region(image, (x0, y0, x1, y1), side)
-            if read is not None and (best is None or read.confidence > best.confidence):
-                best = read
-            if best is not None and best.format_name and best.confidence >= GOOD_ENOUGH:
+        for rx0, ry0, rx1, ry1, side in regions:
+            best = _better(best, self._read_region(image, (rx0, ry0, rx1, ry1), side))
+            if _good(best):
                 break
+        tried = [(r[0], r[1], r[2], r[3]) for r in regions]
+        for side in SEARCH_SIDES:
+            if _good(best) or max(h, w) <= side:
+                break
+            for box in self._text_regions(image, side):
+                if any(_box_iou(box, t) > 0.6 for t in tried):
+                    continue
+                tried.append(box)
+                best = _better(best, self._read_region(image, box, 0))
+                if _good(best):
+                    break
+        if best is not None and not _good(best):
+            best = self._rescale_vote(image, best)
         return [best] if best is not None else []
 
+    def _rescale_vote(self, image: np.ndarray, best: PlateRead) -> PlateRead:
+        """An unsure best read checked at larger scales of its region; equal texts add up.
+
+        The detector sees the region's characters larger, so its line boxes (and what
+        the recogniser gets) differ: a character the first scale cut off or added is
+        outvoted when two scales agree.
+        """
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = best.box
+        bh = y1 - y0
+        region = (int(max(0, x0 - 0.8 * bh)), int(max(0, y0 - 0.9 * bh)),
+                  int(min(w, x1 + 0.8 * bh)), int(min(h, y1 + 0.9 * bh)))
+        reads = [best]
+        for height in RESCALE_HEIGHTS:
+            read = self._read_region(image, region, 0, height)
+            if read is not None:
+                reads.append(read)
+        votes: dict[str, float] = {}
+        for read in reads:
+            votes[read.text] = votes.get(read.text, 0.0) + read.confidence
+        text = max(votes, key=lambda t: votes[t])
+        return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
+
+    def _text_regions(self, image: np.ndarray, side: int) -> list[tuple[int, int, int, int]]:
+        """Regions around the text rows the detector finds in the downscaled whole image.
+
+        The classical locator misses plates without a crisp outline or split by a gap;
+        the text detector finds their lines, and each row is then read again from the
+        full-resolution image. Rows shaped like a plate's line come first.
+        """
+        h, w = image.shape[:2]
+        scale = side / max(h, w)
+        small = cv2.resize(image, (max(32, round(w * scale)), max(32, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        sx, sy = w / small.shape[1], h / small.shape[0]
+        scored: list[tuple[float, tuple[int, int, int, int]]] = []
+        for row in _rows([b.corners for b in self._detector.detect(small)]):
+            pts = np.concatenate(row)
+            x0, y0 = float(pts[:, 0].min()) * sx, float(pts[:, 1].min()) * sy
+            x1, y1 = float(pts[:, 0].max()) * sx, float(pts[:, 1].max()) * sy
+            bw, bh = x1 - x0, y1 - y0
+            if bh < 6 or bw < 2 * bh:
+                continue
+            # a plate's line holds 4 to 10 characters of about its height's width
+            ratio = bw / bh
+            score = 1.0 if 2.0 <= ratio <= 8.0 else 0.5
+            mx, my = bh * 0.8, bh * 0.9
+            scored.append((score * bh, (int(max(0, x0 - mx)), int(max(0, y0 - my)),
+                                        int(min(w, x1 + mx)), int(min(h, y1 + my)))))
+        scored.sort(key=lambda item: item[0], reverse=True)
+        return [box for _, box in scored[:SEARCH_ROWS]]
+
     def _read_region(self, image: np.ndarray, box: tuple[int, int, int, int],
-                     det_side: int) -> PlateRead | None:
+                     det_side: int, crop_height: int = 0) -> PlateRead | None:
         """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side."""
         cx0, cy0, cx1, cy1 = box
         crop = image[cy0:cy1, cx0:cx1]
@@ -99,8 +205,8 @@ class PlateReader:
             width = max(32, int(crop.shape[1] * scale))
             height = max(32, int(crop.shape[0] * scale))
         else:
-            height = CROP_HEIGHT
-            width = int(min(4 * CROP_HEIGHT, max(32, crop.shape[1] * CROP_HEIGHT
+            height = crop_height or CROP_HEIGHT
+            width = int(min(4 * height, max(32, crop.shape[1] * height
                                                  / crop.shape[0])))
         small = cv2.resize(crop, (width, height))
         sx, sy = crop.shape[1] / width, crop.shape[0] / height
@@ -120,44 +226,148 @@ class PlateReader:
         rows = _rows([c for c, hgt in lines if hgt >= 0.55 * tallest])
         best: PlateRead | None = None
         options = [list(r) for r in rows]
-        if len(rows) >= 2:
-            options.append([*rows[0], *rows[1]])  # a two-line plate, top line first
+        second = _below(rows[0], rows) if len(rows) >= 2 else None
+        if second is not None:
+            options.append([*rows[0], *second])  # a two-line plate, top line first
         for group in options:
-            reads = [self._recogniser.read(rectify(crop, _pad(c))) for c in group]
-            raw = "".join(r.text for r in reads)
-            if not raw:
+            fitted, conf = self._read_group(crop, group)
+            if not fitted.text:
                 continue
-            conf = float(np.mean([c for r in reads for c in r.char_conf]))
-            fitted = fit_formats(raw, self.formats)
             pts = np.concatenate(group)
             bx0 = int(max(0, pts[:, 0].min()) + cx0)
             by0 = int(max(0, pts[:, 1].min()) + cy0)
             bx1 = int(min(crop.shape[1], pts[:, 0].max()) + cx0)
             by1 = int(min(crop.shape[0], pts[:, 1].max()) + cy0)
-            read = PlateRead(fitted.text, conf * fitted.factor, (bx0, by0, bx1, by1),
+            box = (bx0, by0, bx1, by1)
+            factor = EDGE_FACTOR if self._whole_frames and _at_edge(
+                box, image.shape[1], image.shape[0]) else 1.0
+            read = PlateRead(fitted.text, conf * fitted.factor * factor, box,
                              fitted.format_name)
             if best is None or read.confidence > best.confidence:
                 best = read
         return best
 
+    def _read_group(self, crop: np.ndarray, group: list[np.ndarray]) -> tuple[FormatFit, float]:
+        """The group's lines read in a few variants, the formatted text they vote for.
+
+        Each variant (the rectified line; with the edge pixels repeated for more margin;
+        padded to the recogniser's training width) gives a text and a score (confidence
+        times format factor); equal texts add up, so a character the plate's frame adds or
+        hides in one variant is outvoted. The confidence is the winner's best single one.
+        """
+        lines = [rectify(crop, _pad(c)) for c in group]
+        votes: dict[str, float] = {}
+        best: dict[str, tuple[float, FormatFit]] = {}
+        for variant in VARIANTS:
+            reads = [self._read_variant(line, variant) for line in lines]
+            raw = "".join(r.text for r in reads)
+            if not raw:
+                continue
+            conf = float(np.mean([c for r in reads for c in r.char_conf]))
+            fitted = fit_formats(raw, self.formats)
+            votes[fitted.text] = votes.get(fitted.text, 0.0) + conf * fitted.factor
+            if fitted.text not in best or conf > best[fitted.text][0]:
+                best[fitted.text] = (conf, fitted)
+            if variant == VARIANTS[0] and (
+                    (fitted.matched and conf * fitted.factor >= GOOD_ENOUGH)
+                    or not self._near_length(fitted.text)):
+                break  # a sure read needs no second opinion, nor does one of no plate's length
+        if not votes:
+            return FormatFit("", None, 0.0), 0.0
+        text = max(votes, key=lambda t: votes[t])
+        conf, fitted = best[text]
+        return fitted, conf
+
+    def _near_length(self, text: str) -> bool:
+        """Whether `text` is within one character of a format's length (a character the
+        plate's frame added or hid is what a second opinion can fix)."""
+        return any(abs(len(text) - len(t)) <= 1 for f in self.formats for t in f.templates)
+
+    def _read_variant(self, line: np.ndarray, variant: str) -> LineRead:
+        if variant == "border":
+            margin = max(1, line.shape[0] // 2)
+            line = cv2.copyMakeBorder(line, 0, 0, margin, margin, cv2.BORDER_REPLICATE)
+            return self._recogniser.read(line)
+        if variant == "padded":
+            return self._recogniser.read(line, min_width=REC_TRAIN_WIDTH)
+        return self._recogniser.read(line)
+
+
+def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether a text box touches the frame's border: a camera's on-screen text (time,
+    name) sits there, and a plate cut by the border cannot be read whole anyway."""
+    margin_x, margin_y = max(2, width // 100), max(2, height // 100)
+    return (box[0] <= margin_x or box[1] <= margin_y or box[2] >= width - margin_x
+            or box[3] >= height - margin_y)
+
+
+def _better(best: PlateRead | None, read: PlateRead | None) -> PlateRead | None:
+    if read is not None and (best is None or read.confidence > best.confidence):
+        return read
+    return best
+
+
+def _good(read: PlateRead | None) -> bool:
+    """A read fitting a format with high confidence: the search can stop."""
+    return read is not None and read.format_name is not None and read.confidence >= GOOD_ENOUGH
+
+
+def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
 
 def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
-    """Text boxes grouped into rows (vertical overlap), rows top to bottom, boxes left to right.
+    """Text boxes grouped into rows, rows top to bottom, boxes left to right.
 
     A dash or a badge splits a plate's line into several boxes; a row joins them again.
+    Boxes on one band but far apart (a model name beside the plate) are separate rows:
+    a plate's line is compact, so a gap wider than `ROW_GAP` times the line height
+    splits it.
     """
-    rows: list[list[np.ndarray]] = []
+    bands: list[list[np.ndarray]] = []
     for box in sorted(boxes, key=lambda c: float(c[:, 1].mean())):
         cy = float(box[:, 1].mean())
-        for row in rows:
-            top = min(float(c[:, 1].min()) for c in row)
-            bottom = max(float(c[:, 1].max()) for c in row)
+        for band in bands:
+            top = min(float(c[:, 1].min()) for c in band)
+            bottom = max(float(c[:, 1].max()) for c in band)
             if top <= cy <= bottom:
-                row.append(box)
+                band.append(box)
                 break
         else:
-            rows.append([box])
-    return [sorted(row, key=lambda c: float(c[:, 0].mean())) for row in rows]
+            bands.append([box])
+    rows: list[list[np.ndarray]] = []
+    for band in bands:
+        ordered = sorted(band, key=lambda c: float(c[:, 0].min()))
+        row = [ordered[0]]
+        for box in ordered[1:]:
+            height = max(float(c[:, 1].max() - c[:, 1].min()) for c in (*row, box))
+            right = max(float(c[:, 0].max()) for c in row)
+            if float(box[:, 0].min()) - right > ROW_GAP * height:
+                rows.append(row)
+                row = [box]
+            else:
+                row.append(box)
+        rows.append(row)
+    return rows
+
+
+def _below(upper: list[np.ndarray], rows: list[list[np.ndarray]]) -> list[np.ndarray] | None:
+    """The row under `upper` sharing its columns (a two-line plate's second line)."""
+    ux0 = min(float(c[:, 0].min()) for c in upper)
+    ux1 = max(float(c[:, 0].max()) for c in upper)
+    ubottom = max(float(c[:, 1].max()) for c in upper)
+    for row in rows:
+        x0 = min(float(c[:, 0].min()) for c in row)
+        x1 = max(float(c[:, 0].max()) for c in row)
+        top = min(float(c[:, 1].min()) for c in row)
+        if row is not upper and top >= ubottom - 0.5 * (ubottom - top) \
+                and min(x1, ux1) - max(x0, ux0) > 0.3 * min(x1 - x0, ux1 - ux0):
+            return row
+    return None
 
 
 def _pad(corners: np.ndarray, side: float = 0.25, top: float = 0.08) -> np.ndarray:

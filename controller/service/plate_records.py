@@ -76,8 +76,12 @@ def shipped_reader(cam: CameraConfig) -> ReadFn:
     """The reader with the OCR models shipped in the rapidocr wheel (onnxruntime loads
     here only, so a site without plates never imports it)."""
     from controller.plates.reader import PlateReader
+    from controller.service.plate_models import open_plate_finder
 
-    return PlateReader().read
+    finder = None if cam.plate_model is None else open_plate_finder(
+        cam.plate_model, cam.plate_model_threshold)
+    # in tracks mode the reader gets vehicle crops, cut at the box: a plate may touch it
+    return PlateReader(finder=finder, whole_frames=cam.plates_mode == "gate").read
 
 
 class PlateRecords:

@@ -87,3 +87,105 @@ def test_reading_never_loads_rapidocr_or_an_http_client() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.split() == ["ABC123DE", "[]"]
+
+
+def test_a_plate_the_classical_locator_misses_is_found_by_the_text_search(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no classical region at all, the downscaled text detector still finds the plate
+    and its line is re-read from the full-resolution frame."""
+    monkeypatch.setattr("controller.plates.reader.candidates", lambda image, limit: [])
+    frame, (x0, y0, x1, y1) = scene("KJA-407XY", seed=2, size=(1600, 900), plate_width=220)
+    reads = reader.read(frame)
+    assert [r.text for r in reads] == ["KJA407XY"]
+    bx0, by0, bx1, by1 = reads[0].box
+    assert x0 - 10 <= bx0 < bx1 <= x1 + 10 and y0 - 20 <= by0 < by1 <= y1 + 20
+
+
+def _box(x0: float, x1: float, y0: float = 10.0, y1: float = 30.0) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def test_boxes_split_by_a_dash_join_but_text_far_beside_the_plate_is_its_own_row() -> None:
+    from controller.plates.reader import _rows
+
+    model, left, right, badge = _box(0, 80), _box(200, 250), _box(260, 330), _box(480, 520)
+    rows = _rows([right, badge, model, left])
+    assert [[float(b[0, 0]) for b in row] for row in rows] == [[0.0], [200.0, 260.0], [480.0]]
+
+
+class _FakeRecogniser:
+    """Says a different text per read variant, and counts the reads."""
+
+    def __init__(self, plain: str, plain_conf: float) -> None:
+        self.plain, self.plain_conf, self.calls = plain, plain_conf, 0
+
+    def read(self, line: np.ndarray, max_ratio: float = 12.0, min_width: int = 0) -> object:
+        from controller.plates.ocr import LineRead
+
+        self.calls += 1
+        if min_width:
+            return LineRead("KJA407XY", (0.7,) * 8)
+        if self.calls == 1:  # the plain variant comes first, then the bordered one
+            return LineRead(self.plain, (self.plain_conf,) * len(self.plain))
+        return LineRead("KJA407XY", (0.6,) * 8)
+
+
+def test_an_unsure_read_is_outvoted_by_the_other_variants(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeRecogniser("XKJA407XY", 0.8)
+    monkeypatch.setattr(reader, "_recogniser", fake)
+    line = np.full((40, 60, 3), 200, np.uint8)
+    fitted, conf = reader._read_group(line, [_box(5, 55, 5, 35)])
+    assert fitted.text == "KJA407XY" and fitted.format_name == "ng" and conf == pytest.approx(0.7)
+    assert fake.calls == 3
+
+
+def test_a_sure_read_is_not_read_again(reader: PlateReader,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeRecogniser("LND908BG", 0.98)
+    monkeypatch.setattr(reader, "_recogniser", fake)
+    line = np.full((40, 60, 3), 200, np.uint8)
+    fitted, _ = reader._read_group(line, [_box(5, 55, 5, 35)])
+    assert fitted.text == "LND908BG" and fake.calls == 1
+
+
+def test_a_cameras_on_screen_text_at_the_frame_border_loses_to_the_plate() -> None:
+    """A camera name burnt into the corner fits the format as well as the plate does;
+    text touching the frame's border is taken for on-screen text and ranks lower."""
+    import cv2
+
+    frame, (x0, y0, x1, y1) = scene("KJA-407XY", seed=1, blur=5, noise=10)
+    cv2.rectangle(frame, (0, 0), (330, 40), (0, 0, 0), -1)
+    cv2.putText(frame, "GTE-501KD", (6, 32), cv2.FONT_HERSHEY_DUPLEX, 1.1,
+                (255, 255, 255), 2)
+    reads = PlateReader(formats_named(["ng"])).read(frame)
+    assert [r.text for r in reads] == ["KJA407XY"]
+    assert x0 <= reads[0].box[0] and reads[0].box[2] <= x1 and y0 <= reads[0].box[1] <= y1
+    # a vehicle crop is cut at the vehicle's box, so there the border says nothing
+    crops = PlateReader(formats_named(["ng"]), whole_frames=False)
+    assert [r.text for r in crops.read(frame)] == ["GTE501KD"]
+
+
+def test_text_touching_the_frame_border_is_at_the_edge() -> None:
+    from controller.plates.reader import _at_edge
+
+    assert _at_edge((0, 100, 80, 120), 1280, 720)
+    assert _at_edge((1200, 700, 1279, 719), 1280, 720)
+    assert not _at_edge((500, 300, 600, 340), 1280, 720)
+
+
+def test_an_unsure_best_read_is_outvoted_by_two_larger_scales_that_agree(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.plates.reader import RESCALE_HEIGHTS, PlateRead
+
+    heights: list[int] = []
+
+    def at_scale(image: np.ndarray, box: tuple[int, int, int, int], det_side: int,
+                 crop_height: int = 0) -> PlateRead:
+        heights.append(crop_height)
+        return PlateRead("KJA407XY", 0.45, (100, 100, 200, 130), "ng")
+
+    monkeypatch.setattr(reader, "_read_region", at_scale)
+    unsure = PlateRead("XKJA407XY", 0.5, (98, 100, 200, 130), "generic")
+    voted = reader._rescale_vote(np.zeros((300, 400, 3), np.uint8), unsure)
+    assert voted.text == "KJA407XY" and heights == list(RESCALE_HEIGHTS)
