@@ -13,7 +13,7 @@ from controller.errors import UsageError
 from controller.plates.finder import PlateFinder
 from controller.plates.reader import PlateReader
 from controller.service.plate_models import open_plate_finder
-from tests.plates.synth import scene
+from controller.simulation.plates import scene
 
 
 class _FakeDetector:
