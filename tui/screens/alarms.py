@@ -16,6 +16,7 @@ from tui.live_state import ALARMS, ago, filter_alarms, format_value, sort_alarms
 from tui.model import ALARM_STATES, Alarm, Role
 from tui.screens.base import SiteScreen
 from tui.screens.dialogs import ShelveDialog
+from tui.widgets.detail_grid import detail_grid
 from tui.widgets.panels import alarm_state_text, priority_text
 
 
@@ -28,9 +29,7 @@ def clock_text(t: float | None) -> str:
 def render_alarm_detail(alarm: Alarm | None, now: float) -> Table | Text:
     if alarm is None:
         return Text("Select an alarm to see its history.", style="dim")
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table = detail_grid()
     table.add_row("alarm", f"{alarm.id}  ({alarm.severity or 'no severity'})")
     table.add_row("value", f"{format_value(alarm.value)} since {ago(alarm.since, now)}")
     if alarm.acked_by:

@@ -16,6 +16,7 @@ from tui.screens.alarms import clock_text
 from tui.screens.base import SiteModal, SiteScreen
 from tui.secret import HandoutError, Locked
 from tui.service_client import ServiceError, ServiceUnavailable
+from tui.widgets.detail_grid import detail_grid
 
 AUDIT_LIMIT = 200
 
@@ -105,9 +106,7 @@ class AuditScreen(SiteScreen):
 
 def render_audit_entry(entry: AuditEntry) -> Table:
     """Every field of the record, wrapped: what the row's detail column cuts off."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
+    table = detail_grid("fold")
     table.add_row("record", f"#{entry.id}  {clock_text(entry.time)} UTC")
     table.add_row("who", entry.user + ("" if entry.uid is None else f"  (uid {entry.uid})"))
     table.add_row("what", entry.command)

@@ -14,7 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Select, Static
 
-from tui import terminal_graphics
 from tui.event_rows import EventRow, event_rows
 from tui.model import EventMeta, Role, event_metas
 from tui.screens.alarms import clock_text
@@ -22,6 +21,8 @@ from tui.screens.base import SiteScreen
 from tui.screens.dialogs import UnlockDialog
 from tui.secret import HandoutError, Locked, OpenedRecord
 from tui.service_client import ServiceError, ServiceUnavailable
+from tui.widgets.detail_grid import detail_grid
+from tui.widgets.picture import show_picture
 
 RANGES: list[tuple[str, float | None]] = [
     ("last hour", 3600.0),
@@ -294,9 +295,7 @@ class EventsScreen(SiteScreen):
 
 
 def render_event_body(record: OpenedRecord) -> Table:
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table = detail_grid()
     meta = record.meta
     table.add_row("record", f"#{meta.id}  {meta.kind}  epoch {meta.epoch}")
     table.add_row("time", clock_text(meta.time))
@@ -365,23 +364,10 @@ class EventDetailScreen(SiteScreen):
             holder.update(Text("no snapshot", style="dim"))
             return
         holder.update(Text("loading snapshot…", style="dim"))
-        # PIL, NumPy and textual-image load on first use (~0.4 s), off the UI thread
-        from tui.widgets.image_support import UnsupportedTextualImage, load_snapshot
-
-        graphics = (terminal_graphics.headless() if self.app.is_headless
-                    else terminal_graphics.current())
-        try:
-            box = record.body.get("best_box")
-            loaded = await asyncio.to_thread(load_snapshot, data, graphics, box)
-        except UnsupportedTextualImage as exc:
-            holder.update(Text(f"snapshot not shown: {exc}", style="red"))
-            return
-        if loaded is None:
-            holder.update(Text("no snapshot", style="dim"))
-            return
-        widget_class, image = loaded
-        holder.display = False
-        await self.query_one("#event-detail").mount(widget_class(image, id="snapshot-image"))
+        await show_picture(self.app, data, holder, self.query_one("#event-detail"),
+                           widget_id="snapshot-image", box=record.body.get("best_box"),
+                           refused="snapshot not shown",
+                           not_an_image=Text("no snapshot", style="dim"))
 
     def action_back(self) -> None:
         self.app.pop_screen()

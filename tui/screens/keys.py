@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from tui.model import Role
 from tui.screens.base import SiteScreen
+from tui.widgets.detail_grid import detail_grid
 
 
 class KeysScreen(SiteScreen):
@@ -36,9 +37,7 @@ class KeysScreen(SiteScreen):
         site = self.site
         key = site.session_key
         now = site.clock()
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+        table = detail_grid()
         table.add_row("history", "unlocked" if key.unlocked else "locked")
         table.add_row("auto-lock", f"after {key.idle_s / 60:g} min idle"
                       + (f" ({key.remaining(now):.0f} s left)" if key.unlocked else ""))

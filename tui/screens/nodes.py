@@ -14,6 +14,7 @@ from tui.live_state import NODES, ago
 from tui.model import Node, Role
 from tui.screens.base import SiteScreen
 from tui.screens.dialogs import ConfirmDialog, NumberDialog
+from tui.widgets.detail_grid import detail_grid
 
 if TYPE_CHECKING:
     from controller.control.schema import Paired
@@ -22,9 +23,7 @@ if TYPE_CHECKING:
 def render_link(node: Node | None) -> Table | Text:
     if node is None:
         return Text("Select a node.", style="dim")
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table = detail_grid()
     table.add_row("node", f"{node.name} (uid {node.uid or 'unknown'}) "
                   f"firmware {node.firmware or '?'}")
     if node.port:

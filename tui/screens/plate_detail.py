@@ -3,7 +3,6 @@ the terminal's graphics (Sixel, Kitty, or half blocks), decoded off the UI threa
 
 from __future__ import annotations
 
-import asyncio
 from typing import ClassVar
 
 from rich.table import Table
@@ -14,16 +13,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from tui import terminal_graphics
 from tui.plate_reads import PlateRead
 from tui.screens.alarms import clock_text
 from tui.screens.base import SiteScreen
+from tui.widgets.detail_grid import detail_grid
+from tui.widgets.picture import show_picture
 
 
 def render_read_fields(read: PlateRead) -> Table:
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table = detail_grid()
     table.add_row("plate", Text(read.text or "—", style="bold"))
     verdict = read.shown_verdict + (f" · {read.entry}" if read.entry else "")
     if read.priority:
@@ -71,29 +69,14 @@ class PlateDetailScreen(SiteScreen):
 
     @work(exclusive=True, group="plate-detail")
     async def _load(self) -> None:
-        # PIL, NumPy and textual-image load on first use, off the UI thread
-        from tui.widgets.image_support import UnsupportedTextualImage, load_snapshot
-
-        graphics = (terminal_graphics.headless() if self.app.is_headless
-                    else terminal_graphics.current())
         for part, data in (("crop", self.read.crop), ("vehicle", self.read.vehicle)):
             holder = self.query_one(f"#plate-{part}-note", Static)
             if not data:
                 holder.update(Text("no picture", style="dim"))
                 continue
             holder.update(Text("loading…", style="dim"))
-            try:
-                loaded = await asyncio.to_thread(load_snapshot, data, graphics)
-            except UnsupportedTextualImage as exc:
-                holder.update(Text(f"not shown: {exc}", style="red"))
-                continue
-            if loaded is None:
-                holder.update(Text("not an image", style="red"))
-                continue
-            widget_class, image = loaded
-            holder.display = False
-            await self.query_one(f"#plate-{part}-box").mount(
-                widget_class(image, id=f"plate-{part}-image", classes="plate-image"))
+            await show_picture(self.app, data, holder, self.query_one(f"#plate-{part}-box"),
+                               widget_id=f"plate-{part}-image", classes="plate-image")
 
     def refresh_view(self, changed: set[str]) -> None:
         if not self.site.session_key.unlocked and self.is_current:

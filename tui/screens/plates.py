@@ -40,6 +40,7 @@ from tui.screens.events import RANGES
 from tui.secret import HandoutError, Locked
 from tui.service_client import ServiceError, ServiceUnavailable
 from tui.vehicle_replies import ReplyMismatch, add_args, parse_entry, parse_register
+from tui.widgets.detail_grid import detail_grid
 
 LIST_LIMIT = 500
 CROP_SIZE = (24, 3)  # cells of the plate crop's thumbnail (half blocks: 24 x 6 px)
@@ -65,9 +66,7 @@ def render_read(read: PlateRead | None, unlocked: bool) -> Table | Text:
     """What the side pane says of the selected read (under its thumbnails)."""
     if read is None:
         return Text("No read to show.", style="dim")
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table = detail_grid()
     if read.text is not None:
         table.add_row("plate", Text(read.text, style="bold"))
     elif read.verdict == LOCKED or unlocked:
@@ -505,17 +504,8 @@ class PlatesScreen(SiteScreen):
         new = await self.app.push_screen_wait(VehicleDialog(entry))
         if not isinstance(new, Entry):
             return
-        result = await self.site.call_or_notify("vehicles.add",
-                                                add_args(new, replace=entry is not None))
-        if result is None:
-            return
-        try:
-            saved = parse_entry(result, "vehicles.add")
-        except ReplyMismatch as exc:
-            self.notify(str(exc), title="Register", severity="error")
-        else:
-            self.notify(f"{saved.plate}: on the {saved.list} list", title="Register")
-        self._load_register()
+        await self._register_change("vehicles.add", add_args(new, replace=entry is not None),
+                                    "{plate}: on the {list} list")
 
     def action_remove_entry(self) -> None:
         entry = self.selected_entry()
@@ -527,14 +517,20 @@ class PlatesScreen(SiteScreen):
                              f"\n\n{entry.label}" if entry.label else "")
         if not await self.app.push_screen_wait(ConfirmDialog("Remove vehicle", body, "Remove")):
             return
-        result = await self.site.call_or_notify("vehicles.remove", {"plate": entry.plate})
+        await self._register_change("vehicles.remove", {"plate": entry.plate},
+                                    "{plate}: removed from the {list} list")
+
+    async def _register_change(self, cmd: str, args: dict[str, Any], said: str) -> None:
+        """Send one register change; say what the service answered (`said` names the
+        answered entry's plate and list), then reload the register."""
+        result = await self.site.call_or_notify(cmd, args)
         if result is None:
             return
         try:
-            gone = parse_entry(result, "vehicles.remove")
+            entry = parse_entry(result, cmd)
         except ReplyMismatch as exc:
             self.notify(str(exc), title="Register", severity="error")
         else:
-            self.notify(f"{gone.plate}: removed from the {gone.list} list", title="Register")
+            self.notify(said.format(plate=entry.plate, list=entry.list), title="Register")
         self._load_register()
 
