@@ -189,6 +189,8 @@ def _live_table(console: Console, socket_path: Path, seconds: float | None,
             except ControlError as exc:
                 live.update(Text(f"service not answering: {exc}", style="red"))
             stop.wait(1.0)
+    if not console.is_terminal:  # Live leaves its last line open when piped to a file
+        console.line()
 
 
 def _render(st: Status) -> Group:
