@@ -616,7 +616,12 @@ class Config(_Checked):
     export: ExportConfig = field(default_factory=ExportConfig)
     forward: ForwardConfig = field(default_factory=ForwardConfig)
     plate_formats: dict[str, str | list[str]] = field(
-        default_factory=dict, metadata={"table": site_formats_problem})
+        default_factory=dict, metadata={
+            "table": site_formats_problem,
+            # for the config skeleton `install` writes
+            "doc": "the site's own plate formats: L letter, D digit, A either, - . space, "
+                   "/ two lines",
+            "example": 'gh = "LL-DDDD-DD"'})
 
     def __post_init__(self) -> None:
         super().__post_init__()
