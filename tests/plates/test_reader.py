@@ -195,7 +195,7 @@ def test_an_unsure_best_read_is_outvoted_by_two_larger_scales_that_agree(
 
 
 # ------------------------------------------------------------------ a camera's formats
-SITE = {"gh": "LL-DDDD-DD", "moto": "LLL/DDDDL"}
+SITE = {"gh": "LL-DDDD-DD", "moto": "LLL/DDDDL", "short": "LLL/DDDD"}
 
 
 def _gate(**kw: object) -> ReadFn:
@@ -219,6 +219,16 @@ def test_a_two_line_site_format_reads_the_lines_joined_top_first() -> None:
     assert [(r.text, r.format_name) for r in _gate()(plate)] == [("GHA407IK", "ng")]
     reads = _gate(plate_formats=["moto", "generic"])(plate)
     assert [(r.text, r.format_name) for r in reads] == [("GHA4071K", "moto")]
+
+
+@pytest.mark.parametrize(("top", "bottom"), [("KJA", "4071"), ("ABJ", "2150")])
+def test_a_two_line_plate_of_short_lines_is_joined_though_their_boxes_overlap(
+        top: str, bottom: str) -> None:
+    """Short lines are drawn tall, so the detector's boxes of the two lines overlap a
+    little; the lower one is still the second line (it starts below the upper's middle)."""
+    read = _gate(plate_formats=["short"])
+    plate = two_line_plate(top, bottom)
+    assert [(r.text, r.format_name) for r in read(plate)] == [(top + bottom, "short")]
 
 
 def test_a_camera_naming_no_formats_reads_ng_then_generic() -> None:
