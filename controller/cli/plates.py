@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--jsonl", type=Path, metavar="FILE", help="write one object per image")
     r.add_argument("--format", action="append", dest="formats", metavar="NAME",
                    help="plate format to expect (repeatable; default: ng, generic; "
-                   "known: ng br us generic)")
+                   "known: ng br us generic, and those of --config's [plate_formats])")
+    r.add_argument("--config", type=Path, metavar="FILE",
+                   help="a config file whose [plate_formats] (the site's own formats) "
+                        "--format may name")
     r.add_argument("--every", type=int, default=1, metavar="N",
                    help="in a video, read every Nth frame (default %(default)s)")
     r.add_argument("--threads", type=int, default=1, help="OCR threads (default 1)")
@@ -94,11 +97,13 @@ def run_read(args: argparse.Namespace) -> int:
         raise UsageError(f"--every {args.every}: must be at least 1")
     if args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be at least 1")
+    from controller.config import load_config
     from controller.plates.formats import DEFAULT_FORMATS, formats_named
     from controller.plates.reader import PlateReader
 
+    site = load_config(args.config).plate_formats if args.config is not None else {}
     try:
-        formats = formats_named(args.formats or list(DEFAULT_FORMATS))
+        formats = formats_named(args.formats or list(DEFAULT_FORMATS), site)
     except ValueError as exc:
         raise UsageError(f"--format: {exc}") from None
     inputs = expand(args.paths)

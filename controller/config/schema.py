@@ -25,6 +25,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from controller.config.labels import load_labels
+from controller.config.plate_patterns import (
+    BUILTIN_PLATE_FORMATS,
+    DEFAULT_PLATE_FORMATS,
+    camera_formats_problem,
+    site_formats_problem,
+)
 from controller.errors import UsageError
 
 DEFAULT_CONFIG_PATH = Path("/etc/edgewarden/config.toml")
@@ -169,7 +175,10 @@ class _Checked:
         """A rule across a table's entries (`"table"` metadata), once each value is in range."""
         table = f.metadata.get("table")
         if table is not None and value is not None and (found := table(value)) is not None:
-            raise FieldProblem(f"{f.name}.{found[0]}", found[1])
+            key = found[0]  # an entry's name, a list item's index, or "" (the whole value)
+            where = f.name if key == "" else f"{f.name}[{key}]" if isinstance(key, int) \
+                else f"{f.name}.{key}"
+            raise FieldProblem(where, found[1])
 
 
 def _number(value: float) -> str:
@@ -443,6 +452,10 @@ class CameraConfig(_Checked):
     plates: bool = False
     plates_mode: Literal["tracks", "gate"] = "tracks"
     plate_labels: list[str] = field(default_factory=lambda: list(PLATE_LABELS))
+    # the plate formats a read is fitted to, in order: built-in (ng, br, us, generic) or
+    # the site's own from the top-level [plate_formats] table
+    plate_formats: list[str] = field(default_factory=lambda: list(DEFAULT_PLATE_FORMATS),
+                                     metadata={"table": camera_formats_problem})
     # reads of a track's best frames at most, and how many must agree to settle it early
     plate_agree: int = bounded(2, AT_LEAST_ONE)
     plate_attempts: int = bounded(4, Bound(ge=1, le=16, not_below="plate_agree"))
@@ -588,7 +601,10 @@ class ForwardConfig(_Checked):
 
 # --------------------------------------------------------------------------- top
 @dataclass(frozen=True)
-class Config:
+class Config(_Checked):
+    """The whole file; `plate_formats` is the site's own plate formats, name -> pattern(s)
+    (`controller/config/plate_patterns.py`), which cameras name beside the built-in ones."""
+
     device: DeviceConfig = field(default_factory=DeviceConfig)
     serial: SerialConfig = field(default_factory=SerialConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -599,6 +615,24 @@ class Config:
     control: ControlConfig = field(default_factory=ControlConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     forward: ForwardConfig = field(default_factory=ForwardConfig)
+    plate_formats: dict[str, str | list[str]] = field(
+        default_factory=dict, metadata={
+            "table": site_formats_problem,
+            # for the config skeleton `install` writes
+            "doc": "the site's own plate formats: L letter, D digit, A either, - . space, "
+                   "/ two lines",
+            "example": 'gh = "LL-DDDD-DD"'})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for i, cam in enumerate(self.cameras):
+            for j, name in enumerate(cam.plate_formats):
+                if name not in BUILTIN_PLATE_FORMATS and name not in self.plate_formats:
+                    known = [*BUILTIN_PLATE_FORMATS, *self.plate_formats]
+                    raise FieldProblem(f"cameras[{i}].plate_formats[{j}]",
+                                       f"unknown plate format {name!r} (known: "
+                                       f"{', '.join(known)}; a site's own go in "
+                                       "[plate_formats])")
 
 
 # =========================================================================== loading
@@ -700,6 +734,12 @@ class _KeyLocator:
         self.lines = text.splitlines()
 
     def find(self, dotted: str) -> int | None:
+        entry = re.match(r"^([A-Za-z0-9_.\-]+)\[(\d+)\]\.", dotted)
+        if entry is not None:  # `cameras[1].x`: look in the second [[cameras]] only
+            found = self._in_entry(entry.group(1), int(entry.group(2)),
+                                   entry.group(1) + dotted[entry.end() - 1:])
+            if found is not None:
+                return found
         parts = [p for p in re.split(r"\.(?![^\[]*\])", dotted) if p]
         parts = [re.sub(r"\[\d+\]$", "", p) for p in parts]
         if not parts:
@@ -725,6 +765,18 @@ class _KeyLocator:
         if best is None and len(parts) > 1:
             return self.find(".".join(parts[:-1]))
         return best
+
+    def _in_entry(self, table: str, index: int, dotted: str) -> int | None:
+        """The line of `dotted` within the `index`th `[[table]]` entry, if it has one."""
+        starts = [n for n, line in enumerate(self.lines)
+                  if line.lstrip().startswith("[[") and (m := self._table.match(line))
+                  and m.group(1).replace(" ", "") == table]
+        if index >= len(starts):
+            return None
+        end = starts[index + 1] if index + 1 < len(starts) else len(self.lines)
+        window = _KeyLocator("\n".join(self.lines[starts[index]:end]))
+        line = window.find(dotted)
+        return None if line is None else line + starts[index]
 
 
 def _describe(tp: Any) -> str:

@@ -4,12 +4,22 @@ A format is a template: one class per position, `L` a letter, `D` a digit, `A` e
 Where the template fixes a position to a letter or a digit, a character the OCR confuses
 with one of the other kind (O/0, I/1, B/8, S/5, Z/2, G/6, D/0, Q/0) is corrected; a read
 that fits no format after correction is kept with a low confidence, never dropped.
+A site's own formats come from the config's `[plate_formats]` patterns (`LL-DDDD/DD`:
+the same classes, plus separators and a line break, `controller/config/plate_patterns.py`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from controller.config.plate_patterns import (
+    DEFAULT_PLATE_FORMATS,
+    patterns_of,
+    site_formats_problem,
+    template_of,
+)
 
 LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 DIGITS = frozenset("0123456789")
@@ -58,16 +68,33 @@ FORMATS: dict[str, PlateFormat] = {
     "us": PlateFormat("us", tuple("A" * n for n in range(5, 9)), never="O"),
     "generic": PlateFormat("generic", tuple("A" * n for n in range(4, 11)), weight=0.8),
 }
-DEFAULT_FORMATS = ("ng", "generic")
+DEFAULT_FORMATS = DEFAULT_PLATE_FORMATS
+#: a site's own formats as the config holds them: name -> pattern or patterns
+SiteTable = Mapping[str, str | Sequence[str]]
 
 
-def formats_named(names: tuple[str, ...] | list[str]) -> tuple[PlateFormat, ...]:
-    """The formats with these names, in order; an unknown name is a ValueError."""
-    unknown = [n for n in names if n not in FORMATS]
+def site_formats(table: SiteTable) -> dict[str, PlateFormat]:
+    """The site's own formats (`[plate_formats]`), each pattern's classes one template.
+
+    The config refuses a bad table at load; one built in code is checked the same way here
+    (a ValueError naming the format)."""
+    if (found := site_formats_problem(table)) is not None:
+        raise ValueError(f"plate format {found[0]!r}: {found[1]}")
+    return {name: PlateFormat(name, tuple(dict.fromkeys(template_of(p)
+                                                        for p in patterns_of(value))))
+            for name, value in table.items()}
+
+
+def formats_named(names: Sequence[str], site: SiteTable | None = None
+                  ) -> tuple[PlateFormat, ...]:
+    """The formats with these names, in order, built-in or the site's own (`site`: the
+    config's `[plate_formats]`); an unknown name is a ValueError."""
+    known = {**FORMATS, **site_formats(site or {})}
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown plate format {unknown[0]!r} "
-                         f"(known: {', '.join(sorted(FORMATS))})")
-    return tuple(FORMATS[n] for n in names)
+                         f"(known: {', '.join(known)})")
+    return tuple(known[n] for n in names)
 
 
 def normalise(text: str) -> str:

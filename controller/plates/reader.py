@@ -356,15 +356,17 @@ def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
 
 
 def _below(upper: list[np.ndarray], rows: list[list[np.ndarray]]) -> list[np.ndarray] | None:
-    """The row under `upper` sharing its columns (a two-line plate's second line)."""
+    """The row under `upper` sharing its columns (a two-line plate's second line): it
+    starts below the middle of `upper` (short lines drawn tall give boxes that overlap)."""
     ux0 = min(float(c[:, 0].min()) for c in upper)
     ux1 = max(float(c[:, 0].max()) for c in upper)
+    utop = min(float(c[:, 1].min()) for c in upper)
     ubottom = max(float(c[:, 1].max()) for c in upper)
     for row in rows:
         x0 = min(float(c[:, 0].min()) for c in row)
         x1 = max(float(c[:, 0].max()) for c in row)
         top = min(float(c[:, 1].min()) for c in row)
-        if row is not upper and top >= ubottom - 0.5 * (ubottom - top) \
+        if row is not upper and top >= ubottom - 0.5 * (ubottom - utop) \
                 and min(x1, ux1) - max(x0, ux0) > 0.3 * min(x1 - x0, ux1 - ux0):
             return row
     return None

@@ -304,7 +304,8 @@ class Service:
             loop, lambda: self.desk), self._count_not_stored,
             publish=self._publish_threadsafe)
         plate_channel = pr.desk_channel(loop, lambda: self.desk)
-        load = self._plate_reader or pr.shipped_reader
+        site_formats = self.cfg.plate_formats
+        load = self._plate_reader or (lambda cam: pr.shipped_reader(cam, site_formats))
         for cam in self.cfg.cameras:
             # the stage loads its OCR models on its own thread: the loop goes on serving
             worker = CameraWorker(cam, self.cfg.detect, self._on_camera_event,
@@ -392,7 +393,8 @@ class Service:
         if new.serial != old.serial and self._fixed_ports is None:
             await self._stop_link()
             self._start_link()
-        if new.cameras != old.cameras or new.detect != old.detect:
+        if new.cameras != old.cameras or new.detect != old.detect \
+                or new.plate_formats != old.plate_formats:
             await asyncio.to_thread(self._stop_cameras)
             self._start_cameras()
         if new.store != old.store or new.device != old.device or new.control != old.control:

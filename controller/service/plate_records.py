@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -72,16 +72,20 @@ def plate_rules(cameras: Sequence[CameraConfig]) -> dict[str, ChannelRulesConfig
     return rules
 
 
-def shipped_reader(cam: CameraConfig) -> ReadFn:
+def shipped_reader(cam: CameraConfig,
+                   site_formats: Mapping[str, str | Sequence[str]] | None = None) -> ReadFn:
     """The reader with the OCR models shipped in the rapidocr wheel (onnxruntime loads
-    here only, so a site without plates never imports it)."""
+    here only, so a site without plates never imports it), fitting reads to the camera's
+    `plate_formats` (`site_formats`: the config's `[plate_formats]`, for the site's own)."""
+    from controller.plates.formats import formats_named
     from controller.plates.reader import PlateReader
     from controller.service.plate_models import open_plate_finder
 
     finder = None if cam.plate_model is None else open_plate_finder(
         cam.plate_model, cam.plate_model_threshold)
     # in tracks mode the reader gets vehicle crops, cut at the box: a plate may touch it
-    return PlateReader(finder=finder, whole_frames=cam.plates_mode == "gate").read
+    return PlateReader(formats_named(cam.plate_formats, site_formats), finder=finder,
+                       whole_frames=cam.plates_mode == "gate").read
 
 
 class PlateRecords:

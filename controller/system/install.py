@@ -188,6 +188,12 @@ def config_skeleton(label: str | None = None) -> str:
             out.extend(_commented_fields(item, section.name))
             out.append("")
             continue
+        if not dataclasses.is_dataclass(default):  # a table of values ([plate_formats])
+            out.append(f"# {section.metadata['doc']}")
+            out.append(f"# (none by default), e.g. {section.metadata['example']}")
+            out.append(f"[{section.name}]")
+            out.append("")
+            continue
         doc = (type(default).__doc__ or "").strip().splitlines()
         if doc:
             out.append(f"# {doc[0]}")

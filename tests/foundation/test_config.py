@@ -314,3 +314,101 @@ def test_cli_refuses_an_out_of_range_value_with_exit_2(
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{f}{expected}" in lines[0]
+
+
+# ------------------------------------------------------------------ plate formats
+CAMERA = '[[cameras]]\nname = "gate"\nsource = "gate.mp4"\n'
+
+
+def test_a_camera_reads_ng_then_generic_unless_it_names_its_formats() -> None:
+    cfg = parse_config(CAMERA)
+    assert cfg.cameras[0].plate_formats == ["ng", "generic"] and cfg.plate_formats == {}
+    cfg = parse_config(CAMERA + 'plate_formats = ["gh", "us"]\n'
+                       '[plate_formats]\ngh = "LL-DDDD/DD"\nke = ["LLL DDDL", "LLL.DDD"]\n')
+    assert cfg.cameras[0].plate_formats == ["gh", "us"]
+    assert cfg.plate_formats == {"gh": "LL-DDDD/DD", "ke": ["LLL DDDL", "LLL.DDD"]}
+    assert parse_config(config_to_toml(cfg)) == cfg
+
+
+def config_to_toml(cfg: Config) -> str:
+    """The camera and the site's formats of `cfg` written back as TOML (a round trip)."""
+    cam = cfg.cameras[0]
+    names = ", ".join(f'"{n}"' for n in cam.plate_formats)
+    lines = [f'[[cameras]]\nname = "{cam.name}"\nsource = "{cam.source}"',
+             f"plate_formats = [{names}]", "[plate_formats]"]
+    for name, value in cfg.plate_formats.items():
+        shown = f'"{value}"' if isinstance(value, str) else \
+            "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        lines.append(f"{name} = {shown}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "problem"),
+    [
+        (CAMERA + "plate_formats = []\n", 4, "cameras[0].plate_formats",
+         "must name at least one format (default: ng, generic)"),
+        (CAMERA + 'plate_formats = ["ng", "br", "ng"]\n', 4, "cameras[0].plate_formats[2]",
+         "'ng' is listed twice"),
+        (CAMERA + 'plate_formats = ["ng", "gh"]\n', 4, "cameras[0].plate_formats[1]",
+         "unknown plate format 'gh' (known: ng, br, us, generic; a site's own go in "
+         "[plate_formats])"),
+        (CAMERA + 'plate_formats = "ng"\n', 4, "cameras[0].plate_formats",
+         "expected a list of a string"),
+        # the second camera's line, not the first's
+        (CAMERA + 'plate_formats = ["ng"]\n' + CAMERA.replace("gate", "yard")
+         + 'plate_formats = ["ke"]\n', 8, "cameras[1].plate_formats[0]",
+         "unknown plate format 'ke'"),
+        ('# site\n[plate_formats]\nng = "LLL-DDDLL"\n', 3, "plate_formats.ng",
+         "'ng' is a built-in format (ng, br, us, generic); give the site's own another name"),
+        ('[plate_formats]\ngh = "LL-0000-00"\n', 2, "plate_formats.gh",
+         "pattern 'LL-0000-00': '0' is not L (letter), D (digit), A (either)"),
+        ('[plate_formats]\ngh = "LL/DD/DD"\n', 2, "plate_formats.gh",
+         "at most one / (a plate of two lines)"),
+        ('[plate_formats]\ngh = "LL-DDDD/"\n', 2, "plate_formats.gh",
+         "each line needs at least one L, D or A"),
+        ('[plate_formats]\ngh = "L-D"\n', 2, "plate_formats.gh",
+         "must hold 3..12 characters, got 2"),
+        ('[plate_formats]\ngh = "AAAAAAADDDDDD"\n', 2, "plate_formats.gh",
+         "must hold 3..12 characters, got 13"),
+        ('[plate_formats]\ngh = []\n', 2, "plate_formats.gh", "needs at least one pattern"),
+        ('[plate_formats]\ngh = ["LLDDDD", "LLX"]\n', 2, "plate_formats.gh", "pattern 'LLX'"),
+        ('[plate_formats]\ngh = 7\n', 2, "plate_formats.gh", "expected a string or a list"),
+        ('[plate_formats]\nGH = "LLDDDD"\n', 2, "plate_formats.GH",
+         "a format name is a lower-case letter"),
+        (CAMERA + '[plate_formats]\ngh = "LLDDDD"\n[[cameras]]\nname = "b"\nsource = "b"\n'
+         'plate_formats = ["gh", "zz"]\n', 9, "cameras[1].plate_formats[1]",
+         "(known: ng, br, us, generic, gh;"),
+    ],
+)
+def test_bad_plate_formats_are_one_line_naming_file_line_and_key(
+        tmp_path: Path, text: str, line: int, key: str, problem: str) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}:{line}: {key}: "), str(info.value)
+    assert problem in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_config_built_in_code_obeys_the_same_plate_format_rules() -> None:
+    from controller.config import CameraConfig
+
+    with pytest.raises(FieldProblem, match=r"^plate_formats: must name at least one"):
+        CameraConfig("gate", "gate.mp4", plate_formats=[])
+    with pytest.raises(FieldProblem, match=r"^cameras\[0\]\.plate_formats\[0\]: unknown"):
+        Config(cameras=[CameraConfig("gate", "gate.mp4", plate_formats=["gh"])])
+    assert Config(cameras=[CameraConfig("gate", "gate.mp4", plate_formats=["gh"])],
+                  plate_formats={"gh": "LLDDDD"}).cameras[0].plate_formats == ["gh"]
+
+
+def test_the_cli_refuses_a_bad_plate_pattern_with_exit_2(tmp_path: Path) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text('[plate_formats]\ngh = "LL?DD"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "controller", "doctor", "--config", str(f)],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{f}:2: plate_formats.gh: pattern 'LL?DD'" in lines[0]

@@ -82,6 +82,25 @@ def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2 and "unknown plate format 'mars'" in done.stderr
 
 
+def test_a_format_of_the_config_file_can_be_named(tmp_path: Path) -> None:
+    image = tmp_path / "gh.jpg"
+    cv2.imwrite(str(image), scene("GR-1234-20", seed=1)[0])
+    config = tmp_path / "site.toml"
+    config.write_text('[plate_formats]\ngh = "LL-DDDD-DD"\n')
+    done = run(str(image), "--format", "gh")
+    assert done.returncode == 2 and "unknown plate format 'gh'" in done.stderr
+    out = tmp_path / "reads.jsonl"
+    done = run(str(image), "--config", str(config), "--format", "gh", "--jsonl", str(out))
+    assert done.returncode == 0, done.stderr
+    assert [p["text"] for p in json.loads(out.read_text())["plates"]] == ["GR123420"]
+    config.write_text('[plate_formats]\ngh = "LL-0000-00"\n')
+    done = run(str(image), "--config", str(config), "--format", "gh")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"edgewarden plates: {config}:2: plate_formats.gh: pattern 'LL-0000-00': '0' is not "
+        "L (letter), D (digit), A (either), a separator (- . space) or / (line break)"]
+
+
 def test_importing_the_service_loads_no_ocr_runtime() -> None:
     """A site without plates keeps today's memory and start-up: no onnxruntime, no OCR."""
     code = ("import sys, controller.service.lifecycle, controller.cli.run, controller.cli; "

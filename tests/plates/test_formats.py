@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from controller.config.plate_patterns import BUILTIN_PLATE_FORMATS, template_of
 from controller.plates.formats import (
+    CORRECTION_FACTOR,
+    DEFAULT_FORMATS,
     DIGIT_TO_LETTER,
     FORMATS,
     LETTER_TO_DIGIT,
@@ -16,6 +19,7 @@ from controller.plates.formats import (
     fit_formats,
     formats_named,
     normalise,
+    site_formats,
 )
 
 NG_GENERIC = formats_named(["ng", "generic"])
@@ -133,3 +137,80 @@ def test_a_bad_template_or_an_unknown_format_name_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown plate format 'xx'"):
         formats_named(["ng", "xx"])
     assert set(FORMATS) >= {"ng", "generic", "br", "us"}
+
+
+# ------------------------------------------------------------------ a site's own formats
+@st.composite
+def site_pattern(draw: st.DrawFn) -> str:
+    """A pattern as a site writes it: classes, separators, maybe one line break."""
+    classes = draw(st.lists(st.sampled_from("LDA"), min_size=3, max_size=12))
+    out = ""
+    for i, cls in enumerate(classes):
+        if i:
+            out += draw(st.sampled_from(["", "", "-", " ", "."]))
+        out += cls
+    if draw(st.booleans()):
+        at = draw(st.integers(1, len(out) - 1))
+        if out[at - 1] in "LDA" and out[at] in "LDA":
+            out = out[:at] + "/" + out[at:]
+    return out
+
+
+@given(site_pattern(), st.data())
+def test_a_site_pattern_corrects_look_alikes_only_where_it_fixes_the_kind(
+        pattern: str, data: st.DataObject) -> None:
+    """A plate of the site's pattern read with look-alikes at fixed letter or digit
+    positions comes back right; where the pattern allows either, nothing is swapped."""
+    template = template_of(pattern)
+    plate = "".join(data.draw(letters if cls == "L" else digits if cls == "D"
+                              else st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+                    for cls in template)
+    misread = list(plate)
+    swapped = 0
+    for i, (ch, cls) in enumerate(zip(plate, template, strict=True)):
+        if cls == "L" and ch in DIGIT_TO_LETTER.values() and data.draw(st.booleans()):
+            misread[i] = next(d for d, letter in DIGIT_TO_LETTER.items() if letter == ch)
+            swapped += 1
+        elif cls == "D" and data.draw(st.booleans()):
+            twins = [letter for letter, d in LETTER_TO_DIGIT.items() if d == ch]
+            if twins:
+                misread[i] = data.draw(st.sampled_from(twins))
+                swapped += 1
+    formats = formats_named(["site"], {"site": pattern})
+    fit = fit_formats("".join(misread), formats)
+    assert (fit.text, fit.format_name) == (plate, "site")
+    if set(template) != {"A"}:  # an all-either pattern also weighs a word or number less
+        assert fit.factor == pytest.approx(CORRECTION_FACTOR ** swapped)
+
+
+def test_a_ghanaian_plate_is_mangled_by_the_default_and_read_right_by_its_own_format() -> None:
+    """Why a site needs its own pattern: ng turns GR-1234-20's digits into letters."""
+    mangled = fit_formats("GR123420", NG_GENERIC)  # 1, 2 and 0 have letter twins
+    assert (mangled.text, mangled.format_name) == ("GRI234ZO", "ng")
+    gh = formats_named(["gh"], {"gh": "LL-DDDD-DD"})
+    assert fit_formats("GRI234ZO", gh).text == "GR123420"
+    assert fit_formats("GR-1234-20", gh).factor == 1.0
+
+
+def test_several_patterns_make_one_format_and_separators_only_print() -> None:
+    formats = site_formats({"ke": ["LLL DDDL", "LLL.DDD", "LLL-DDD"], "two": "LL/DDDD"})
+    assert formats["ke"].templates == ("LLLDDDL", "LLLDDD")
+    assert formats["two"].templates == ("LLDDDD",)
+    assert fit_formats("KBZ 1234", formats_named(["ke"], {"ke": ["LLL DDDL", "LLL.DDD"]})
+                       ).format_name is None  # KBZ1234: 7 long, last a digit
+    assert fit_formats("KBZ 123A", tuple(formats.values())).text == "KBZ123A"
+
+
+def test_a_site_format_built_in_code_is_checked_as_the_config_checks_it() -> None:
+    with pytest.raises(ValueError, match="'ng' is a built-in format"):
+        formats_named(["ng"], {"ng": "LLLDDDLL"})
+    with pytest.raises(ValueError, match="'X' is not L"):
+        site_formats({"gh": "LLX"})
+    with pytest.raises(ValueError, match=r"unknown plate format 'gh' \(known: ng, br, us, "
+                                         r"generic, ke\)"):
+        formats_named(["gh"], {"ke": "LLLDDDL"})
+
+
+def test_the_config_knows_the_built_in_names_and_the_default_stays_ng_then_generic() -> None:
+    assert tuple(FORMATS) == BUILTIN_PLATE_FORMATS
+    assert DEFAULT_FORMATS == ("ng", "generic")

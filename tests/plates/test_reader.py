@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from controller.config import CameraConfig
 from controller.errors import EdgewardenError
 from controller.plates.formats import formats_named
 from controller.plates.ocr import DET_MODEL, REC_MODEL, default_model_dir
 from controller.plates.reader import PlateReader
+from controller.plates.stage import ReadFn
+from controller.service.plate_records import shipped_reader
 from controller.simulation.plates import scene, two_line_plate
 
 PLATES = ["ABC-123DE", "KJA-407XY", "LND-908BG", "SMK-651QA", "EKY-300OL", "BDG-512ZS"]
@@ -189,3 +192,50 @@ def test_an_unsure_best_read_is_outvoted_by_two_larger_scales_that_agree(
     unsure = PlateRead("XKJA407XY", 0.5, (98, 100, 200, 130), "generic")
     voted = reader._rescale_vote(np.zeros((300, 400, 3), np.uint8), unsure)
     assert voted.text == "KJA407XY" and heights == list(RESCALE_HEIGHTS)
+
+
+# ------------------------------------------------------------------ a camera's formats
+SITE = {"gh": "LL-DDDD-DD", "moto": "LLL/DDDDL", "short": "LLL/DDDD"}
+
+
+def _gate(**kw: object) -> ReadFn:
+    cam = CameraConfig("gate", "x", plates=True, plates_mode="gate", **kw)  # type: ignore[arg-type]
+    return shipped_reader(cam, SITE)
+
+
+def test_a_camera_with_only_its_sites_format_reads_a_plate_of_that_format() -> None:
+    """GR-1234-20 under the default ng turns into GRI234ZO; the camera naming only the
+    site's `gh` reads it right, fitted and at full confidence."""
+    frame, _ = scene("GR-1234-20", seed=1)
+    default = [(r.text, r.format_name) for r in _gate()(frame)]
+    assert default == [("GRI234ZO", "ng")]
+    reads = _gate(plate_formats=["gh"])(frame)
+    assert [(r.text, r.format_name) for r in reads] == [("GR123420", "gh")]
+    assert reads[0].confidence > 0.8
+
+
+def test_a_two_line_site_format_reads_the_lines_joined_top_first() -> None:
+    plate = two_line_plate("GHA", "4071K")
+    assert [(r.text, r.format_name) for r in _gate()(plate)] == [("GHA407IK", "ng")]
+    reads = _gate(plate_formats=["moto", "generic"])(plate)
+    assert [(r.text, r.format_name) for r in reads] == [("GHA4071K", "moto")]
+
+
+@pytest.mark.parametrize(("top", "bottom"), [("KJA", "4071"), ("ABJ", "2150")])
+def test_a_two_line_plate_of_short_lines_is_joined_though_their_boxes_overlap(
+        top: str, bottom: str) -> None:
+    """Short lines are drawn tall, so the detector's boxes of the two lines overlap a
+    little; the lower one is still the second line (it starts below the upper's middle)."""
+    read = _gate(plate_formats=["short"])
+    plate = two_line_plate(top, bottom)
+    assert [(r.text, r.format_name) for r in read(plate)] == [(top + bottom, "short")]
+
+
+def test_a_camera_naming_no_formats_reads_ng_then_generic() -> None:
+    """The default: a Nigerian plate fits ng, a plate no country format fits is generic."""
+    assert CameraConfig("gate", "x").plate_formats == ["ng", "generic"]
+    read = _gate()
+    assert [(r.text, r.format_name) for r in read(scene("KJA-407XY", seed=2)[0])] == \
+        [("KJA407XY", "ng")]
+    assert [(r.text, r.format_name) for r in read(scene("AS-5081-19", seed=2)[0])] == \
+        [("AS508119", "generic")]

@@ -27,16 +27,18 @@ from tests.service_run.service_process import running_service
 PLATE = "KJA-407XY"
 
 
-def test_a_watch_listed_plate_at_the_gate_raises_its_alarm(tmp_path: Path) -> None:
+def _gate_site(tmp_path: Path, plate: str, camera_keys: str = "", tables: str = "") -> Path:
+    """A store, a register with `plate` on the watch list (high), an image folder of a
+    vehicle with that plate driving through the gate, and the config (returned)."""
     custodian = pyrage.x25519.Identity.generate()
     data = tmp_path / "data"
     initialise(data, passphrase=None, identity_on_device=False,
                extra_recipients=[str(custodian.to_public())])
     register_file.save(data / register_file.FILE_NAME, Register([
-        make_entry(PLATE, "watch", label="stolen van", priority="high")]))
+        make_entry(plate, "watch", label="stolen van", priority="high")]))
     frames = tmp_path / "frames"
     frames.mkdir()
-    vehicle, _ = scene(PLATE, seed=1, noise=4.0)
+    vehicle, _ = scene(plate, seed=1, noise=4.0)
     empty = np.full_like(vehicle, 90)
     for i in range(16):  # the gate is empty, the vehicle drives in and stops, leaves
         dx = (12 - i) * 60
@@ -63,18 +65,28 @@ height = 720
 recording = "off"
 plates = true
 plates_mode = "gate"
-
+{camera_keys}
 [cameras.tamper]
 enabled = false
-""")
+{tables}""")
+    return cfg
+
+
+def _watch_alarms(client: ControlClient, channel: str) -> list:
+    deadline = time.monotonic() + 120
+    alarms: list = []
+    while time.monotonic() < deadline and not alarms:
+        alarms = [a for a in client.call("status")["alarms"] if a["channel"] == channel]
+        time.sleep(0.3)
+    return alarms
+
+
+def test_a_watch_listed_plate_at_the_gate_raises_its_alarm(tmp_path: Path) -> None:
+    cfg = _gate_site(tmp_path, PLATE)
+    data = tmp_path / "data"
     channel = "camera/gate/plates/watch/high"
     with running_service(cfg, tmp_path) as sock, ControlClient(sock) as client:
-        deadline = time.monotonic() + 120
-        alarms: list = []
-        while time.monotonic() < deadline and not alarms:
-            alarms = [a for a in client.call("status")["alarms"]
-                      if a["channel"] == channel]
-            time.sleep(0.3)
+        alarms = _watch_alarms(client, channel)
         assert alarms, (tmp_path / "service.log").read_text()[-3000:]
         assert alarms[0]["priority"] == "high"
         others = [a for a in client.call("status")["alarms"] if "plates" in a["channel"]
@@ -104,3 +116,15 @@ enabled = false
     text = PLATE.replace("-", "").encode()
     for path in databases:
         assert text not in path.read_bytes() and PLATE.encode() not in path.read_bytes()
+
+
+def test_a_gate_reading_its_sites_own_format_matches_the_register_exactly(
+        tmp_path: Path) -> None:
+    """The camera's `plate_formats` reach the service's reader: under the default ng the
+    Ghanaian GR-1234-20 reads GRI234ZO and would miss an exact-only register."""
+    cfg = _gate_site(tmp_path, "GR-1234-20",
+                     'plate_formats = ["gh"]\nplate_match_distance = 0.0\n',
+                     '[plate_formats]\ngh = "LL-DDDD-DD"\n')
+    with running_service(cfg, tmp_path) as sock, ControlClient(sock) as client:
+        alarms = _watch_alarms(client, "camera/gate/plates/watch/high")
+        assert alarms, (tmp_path / "service.log").read_text()[-3000:]

@@ -105,6 +105,16 @@ def test_sighup_refuses_a_bad_config_and_keeps_running(service: RunningService) 
         assert status["state"] == "running"
         assert "config.toml" in (status["config"]["last_error"] or "")
         assert "store.epoch_seconds: must be at least 1" in status["config"]["last_error"]
+    # a bad plate pattern of the site's own formats is refused the same way, with its line
+    service.config.write_text(good + '\n[plate_formats]\ngh = "LL-0000-00"\n')
+    lines = service.config.read_text().count("\n")
+    os.kill(service.proc.pid, signal.SIGHUP)
+    with ControlClient(service.socket_path) as client:
+        _wait(lambda: "plate_formats.gh" in (
+            client.call("status")["config"]["last_error"] or ""), what="the plate refusal")
+        error = client.call("status")["config"]["last_error"]
+        assert f"config.toml:{lines}: plate_formats.gh: pattern 'LL-0000-00'" in error
+        assert client.call("status")["state"] == "running"
     # a good config is taken
     service.config.write_text(good.replace('name = "test-site"', 'name = "renamed-site"'))
     os.kill(service.proc.pid, signal.SIGHUP)
