@@ -7,8 +7,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Tests never assert on timings: a property test's example may take as long as a loaded
+# CI machine needs (hypothesis' 200 ms deadline and too-slow check would fail it).
+settings.register_profile("edgewarden", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("edgewarden")
 
 
 def shared_data_dir() -> Path:
