@@ -189,3 +189,32 @@ def test_an_unsure_best_read_is_outvoted_by_two_larger_scales_that_agree(
     unsure = PlateRead("XKJA407XY", 0.5, (98, 100, 200, 130), "generic")
     voted = reader._rescale_vote(np.zeros((300, 400, 3), np.uint8), unsure)
     assert voted.text == "KJA407XY" and heights == list(RESCALE_HEIGHTS)
+
+
+def test_a_service_reader_hands_each_reads_freed_heap_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import controller.plates.reader as reader_module
+
+    service, offline = PlateReader(return_heap=True), PlateReader()
+    trims: list[int] = []
+    monkeypatch.setattr(reader_module, "return_freed_heap", lambda: trims.append(1))
+    frame, _ = scene("ABC-123DE", seed=0)
+    offline.read(frame)
+    assert trims == []
+    assert [r.text for r in service.read(frame)] == ["ABC123DE"]
+    assert trims == [1]
+
+
+def test_the_locator_joins_a_row_split_by_gaps_but_not_a_blob_far_to_the_right() -> None:
+    from controller.plates.locate import Candidate, _join_neighbours
+
+    # three parts of one plate's line (out of order), and text of the same height far right
+    parts = [Candidate(130, 10, 180, 30, 2.0), Candidate(0, 10, 60, 30, 1.0),
+             Candidate(70, 12, 120, 31, 3.0), Candidate(400, 10, 450, 30, 5.0)]
+    joined = _join_neighbours(parts)
+    assert [(c.x0, c.y0, c.x1, c.y1, c.score) for c in joined] == [
+        (0, 10, 180, 31, 3.0), (400, 10, 450, 30, 5.0)]
+    # a blob of another height on the row, or on another row, stays alone
+    assert len(_join_neighbours([Candidate(0, 10, 60, 30, 1.0),
+                                 Candidate(65, 0, 120, 60, 1.0),
+                                 Candidate(0, 80, 60, 100, 1.0)])) == 3
