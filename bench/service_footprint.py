@@ -5,7 +5,8 @@ Targets: READY within 1.5 s, RSS at most 60 MB without cameras (issue 5); RSS at
 250 MB with one camera playing the traffic video, the traffic model as its detector and
 `plates = true` (issue 17). Baselines, measured in the same run: a bare `python -c pass`
 start and its RSS (what the service adds to the interpreter) and, with `--camera`, the
-same camera and detector without plates (what plate reading adds).
+same camera and detector without plates (what plate reading adds). Then the plate records
+the plates run stored are decrypted and counted per vehicle track (goal: at most one).
 
     uv run python bench/service_footprint.py [--seconds 60] [--nodes 8] [--camera]
 """
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,9 @@ import psutil
 from controller.control.client import ControlClient, ControlError
 from controller.simulation.fleet import SimulatedFleet, start_paired_nodes
 from controller.simulation.site import shared_traffic_dir
-from controller.store import initialise
+from controller.store import HistoryReader, initialise, unlock_identity
 
+PASSPHRASE = "footprint benchmark passphrase"
 RSS_GOAL_MB = 60.0
 PLATES_RSS_GOAL_MB = 250.0
 
@@ -132,6 +135,13 @@ def camera_line(cameras: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+def reads_per_track(data_dir: Path) -> Counter[tuple[str, int]]:
+    """The stored `plate` records per (camera, track id); only the plates run makes them."""
+    with HistoryReader(data_dir, unlock_identity(data_dir, PASSPHRASE)) as history:
+        return Counter((str(r.body["camera"]), int(r.body["track_id"]))
+                       for r in history.records(kinds=["plate"]))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -147,7 +157,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        initialise(root / "data", passphrase="footprint benchmark passphrase")
+        initialise(root / "data", passphrase=PASSPHRASE)
         fleet = start_paired_nodes(args.nodes, root / "nodes", rate_hz=args.rate)
         try:
             plain = measure(root, fleet, args.seconds, "")
@@ -160,6 +170,7 @@ def main() -> int:
                                          camera_config(traffic, plates))))
         finally:
             fleet.stop()
+        per_track = reads_per_track(root / "data") if args.camera else Counter()
         bare_start, bare_rss = bare_interpreter()
         print(f"nodes: {args.nodes} at {args.rate:g} Hz x 4 channels, run {args.seconds:g} s")
         print(f"time to READY: {plain.ready_s:.2f} s (target <= 1.5 s); bare interpreter "
@@ -173,6 +184,10 @@ def main() -> int:
             print(f"{name}: READY {fp.ready_s:.2f} s, RSS {fp.rss_mb:.1f} MB (peak "
                   f"{fp.peak_mb:.1f} MB{goal}), CPU {100 * fp.cpu_share:.0f}% of one core, "
                   f"exit {fp.exit_code}; {camera_line(fp.cameras)}")
+        if args.camera:
+            print(f"plate reads per track (max): {max(per_track.values(), default=0)} "
+                  f"(goal <= 1); {sum(per_track.values())} plate records stored over "
+                  f"{len(per_track)} tracks")
     return 0
 
 

@@ -58,27 +58,39 @@ def candidates(image: np.ndarray, limit: int = 6) -> list[Candidate]:
 
 
 def _join_neighbours(blobs: list[Candidate]) -> list[Candidate]:
-    """Blobs side by side on one row joined (a dash or a badge splits a plate's line)."""
-    out = sorted(blobs, key=lambda c: c.x0)
+    """Blobs side by side on one row joined (a dash or a badge splits a plate's line).
+
+    In order of left edge, each blob takes in the first one to its right on its row and
+    of about its height, and the scan starts again. A blob whose left edge is further
+    right than three of the first's heights cannot be joined to it (the gap allowed is
+    1.5 of the taller height, at most 1/0.6 of the first's), nor can any after it, so
+    the inner scan stops there: a frame's hundreds of blobs cost milliseconds, not tens.
+    """
+    out = [(c.x0, c.y0, c.x1, c.y1, c.score) for c in sorted(blobs, key=lambda c: c.x0)]
     joined = True
     while joined:
         joined = False
-        for i, a in enumerate(out):
+        for i, (ax0, ay0, ax1, ay1, ascore) in enumerate(out):
+            ha = ay1 - ay0
+            reach = ax1 + 3 * ha
             for j in range(i + 1, len(out)):
-                b = out[j]
-                ha, hb = a.y1 - a.y0, b.y1 - b.y0
-                overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
-                gap = b.x0 - a.x1
+                bx0, by0, bx1, by1, bscore = out[j]
+                if bx0 >= reach:
+                    break  # the list is in order of x0: nothing further is near enough
+                hb = by1 - by0
+                overlap = min(ay1, by1) - max(ay0, by0)
+                gap = bx0 - ax1
                 if overlap > 0.5 * min(ha, hb) and 0.6 < ha / hb < 1.6 \
                         and gap < 1.5 * max(ha, hb):
-                    out[i] = Candidate(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1),
-                                       max(a.y1, b.y1), max(a.score, b.score))
+                    # x0 stays ax0 (the smaller), so the list stays in order of x0
+                    out[i] = (min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1),
+                              max(ascore, bscore))
                     del out[j]
                     joined = True
                     break
             if joined:
                 break
-    return out
+    return [Candidate(*c) for c in out]
 
 
 def _blobs(gray: np.ndarray, op: int, scale: float) -> list[Candidate]:

@@ -4,13 +4,14 @@ Per photo or vehicle crop: classical localisation proposes a few regions; the PP
 text detector runs on each small crop (never on the whole frame) to find its lines,
 which are rectified and read by the recogniser; a two-line plate is the lines joined top
 to bottom; the formats correct look-alikes. The best read wins; it stops early once a
-read fits a format with high confidence. When no classical region gives such a read, the
-text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it finds
-is read again from the full-resolution image. A line read without certainty is read
+read fits a format with high confidence; within a region, rows are read tallest first.
+When no classical region gives a read that fits a format (the locator missed the plate),
+the text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it
+finds is read again from the full-resolution image. A line read without certainty is read
 again in two variants (more margin; padded to the training width) and the texts vote.
 Text touching the frame's border (a camera's on-screen time or name) ranks lower. A best
 read still unsure at the end is read again at two larger scales of its region, and the
-three reads vote.
+three reads vote; the second scale is skipped once it could not change the vote.
 """
 
 from __future__ import annotations
@@ -92,9 +93,12 @@ class PlateReader:
     def __init__(self, formats: tuple[PlateFormat, ...] | None = None,
                  model_dir: Path | None = None, threads: int = 1,
                  max_candidates: int = 8, finder: PlateFinder | None = None,
-                 whole_frames: bool = True) -> None:
+                 whole_frames: bool = True, return_heap: bool = False) -> None:
         """`whole_frames`: images are whole camera frames, whose border may carry the
-        camera's on-screen text; False for vehicle crops, where a plate may touch it."""
+        camera's on-screen text; False for vehicle crops, where a plate may touch it.
+        `return_heap`: after each read, the heap its inference freed goes back to the OS
+        (a long-running service: without it glibc keeps the freed tensors of the largest
+        reads, about 30 MB on the traffic video's crops; costs 2-10 ms a read)."""
         folder = model_dir if model_dir is not None else default_model_dir()
         det_path = model_path(folder, DET_MODEL)
         rec_path = model_path(folder, REC_MODEL)
@@ -105,6 +109,9 @@ class PlateReader:
         self._max_candidates = max_candidates
         self._finder = finder
         self._whole_frames = whole_frames
+        self._return_heap = return_heap
+        #: the most one read can add to a vote (confidence <= 1 times a format's weight)
+        self._max_vote = max([1.0, *(f.weight for f in self.formats)])
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """The plate in `image` (the best read), or nothing when no text was found."""
@@ -128,7 +135,9 @@ class PlateReader:
                 break
         tried = [(r[0], r[1], r[2], r[3]) for r in regions]
         for side in SEARCH_SIDES:
-            if _good(best) or max(h, w) <= side:
+            # only for a plate the classical regions missed: a read of theirs that fits a
+            # format found the plate, and an unsure one is checked at larger scales below
+            if (best is not None and best.format_name is not None) or max(h, w) <= side:
                 break
             for box in self._text_regions(image, side):
                 if any(_box_iou(box, t) > 0.6 for t in tried):
@@ -139,6 +148,8 @@ class PlateReader:
                     break
         if best is not None and not _good(best):
             best = self._rescale_vote(image, best)
+        if self._return_heap:
+            return_freed_heap()
         return [best] if best is not None else []
 
     def _rescale_vote(self, image: np.ndarray, best: PlateRead) -> PlateRead:
@@ -154,13 +165,14 @@ class PlateReader:
         region = (int(max(0, x0 - 0.8 * bh)), int(max(0, y0 - 0.9 * bh)),
                   int(min(w, x1 + 0.8 * bh)), int(min(h, y1 + 0.9 * bh)))
         reads = [best]
-        for height in RESCALE_HEIGHTS:
+        votes = {best.text: best.confidence}
+        for done, height in enumerate(RESCALE_HEIGHTS):
+            if _decided(votes, len(RESCALE_HEIGHTS) - done, self._max_vote):
+                break  # the scales still to read could not outvote the leader
             read = self._read_region(image, region, 0, height)
             if read is not None:
                 reads.append(read)
-        votes: dict[str, float] = {}
-        for read in reads:
-            votes[read.text] = votes.get(read.text, 0.0) + read.confidence
+                votes[read.text] = votes.get(read.text, 0.0) + read.confidence
         text = max(votes, key=lambda t: votes[t])
         return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
 
@@ -225,7 +237,9 @@ class PlateReader:
         # the plate's characters: the tallest lines (a state name or slogan is smaller)
         rows = _rows([c for c, hgt in lines if hgt >= 0.55 * tallest])
         best: PlateRead | None = None
-        options = [list(r) for r in rows]
+        # the tallest rows first (most likely the plate's characters), so that a sure
+        # read of them ends the region's search before a slogan or a frame is read
+        options = sorted((list(r) for r in rows), key=_row_height, reverse=True)
         second = _below(rows[0], rows) if len(rows) >= 2 else None
         if second is not None:
             options.append([*rows[0], *second])  # a two-line plate, top line first
@@ -245,6 +259,8 @@ class PlateReader:
                              fitted.format_name)
             if best is None or read.confidence > best.confidence:
                 best = read
+            if _good(best):
+                break  # as between regions: a sure read ends the search
         return best
 
     def _read_group(self, crop: np.ndarray, group: list[np.ndarray]) -> tuple[FormatFit, float]:
@@ -307,6 +323,16 @@ def _better(best: PlateRead | None, read: PlateRead | None) -> PlateRead | None:
     return best
 
 
+def _decided(votes: dict[str, float], left: int, most: float) -> bool:
+    """Whether `left` more votes of at most `most` each can no longer change the text
+    that leads `votes` (a later text wins only with strictly more), so they are skipped."""
+    if not votes:
+        return False
+    ranked = sorted(votes.values(), reverse=True)
+    runner_up = ranked[1] if len(ranked) > 1 else 0.0
+    return ranked[0] > runner_up + left * most
+
+
 def _good(read: PlateRead | None) -> bool:
     """A read fitting a format with high confidence: the search can stop."""
     return read is not None and read.format_name is not None and read.confidence >= GOOD_ENOUGH
@@ -353,6 +379,11 @@ def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
                 row.append(box)
         rows.append(row)
     return rows
+
+
+def _row_height(row: list[np.ndarray]) -> float:
+    """A row's height: that of its tallest box."""
+    return max(float(c[:, 1].max() - c[:, 1].min()) for c in row)
 
 
 def _below(upper: list[np.ndarray], rows: list[list[np.ndarray]]) -> list[np.ndarray] | None:

@@ -83,9 +83,10 @@ def shipped_reader(cam: CameraConfig,
 
     finder = None if cam.plate_model is None else open_plate_finder(
         cam.plate_model, cam.plate_model_threshold)
-    # in tracks mode the reader gets vehicle crops, cut at the box: a plate may touch it
+    # in tracks mode the reader gets vehicle crops, cut at the box: a plate may touch it;
+    # the service runs for months, so each read's freed heap goes back to the OS
     return PlateReader(formats_named(cam.plate_formats, site_formats), finder=finder,
-                       whole_frames=cam.plates_mode == "gate").read
+                       whole_frames=cam.plates_mode == "gate", return_heap=True).read
 
 
 class PlateRecords:

@@ -239,3 +239,72 @@ def test_a_camera_naming_no_formats_reads_ng_then_generic() -> None:
         [("KJA407XY", "ng")]
     assert [(r.text, r.format_name) for r in read(scene("AS-5081-19", seed=2)[0])] == \
         [("AS508119", "generic")]
+
+
+def test_a_service_reader_hands_each_reads_freed_heap_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import controller.plates.reader as reader_module
+
+    service, offline = PlateReader(return_heap=True), PlateReader()
+    trims: list[int] = []
+    monkeypatch.setattr(reader_module, "return_freed_heap", lambda: trims.append(1))
+    frame, _ = scene("ABC-123DE", seed=0)
+    offline.read(frame)
+    assert trims == []
+    assert [r.text for r in service.read(frame)] == ["ABC123DE"]
+    assert trims == [1]
+
+
+def test_the_locator_joins_a_row_split_by_gaps_but_not_a_blob_far_to_the_right() -> None:
+    from controller.plates.locate import Candidate, _join_neighbours
+
+    # three parts of one plate's line (out of order), and text of the same height far right
+    parts = [Candidate(130, 10, 180, 30, 2.0), Candidate(0, 10, 60, 30, 1.0),
+             Candidate(70, 12, 120, 31, 3.0), Candidate(400, 10, 450, 30, 5.0)]
+    joined = _join_neighbours(parts)
+    assert [(c.x0, c.y0, c.x1, c.y1, c.score) for c in joined] == [
+        (0, 10, 180, 31, 3.0), (400, 10, 450, 30, 5.0)]
+    # a blob of another height on the row, or on another row, stays alone
+    assert len(_join_neighbours([Candidate(0, 10, 60, 30, 1.0),
+                                 Candidate(65, 0, 120, 60, 1.0),
+                                 Candidate(0, 80, 60, 100, 1.0)])) == 3
+
+
+def test_the_second_scale_is_not_read_once_the_vote_is_decided(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.plates.reader import RESCALE_HEIGHTS, PlateRead
+
+    heights: list[int] = []
+
+    def at_scale(image: np.ndarray, box: tuple[int, int, int, int], det_side: int,
+                 crop_height: int = 0) -> PlateRead:
+        heights.append(crop_height)
+        return PlateRead("KJA407XY", 0.8, (100, 100, 200, 130), "ng")
+
+    monkeypatch.setattr(reader, "_read_region", at_scale)
+    unsure = PlateRead("KJA407XY", 0.7, (98, 100, 200, 130), "ng")
+    voted = reader._rescale_vote(np.zeros((300, 400, 3), np.uint8), unsure)
+    # 0.7 + 0.8 leads by more than one more read could add: the last scale is not read
+    assert voted.text == "KJA407XY" and voted.confidence == 0.8
+    assert heights == list(RESCALE_HEIGHTS[:-1])
+
+
+@pytest.mark.parametrize("format_name,searched", [("ng", False), (None, True)])
+def test_the_whole_image_is_searched_only_when_no_region_read_fits_a_format(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch, format_name: str | None,
+        searched: bool) -> None:
+    import controller.plates.reader as reader_module
+    from controller.plates.locate import Candidate
+    from controller.plates.reader import PlateRead
+
+    searches: list[int] = []
+    monkeypatch.setattr(reader_module, "candidates",
+                        lambda image, limit: [Candidate(100, 100, 200, 130, 1.0)])
+    monkeypatch.setattr(reader, "_read_region", lambda *a, **k: PlateRead(
+        "KJA407XY", 0.6, (100, 100, 200, 130), format_name))
+    monkeypatch.setattr(reader, "_text_regions",
+                        lambda image, side: searches.append(side) or [])
+    monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
+    reads = reader.read(np.zeros((1080, 1920, 3), np.uint8))
+    assert [r.text for r in reads] == ["KJA407XY"]
+    assert bool(searches) == searched
