@@ -10,9 +10,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-import cv2
 import msgspec
-import numpy as np
 import pyrage
 
 from controller.config import CameraConfig
@@ -20,8 +18,8 @@ from controller.control import schema
 from controller.control.client import ControlClient
 from controller.plates import register_file
 from controller.plates.register import Register, make_entry
-from controller.simulation.plates import scene
 from controller.store import initialise
+from tests.plates.gate_site import write_drive_through, write_gate_config
 from tests.service_run.service_process import running_service
 
 PLATE = "KJA-407XY"
@@ -36,40 +34,10 @@ def _gate_site(tmp_path: Path, plate: str, camera_keys: str = "", tables: str = 
                extra_recipients=[str(custodian.to_public())])
     register_file.save(data / register_file.FILE_NAME, Register([
         make_entry(plate, "watch", label="stolen van", priority="high")]))
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    vehicle, _ = scene(plate, seed=1, noise=4.0)
-    empty = np.full_like(vehicle, 90)
-    for i in range(16):  # the gate is empty, the vehicle drives in and stops, leaves
-        dx = (12 - i) * 60
-        image = empty if i < 3 or i > 12 else cv2.warpAffine(
-            vehicle, np.float32([[1, 0, dx], [0, 1, 0]]), (1280, 720),
-            borderValue=(90, 90, 90))
-        cv2.imwrite(str(frames / f"{i:03d}.png"), image)
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""
-[device]
-name = "plate-test"
-data_dir = "{data}"
-runtime_dir = "{tmp_path / 'run'}"
-
-[detect]
-min_hits = 2
-
-[[cameras]]
-name = "gate"
-source = "{frames}"
-fps = 4.0
-width = 1280
-height = 720
-recording = "off"
-plates = true
-plates_mode = "gate"
-{camera_keys}
-[cameras.tamper]
-enabled = false
-{tables}""")
-    return cfg
+    frames = write_drive_through(tmp_path / "frames", plate)
+    return write_gate_config(tmp_path / "config.toml", name="plate-test", data=data,
+                             runtime=tmp_path / "run", frames=frames,
+                             camera_keys=camera_keys, tables=tables)
 
 
 def _watch_alarms(client: ControlClient, channel: str) -> list:

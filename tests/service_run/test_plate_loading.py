@@ -27,6 +27,7 @@ from controller.plates.ocr import DET_MODEL
 from controller.plates.reader import PlateRead, PlateReader
 from controller.plates.stage import ReadFn
 from controller.service import Service
+from tests.plates.gate_site import write_gate_config
 from tests.prepared_store import initialised_copy
 
 
@@ -37,31 +38,10 @@ def _config(tmp_path: Path) -> Path:
     frames.mkdir()
     for i in range(4):
         cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((180, 320, 3), 40 * i, np.uint8))
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""
-[device]
-name = "plate-loading"
-data_dir = "{data}"
-runtime_dir = "{tmp_path / 'run'}"
-
-[serial]
-keys_dir = "{tmp_path / 'keys'}"
-
-[[cameras]]
-name = "gate"
-source = "{frames}"
-loop = true
-fps = 5.0
-width = 320
-height = 180
-recording = "off"
-plates = true
-plates_mode = "gate"
-
-[cameras.tamper]
-enabled = false
-""")
-    return cfg
+    return write_gate_config(
+        tmp_path / "config.toml", name="plate-loading", data=data, runtime=tmp_path / "run",
+        frames=frames, camera="loop = true\nfps = 5.0\nwidth = 320\nheight = 180",
+        sections=f'[serial]\nkeys_dir = "{tmp_path / "keys"}"\n')
 
 
 @contextmanager

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 from textual.widgets import DataTable, Input
 
 from controller.plates import register_file
 from controller.plates.register import Register, make_entry
-from controller.simulation.plates import scene
 from controller.store import initialise
+from tests.plates.gate_site import write_drive_through, write_gate_config
 from tests.service_run.service_process import running_service
 from tests.tui.conftest import run_async
 from tests.tui.test_flows import table_text, text_of, until
@@ -31,40 +29,9 @@ def gate_site(root: Path) -> Path:
     initialise(data, passphrase=PASSPHRASE)
     register_file.save(data / register_file.FILE_NAME, Register([
         make_entry(PLATE, "watch", label="stolen van", priority="high")]))
-    frames = root / "frames"
-    frames.mkdir()
-    vehicle, _ = scene(PLATE, seed=1, noise=4.0)
-    empty = np.full_like(vehicle, 90)
-    for i in range(16):
-        dx = (12 - i) * 60
-        image = empty if i < 3 or i > 12 else cv2.warpAffine(
-            vehicle, np.float32([[1, 0, dx], [0, 1, 0]]), (1280, 720),
-            borderValue=(90, 90, 90))
-        cv2.imwrite(str(frames / f"{i:03d}.png"), image)
-    cfg = root / "config.toml"
-    cfg.write_text(f"""
-[device]
-name = "plates-tui"
-data_dir = "{data}"
-runtime_dir = "{root / 'run'}"
-
-[detect]
-min_hits = 2
-
-[[cameras]]
-name = "gate"
-source = "{frames}"
-fps = 4.0
-width = 1280
-height = 720
-recording = "off"
-plates = true
-plates_mode = "gate"
-
-[cameras.tamper]
-enabled = false
-""")
-    return cfg
+    frames = write_drive_through(root / "frames", PLATE)
+    return write_gate_config(root / "config.toml", name="plates-tui", data=data,
+                             runtime=root / "run", frames=frames)
 
 
 @run_async
