@@ -145,7 +145,7 @@ async def main() -> None:
                             str(cfg)], stderr=open(root / "fwd.log", "wb"))  # noqa: SIM115
     arrivals = Arrivals(port)
     try:
-        while server.stats()["subscribers"] < 1:
+        while server.stats().subscribers < 1:
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the forwarder connects to the broker
         async with aiomqtt.Client("127.0.0.1", port, identifier="bench-bare") as bare:
