@@ -248,16 +248,9 @@ class StatusMismatch(ValueError):
 
 def parse_status(raw: Any) -> Status:
     """The service's `status`, typed by the shared schema; one clear line when it differs."""
-    import msgspec
-
     from controller.control import schema
 
-    try:
-        s = msgspec.convert(raw, schema.Status)
-    except msgspec.ValidationError as exc:
-        raise StatusMismatch(f"the service's status does not match this client ({exc}): "
-                             "run a client and service of the same release") from None
-    return _status_of(s)
+    return _status_of(schema.decode_as(raw, schema.Status, "status", StatusMismatch))
 
 
 def _status_of(s: Any) -> Status:

@@ -476,13 +476,19 @@ class ReplyMismatch(EdgewardenError):
     """A reply not of the shape this client's schema names (a service of another release)."""
 
 
-def decode_reply(cmd: str, raw: Any, kind: type[T]) -> T:
-    """`raw` (the socket's answer to `cmd`) as `kind`; one clear line when it differs."""
+def decode_as(raw: Any, kind: type[T], what: str, error: type[Exception]) -> T:
+    """`raw` as `kind`, or `error` in one line naming `what` did not match (every decode
+    of a socket payload goes through here, so every client says it alike)."""
     try:
         return msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
-        raise ReplyMismatch(f"the service's answer to {cmd} does not match this client "
-                            f"({exc}): run a client and service of the same release") from None
+        raise error(f"the service's {what} does not match this client ({exc}): "
+                    "run a client and service of the same release") from None
+
+
+def decode_reply(cmd: str, raw: Any, kind: type[T]) -> T:
+    """`raw` (the socket's answer to `cmd`) as `kind`; one clear line when it differs."""
+    return decode_as(raw, kind, f"answer to {cmd}", ReplyMismatch)
 
 
 def to_wire(payload: msgspec.Struct | Sequence[msgspec.Struct]) -> Any:
@@ -584,17 +590,9 @@ def decode_event(kind: str, data: Any) -> Notice:
     if cls is None:
         raise EventMismatch(f"the service sent an event of unknown kind {kind!r}: "
                             "run a client and service of the same release")
-    try:
-        return msgspec.convert(data, cls)
-    except msgspec.ValidationError as exc:
-        raise EventMismatch(f"the service's {kind} event does not match this client "
-                            f"({exc}): run a client and service of the same release") from None
+    return decode_as(data, cls, f"{kind} event", EventMismatch)
 
 
 def decode_alarm_reply(data: Any) -> Alarm:
     """The answer to `alarms.ack` and `alarms.shelve`: the point's `Alarm` after the action."""
-    try:
-        return msgspec.convert(data, Alarm)
-    except msgspec.ValidationError as exc:
-        raise EventMismatch(f"the service's alarm reply does not match this client "
-                            f"({exc}): run a client and service of the same release") from None
+    return decode_as(data, Alarm, "alarm reply", EventMismatch)
