@@ -86,6 +86,10 @@ class LineRead:
 
     text: str
     char_conf: tuple[float, ...]
+    #: per character, the most probable character of the other kind (a letter for a
+    #: digit, a digit for a letter) and its probability, where the character was surest:
+    #: the model's own choice where a format fixes the kind (empty: not known)
+    other_kind: tuple[tuple[str, float], ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -131,20 +135,28 @@ class TextRecogniser:
         gap = 1.0 - alnum.sum(axis=1)
         best = alnum.argmax(axis=1)
         best_p = alnum[np.arange(len(best)), best]
+        digits = len(ALNUM) - 26  # ALNUM: the digits, then the letters
+        best_digit = alnum[:, :digits].argmax(axis=1)
+        best_letter = alnum[:, digits:].argmax(axis=1) + digits
         text: list[str] = []
         conf: list[float] = []
+        other: list[tuple[str, float]] = []
         previous = -1
         for t in range(len(best)):
             if best_p[t] <= gap[t]:
                 previous = -1
                 continue
-            if best[t] == previous:
-                conf[-1] = max(conf[-1], float(best_p[t]))
+            if best[t] == previous and best_p[t] <= conf[-1]:
+                continue
+            twin = int(best_letter[t] if best[t] < digits else best_digit[t])
+            if best[t] == previous:  # the same character, surer here
+                conf[-1], other[-1] = float(best_p[t]), (ALNUM[twin], float(alnum[t, twin]))
                 continue
             previous = int(best[t])
             text.append(ALNUM[previous])
             conf.append(float(best_p[t]))
-        return LineRead("".join(text), tuple(conf))
+            other.append((ALNUM[twin], float(alnum[t, twin])))
+        return LineRead("".join(text), tuple(conf), tuple(other))
 
 
 @dataclass(frozen=True)

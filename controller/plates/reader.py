@@ -271,16 +271,14 @@ class PlateReader:
         times format factor); equal texts add up, so a character the plate's frame adds or
         hides in one variant is outvoted. The confidence is the winner's best single one.
         """
-        lines = [rectify(crop, _pad(c)) for c in group]
+        lines = [_character_band(rectify(crop, _pad(c))) for c in group]
         votes: dict[str, float] = {}
         best: dict[str, tuple[float, FormatFit]] = {}
         for variant in VARIANTS:
             reads = [self._read_variant(line, variant) for line in lines]
-            raw = "".join(r.text for r in reads)
-            if not raw:
+            if not any(r.text for r in reads):
                 continue
-            conf = float(np.mean([c for r in reads for c in r.char_conf]))
-            fitted = fit_formats(raw, self.formats)
+            fitted, conf = _fit_read(reads, self.formats)
             votes[fitted.text] = votes.get(fitted.text, 0.0) + conf * fitted.factor
             if fitted.text not in best or conf > best[fitted.text][0]:
                 best[fitted.text] = (conf, fitted)
@@ -307,6 +305,38 @@ class PlateReader:
         if variant == "padded":
             return self._recogniser.read(line, min_width=REC_TRAIN_WIDTH)
         return self._recogniser.read(line)
+
+
+def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
+              ) -> tuple[FormatFit, float]:
+    """The lines' text fitted to the formats, and its confidence (the characters' mean).
+
+    Where a format fixes a position to a letter or a digit and the read has the other
+    kind, the model's own most probable character of the due kind is taken at its
+    probability, when that scores better than the look-alike table's swap (a model torn
+    between O and 0 says so; the table knows only fixed pairs).
+    """
+    raw = "".join(r.text for r in reads)
+    conf = [c for r in reads for c in r.char_conf]
+    other = [o for r in reads for o in r.other_kind]
+    fitted = fit_formats(raw, formats)
+    mean = float(np.mean(conf))
+    if len(other) != len(raw):
+        return fitted, mean
+    best = (fitted, mean)
+    for fmt in formats:
+        for template in fmt.templates:
+            if len(template) != len(raw) or set(template) == {"A"}:
+                continue
+            chars, probs = list(raw), list(conf)
+            for i, (ch, cls) in enumerate(zip(raw, template, strict=True)):
+                if (cls == "L" and ch.isdigit()) or (cls == "D" and ch.isalpha()):
+                    chars[i], probs[i] = other[i]
+            refit = fit_formats("".join(chars), (fmt,))
+            score = float(np.mean(probs))
+            if refit.matched and score * refit.factor > best[1] * best[0].factor:
+                best = (refit, score)
+    return best
 
 
 def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:
@@ -411,3 +441,45 @@ def _pad(corners: np.ndarray, side: float = 0.25, top: float = 0.08) -> np.ndarr
     height = float(np.linalg.norm(bl - tl))
     dx, dy = along * side * height, down * top * height
     return np.array([tl - dx - dy, tr + dx - dy, br + dx + dy, bl - dx + dy], np.float32)
+
+
+#: a row belongs to the characters' band where the horizontal gradient is at least this
+#: share of its peak (the band's half-maximum width)
+BAND_LEVEL = 0.5
+#: margin kept above and below the characters' band, a share of the band's height (the
+#: characters then fill three quarters of the line, as in the recogniser's training lines)
+BAND_MARGIN = 1 / 6
+
+
+def _character_band(line: np.ndarray) -> np.ndarray:
+    """The rectified line cut to the band of its tallest text, with a small margin.
+
+    The detector's box of a plate's line holds the plate's whole face (frame, state name,
+    slogan), so the characters fill about half its height, while the recogniser was
+    trained on lines that its characters fill: read that small they lose strokes and
+    merge, and a frame's edge or a bolt passes for a character.
+    """
+    top, bottom = _character_rows(line)
+    margin = round(BAND_MARGIN * (bottom - top))
+    return line[max(0, top - margin):min(line.shape[0], bottom + margin)]
+
+
+def _character_rows(line: np.ndarray) -> tuple[int, int]:
+    """The rows [top, bottom) of the line's tallest text (all rows when none stands out).
+
+    Characters are vertical strokes, so the rows where the horizontal gradient is strong
+    (at least `BAND_LEVEL` of its peak) hold text; of those runs of rows the longest is the
+    tallest text, the plate's characters (a state name or a city line is smaller).
+    """
+    height = line.shape[0]
+    if height < 12:
+        return 0, height
+    gray = cv2.cvtColor(line, cv2.COLOR_BGR2GRAY) if line.ndim == 3 else line
+    strokes = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)).mean(axis=1)
+    width = max(1, height // 16) * 2 + 1  # smoothed over about a sixteenth of the height
+    profile = np.convolve(strokes, np.ones(width) / width, mode="same")
+    inside = np.concatenate(([False], profile >= BAND_LEVEL * profile.max(), [False]))
+    edges = np.flatnonzero(np.diff(inside.astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]  # runs of rows [start, end)
+    longest = int(np.argmax(ends - starts))
+    return int(starts[longest]), int(ends[longest])

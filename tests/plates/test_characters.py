@@ -1,0 +1,89 @@
+"""How a plate's line is prepared and its characters fitted: the characters' band, the
+model's own choice of a letter or digit where a format fixes the kind."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from controller.plates.formats import formats_named
+from controller.plates.ocr import ALNUM, LineRead
+from controller.plates.reader import PlateReader, _character_band, _character_rows, _fit_read
+
+
+def _line_with_state_name() -> tuple[np.ndarray, tuple[int, int]]:
+    """A plate's face as the detector boxes it: frame, a small state name, tall characters
+    (whose rows are returned)."""
+    line = np.full((120, 420, 3), 225, np.uint8)
+    cv2.rectangle(line, (4, 4), (415, 115), (40, 40, 40), 3)
+    cv2.putText(line, "CALIFORNIA", (150, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (30, 30, 30), 1)
+    cv2.putText(line, "7ABC123", (40, 88), cv2.FONT_HERSHEY_DUPLEX, 1.9, (20, 20, 20), 4)
+    ink = np.flatnonzero((line[32:108, 20:400] < 100).any(axis=(1, 2))) + 32
+    return line, (int(ink.min()), int(ink.max()) + 1)
+
+
+def test_the_band_is_the_tallest_texts_rows_not_the_state_name() -> None:
+    line, (ink_top, ink_bottom) = _line_with_state_name()
+    top, bottom = _character_rows(line)
+    assert top >= 26  # the state name (rows 14-25) is left out
+    tall = ink_bottom - ink_top
+    assert abs(top - ink_top) <= tall // 5 and abs(bottom - ink_bottom) <= tall // 5
+
+
+def test_the_band_keeps_a_margin_and_leaves_a_line_without_text_whole() -> None:
+    line, (ink_top, ink_bottom) = _line_with_state_name()
+    band = _character_band(line)
+    assert ink_bottom - ink_top < band.shape[0] < 0.75 * line.shape[0]
+    blank = np.full((40, 120, 3), 200, np.uint8)
+    assert _character_band(blank).shape == blank.shape
+
+
+def _read(text: str, conf: list[float], other: list[tuple[str, float]]) -> LineRead:
+    return LineRead(text, tuple(conf), tuple(other))
+
+
+def test_where_the_format_wants_a_letter_the_models_own_letter_is_taken() -> None:
+    """Torn between 0 and O where a Brazilian plate has a letter, the model's O at its
+    probability scores above the look-alike table's flat penalty."""
+    br = formats_named(["br"])
+    conf = [1.0, 0.61, 1.0, 1.0, 1.0, 1.0, 1.0]
+    other = [("1", 0.0), ("O", 0.39), ("6", 0.0), ("B", 0.0), ("Z", 0.0), ("Z", 0.0),
+             ("I", 0.0)]
+    fitted, mean = _fit_read([_read("J0G9221", conf, other)], br)
+    assert fitted.text == "JOG9221" and fitted.format_name == "br"
+    assert mean * fitted.factor == pytest.approx((6 + 0.39) / 7)
+
+
+def test_without_the_models_letter_the_look_alike_table_still_fixes_the_position() -> None:
+    br = formats_named(["br"])
+    conf = [1.0, 0.99, 1.0, 1.0, 1.0, 1.0, 1.0]
+    other = [("1", 0.0), ("D", 0.001), ("6", 0.0), ("B", 0.0), ("Z", 0.0), ("Z", 0.0),
+             ("I", 0.0)]
+    fitted, mean = _fit_read([_read("J0G9221", conf, other)], br)
+    assert fitted.text == "JOG9221"
+    assert mean * fitted.factor == pytest.approx(np.mean(conf) * 0.9)
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader()
+
+
+def test_decoding_keeps_each_characters_best_twin_of_the_other_kind(
+        reader: PlateReader) -> None:
+    recogniser = reader._recogniser
+    classes = 1 + max(c for cols in recogniser._columns for c in cols)
+    steps = [("0", 0.6, "O", 0.35), (None, 0, None, 0), ("K", 0.9, "4", 0.05),
+             ("K", 0.95, "1", 0.02)]
+    probs = np.zeros((len(steps), classes + 1), np.float32)
+    for t, (first, p1, second, p2) in enumerate(steps):
+        probs[t, 0] = 1.0 - p1 - p2  # the CTC blank
+        for ch, p in ((first, p1), (second, p2)):
+            if ch is not None:
+                probs[t, recogniser._columns[ALNUM.index(ch)][0]] = p
+    read = recogniser.decode(probs)
+    assert read.text == "0K"
+    assert read.char_conf == pytest.approx((0.6, 0.95))
+    assert [ch for ch, _ in read.other_kind] == ["O", "1"]  # K was surest at the last step
+    assert [p for _, p in read.other_kind] == pytest.approx([0.35, 0.02])
