@@ -320,6 +320,15 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
     conf = [c for r in reads for c in r.char_conf]
     other = [o for r in reads for o in r.other_kind]
     fitted = fit_formats(raw, formats)
+    if not fitted.matched and len(raw) > 1 and _stray_end(raw, conf, formats):
+        # one character too many for every format, and an end one is the least sure and
+        # below an even chance: the plate's frame, a bolt or a logo read as a character
+        end = 0 if conf[0] <= conf[-1] else len(raw) - 1
+        kept = [i for i in range(len(raw)) if i != end]
+        raw = "".join(raw[i] for i in kept)
+        conf = [conf[i] for i in kept]
+        other = [other[i] for i in kept] if len(other) == len(kept) + 1 else []
+        fitted = fit_formats(raw, formats)
     mean = float(np.mean(conf))
     if len(other) != len(raw):
         return fitted, mean
@@ -337,6 +346,16 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
             if refit.matched and score * refit.factor > best[1] * best[0].factor:
                 best = (refit, score)
     return best
+
+
+def _stray_end(raw: str, conf: list[float], formats: tuple[PlateFormat, ...]) -> bool:
+    """Whether `raw` is one character longer than a format's template, and its least sure
+    character is at an end and below an even chance (what a frame's edge, a bolt or a
+    state's logo read as a character looks like)."""
+    lengths = {len(t) for f in formats for t in f.templates}
+    weakest = min(conf)
+    return (len(raw) - 1 in lengths and weakest < 0.5
+            and weakest in (conf[0], conf[-1]))
 
 
 def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:

@@ -87,3 +87,21 @@ def test_decoding_keeps_each_characters_best_twin_of_the_other_kind(
     assert read.char_conf == pytest.approx((0.6, 0.95))
     assert [ch for ch, _ in read.other_kind] == ["O", "1"]  # K was surest at the last step
     assert [p for _, p in read.other_kind] == pytest.approx([0.35, 0.02])
+
+
+def test_a_weak_extra_character_at_an_end_of_a_too_long_read_is_dropped() -> None:
+    """A bolt left of a Brazilian plate read as a C: one character too many for the
+    format, the least sure and below an even chance, at an end."""
+    br = formats_named(["br"])
+    conf = [0.47, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    fitted, mean = _fit_read([LineRead("CMYX3152", tuple(conf))], br)
+    assert fitted.text == "MYX3152" and fitted.format_name == "br"
+    assert mean == pytest.approx(np.mean(conf[1:]))
+
+
+def test_a_too_long_read_keeps_a_sure_end_character_or_a_weak_middle_one() -> None:
+    br = formats_named(["br"])
+    sure = [0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert _fit_read([LineRead("CMYX3152", tuple(sure))], br)[0].format_name is None
+    middle = [0.9, 0.9, 1.0, 0.3, 1.0, 1.0, 1.0, 0.45]
+    assert _fit_read([LineRead("CMYX3152", tuple(middle))], br)[0].format_name is None
