@@ -312,9 +312,10 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
     """The lines' text fitted to the formats, and its confidence (the characters' mean).
 
     Where a format fixes a position to a letter or a digit and the read has the other
-    kind, the model's own most probable character of the due kind is taken at its
-    probability, when that scores better than the look-alike table's swap (a model torn
-    between O and 0 says so; the table knows only fixed pairs).
+    kind (or a letter the format never issues), the model's own most probable character
+    of the due kind is taken at its probability, when that scores better than the
+    look-alike table's swap (a model torn between O and 0 says so; the table knows only
+    fixed pairs).
     """
     raw = "".join(r.text for r in reads)
     conf = [c for r in reads for c in r.char_conf]
@@ -335,11 +336,12 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
     best = (fitted, mean)
     for fmt in formats:
         for template in fmt.templates:
-            if len(template) != len(raw) or set(template) == {"A"}:
+            if len(template) != len(raw) or (set(template) == {"A"} and not fmt.never):
                 continue
             chars, probs = list(raw), list(conf)
             for i, (ch, cls) in enumerate(zip(raw, template, strict=True)):
-                if (cls == "L" and ch.isdigit()) or (cls == "D" and ch.isalpha()):
+                if (cls == "L" and ch.isdigit()) or (cls == "D" and ch.isalpha()) \
+                        or ch in fmt.never:
                     chars[i], probs[i] = other[i]
             refit = fit_formats("".join(chars), (fmt,))
             score = float(np.mean(probs))

@@ -105,3 +105,14 @@ def test_a_too_long_read_keeps_a_sure_end_character_or_a_weak_middle_one() -> No
     assert _fit_read([LineRead("CMYX3152", tuple(sure))], br)[0].format_name is None
     middle = [0.9, 0.9, 1.0, 0.3, 1.0, 1.0, 1.0, 0.45]
     assert _fit_read([LineRead("CMYX3152", tuple(middle))], br)[0].format_name is None
+
+
+def test_a_letter_the_format_never_issues_becomes_the_models_own_digit() -> None:
+    """US states issue no O: an O the model doubted goes to its 0 at the model's own
+    probability (above the table's flat penalty of the whole read)."""
+    us = formats_named(["us"])
+    conf = [1.0, 1.0, 0.55, 1.0, 1.0, 1.0]
+    other = [("5", 0.0), ("4", 0.0), ("0", 0.44), ("8", 0.0), ("7", 0.0), ("4", 0.0)]
+    fitted, mean = _fit_read([_read("SHOR7X", conf, other)], us)
+    assert fitted.text == "SH0R7X" and fitted.format_name == "us"
+    assert mean * fitted.factor == pytest.approx((5 + 0.44) / 6)
