@@ -112,14 +112,20 @@ class TextRecogniser:
             if len(up) == 1 and up in ALNUM:
                 self._columns[ALNUM.index(up)].append(index)
 
+    @staticmethod
+    def input_width(line: np.ndarray, max_ratio: float = 12.0) -> int:
+        """The width the line is resized to (height `REC_HEIGHT`, its ratio kept up to
+        `max_ratio`): padding to a `min_width` no larger changes nothing."""
+        h, w = line.shape[:2]
+        return int(min(max_ratio, max(w / max(h, 1), 1.0)) * REC_HEIGHT)
+
     def read(self, line: np.ndarray, max_ratio: float = 12.0, min_width: int = 0) -> LineRead:
         """Recognise a BGR crop of one text line.
 
         `min_width`: the input is padded (neutral grey) to at least this width, the way the
         model was trained (320); a short line then reads differently, a second opinion.
         """
-        h, w = line.shape[:2]
-        width = int(min(max_ratio, max(w / max(h, 1), 1.0)) * REC_HEIGHT)
+        width = self.input_width(line, max_ratio)
         resized = cv2.resize(line, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
         tensor = _normalise(resized)
         if min_width > width:

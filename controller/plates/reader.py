@@ -274,8 +274,18 @@ class PlateReader:
         lines = [_character_band(rectify(crop, _pad(c))) for c in group]
         votes: dict[str, float] = {}
         best: dict[str, tuple[float, FormatFit]] = {}
+        plain: list[LineRead] = []
         for variant in VARIANTS:
-            reads = [self._read_variant(line, variant) for line in lines]
+            if variant == "padded" and plain:
+                # a line already as wide as the training width reads the same padded: its
+                # plain read is its padded one (the vote is the same, one inference less)
+                reads = [read if TextRecogniser.input_width(line) >= REC_TRAIN_WIDTH
+                         else self._read_variant(line, variant)
+                         for line, read in zip(lines, plain, strict=True)]
+            else:
+                reads = [self._read_variant(line, variant) for line in lines]
+            if variant == "plain":
+                plain = reads
             if not any(r.text for r in reads):
                 continue
             fitted, conf = _fit_read(reads, self.formats)
