@@ -116,3 +116,28 @@ def test_a_letter_the_format_never_issues_becomes_the_models_own_digit() -> None
     fitted, mean = _fit_read([_read("SHOR7X", conf, other)], us)
     assert fitted.text == "SH0R7X" and fitted.format_name == "us"
     assert mean * fitted.factor == pytest.approx((5 + 0.44) / 6)
+
+
+class _CountingRecogniser:
+    """An unsure read of every variant, counting the inferences."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, line: np.ndarray, max_ratio: float = 12.0, min_width: int = 0) -> LineRead:
+        self.calls += 1
+        return LineRead("KJA407XY", (0.6,) * 8)
+
+
+def test_a_line_as_wide_as_the_training_width_is_not_read_again_padded(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = _CountingRecogniser()
+    monkeypatch.setattr(reader, "_recogniser", counting)
+    crop = np.full((60, 460, 3), 200, np.uint8)
+    box = np.array([[20, 10], [440, 10], [440, 50], [20, 50]], np.float32)
+    fitted, _ = reader._read_group(crop, [box])
+    assert fitted.text == "KJA407XY" and counting.calls == 2  # plain and border only
+    narrow = np.array([[20, 10], [120, 10], [120, 50], [20, 50]], np.float32)
+    counting.calls = 0
+    reader._read_group(crop, [narrow])
+    assert counting.calls == 3
