@@ -9,7 +9,9 @@ When no classical region gives a read that fits a format (the locator missed the
 the text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it
 finds is read again from the full-resolution image. A line read without certainty is read
 again in two variants (more margin; padded to the training width) and the texts vote.
-Text touching the frame's border (a camera's on-screen time or name) ranks lower. A best
+Text touching the frame's border (a camera's on-screen time or name) ranks lower; a read
+that is a calendar date is the camera's on-screen date, never a plate, and text beside
+it (its time) is dropped too. A best
 read still unsure at the end is read again at two larger scales of its region, and the
 three reads vote; the second scale is skipped once it could not change the vote.
 """
@@ -43,6 +45,8 @@ from controller.plates.ocr import (
     return_freed_heap,
 )
 
+#: a box in image pixels: x0, y0, x1, y1
+Box = tuple[int, int, int, int]
 #: how each line is read: as rectified; with its edge pixels repeated for more margin;
 #: padded to the recogniser's training width. Later ones only when the first is unsure.
 VARIANTS = ("plain", "border", "padded")
@@ -128,9 +132,12 @@ class PlateReader:
             mx, my = int((x1 - x0) * 0.25) + 4, int((y1 - y0) * 0.6) + 4
             regions.append((max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx),
                             min(h, y1 + my), 0))
+        reads: list[PlateRead] = []
+        overlays: list[Box] = []  # the camera's on-screen dates found so far
         best: PlateRead | None = None
         for rx0, ry0, rx1, ry1, side in regions:
-            best = _better(best, self._read_region(image, (rx0, ry0, rx1, ry1), side))
+            best = self._take(reads, overlays, self._read_region(
+                image, (rx0, ry0, rx1, ry1), side, overlays=overlays))
             if _good(best):
                 break
         tried = [(r[0], r[1], r[2], r[3]) for r in regions]
@@ -143,7 +150,8 @@ class PlateReader:
                 if any(_box_iou(box, t) > 0.6 for t in tried):
                     continue
                 tried.append(box)
-                best = _better(best, self._read_region(image, box, 0))
+                best = self._take(reads, overlays,
+                                  self._read_region(image, box, 0, overlays=overlays))
                 if _good(best):
                     break
         if best is not None and not _good(best):
@@ -151,6 +159,16 @@ class PlateReader:
         if self._return_heap:
             return_freed_heap()
         return [best] if best is not None else []
+
+    @staticmethod
+    def _take(reads: list[PlateRead], overlays: list[Box],
+              read: PlateRead | None) -> PlateRead | None:
+        """`read` added to `reads`; the best of them not beside a date in `overlays`
+        (a camera's time and name are burnt in beside its date, in the same font)."""
+        if read is not None:
+            reads.append(read)
+        kept = [r for r in reads if not any(_beside(r.box, d) for d in overlays)]
+        return max(kept, key=lambda r: r.confidence, default=None)
 
     def _rescale_vote(self, image: np.ndarray, best: PlateRead) -> PlateRead:
         """An unsure best read checked at larger scales of its region; equal texts add up.
@@ -206,8 +224,12 @@ class PlateReader:
         return [box for _, box in scored[:SEARCH_ROWS]]
 
     def _read_region(self, image: np.ndarray, box: tuple[int, int, int, int],
-                     det_side: int, crop_height: int = 0) -> PlateRead | None:
-        """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side."""
+                     det_side: int, crop_height: int = 0,
+                     overlays: list[Box] | None = None) -> PlateRead | None:
+        """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side.
+
+        A row read as a date is the camera's on-screen text: the region gives nothing,
+        and the date's box goes to `overlays`."""
         cx0, cy0, cx1, cy1 = box
         crop = image[cy0:cy1, cx0:cx1]
         if crop.size == 0:
@@ -253,6 +275,12 @@ class PlateReader:
             bx1 = int(min(crop.shape[1], pts[:, 0].max()) + cx0)
             by1 = int(min(crop.shape[0], pts[:, 1].max()) + cy0)
             box = (bx0, by0, bx1, by1)
+            if _is_date_stamp(fitted.text):
+                # the camera's on-screen date: its block's other rows are its time and
+                # name, none a plate, so the region gives nothing
+                if overlays is not None:
+                    overlays.append(box)
+                return None
             factor = EDGE_FACTOR if self._whole_frames and _at_edge(
                 box, image.shape[1], image.shape[0]) else 1.0
             read = PlateRead(fitted.text, conf * fitted.factor * factor, box,
@@ -317,10 +345,36 @@ def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:
             or box[3] >= height - margin_y)
 
 
-def _better(best: PlateRead | None, read: PlateRead | None) -> PlateRead | None:
-    if read is not None and (best is None or read.confidence > best.confidence):
-        return read
-    return best
+def _is_date_stamp(text: str) -> bool:
+    """Whether a read is a calendar date: digits starting with a year (19xx or 20xx) and
+    a month (and a day when there are 8 or more; time digits may follow), or 8 digits
+    ending with a year after a day and a month in either order.
+
+    A camera burns its date and time into the frame, and such a digit run fits a plate
+    format of its length; a plate's digits seldom make a date, so it is not a plate
+    (a time alone, HHMMSS, is not taken: too many six-digit plates make one)."""
+    if len(text) < 6 or not text.isdigit():
+        return False
+
+    def month_day(month: str, day: str) -> bool:
+        return 1 <= int(month) <= 12 and 1 <= int(day) <= 31
+
+    if text[:2] in ("19", "20") and 1 <= int(text[4:6]) <= 12 and (
+            len(text) < 8 or 1 <= int(text[6:8]) <= 31):
+        return True
+    return len(text) == 8 and text[4:6] in ("19", "20") and (
+        month_day(text[2:4], text[:2]) or month_day(text[:2], text[2:4]))
+
+
+def _beside(box: Box, date: Box) -> bool:
+    """Whether text at `box` belongs to the on-screen block of the date at `date`: of
+    about its height (half to twice), within one line height above or below it or two
+    to its side (a camera stacks its time under the date, or prints it beside)."""
+    height = max(1, date[3] - date[1])
+    if not 0.5 <= (box[3] - box[1]) / height <= 2.0:
+        return False
+    return (box[0] < date[2] + 2 * height and box[2] > date[0] - 2 * height
+            and box[1] < date[3] + height and box[3] > date[1] - height)
 
 
 def _decided(votes: dict[str, float], left: int, most: float) -> bool:
