@@ -5,13 +5,14 @@ text detector runs on each small crop (never on the whole frame) to find its lin
 which are rectified and read by the recogniser; a two-line plate is the lines joined top
 to bottom; the formats correct look-alikes. The best read wins; it stops early once a
 read fits a format with high confidence; within a region, rows are read tallest first.
-When no classical region gives a read that fits a format (the locator missed the plate),
-the text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it
-finds is read again from the full-resolution image. A line read without certainty is read
-again in two variants (more margin; padded to the training width) and the texts vote.
-Text touching the frame's border (a camera's on-screen time or name) ranks lower; a read
-that is a calendar date is the camera's on-screen date, never a plate, and text beside
-it (its time) is dropped too. A best
+When no classical region gives a plate-like read (one fitting a format more surely than a
+word or a number can: the locator missed the plate), the text detector searches the whole
+image downscaled (`SEARCH_SIDES`, a larger level only while nothing plate-like is found)
+and each row shaped like a plate's line is read again from the full-resolution image. A
+line read without certainty is read again in two variants (more margin; padded to the
+training width) and the texts vote. Text touching the frame's border (a camera's
+on-screen time or name) ranks lower; a read that is a calendar date is the camera's
+on-screen date, never a plate, and text beside it (its time) is dropped too. A best
 read still unsure at the end is read again at two larger scales of its region, and the
 three reads vote; the second scale is skipped once it could not change the vote.
 """
@@ -27,6 +28,7 @@ import numpy as np
 from controller.plates.finder import PlateFinder
 from controller.plates.formats import (
     DEFAULT_FORMATS,
+    UNMIXED_FACTOR,
     FormatFit,
     PlateFormat,
     fit_formats,
@@ -36,6 +38,7 @@ from controller.plates.locate import candidates
 from controller.plates.ocr import (
     DET_MODEL,
     REC_MODEL,
+    UNCLIP,
     LineRead,
     TextDetector,
     TextRecogniser,
@@ -67,14 +70,21 @@ RESCALE_HEIGHTS = (128, 192)
 WHOLE_SIDE = 640
 #: the detector's long side when it searches a whole small image
 WHOLE_DET_SIDE = 320
-#: the text detector's long sides when the classical regions gave no good read: the whole
-#: image downscaled to each in turn (a smaller plate shows only at the larger), each line
-#: found re-read from the full-resolution image
-#: (a second level at 960 found a few more small plates on the shared photos but lost as
-#: many to shorter reads of higher confidence, and doubled p95: one level it is)
-SEARCH_SIDES = (640,)
+#: the text detector's long sides when the classical regions gave no plate-like read: the
+#: whole image downscaled to each in turn, the second only while nothing plate-like was
+#: found (a smaller plate shows only at the larger: at 640 a gate camera's plate has
+#: characters of about 10 px, which the detector misses; rapidocr's own pipeline scales
+#: the short side up to 736), each line found re-read from the full-resolution image
+#: (960 costs about 3x the 640 level and ~130 MB more peak memory while it runs; before
+#: dates were dropped and rows judged by their own text it lost as many plates as it found)
+SEARCH_SIDES = (640, 960)
 #: text rows of that search re-read at most (most plate-like first)
 SEARCH_ROWS = 6
+#: a row of the search whose text (the detector's unclip margin taken off) is narrower
+#: than this many heights is not a plate's line: fewer than three characters
+MIN_LINE_RATIO = 1.5
+#: the text shapes of a plate's line: 4 to 10 characters of about 0.6 height's width
+PLATE_LINE_RATIO = (2.4, 10.0)
 
 
 @dataclass(frozen=True)
@@ -142,9 +152,9 @@ class PlateReader:
                 break
         tried = [(r[0], r[1], r[2], r[3]) for r in regions]
         for side in SEARCH_SIDES:
-            # only for a plate the classical regions missed: a read of theirs that fits a
-            # format found the plate, and an unsure one is checked at larger scales below
-            if (best is not None and best.format_name is not None) or max(h, w) <= side:
+            # only for a plate the classical regions missed: a plate-like read of theirs
+            # found the plate, and an unsure one is checked at larger scales below
+            if _plate_like(best) or max(h, w) <= side:
                 break
             for box in self._text_regions(image, side):
                 if any(_box_iou(box, t) > 0.6 for t in tried):
@@ -211,15 +221,17 @@ class PlateReader:
             pts = np.concatenate(row)
             x0, y0 = float(pts[:, 0].min()) * sx, float(pts[:, 1].min()) * sy
             x1, y1 = float(pts[:, 0].max()) * sx, float(pts[:, 1].max()) * sy
-            bw, bh = x1 - x0, y1 - y0
-            if bh < 6 or bw < 2 * bh:
+            text_w, text_h = _row_text_size(row)
+            ratio = text_w / max(text_h, 1e-6)
+            if _row_height(row) * sy < 6 or ratio < MIN_LINE_RATIO:
                 continue
-            # a plate's line holds 4 to 10 characters of about its height's width
-            ratio = bw / bh
-            score = 1.0 if 2.0 <= ratio <= 8.0 else 0.5
-            mx, my = bh * 0.8, bh * 0.9
-            scored.append((score * bh, (int(max(0, x0 - mx)), int(max(0, y0 - my)),
-                                        int(min(w, x1 + mx)), int(min(h, y1 + my)))))
+            score = 1.0 if PLATE_LINE_RATIO[0] <= ratio <= PLATE_LINE_RATIO[1] else 0.5
+            # margins from the text's own height: from the detector's box (which carries
+            # the unclip margin, a slanted one more) they shrank the characters in the crop
+            mx, my = text_h * sy * 0.8, text_h * sy * 0.9
+            scored.append((score * text_h * sy, (
+                int(max(0, x0 - mx)), int(max(0, y0 - my)),
+                int(min(w, x1 + mx)), int(min(h, y1 + my)))))
         scored.sort(key=lambda item: item[0], reverse=True)
         return [box for _, box in scored[:SEARCH_ROWS]]
 
@@ -387,6 +399,13 @@ def _decided(votes: dict[str, float], left: int, most: float) -> bool:
     return ranked[0] > runner_up + left * most
 
 
+def _plate_like(read: PlateRead | None) -> bool:
+    """A read fitting a format more surely than any word or number can (those fit only
+    at UNMIXED_FACTOR): the plate was found, no whole-image search is needed."""
+    return read is not None and read.format_name is not None \
+        and read.confidence > UNMIXED_FACTOR
+
+
 def _good(read: PlateRead | None) -> bool:
     """A read fitting a format with high confidence: the search can stop."""
     return read is not None and read.format_name is not None and read.confidence >= GOOD_ENOUGH
@@ -433,6 +452,35 @@ def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
                 row.append(box)
         rows.append(row)
     return rows
+
+
+def _row_text_size(row: list[np.ndarray]) -> tuple[float, float]:
+    """A row's text width and height, measured along its own slant and without the
+    margin the detector's unclip added around each box.
+
+    The DB detector grows a text's rectangle by area * UNCLIP / perimeter on every side,
+    which makes a short line look almost square and a slanted one's upright box tall;
+    a plate's line is judged by the text itself."""
+    first = row[0]
+    along = first[1] - first[0]
+    along = along / max(float(np.linalg.norm(along)), 1e-6)
+    down = np.array([-along[1], along[0]], np.float32)
+    pts = np.concatenate(row)
+    width = float((pts @ along).max() - (pts @ along).min())
+    height = float((pts @ down).max() - (pts @ down).min())
+    tallest = max(row, key=lambda c: float(np.linalg.norm(c[3] - c[0])))
+    margin = _unclip_margin(float(np.linalg.norm(tallest[1] - tallest[0])),
+                            float(np.linalg.norm(tallest[3] - tallest[0])))
+    return max(0.0, width - 2 * margin), max(0.0, height - 2 * margin)
+
+
+def _unclip_margin(width: float, height: float, unclip: float = UNCLIP) -> float:
+    """The margin d the detector added on each side of a text of w x h to give
+    `width` x `height`: d = unclip * w * h / (2 (w + h)) with w = width - 2d, h =
+    height - 2d, i.e. the smaller root of 4(u+2)d^2 - 2(1+u)(W+H)d + uWH = 0."""
+    a, b, c = 4 * (unclip + 2), -2 * (1 + unclip) * (width + height), unclip * width * height
+    disc = max(0.0, b * b - 4 * a * c)
+    return (-b - disc ** 0.5) / (2 * a)
 
 
 def _row_height(row: list[np.ndarray]) -> float:

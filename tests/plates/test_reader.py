@@ -289,10 +289,14 @@ def test_the_second_scale_is_not_read_once_the_vote_is_decided(
     assert heights == list(RESCALE_HEIGHTS[:-1])
 
 
-@pytest.mark.parametrize("format_name,searched", [("ng", False), (None, True)])
-def test_the_whole_image_is_searched_only_when_no_region_read_fits_a_format(
+@pytest.mark.parametrize("format_name,confidence,sides", [
+    ("ng", 0.7, []),  # a plate-like read: the locator found the plate
+    ("ng", 0.6, [640, 960]),  # no surer than a word or a number can be: still searched
+    (None, 0.6, [640, 960]),  # nothing fits: both levels are searched
+])
+def test_the_whole_image_is_searched_only_when_no_region_read_is_plate_like(
         reader: PlateReader, monkeypatch: pytest.MonkeyPatch, format_name: str | None,
-        searched: bool) -> None:
+        confidence: float, sides: list[int]) -> None:
     import controller.plates.reader as reader_module
     from controller.plates.locate import Candidate
     from controller.plates.reader import PlateRead
@@ -301,13 +305,29 @@ def test_the_whole_image_is_searched_only_when_no_region_read_fits_a_format(
     monkeypatch.setattr(reader_module, "candidates",
                         lambda image, limit: [Candidate(100, 100, 200, 130, 1.0)])
     monkeypatch.setattr(reader, "_read_region", lambda *a, **k: PlateRead(
-        "KJA407XY", 0.6, (100, 100, 200, 130), format_name))
+        "KJA407XY", confidence, (100, 100, 200, 130), format_name))
     monkeypatch.setattr(reader, "_text_regions",
                         lambda image, side: searches.append(side) or [])
     monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
     reads = reader.read(np.zeros((1080, 1920, 3), np.uint8))
     assert [r.text for r in reads] == ["KJA407XY"]
-    assert bool(searches) == searched
+    assert searches == sides
+
+
+def test_the_second_search_level_is_skipped_once_the_first_finds_a_plate(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    import controller.plates.reader as reader_module
+    from controller.plates.reader import PlateRead
+
+    searches: list[int] = []
+    monkeypatch.setattr(reader_module, "candidates", lambda image, limit: [])
+    monkeypatch.setattr(reader, "_read_region", lambda *a, **k: PlateRead(
+        "KJA407XY", 0.8, (300, 300, 400, 330), "ng"))
+    monkeypatch.setattr(reader, "_text_regions",
+                        lambda image, side: searches.append(side) or [(290, 290, 410, 340)])
+    monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
+    assert [r.text for r in reader.read(np.zeros((1080, 1920, 3), np.uint8))] == ["KJA407XY"]
+    assert searches == [640]
 
 
 # ------------------------------------------------------------------ on-screen date and time
@@ -368,6 +388,34 @@ def test_text_beside_a_date_is_the_overlay_and_loses_to_a_weaker_plate() -> None
     assert PlateReader._take(reads, [date], plate) is plate
     # a line far larger than the date's font is no part of its block
     assert not _beside((1000, 600, 1200, 700), date)
+
+
+# ------------------------------------------------------------------ the text search's rows
+def test_the_detectors_unclip_margin_is_taken_off_a_rows_text() -> None:
+    from controller.plates.reader import _row_text_size, _unclip_margin
+
+    # a 3 x 1 text is grown by 1.6 * 3 / 8 = 0.6 on each side to 4.2 x 2.2
+    assert _unclip_margin(4.2, 2.2) == pytest.approx(0.6)
+    # a slanted line (grown to 120 x 40) is measured along its slant, not upright
+    angle = np.deg2rad(20)
+    along, down = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle),
+                                                                      np.cos(angle)])
+    origin = np.array([100.0, 100.0])
+    corners = np.array([origin, origin + 120 * along, origin + 120 * along + 40 * down,
+                        origin + 40 * down], np.float32)
+    margin = _unclip_margin(120, 40)
+    width, height = _row_text_size([corners])
+    assert width == pytest.approx(120 - 2 * margin, abs=0.01)
+    assert height == pytest.approx(40 - 2 * margin, abs=0.01)
+    assert width / height > 4  # a plate's line, though its grown upright box is 1.1:1
+
+
+def test_a_slanted_plate_the_locator_misses_is_found_by_the_text_search(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tilted line's upright box is nearly square; its own shape is a plate line's."""
+    monkeypatch.setattr("controller.plates.reader.candidates", lambda image, limit: [])
+    frame, _ = scene("KJA-407XY", seed=2, size=(1600, 900), plate_width=220, tilt=0.5)
+    assert [r.text for r in reader.read(frame)] == ["KJA407XY"]
 
 
 # ------------------------------------------------------------------ the locator
