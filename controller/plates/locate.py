@@ -121,8 +121,21 @@ def _blobs(gray: np.ndarray, op: int, scale: float) -> list[Candidate]:
             continue
         density = float(grad8[y:y + bh, x:x + bw].mean())
         fill = cv2.contourArea(contour) / float(bw * bh)
-        score = density * fill
+        score = max(0.0, density - _strokes_around(grad8, x, y, bw, bh)) * fill
         inv = 1.0 / scale
         out.append(Candidate(int(x * inv), int(y * inv), int((x + bw) * inv),
                              int((y + bh) * inv), score))
     return out
+
+
+def _strokes_around(grad: np.ndarray, x: int, y: int, bw: int, bh: int) -> float:
+    """The mean vertical-stroke density in strips half the box's height above and below.
+
+    A plate's characters end at its band (above and below is the plate's blank margin,
+    whose horizontal edges give no horizontal gradient), while bars, railings and grilles
+    carry on past it: the strokes a band has in excess of its surroundings are its own.
+    """
+    half = max(1, bh // 2)
+    strips = [grad[max(0, y - half):y, x:x + bw], grad[y + bh:y + bh + half, x:x + bw]]
+    means = [float(s.mean()) for s in strips if s.size]
+    return sum(means) / len(means) if means else 0.0

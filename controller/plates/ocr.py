@@ -22,6 +22,8 @@ DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 REC_HEIGHT = 48
 ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: DB's unclip ratio: a text's shrunk region is grown by area * UNCLIP / perimeter
+UNCLIP = 1.6
 
 
 def default_model_dir() -> Path:
@@ -180,7 +182,7 @@ class TextDetector:
         self._session = _session(path, threads)
 
     def detect(self, image: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.5,
-               unclip: float = 1.6) -> list[TextBox]:
+               unclip: float = UNCLIP) -> list[TextBox]:
         """Text lines of a BGR image (its sides are rounded to multiples of 32 inside)."""
         h, w = image.shape[:2]
         dh, dw = max(32, round(h / 32) * 32), max(32, round(w / 32) * 32)
@@ -194,9 +196,13 @@ class TextDetector:
         for contour in contours:
             if cv2.contourArea(contour) < 6:
                 continue
-            blob = np.zeros_like(mask)
-            cv2.drawContours(blob, [contour], -1, 1, -1)
-            score = float(prob[blob.astype(bool)].mean())
+            # DB's box score: the mean probability inside the contour, from a mask of
+            # the contour's bounding box only (a full-size mask per contour is the same
+            # number and costs a frame's size per contour)
+            x, y, bw, bh = cv2.boundingRect(contour)
+            blob = np.zeros((bh, bw), np.uint8)
+            cv2.drawContours(blob, [contour], -1, 1, -1, offset=(-x, -y))
+            score = float(prob[y:y + bh, x:x + bw][blob.astype(bool)].mean())
             if score < box_thresh:
                 continue
             (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)

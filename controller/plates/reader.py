@@ -5,11 +5,14 @@ text detector runs on each small crop (never on the whole frame) to find its lin
 which are rectified and read by the recogniser; a two-line plate is the lines joined top
 to bottom; the formats correct look-alikes. The best read wins; it stops early once a
 read fits a format with high confidence; within a region, rows are read tallest first.
-When no classical region gives a read that fits a format (the locator missed the plate),
-the text detector searches the whole image downscaled (`SEARCH_SIDES`) and each row it
-finds is read again from the full-resolution image. A line read without certainty is read
-again in two variants (more margin; padded to the training width) and the texts vote.
-Text touching the frame's border (a camera's on-screen time or name) ranks lower. A best
+When no classical region gives a plate-like read (one fitting a format more surely than a
+word or a number can: the locator missed the plate), the text detector searches the whole
+image downscaled (`SEARCH_SIDES`, a larger level only while nothing plate-like is found)
+and each row shaped like a plate's line is read again from the full-resolution image. A
+line read without certainty is read again in two variants (more margin; padded to the
+training width) and the texts vote. Text touching the frame's border (a camera's
+on-screen time or name) ranks lower; a read that is a calendar date is the camera's
+on-screen date, never a plate, and text beside it (its time) is dropped too. A best
 read still unsure at the end is read again at two larger scales of its region, and the
 three reads vote; the second scale is skipped once it could not change the vote.
 """
@@ -25,6 +28,7 @@ import numpy as np
 from controller.plates.finder import PlateFinder
 from controller.plates.formats import (
     DEFAULT_FORMATS,
+    UNMIXED_FACTOR,
     FormatFit,
     PlateFormat,
     fit_formats,
@@ -34,6 +38,7 @@ from controller.plates.locate import candidates
 from controller.plates.ocr import (
     DET_MODEL,
     REC_MODEL,
+    UNCLIP,
     LineRead,
     TextDetector,
     TextRecogniser,
@@ -43,6 +48,8 @@ from controller.plates.ocr import (
     return_freed_heap,
 )
 
+#: a box in image pixels: x0, y0, x1, y1
+Box = tuple[int, int, int, int]
 #: how each line is read: as rectified; with its edge pixels repeated for more margin;
 #: padded to the recogniser's training width. Later ones only when the first is unsure.
 VARIANTS = ("plain", "border", "padded")
@@ -63,14 +70,21 @@ RESCALE_HEIGHTS = (128, 192)
 WHOLE_SIDE = 640
 #: the detector's long side when it searches a whole small image
 WHOLE_DET_SIDE = 320
-#: the text detector's long sides when the classical regions gave no good read: the whole
-#: image downscaled to each in turn (a smaller plate shows only at the larger), each line
-#: found re-read from the full-resolution image
-#: (a second level at 960 found a few more small plates on the shared photos but lost as
-#: many to shorter reads of higher confidence, and doubled p95: one level it is)
-SEARCH_SIDES = (640,)
+#: the text detector's long sides when the classical regions gave no plate-like read: the
+#: whole image downscaled to each in turn, the second only while nothing plate-like was
+#: found (a smaller plate shows only at the larger: at 640 a gate camera's plate has
+#: characters of about 10 px, which the detector misses; rapidocr's own pipeline scales
+#: the short side up to 736), each line found re-read from the full-resolution image
+#: (960 costs about 3x the 640 level and ~130 MB more peak memory while it runs; before
+#: dates were dropped and rows judged by their own text it lost as many plates as it found)
+SEARCH_SIDES = (640, 960)
 #: text rows of that search re-read at most (most plate-like first)
 SEARCH_ROWS = 6
+#: a row of the search whose text (the detector's unclip margin taken off) is narrower
+#: than this many heights is not a plate's line: fewer than three characters
+MIN_LINE_RATIO = 1.5
+#: the text shapes of a plate's line: 4 to 10 characters of about 0.6 height's width
+PLATE_LINE_RATIO = (2.4, 10.0)
 
 
 @dataclass(frozen=True)
@@ -128,22 +142,26 @@ class PlateReader:
             mx, my = int((x1 - x0) * 0.25) + 4, int((y1 - y0) * 0.6) + 4
             regions.append((max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx),
                             min(h, y1 + my), 0))
+        reads: list[PlateRead] = []
+        overlays: list[Box] = []  # the camera's on-screen dates found so far
         best: PlateRead | None = None
         for rx0, ry0, rx1, ry1, side in regions:
-            best = _better(best, self._read_region(image, (rx0, ry0, rx1, ry1), side))
+            best = self._take(reads, overlays, self._read_region(
+                image, (rx0, ry0, rx1, ry1), side, overlays=overlays))
             if _good(best):
                 break
         tried = [(r[0], r[1], r[2], r[3]) for r in regions]
         for side in SEARCH_SIDES:
-            # only for a plate the classical regions missed: a read of theirs that fits a
-            # format found the plate, and an unsure one is checked at larger scales below
-            if (best is not None and best.format_name is not None) or max(h, w) <= side:
+            # only for a plate the classical regions missed: a plate-like read of theirs
+            # found the plate, and an unsure one is checked at larger scales below
+            if _plate_like(best) or max(h, w) <= side:
                 break
             for box in self._text_regions(image, side):
                 if any(_box_iou(box, t) > 0.6 for t in tried):
                     continue
                 tried.append(box)
-                best = _better(best, self._read_region(image, box, 0))
+                best = self._take(reads, overlays,
+                                  self._read_region(image, box, 0, overlays=overlays))
                 if _good(best):
                     break
         if best is not None and not _good(best):
@@ -151,6 +169,16 @@ class PlateReader:
         if self._return_heap:
             return_freed_heap()
         return [best] if best is not None else []
+
+    @staticmethod
+    def _take(reads: list[PlateRead], overlays: list[Box],
+              read: PlateRead | None) -> PlateRead | None:
+        """`read` added to `reads`; the best of them not beside a date in `overlays`
+        (a camera's time and name are burnt in beside its date, in the same font)."""
+        if read is not None:
+            reads.append(read)
+        kept = [r for r in reads if not any(_beside(r.box, d) for d in overlays)]
+        return max(kept, key=lambda r: r.confidence, default=None)
 
     def _rescale_vote(self, image: np.ndarray, best: PlateRead) -> PlateRead:
         """An unsure best read checked at larger scales of its region; equal texts add up.
@@ -193,21 +221,27 @@ class PlateReader:
             pts = np.concatenate(row)
             x0, y0 = float(pts[:, 0].min()) * sx, float(pts[:, 1].min()) * sy
             x1, y1 = float(pts[:, 0].max()) * sx, float(pts[:, 1].max()) * sy
-            bw, bh = x1 - x0, y1 - y0
-            if bh < 6 or bw < 2 * bh:
+            text_w, text_h = _row_text_size(row)
+            ratio = text_w / max(text_h, 1e-6)
+            if _row_height(row) * sy < 6 or ratio < MIN_LINE_RATIO:
                 continue
-            # a plate's line holds 4 to 10 characters of about its height's width
-            ratio = bw / bh
-            score = 1.0 if 2.0 <= ratio <= 8.0 else 0.5
-            mx, my = bh * 0.8, bh * 0.9
-            scored.append((score * bh, (int(max(0, x0 - mx)), int(max(0, y0 - my)),
-                                        int(min(w, x1 + mx)), int(min(h, y1 + my)))))
+            score = 1.0 if PLATE_LINE_RATIO[0] <= ratio <= PLATE_LINE_RATIO[1] else 0.5
+            # margins from the text's own height: from the detector's box (which carries
+            # the unclip margin, a slanted one more) they shrank the characters in the crop
+            mx, my = text_h * sy * 0.8, text_h * sy * 0.9
+            scored.append((score * text_h * sy, (
+                int(max(0, x0 - mx)), int(max(0, y0 - my)),
+                int(min(w, x1 + mx)), int(min(h, y1 + my)))))
         scored.sort(key=lambda item: item[0], reverse=True)
         return [box for _, box in scored[:SEARCH_ROWS]]
 
     def _read_region(self, image: np.ndarray, box: tuple[int, int, int, int],
-                     det_side: int, crop_height: int = 0) -> PlateRead | None:
-        """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side."""
+                     det_side: int, crop_height: int = 0,
+                     overlays: list[Box] | None = None) -> PlateRead | None:
+        """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side.
+
+        A row read as a date is the camera's on-screen text: the region gives nothing,
+        and the date's box goes to `overlays`."""
         cx0, cy0, cx1, cy1 = box
         crop = image[cy0:cy1, cx0:cx1]
         if crop.size == 0:
@@ -253,6 +287,12 @@ class PlateReader:
             bx1 = int(min(crop.shape[1], pts[:, 0].max()) + cx0)
             by1 = int(min(crop.shape[0], pts[:, 1].max()) + cy0)
             box = (bx0, by0, bx1, by1)
+            if _is_date_stamp(fitted.text):
+                # the camera's on-screen date: its block's other rows are its time and
+                # name, none a plate, so the region gives nothing
+                if overlays is not None:
+                    overlays.append(box)
+                return None
             factor = EDGE_FACTOR if self._whole_frames and _at_edge(
                 box, image.shape[1], image.shape[0]) else 1.0
             read = PlateRead(fitted.text, conf * fitted.factor * factor, box,
@@ -378,10 +418,36 @@ def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:
             or box[3] >= height - margin_y)
 
 
-def _better(best: PlateRead | None, read: PlateRead | None) -> PlateRead | None:
-    if read is not None and (best is None or read.confidence > best.confidence):
-        return read
-    return best
+def _is_date_stamp(text: str) -> bool:
+    """Whether a read is a calendar date: digits starting with a year (19xx or 20xx) and
+    a month (and a day when there are 8 or more; time digits may follow), or 8 digits
+    ending with a year after a day and a month in either order.
+
+    A camera burns its date and time into the frame, and such a digit run fits a plate
+    format of its length; a plate's digits seldom make a date, so it is not a plate
+    (a time alone, HHMMSS, is not taken: too many six-digit plates make one)."""
+    if len(text) < 6 or not text.isdigit():
+        return False
+
+    def month_day(month: str, day: str) -> bool:
+        return 1 <= int(month) <= 12 and 1 <= int(day) <= 31
+
+    if text[:2] in ("19", "20") and 1 <= int(text[4:6]) <= 12 and (
+            len(text) < 8 or 1 <= int(text[6:8]) <= 31):
+        return True
+    return len(text) == 8 and text[4:6] in ("19", "20") and (
+        month_day(text[2:4], text[:2]) or month_day(text[:2], text[2:4]))
+
+
+def _beside(box: Box, date: Box) -> bool:
+    """Whether text at `box` belongs to the on-screen block of the date at `date`: of
+    about its height (half to twice), within one line height above or below it or two
+    to its side (a camera stacks its time under the date, or prints it beside)."""
+    height = max(1, date[3] - date[1])
+    if not 0.5 <= (box[3] - box[1]) / height <= 2.0:
+        return False
+    return (box[0] < date[2] + 2 * height and box[2] > date[0] - 2 * height
+            and box[1] < date[3] + height and box[3] > date[1] - height)
 
 
 def _decided(votes: dict[str, float], left: int, most: float) -> bool:
@@ -392,6 +458,13 @@ def _decided(votes: dict[str, float], left: int, most: float) -> bool:
     ranked = sorted(votes.values(), reverse=True)
     runner_up = ranked[1] if len(ranked) > 1 else 0.0
     return ranked[0] > runner_up + left * most
+
+
+def _plate_like(read: PlateRead | None) -> bool:
+    """A read fitting a format more surely than any word or number can (those fit only
+    at UNMIXED_FACTOR): the plate was found, no whole-image search is needed."""
+    return read is not None and read.format_name is not None \
+        and read.confidence > UNMIXED_FACTOR
 
 
 def _good(read: PlateRead | None) -> bool:
@@ -440,6 +513,35 @@ def _rows(boxes: list[np.ndarray]) -> list[list[np.ndarray]]:
                 row.append(box)
         rows.append(row)
     return rows
+
+
+def _row_text_size(row: list[np.ndarray]) -> tuple[float, float]:
+    """A row's text width and height, measured along its own slant and without the
+    margin the detector's unclip added around each box.
+
+    The DB detector grows a text's rectangle by area * UNCLIP / perimeter on every side,
+    which makes a short line look almost square and a slanted one's upright box tall;
+    a plate's line is judged by the text itself."""
+    first = row[0]
+    along = first[1] - first[0]
+    along = along / max(float(np.linalg.norm(along)), 1e-6)
+    down = np.array([-along[1], along[0]], np.float32)
+    pts = np.concatenate(row)
+    width = float((pts @ along).max() - (pts @ along).min())
+    height = float((pts @ down).max() - (pts @ down).min())
+    tallest = max(row, key=lambda c: float(np.linalg.norm(c[3] - c[0])))
+    margin = _unclip_margin(float(np.linalg.norm(tallest[1] - tallest[0])),
+                            float(np.linalg.norm(tallest[3] - tallest[0])))
+    return max(0.0, width - 2 * margin), max(0.0, height - 2 * margin)
+
+
+def _unclip_margin(width: float, height: float, unclip: float = UNCLIP) -> float:
+    """The margin d the detector added on each side of a text of w x h to give
+    `width` x `height`: d = unclip * w * h / (2 (w + h)) with w = width - 2d, h =
+    height - 2d, i.e. the smaller root of 4(u+2)d^2 - 2(1+u)(W+H)d + uWH = 0."""
+    a, b, c = 4 * (unclip + 2), -2 * (1 + unclip) * (width + height), unclip * width * height
+    disc = max(0.0, b * b - 4 * a * c)
+    return (-b - disc ** 0.5) / (2 * a)
 
 
 def _row_height(row: list[np.ndarray]) -> float:

@@ -289,10 +289,14 @@ def test_the_second_scale_is_not_read_once_the_vote_is_decided(
     assert heights == list(RESCALE_HEIGHTS[:-1])
 
 
-@pytest.mark.parametrize("format_name,searched", [("ng", False), (None, True)])
-def test_the_whole_image_is_searched_only_when_no_region_read_fits_a_format(
+@pytest.mark.parametrize("format_name,confidence,sides", [
+    ("ng", 0.7, []),  # a plate-like read: the locator found the plate
+    ("ng", 0.6, [640, 960]),  # no surer than a word or a number can be: still searched
+    (None, 0.6, [640, 960]),  # nothing fits: both levels are searched
+])
+def test_the_whole_image_is_searched_only_when_no_region_read_is_plate_like(
         reader: PlateReader, monkeypatch: pytest.MonkeyPatch, format_name: str | None,
-        searched: bool) -> None:
+        confidence: float, sides: list[int]) -> None:
     import controller.plates.reader as reader_module
     from controller.plates.locate import Candidate
     from controller.plates.reader import PlateRead
@@ -301,10 +305,161 @@ def test_the_whole_image_is_searched_only_when_no_region_read_fits_a_format(
     monkeypatch.setattr(reader_module, "candidates",
                         lambda image, limit: [Candidate(100, 100, 200, 130, 1.0)])
     monkeypatch.setattr(reader, "_read_region", lambda *a, **k: PlateRead(
-        "KJA407XY", 0.6, (100, 100, 200, 130), format_name))
+        "KJA407XY", confidence, (100, 100, 200, 130), format_name))
     monkeypatch.setattr(reader, "_text_regions",
                         lambda image, side: searches.append(side) or [])
     monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
     reads = reader.read(np.zeros((1080, 1920, 3), np.uint8))
     assert [r.text for r in reads] == ["KJA407XY"]
-    assert bool(searches) == searched
+    assert searches == sides
+
+
+def test_the_second_search_level_is_skipped_once_the_first_finds_a_plate(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    import controller.plates.reader as reader_module
+    from controller.plates.reader import PlateRead
+
+    searches: list[int] = []
+    monkeypatch.setattr(reader_module, "candidates", lambda image, limit: [])
+    monkeypatch.setattr(reader, "_read_region", lambda *a, **k: PlateRead(
+        "KJA407XY", 0.8, (300, 300, 400, 330), "ng"))
+    monkeypatch.setattr(reader, "_text_regions",
+                        lambda image, side: searches.append(side) or [(290, 290, 410, 340)])
+    monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
+    assert [r.text for r in reader.read(np.zeros((1080, 1920, 3), np.uint8))] == ["KJA407XY"]
+    assert searches == [640]
+
+
+# ------------------------------------------------------------------ on-screen date and time
+@pytest.mark.parametrize("text", ["20140514", "201406", "20140522072817", "2014051407",
+                                  "14052014", "05142014", "19991231"])
+def test_a_cameras_date_is_a_date_stamp(text: str) -> None:
+    from controller.plates.reader import _is_date_stamp
+
+    assert _is_date_stamp(text)
+
+
+@pytest.mark.parametrize("text", ["1049338", "4639520", "123456", "201300", "20141305",
+                                  "32132014", "2014AB", "20140", "KJA407XY"])
+def test_a_plates_digits_are_not_a_date_stamp(text: str) -> None:
+    from controller.plates.reader import _is_date_stamp
+
+    assert not _is_date_stamp(text)
+
+
+def _osd_frame() -> np.ndarray:
+    """A frame whose only text is a camera's date over its time, bottom right."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    frame = cv2.GaussianBlur(rng.integers(60, 120, (720, 1280, 3), dtype=np.uint8),
+                             (0, 0), 8)
+    for text, x, y in (("2014-05-14", 1100, 680), ("07:02:17", 1115, 702)):
+        cv2.putText(frame, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return frame
+
+
+def test_a_frame_whose_only_text_is_the_cameras_date_and_time_gives_no_read() -> None:
+    """The date and the time both fit a US plate's format (digits); neither is a plate."""
+    assert PlateReader(formats_named(["us"])).read(_osd_frame()) == []
+
+
+def test_a_date_overlay_never_wins_over_a_plate() -> None:
+    import cv2
+
+    frame, (x0, _, x1, _) = scene("KJA-407XY", seed=1, blur=5, noise=10)
+    cv2.putText(frame, "2014-05-14 07:02:17", (400, 80), cv2.FONT_HERSHEY_DUPLEX, 1.6,
+                (255, 255, 255), 3, cv2.LINE_AA)
+    reads = PlateReader(formats_named(["us"])).read(frame)
+    assert [r.text for r in reads] == ["KJA407XY"]
+    assert x0 - 10 <= reads[0].box[0] and reads[0].box[2] <= x1 + 10
+
+
+def test_text_beside_a_date_is_the_overlay_and_loses_to_a_weaker_plate() -> None:
+    from controller.plates.reader import PlateRead, _beside
+
+    date = (1100, 665, 1210, 682)
+    time_below = PlateRead("070217", 0.59, (1115, 688, 1195, 704), "us")
+    plate = PlateRead("CJ8P4V", 0.5, (443, 383, 546, 434), "us")
+    assert _beside(time_below.box, date) and not _beside(plate.box, date)
+    reads: list[PlateRead] = []
+    assert PlateReader._take(reads, [], time_below) is time_below
+    assert PlateReader._take(reads, [date], plate) is plate
+    # a line far larger than the date's font is no part of its block
+    assert not _beside((1000, 600, 1200, 700), date)
+
+
+# ------------------------------------------------------------------ the text search's rows
+def test_the_detectors_unclip_margin_is_taken_off_a_rows_text() -> None:
+    from controller.plates.reader import _row_text_size, _unclip_margin
+
+    # a 3 x 1 text is grown by 1.6 * 3 / 8 = 0.6 on each side to 4.2 x 2.2
+    assert _unclip_margin(4.2, 2.2) == pytest.approx(0.6)
+    # a slanted line (grown to 120 x 40) is measured along its slant, not upright
+    angle = np.deg2rad(20)
+    along, down = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle),
+                                                                      np.cos(angle)])
+    origin = np.array([100.0, 100.0])
+    corners = np.array([origin, origin + 120 * along, origin + 120 * along + 40 * down,
+                        origin + 40 * down], np.float32)
+    margin = _unclip_margin(120, 40)
+    width, height = _row_text_size([corners])
+    assert width == pytest.approx(120 - 2 * margin, abs=0.01)
+    assert height == pytest.approx(40 - 2 * margin, abs=0.01)
+    assert width / height > 4  # a plate's line, though its grown upright box is 1.1:1
+
+
+def test_a_slanted_plate_the_locator_misses_is_found_by_the_text_search(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tilted line's upright box is nearly square; its own shape is a plate line's."""
+    monkeypatch.setattr("controller.plates.reader.candidates", lambda image, limit: [])
+    frame, _ = scene("KJA-407XY", seed=2, size=(1600, 900), plate_width=220, tilt=0.5)
+    assert [r.text for r in reader.read(frame)] == ["KJA407XY"]
+
+
+# ------------------------------------------------------------------ the locator
+def test_strokes_that_carry_on_past_a_band_are_not_the_bands_own() -> None:
+    """Bars of a gate crossing a band have as many strokes above and below it; a plate's
+    characters end at its band."""
+    from controller.plates.locate import _strokes_around
+
+    grad = np.zeros((200, 400), np.uint8)
+    for x in range(10, 190, 12):  # bars from top to bottom
+        grad[:, x:x + 3] = 255
+    for x in range(210, 390, 12):  # strokes only in the band y 80..120
+        grad[80:120, x:x + 3] = 255
+    bars = _strokes_around(grad, 10, 80, 180, 40)
+    band = float(grad[80:120, 10:190].mean())
+    assert bars == pytest.approx(band, rel=0.05)
+    assert _strokes_around(grad, 210, 80, 180, 40) == 0.0
+
+
+def test_a_text_boxs_score_is_the_mean_probability_inside_its_contour() -> None:
+    """DB's box score, taken from a mask of the contour's bounding box only."""
+    from controller.plates.ocr import TextDetector
+
+    prob = np.zeros((64, 128), np.float32)
+    prob[10:20, 10:60] = 0.9
+    prob[12:18, 30:40] = 0.6  # a weaker patch inside the first line
+    prob[40:52, 70:120] = 0.7
+
+    class _Session:
+        def run(self, outputs: object, feeds: object) -> list[np.ndarray]:
+            return [prob[None, None]]
+
+    detector = TextDetector.__new__(TextDetector)
+    detector._session = _Session()
+    boxes = detector.detect(np.zeros((64, 128, 3), np.uint8))
+    # the reference: a full-size mask of each contour (of the dilated binary map)
+    import cv2
+
+    mask = cv2.dilate((prob > 0.3).astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    reference = []
+    for contour in contours:
+        blob = np.zeros_like(mask)
+        cv2.drawContours(blob, [contour], -1, 1, -1)
+        reference.append(float(prob[blob.astype(bool)].mean()))
+    assert sorted(b.score for b in boxes) == pytest.approx(sorted(reference))
+    assert len(boxes) == 2
