@@ -93,14 +93,29 @@ def _join_neighbours(blobs: list[Candidate]) -> list[Candidate]:
     return [Candidate(*c) for c in out]
 
 
+def _stroke_strength(hat: np.ndarray) -> np.ndarray | None:
+    """The magnitude of the horizontal gradient of an 8-bit image, scaled to a peak of 255
+    (truncated to 8 bits); None for an image without any.
+
+    The Sobel x-gradient of 8-bit pixels is a whole number within +-1020: taken in 16
+    bits it is exact (and about twice as quick as in float32), and as float32 for the
+    scaling it is the same number as if taken in float32."""
+    grad = np.abs(cv2.Sobel(hat, cv2.CV_16S, 1, 0, ksize=3))
+    peak = float(grad.max())
+    if peak <= 0:
+        return None
+    scaled = grad.astype(np.float32)
+    scaled *= 255.0 / peak
+    return scaled.astype(np.uint8)
+
+
 def _blobs(gray: np.ndarray, op: int, scale: float) -> list[Candidate]:
     hh, ww = gray.shape
     hat = cv2.morphologyEx(gray, op, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 7)))
-    grad = np.abs(cv2.Sobel(hat, cv2.CV_32F, 1, 0, ksize=3))
-    peak = float(grad.max())
-    if peak <= 0:
+    strokes = _stroke_strength(hat)
+    if strokes is None:
         return []
-    grad8 = cv2.GaussianBlur((grad * (255.0 / peak)).astype(np.uint8), (5, 5), 0)
+    grad8 = cv2.GaussianBlur(strokes, (5, 5), 0)
     closed = cv2.morphologyEx(grad8, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_RECT, (17, 5)))
     otsu, _ = cv2.threshold(closed, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)

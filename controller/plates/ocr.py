@@ -8,7 +8,9 @@ with every other class counted as a gap, so punctuation never displaces a charac
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,11 @@ REC_HEIGHT = 48
 ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: DB's unclip ratio: a text's shrunk region is grown by area * UNCLIP / perimeter
 UNCLIP = 1.6
+#: recognised lines remembered by their input: a photo's search reads some lines twice (a
+#: two-line plate's lines alone and then joined; the padded variant of a line already as
+#: wide as the padding), and reads a few dozen lines at most (up to 14 regions, a few rows
+#: each, three variants); a line's key and read are under a kilobyte
+RECENT_READS = 64
 
 
 def default_model_dir() -> Path:
@@ -109,6 +116,7 @@ class TextRecogniser:
         chars = ["<blank>", *meta["character"].splitlines(), " "]
         # columns per alphanumeric class (upper and lower case together)
         self._columns: list[list[int]] = [[] for _ in ALNUM]
+        self._recent: dict[bytes, LineRead] = {}  # oldest first
         for index, ch in enumerate(chars):
             up = ch.upper()
             if len(up) == 1 and up in ALNUM:
@@ -129,13 +137,24 @@ class TextRecogniser:
         """
         width = self.input_width(line, max_ratio)
         resized = cv2.resize(line, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+        # the model's input is the resized line and the width it is padded to, no more:
+        # the same pair gives the same output, so a line read before is not run again
+        key = hashlib.blake2b(resized.tobytes(), digest_size=16,
+                              person=struct.pack("<II", width, max(width, min_width))).digest()
+        known = self._recent.get(key)
+        if known is not None:
+            return known
         tensor = _normalise(resized)
         if min_width > width:
             padded = np.zeros((1, 3, REC_HEIGHT, min_width), np.float32)
             padded[..., :width] = tensor
             tensor = padded
         probs = self._session.run(None, {"x": tensor})[0][0]  # (T, classes)
-        return self.decode(probs)
+        read = self.decode(probs)
+        self._recent[key] = read
+        if len(self._recent) > RECENT_READS:
+            del self._recent[next(iter(self._recent))]
+        return read
 
     def decode(self, probs: np.ndarray) -> LineRead:
         """Greedy CTC decoding over letters, digits and a gap (every other class)."""
@@ -196,13 +215,7 @@ class TextDetector:
         for contour in contours:
             if cv2.contourArea(contour) < 6:
                 continue
-            # DB's box score: the mean probability inside the contour, from a mask of
-            # the contour's bounding box only (a full-size mask per contour is the same
-            # number and costs a frame's size per contour)
-            x, y, bw, bh = cv2.boundingRect(contour)
-            blob = np.zeros((bh, bw), np.uint8)
-            cv2.drawContours(blob, [contour], -1, 1, -1, offset=(-x, -y))
-            score = float(prob[y:y + bh, x:x + bw][blob.astype(bool)].mean())
+            score = _mean_inside(prob, contour)
             if score < box_thresh:
                 continue
             (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
@@ -214,6 +227,18 @@ class TextDetector:
             corners[:, 1] *= sy
             boxes.append(TextBox(corners, score))
         return boxes
+
+
+def _mean_inside(prob: np.ndarray, contour: np.ndarray) -> float:
+    """The mean of `prob` over the pixels the filled `contour` covers.
+
+    Drawn in a mask of the contour's bounding box only (a filled contour never leaves
+    it), not of the whole map: the same pixels in the same order, so the same mean, at
+    a cost of the box's size rather than the map's for each of a map's many contours."""
+    x, y, bw, bh = cv2.boundingRect(contour)
+    blob = np.zeros((bh, bw), np.uint8)
+    cv2.drawContours(blob, [contour], -1, 1, -1, offset=(-x, -y))
+    return float(prob[y:y + bh, x:x + bw][blob.astype(bool)].mean())
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:

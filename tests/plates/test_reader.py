@@ -433,33 +433,3 @@ def test_strokes_that_carry_on_past_a_band_are_not_the_bands_own() -> None:
     band = float(grad[80:120, 10:190].mean())
     assert bars == pytest.approx(band, rel=0.05)
     assert _strokes_around(grad, 210, 80, 180, 40) == 0.0
-
-
-def test_a_text_boxs_score_is_the_mean_probability_inside_its_contour() -> None:
-    """DB's box score, taken from a mask of the contour's bounding box only."""
-    from controller.plates.ocr import TextDetector
-
-    prob = np.zeros((64, 128), np.float32)
-    prob[10:20, 10:60] = 0.9
-    prob[12:18, 30:40] = 0.6  # a weaker patch inside the first line
-    prob[40:52, 70:120] = 0.7
-
-    class _Session:
-        def run(self, outputs: object, feeds: object) -> list[np.ndarray]:
-            return [prob[None, None]]
-
-    detector = TextDetector.__new__(TextDetector)
-    detector._session = _Session()
-    boxes = detector.detect(np.zeros((64, 128, 3), np.uint8))
-    # the reference: a full-size mask of each contour (of the dilated binary map)
-    import cv2
-
-    mask = cv2.dilate((prob > 0.3).astype(np.uint8), np.ones((2, 2), np.uint8))
-    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    reference = []
-    for contour in contours:
-        blob = np.zeros_like(mask)
-        cv2.drawContours(blob, [contour], -1, 1, -1)
-        reference.append(float(prob[blob.astype(bool)].mean()))
-    assert sorted(b.score for b in boxes) == pytest.approx(sorted(reference))
-    assert len(boxes) == 2
