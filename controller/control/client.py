@@ -149,6 +149,18 @@ class ControlClient:
         except ProtocolError as exc:
             raise ControlError(_bad_message(exc)) from None
 
+    def _raise_refusal(self, cmd: str) -> None:
+        """A refusal the server sent before it hung up (`busy`), raised as such.
+
+        A server with no free slot answers and closes at once, so the request's write
+        can fail before the answer is read; the answer still waits in the socket."""
+        try:
+            msg = self._read_message(0.2)
+        except (OSError, ControlError):
+            return
+        if isinstance(msg, Response) and msg.id is None and not msg.ok:
+            raise CommandFailed(cmd, msg.code or "failed", msg.error or "")
+
     def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         """Send one command and wait for its result; raises :class:`CommandFailed`."""
         if self._sock is None:
@@ -157,6 +169,7 @@ class ControlClient:
         try:
             self._sock.sendall(encode_request(request_id, cmd, args))
         except OSError as exc:
+            self._raise_refusal(cmd)
             raise ServiceUnavailable(f"the service went away on {self.path}: {exc}") from None
         while True:
             try:

@@ -278,3 +278,37 @@ def test_async_client_sees_the_service_go_away(sock_path: Path) -> None:
         await c.close()
 
     in_loop(sock_path, body)
+
+
+def test_a_busy_refusal_is_reported_even_when_the_request_cannot_be_written(
+        sock_path: Path) -> None:
+    """A full server answers `busy` and hangs up at once; a client whose request's write
+    then fails still reports busy, not that the service went away."""
+    import threading
+
+    from controller.control.protocol import encode_error
+
+    sock_path.parent.mkdir(parents=True, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock_path))
+    listener.listen(1)
+    refused = threading.Event()
+
+    def refuse() -> None:
+        conn, _ = listener.accept()
+        conn.sendall(encode_error(None, "busy", "too many clients connected"))
+        conn.close()
+        refused.set()
+
+    thread = threading.Thread(target=refuse)
+    thread.start()
+    try:
+        with ControlClient(sock_path) as client:
+            assert refused.wait(10)
+            with pytest.raises(CommandFailed) as err:
+                for _ in range(50):  # until the write meets the closed peer
+                    client.call("status")
+            assert err.value.code == "busy"
+    finally:
+        thread.join(10)
+        listener.close()
