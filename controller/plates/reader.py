@@ -85,6 +85,8 @@ SEARCH_ROWS = 6
 MIN_LINE_RATIO = 1.5
 #: the text shapes of a plate's line: 4 to 10 characters of about 0.6 height's width
 PLATE_LINE_RATIO = (2.4, 10.0)
+#: a line whose box comes this close (px) to its region's top or bottom runs into it
+GROW_TOUCH_PX = 2
 
 
 @dataclass(frozen=True)
@@ -237,11 +239,12 @@ class PlateReader:
 
     def _read_region(self, image: np.ndarray, box: tuple[int, int, int, int],
                      det_side: int, crop_height: int = 0,
-                     overlays: list[Box] | None = None) -> PlateRead | None:
+                     overlays: list[Box] | None = None, grow: bool = True) -> PlateRead | None:
         """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side.
 
         A row read as a date is the camera's on-screen text: the region gives nothing,
-        and the date's box goes to `overlays`."""
+        and the date's box goes to `overlays`. When the plate's characters run into the
+        region's edge, the region is read again grown past them (once, `grow`)."""
         cx0, cy0, cx1, cy1 = box
         crop = image[cy0:cy1, cx0:cx1]
         if crop.size == 0:
@@ -270,6 +273,9 @@ class PlateReader:
         tallest = max(hgt for _, hgt in lines)
         # the plate's characters: the tallest lines (a state name or slogan is smaller)
         rows = _rows([c for c, hgt in lines if hgt >= 0.55 * tallest])
+        grown = _grown_past(box, rows, image.shape[0]) if grow else box
+        if grown != box:
+            return self._read_region(image, grown, det_side, crop_height, overlays, False)
         best: PlateRead | None = None
         # the tallest rows first (most likely the plate's characters), so that a sure
         # read of them ends the region's search before a slogan or a frame is read
@@ -408,6 +414,27 @@ def _stray_end(raw: str, conf: list[float], formats: tuple[PlateFormat, ...]) ->
     weakest = min(conf)
     return (len(raw) - 1 in lengths and weakest < 0.5
             and weakest in (conf[0], conf[-1]))
+
+
+def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int) -> Box:
+    """`box` grown down or up where the text rows reach its bottom or top edge.
+
+    The detector's box of a line carries a margin around the characters, so a line box
+    that reaches the region's top or bottom holds characters whose heads or feet the
+    region cut (an F then reads as an E, a B as a P). The region then takes in the line's
+    padded box and a line height beyond it. Only vertically: at the sides a line running
+    to the edge is as often the plate's frame or a sticker as a character cut, and the
+    region's sides already carry a quarter of its width of margin.
+    """
+    x0, y0, x1, y1 = box
+    pts = np.concatenate([c for row in rows for c in row])
+    line_h = max(_row_height(row) for row in rows)
+    padded = np.concatenate([_pad(c) for row in rows for c in row])
+    top = y0 > 0 and float(pts[:, 1].min()) <= GROW_TOUCH_PX
+    bottom = y1 < height and float(pts[:, 1].max()) >= (y1 - y0) - 1 - GROW_TOUCH_PX
+    new_y0 = int(max(0, float(padded[:, 1].min()) + y0 - line_h)) if top else y0
+    new_y1 = int(min(height, float(padded[:, 1].max()) + y0 + line_h)) if bottom else y1
+    return x0, new_y0, x1, new_y1
 
 
 def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:

@@ -433,3 +433,12 @@ def test_strokes_that_carry_on_past_a_band_are_not_the_bands_own() -> None:
     band = float(grad[80:120, 10:190].mean())
     assert bars == pytest.approx(band, rel=0.05)
     assert _strokes_around(grad, 210, 80, 180, 40) == 0.0
+
+
+def test_a_region_that_cuts_the_characters_feet_is_read_grown_past_them(
+        reader: PlateReader) -> None:
+    frame, (x0, y0, x1, y1) = scene("KJA-407XY", seed=2, tilt=0.0)
+    cut = int(y0 + 0.55 * (y1 - y0))  # through the characters' lower half
+    read = reader._read_region(frame, (x0 - 20, y0 - (y1 - y0), x1 + 20, cut), 0)
+    assert read is not None and read.text == "KJA407XY"
+    assert read.box[3] > cut + 5  # the characters were read whole, below the cut
