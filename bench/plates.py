@@ -10,6 +10,10 @@ process's peak, taken after edgewarden's runs and again after the baseline's. Tu
 on general principles only: another region's photos are kept back for review.
 
     uv run python bench/plates.py [--sample 15] [--folders us br] [--limit N] [--misses]
+                                  [--formats generic]
+
+`--formats` reads every folder with the given formats instead of the folder's own: with
+`generic` (any mix of 4 to 10), the figures of a region whose format the reader is not told.
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=15,
                         help="baseline photos per folder (default %(default)s; 0: none)")
     parser.add_argument("--limit", type=int, default=0, help="photos per folder (0: all)")
+    parser.add_argument("--formats", nargs="+", default=None,
+                        help="plate formats for every folder (default: each folder's own)")
     parser.add_argument("--misses", action="store_true",
                         help="print each miss: expected, read, boxes, and why")
     args = parser.parse_args()
@@ -121,7 +127,7 @@ def main() -> int:
     items_by: dict[str, list[tuple[Path, str]]] = {}
     # edgewarden on every folder first, so its peak RSS is its own (the baseline's is larger)
     for name in args.folders:
-        formats = formats_named(FOLDER_FORMATS.get(name, ["generic"]))
+        formats = formats_named(args.formats or FOLDER_FORMATS.get(name, ["generic"]))
         reader = PlateReader(formats, threads=1)
         items = photos(args.data / name)
         if args.limit:
@@ -143,7 +149,7 @@ def main() -> int:
         rows.append((name, "edgewarden", len(items), *figures(ours), rss_mb()))
     baseline_engine = None
     for name in args.folders if args.sample > 0 else []:
-        formats = formats_named(FOLDER_FORMATS.get(name, ["generic"]))
+        formats = formats_named(args.formats or FOLDER_FORMATS.get(name, ["generic"]))
         items, ours = items_by[name], ours_by[name]
         step = max(1, len(items) // args.sample)
         sample = list(range(0, len(items), step))[:args.sample]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.config.plate_patterns import (
     DEFAULT_PLATE_FORMATS,
@@ -95,6 +95,18 @@ def formats_named(names: Sequence[str], site: SiteTable | None = None
         raise ValueError(f"unknown plate format {unknown[0]!r} "
                          f"(known: {', '.join(known)})")
     return tuple(known[n] for n in names)
+
+
+def relative_weights(formats: Sequence[PlateFormat]) -> tuple[PlateFormat, ...]:
+    """`formats` with their weights relative to the heaviest of them (it weighs 1).
+
+    A weight ranks a format against the others a camera reads: the catch-all weighs less
+    than a country's own so that a plate fitting both is taken as the country's. Alone, it
+    has nothing to rank against: a site told no format (a region without a built-in one)
+    would otherwise never get a read sure enough to end the search, nor one of confidence
+    above its weight, however clear the plate."""
+    top = max((f.weight for f in formats), default=1.0)
+    return tuple(replace(f, weight=f.weight / top) for f in formats)
 
 
 def normalise(text: str) -> str:

@@ -33,6 +33,7 @@ from controller.plates.formats import (
     PlateFormat,
     fit_formats,
     formats_named,
+    relative_weights,
 )
 from controller.plates.locate import candidates
 from controller.plates.ocr import (
@@ -118,7 +119,8 @@ class PlateReader:
         folder = model_dir if model_dir is not None else default_model_dir()
         det_path = model_path(folder, DET_MODEL)
         rec_path = model_path(folder, REC_MODEL)
-        self.formats = formats if formats is not None else formats_named(DEFAULT_FORMATS)
+        self.formats = relative_weights(
+            formats if formats is not None else formats_named(DEFAULT_FORMATS))
         self._detector = TextDetector(det_path, threads)
         self._recogniser = TextRecogniser(rec_path, threads)
         return_freed_heap()

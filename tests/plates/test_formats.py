@@ -19,6 +19,7 @@ from controller.plates.formats import (
     fit_formats,
     formats_named,
     normalise,
+    relative_weights,
     site_formats,
 )
 
@@ -214,3 +215,12 @@ def test_a_site_format_built_in_code_is_checked_as_the_config_checks_it() -> Non
 def test_the_config_knows_the_built_in_names_and_the_default_stays_ng_then_generic() -> None:
     assert tuple(FORMATS) == BUILTIN_PLATE_FORMATS
     assert DEFAULT_FORMATS == ("ng", "generic")
+
+
+def test_alone_the_catch_all_weighs_as_much_as_a_country_format() -> None:
+    """Weights rank formats against each other: the catch-all keeps its lower weight beside
+    a country's format, and alone (a region with no built-in format) weighs 1."""
+    assert [f.weight for f in relative_weights(formats_named(["generic"]))] == [1.0]
+    ranked = relative_weights(formats_named(["ng", "generic"]))
+    assert [f.weight for f in ranked] == [1.0, FORMATS["generic"].weight]
+    assert fit_formats("AB12345", relative_weights(formats_named(["generic"]))).factor == 1.0

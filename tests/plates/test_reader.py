@@ -12,7 +12,7 @@ from controller.config import CameraConfig
 from controller.errors import EdgewardenError
 from controller.plates.formats import formats_named
 from controller.plates.ocr import DET_MODEL, REC_MODEL, default_model_dir
-from controller.plates.reader import PlateReader
+from controller.plates.reader import GOOD_ENOUGH, PlateReader
 from controller.plates.stage import ReadFn
 from controller.service.plate_records import shipped_reader
 from controller.simulation.plates import scene, two_line_plate
@@ -442,3 +442,17 @@ def test_a_region_that_cuts_the_characters_feet_is_read_grown_past_them(
     read = reader._read_region(frame, (x0 - 20, y0 - (y1 - y0), x1 + 20, cut), 0)
     assert read is not None and read.text == "KJA407XY"
     assert read.box[3] > cut + 5  # the characters were read whole, below the cut
+
+
+def test_a_reader_told_only_the_catch_all_format_ends_its_search_on_a_clear_plate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A region with no built-in format reads with `generic` alone: its clear plate is a
+    sure read (weights rank formats, they do not cap one alone), so the whole image is
+    not searched after it (searching every photo made such a site's reads 7x slower)."""
+    generic = PlateReader(formats_named(["generic"]))
+    searched: list[int] = []
+    monkeypatch.setattr(generic, "_text_regions",
+                        lambda image, side: searched.append(side) or [])
+    reads = generic.read(scene("AS-5081-19", seed=2)[0])
+    assert [(r.text, r.format_name) for r in reads] == [("AS508119", "generic")]
+    assert reads[0].confidence >= GOOD_ENOUGH and searched == []
