@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from controller.plates.fields import stray_boxes
 from controller.plates.finder import PlateFinder
 from controller.plates.formats import (
     DEFAULT_FORMATS,
@@ -86,8 +87,12 @@ SEARCH_ROWS = 6
 MIN_LINE_RATIO = 1.5
 #: the text shapes of a plate's line: 4 to 10 characters of about 0.6 height's width
 PLATE_LINE_RATIO = (2.4, 10.0)
-#: a line whose box comes this close (px) to its region's top or bottom runs into it
+#: a line whose box comes this close (px) to its region's edge runs into it
 GROW_TOUCH_PX = 2
+#: a region is grown past the text running into its edge at most this many times (a
+#: region grown taller shows the detector more of the line, which may then run on past
+#: its side: a first growth can reveal the need for a second)
+GROW_TIMES = 2
 
 
 @dataclass(frozen=True)
@@ -241,12 +246,13 @@ class PlateReader:
 
     def _read_region(self, image: np.ndarray, box: tuple[int, int, int, int],
                      det_side: int, crop_height: int = 0,
-                     overlays: list[Box] | None = None, grow: bool = True) -> PlateRead | None:
+                     overlays: list[Box] | None = None, grow: int = GROW_TIMES
+                     ) -> PlateRead | None:
         """The best read in `box`: detector at CROP_HEIGHT, or at `det_side` long side.
 
         A row read as a date is the camera's on-screen text: the region gives nothing,
         and the date's box goes to `overlays`. When the plate's characters run into the
-        region's edge, the region is read again grown past them (once, `grow`)."""
+        region's edge, the region is read again grown past them (at most `grow` times)."""
         cx0, cy0, cx1, cy1 = box
         crop = image[cy0:cy1, cx0:cx1]
         if crop.size == 0:
@@ -275,9 +281,10 @@ class PlateReader:
         tallest = max(hgt for _, hgt in lines)
         # the plate's characters: the tallest lines (a state name or slogan is smaller)
         rows = _rows([c for c, hgt in lines if hgt >= 0.55 * tallest])
-        grown = _grown_past(box, rows, image.shape[0]) if grow else box
+        grown = _grown_past(box, rows, image.shape[0], image.shape[1]) if grow else box
         if grown != box:
-            return self._read_region(image, grown, det_side, crop_height, overlays, False)
+            return self._read_region(image, grown, det_side, crop_height, overlays, grow - 1)
+        rows = [_on_plate_field(crop, row) for row in rows]
         best: PlateRead | None = None
         # the tallest rows first (most likely the plate's characters), so that a sure
         # read of them ends the region's search before a slogan or a frame is read
@@ -418,15 +425,26 @@ def _stray_end(raw: str, conf: list[float], formats: tuple[PlateFormat, ...]) ->
             and weakest in (conf[0], conf[-1]))
 
 
-def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int) -> Box:
-    """`box` grown down or up where the text rows reach its bottom or top edge.
+def _on_plate_field(crop: np.ndarray, row: list[np.ndarray]) -> list[np.ndarray]:
+    """The row without the boxes at its ends that stand on another field than its main
+    run of characters (a country band, a sticker: `fields.stray_boxes`)."""
+    if len(row) < 2:
+        return row
+    start, end = stray_boxes([rectify(crop, _pad(c)) for c in row])
+    return row[start:len(row) - end]
+
+
+def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int, width: int) -> Box:
+    """`box` grown where the text rows reach one of its edges (and the image goes on).
 
     The detector's box of a line carries a margin around the characters, so a line box
     that reaches the region's top or bottom holds characters whose heads or feet the
-    region cut (an F then reads as an E, a B as a P). The region then takes in the line's
-    padded box and a line height beyond it. Only vertically: at the sides a line running
-    to the edge is as often the plate's frame or a sticker as a character cut, and the
-    region's sides already carry a quarter of its width of margin.
+    region cut (an F then reads as an E, a B as a P): the region then takes in the line's
+    padded box and a line height beyond it. A line that reaches a side runs on past it (a
+    plate whose gaps split it for the locator, whose candidate then held only a part):
+    the region grows by two line heights there, room for a character and its margin. A
+    band or a sticker the wider region takes in beside the plate is dropped by its field
+    (`_on_plate_field`).
     """
     x0, y0, x1, y1 = box
     pts = np.concatenate([c for row in rows for c in row])
@@ -436,7 +454,11 @@ def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int) -> Box:
     bottom = y1 < height and float(pts[:, 1].max()) >= (y1 - y0) - 1 - GROW_TOUCH_PX
     new_y0 = int(max(0, float(padded[:, 1].min()) + y0 - line_h)) if top else y0
     new_y1 = int(min(height, float(padded[:, 1].max()) + y0 + line_h)) if bottom else y1
-    return x0, new_y0, x1, new_y1
+    left = x0 > 0 and float(pts[:, 0].min()) <= GROW_TOUCH_PX
+    right = x1 < width and float(pts[:, 0].max()) >= (x1 - x0) - 1 - GROW_TOUCH_PX
+    new_x0 = int(max(0, x0 - 2 * line_h)) if left else x0
+    new_x1 = int(min(width, x1 + 2 * line_h)) if right else x1
+    return new_x0, new_y0, new_x1, new_y1
 
 
 def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:

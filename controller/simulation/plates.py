@@ -10,24 +10,46 @@ import cv2
 import numpy as np
 
 
-def plate_image(text: str, width: int = 360) -> np.ndarray:
-    """A plate: white, dark border, `text` (e.g. `ABC-123DE`) in black, BGR."""
+def plate_image(text: str, width: int = 360, band: str = "") -> np.ndarray:
+    """A plate: white, dark border, `text` (e.g. `ABC-123DE`) in black, BGR. `band`: a
+    country code (`D`, `NL`) in white on a blue band at the left, as on EU plates."""
     height = width * 2 // 7
     plate = np.full((height, width, 3), 235, np.uint8)
     cv2.rectangle(plate, (3, 3), (width - 4, height - 4), (40, 40, 40), 3)
     font, thick = cv2.FONT_HERSHEY_DUPLEX, max(2, width // 90)
+    left = _country_band(plate, band) if band else 0
     scale = 1.0
     (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
-    scale = min((width * 0.85) / tw, (height * 0.55) / th)
+    scale = min(((width - left) * 0.85) / tw, (height * 0.55) / th)
     (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
-    cv2.putText(plate, text, ((width - tw) // 2, (height + th) // 2), font, scale,
-                (20, 20, 20), thick, cv2.LINE_AA)
+    cv2.putText(plate, text, (left + (width - left - tw) // 2, (height + th) // 2), font,
+                scale, (20, 20, 20), thick, cv2.LINE_AA)
     return plate
+
+
+def _country_band(plate: np.ndarray, code: str) -> int:
+    """An EU band drawn at the plate's left (a ring of stars over the country code);
+    its right edge."""
+    height, width = plate.shape[:2]
+    right = width * 9 // 100
+    cv2.rectangle(plate, (4, 4), (right, height - 5), (150, 50, 0), -1)
+    cx, cy, r = (4 + right) // 2, height // 3, right // 3
+    for k in range(12):
+        angle = 2 * np.pi * k / 12
+        cv2.circle(plate, (int(cx + r * np.cos(angle)), int(cy + r * np.sin(angle))),
+                   max(1, width // 200), (0, 220, 255), -1)
+    font, thick = cv2.FONT_HERSHEY_DUPLEX, max(1, width // 180)
+    (tw, _), _ = cv2.getTextSize(code, font, 1.0, thick)
+    scale = min((right - 4) * 0.7 / tw, height * 0.25 / 22)
+    (tw, _), _ = cv2.getTextSize(code, font, scale, thick)
+    cv2.putText(plate, code, (cx - tw // 2, height - height // 8), font, scale,
+                (255, 255, 255), thick, cv2.LINE_AA)
+    return right
 
 
 def scene(text: str, seed: int = 0, size: tuple[int, int] = (1280, 720),
           plate_width: int = 200, tilt: float = 0.06, blur: int = 3,
-          noise: float = 6.0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+          noise: float = 6.0, band: str = "") -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A frame with the plate on a vehicle-like block, and the plate's box (x0, y0, x1, y1)."""
     rng = np.random.default_rng(seed)
     w, h = size
@@ -36,7 +58,7 @@ def scene(text: str, seed: int = 0, size: tuple[int, int] = (1280, 720),
     body_x, body_y = w // 4, h // 3
     cv2.rectangle(frame, (body_x, body_y), (body_x + w // 2, body_y + h // 2),
                   (int(rng.integers(30, 200)), 60, 90), -1)
-    plate = plate_image(text, plate_width * 2)
+    plate = plate_image(text, plate_width * 2, band)
     ph, pw = plate.shape[:2]
     x0 = w // 2 - plate_width // 2
     y0 = body_y + h // 4

@@ -456,3 +456,23 @@ def test_a_reader_told_only_the_catch_all_format_ends_its_search_on_a_clear_plat
     reads = generic.read(scene("AS-5081-19", seed=2)[0])
     assert [(r.text, r.format_name) for r in reads] == [("AS508119", "generic")]
     assert reads[0].confidence >= GOOD_ENOUGH and searched == []
+
+
+@pytest.mark.parametrize("seed,plate,band", [(0, "B MW 1234", "D"), (1, "AB 123 CD", "F"),
+                                             (2, "GV 381 X", "NL"), (4, "KA 7721 N", "PL")])
+def test_an_eu_plates_country_band_is_not_read_into_the_plate(
+        seed: int, plate: str, band: str) -> None:
+    """The EU's blue band (stars over `D`, `NL`) stands left of the characters, and the
+    detector finds its code as a line of its own in the plate's row: it is no part of
+    the registration (read with `generic` alone, a region with no built-in format)."""
+    generic = PlateReader(formats_named(["generic"]))
+    frame, _ = scene(plate, seed=seed, band=band, plate_width=220 + 10 * seed)
+    assert [r.text for r in generic.read(frame)] == [plate.replace(" ", "")]
+
+
+def test_a_region_that_cuts_the_plate_at_its_side_is_read_grown_past_it(
+        reader: PlateReader) -> None:
+    frame, (x0, y0, x1, y1) = scene("KJA-407XY", seed=2, tilt=0.0)
+    cut = int(x0 + 0.8 * (x1 - x0))  # through the last characters
+    read = reader._read_region(frame, (x0 - 20, y0 - 20, cut, y1 + 20), 0)
+    assert read is not None and read.text == "KJA407XY" and read.box[2] > cut
