@@ -159,6 +159,46 @@ def correct(text: str, template: str, never: str = "") -> tuple[str, int] | None
     return "".join(out), swaps
 
 
+#: a group of fewer characters than this says nothing of its kind (`B` in `B MW 1234`)
+GROUP_MIN = 3
+
+
+def odd_one_out(text: str, groups: Sequence[int]) -> tuple[str, int]:
+    """`text` with the one character of a group that is not of the group's kind swapped
+    for its look-alike twin (in groups of at least `GROUP_MIN`), when that makes every
+    group all letters or all digits, some of each; and how many were swapped.
+
+    Where no format fixes the positions, the plate's own layout still can: its
+    characters come in groups parted by a space or a dash, and in most of Europe's and
+    South America's formats each group is all letters or all digits (AYO-9034,
+    AB-123-CD, GV-381-X), so a 0 among letters is an O and an O among digits a 0. A plate
+    with a group that stays a mix (YG9 X2G, the UK's AB12 CDE) has no such layout: it is
+    left as read, and so is one whose groups would all be of one kind."""
+    if len(groups) != len(text) or len(set(groups)) < 2:
+        return text, 0
+    out = list(text)
+    swaps = 0
+    kinds = set()
+    for group in sorted(set(groups)):
+        members = [i for i, g in enumerate(groups) if g == group]
+        digits = [i for i in members if text[i] in DIGITS]
+        letters = [i for i in members if text[i] in LETTERS]
+        odd = [] if len(members) < GROUP_MIN else digits if len(digits) == 1 else \
+            letters if len(letters) == 1 else []
+        for i in odd:
+            twin = DIGIT_TO_LETTER.get(text[i]) or LETTER_TO_DIGIT.get(text[i])
+            if twin is not None:
+                out[i] = twin
+                swaps += 1
+        fixed = {ch in DIGITS for ch in (out[i] for i in members)}
+        if len(fixed) > 1:
+            return text, 0  # a group of mixed kinds: no layout of pure groups
+        kinds |= fixed
+    if len(kinds) < 2:
+        return text, 0
+    return "".join(out), swaps
+
+
 @dataclass(frozen=True)
 class FormatFit:
     """A read after formatting: its text, the format it fits (None: none) and a factor."""

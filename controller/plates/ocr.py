@@ -24,6 +24,8 @@ DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 REC_HEIGHT = 48
 ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: characters that part a plate's groups of letters and of digits (besides spaces)
+SEPARATORS = "-‐‑‒–—·•.:"
 #: DB's unclip ratio: a text's shrunk region is grown by area * UNCLIP / perimeter
 UNCLIP = 1.6
 #: recognised lines remembered by their input: a photo's search reads some lines twice (a
@@ -99,6 +101,10 @@ class LineRead:
     #: digit, a digit for a letter) and its probability, where the character was surest:
     #: the model's own choice where a format fixes the kind (empty: not known)
     other_kind: tuple[tuple[str, float], ...] = ()
+    #: per character, its group: characters the model saw a space or a dash between
+    #: are in different groups (a plate's groups are each of one kind, as in AYO-9034;
+    #: empty: not known)
+    groups: tuple[int, ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -114,6 +120,8 @@ class TextRecogniser:
         if "character" not in meta:
             raise EdgewardenError(f"OCR model {path} carries no character list")
         chars = ["<blank>", *meta["character"].splitlines(), " "]
+        #: the classes that part a plate's groups: a space, a dash, a dot
+        self._separators = np.array([ch.isspace() or ch in SEPARATORS for ch in chars])
         # columns per alphanumeric class (upper and lower case together)
         self._columns: list[list[int]] = [[] for _ in ALNUM]
         self._recent: dict[bytes, LineRead] = {}  # oldest first
@@ -168,10 +176,16 @@ class TextRecogniser:
         text: list[str] = []
         conf: list[float] = []
         other: list[tuple[str, float]] = []
+        groups: list[int] = []
+        group = 0
+        parted = self._separators[probs.argmax(axis=1)] if len(self._separators) == \
+            probs.shape[1] else np.zeros(len(probs), bool)
         previous = -1
         for t in range(len(best)):
             if best_p[t] <= gap[t]:
                 previous = -1
+                if parted[t] and text and groups[-1] == group:
+                    group += 1
                 continue
             if best[t] == previous and best_p[t] <= conf[-1]:
                 continue
@@ -183,7 +197,8 @@ class TextRecogniser:
             text.append(ALNUM[previous])
             conf.append(float(best_p[t]))
             other.append((ALNUM[twin], float(alnum[t, twin])))
-        return LineRead("".join(text), tuple(conf), tuple(other))
+            groups.append(group)
+        return LineRead("".join(text), tuple(conf), tuple(other), tuple(groups))
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,14 @@ import numpy as np
 from controller.plates.fields import stray_boxes
 from controller.plates.finder import PlateFinder
 from controller.plates.formats import (
+    CORRECTION_FACTOR,
     DEFAULT_FORMATS,
     UNMIXED_FACTOR,
     FormatFit,
     PlateFormat,
     fit_formats,
     formats_named,
+    odd_one_out,
     relative_weights,
 )
 from controller.plates.locate import candidates
@@ -385,6 +387,7 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
     raw = "".join(r.text for r in reads)
     conf = [c for r in reads for c in r.char_conf]
     other = [o for r in reads for o in r.other_kind]
+    groups = _line_groups(reads)
     fitted = fit_formats(raw, formats)
     if not fitted.matched and len(raw) > 1 and _stray_end(raw, conf, formats):
         # one character too many for every format, and an end one is the least sure and
@@ -394,7 +397,28 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
         raw = "".join(raw[i] for i in kept)
         conf = [conf[i] for i in kept]
         other = [other[i] for i in kept] if len(other) == len(kept) + 1 else []
+        groups = [groups[i] for i in kept] if len(groups) == len(kept) + 1 else []
         fitted = fit_formats(raw, formats)
+    if _positions_free(fitted, formats):
+        # no format fixes the positions: the plate's groups still fix their kinds
+        grouped, swaps = odd_one_out(raw, groups)
+        refit = fit_formats(grouped, formats) if swaps else fitted
+        if swaps and refit.format_name == fitted.format_name:
+            swapped = [i for i in range(len(raw)) if raw[i] != grouped[i]]
+            # priced as a format's swap is: a correction's factor, or the model's own
+            # probability of the twin where that is better
+            own = list(conf)
+            for i in swapped:
+                own[i] = other[i][1] if len(other) == len(raw) and \
+                    other[i][0] == grouped[i] else 0.0
+            factor = refit.factor * CORRECTION_FACTOR ** swaps
+            if len(other) == len(raw):  # a swapped character's other kind: the read one
+                other = [(raw[i], conf[i]) if i in swapped else o
+                         for i, o in enumerate(other)]
+            if float(np.mean(own)) * refit.factor > float(np.mean(conf)) * factor:
+                conf, factor = own, refit.factor
+            raw = grouped
+            fitted = FormatFit(refit.text, refit.format_name, factor)
     mean = float(np.mean(conf))
     if len(other) != len(raw):
         return fitted, mean
@@ -413,6 +437,26 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
             if refit.matched and score * refit.factor > best[1] * best[0].factor:
                 best = (refit, score)
     return best
+
+
+def _line_groups(reads: list[LineRead]) -> list[int]:
+    """The group of each character of the lines joined (a new line starts a new group);
+    empty when a read does not know its groups."""
+    out: list[int] = []
+    for read in reads:
+        if len(read.groups) != len(read.text):
+            return []
+        base = out[-1] + 1 if out else 0
+        out.extend(base + g - (read.groups[0] if read.groups else 0) for g in read.groups)
+    return out
+
+
+def _positions_free(fitted: FormatFit, formats: tuple[PlateFormat, ...]) -> bool:
+    """Whether `fitted` fits a format that fixes no position at its length (only `A`
+    templates, as the catch-all), and one that issues every letter."""
+    fmt = next((f for f in formats if f.name == fitted.format_name), None)
+    return fmt is not None and not fmt.never and all(
+        set(t) == {"A"} for t in fmt.templates if len(t) == len(fitted.text))
 
 
 def _stray_end(raw: str, conf: list[float], formats: tuple[PlateFormat, ...]) -> bool:

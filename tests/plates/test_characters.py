@@ -141,3 +141,37 @@ def test_a_line_as_wide_as_the_training_width_is_not_read_again_padded(
     counting.calls = 0
     reader._read_group(crop, [narrow])
     assert counting.calls == 3
+
+
+def test_decoding_parts_the_groups_where_the_model_saw_a_dash_or_a_space(
+        reader: PlateReader) -> None:
+    recogniser = reader._recogniser
+    separators = np.flatnonzero(recogniser._separators)
+    steps = ["A", "Y", None, "-", None, "9", " ", "0", None, "0"]
+    probs = np.zeros((len(steps), len(recogniser._separators)), np.float32)
+    for t, ch in enumerate(steps):
+        if ch is None:
+            probs[t, 0] = 1.0  # the CTC blank: no parting
+        elif ch in "- ":
+            probs[t, separators[0] if ch == "-" else separators[-1]] = 1.0
+        else:
+            probs[t, recogniser._columns[ALNUM.index(ch)][0]] = 1.0
+    read = recogniser.decode(probs)
+    assert read.text == "AY900" and read.groups == (0, 0, 1, 2, 2)
+
+
+@pytest.mark.parametrize("read,groups,want", [
+    ("AY09034", (0, 0, 0, 1, 1, 1, 1), "AYO9034"),  # a 0 among letters (Brazil's grey)
+    ("AB1O3CD", (0, 0, 1, 1, 1, 2, 2), "AB103CD"),  # an O among digits (France)
+    ("YG9X2G", (0, 0, 0, 1, 1, 1), "YG9X2G"),  # a group that stays a mix: as read
+    ("AY09034", (0,) * 7, "AY09034"),  # no groups seen
+])
+def test_without_a_format_a_plates_groups_fix_their_look_alikes(
+        read: str, groups: tuple[int, ...], want: str) -> None:
+    """Read with `generic` alone (no position fixed), the groups the model saw parted by a
+    dash or a space are each of one kind: the odd look-alike in one takes its kind."""
+    generic = formats_named(["generic"])
+    conf = [0.95] * len(read)
+    other = [("O" if ch == "0" else "0" if ch == "O" else "X", 0.3) for ch in read]
+    fitted, _ = _fit_read([LineRead(read, tuple(conf), tuple(other), groups)], generic)
+    assert fitted.text == want and fitted.format_name == "generic"

@@ -11,14 +11,17 @@ from controller.plates.formats import (
     CORRECTION_FACTOR,
     DEFAULT_FORMATS,
     DIGIT_TO_LETTER,
+    DIGITS,
     FORMATS,
     LETTER_TO_DIGIT,
+    LETTERS,
     UNMATCHED_FACTOR,
     PlateFormat,
     display,
     fit_formats,
     formats_named,
     normalise,
+    odd_one_out,
     relative_weights,
     site_formats,
 )
@@ -224,3 +227,28 @@ def test_alone_the_catch_all_weighs_as_much_as_a_country_format() -> None:
     ranked = relative_weights(formats_named(["ng", "generic"]))
     assert [f.weight for f in ranked] == [1.0, FORMATS["generic"].weight]
     assert fit_formats("AB12345", relative_weights(formats_named(["generic"]))).factor == 1.0
+
+
+_KIND = {"L": sorted(LETTERS), "D": sorted(DIGITS)}
+
+
+@given(st.lists(st.tuples(st.sampled_from("LD"), st.integers(3, 4)), min_size=2,
+                max_size=4).filter(lambda gs: len({k for k, _ in gs}) == 2),
+       st.data())
+def test_one_look_alike_of_the_other_kind_in_a_pure_group_is_put_back(
+        layout: list[tuple[str, int]], data: st.DataObject) -> None:
+    """A plate of pure groups (letters or digits, some of each) with one character in a
+    group misread as its look-alike of the other kind reads as the plate again."""
+    text, groups = "", []
+    for g, (kind, size) in enumerate(layout):
+        text += "".join(data.draw(st.sampled_from(_KIND[kind])) for _ in range(size))
+        groups += [g] * size
+    assert odd_one_out(text, groups) == (text, 0)  # pure already: nothing to do
+    spots = [i for i, ch in enumerate(text) if ch in DIGIT_TO_LETTER or ch in LETTER_TO_DIGIT]
+    if not spots:
+        return
+    i = data.draw(st.sampled_from(spots))
+    misread = text[:i] + (DIGIT_TO_LETTER.get(text[i]) or LETTER_TO_DIGIT[text[i]]) \
+        + text[i + 1:]
+    fixed, swaps = odd_one_out(misread, groups)
+    assert swaps == 1 and fixed[i] in _KIND[layout[groups[i]][0]]
