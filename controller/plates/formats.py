@@ -234,8 +234,12 @@ def fit_formats(raw: str, formats: tuple[PlateFormat, ...]) -> FormatFit:
         return FormatFit(text, None, UNMATCHED_FACTOR)
     _, swaps, _, fixed_text, fmt = best
     factor = fmt.weight * CORRECTION_FACTOR ** swaps
+    # a letter the format never issues and its digit twin are one glyph: neither makes a
+    # word a mix (LOADING read as L0ADING is still a word)
+    ambiguous = set(fmt.never) | {LETTER_TO_DIGIT[ch] for ch in fmt.never}
+    kinds = set(text) - ambiguous
     if len(text) in {len(t) for t in fmt.templates if set(t) == {"A"}} and (
-            set(text) <= LETTERS or set(text) <= DIGITS):
+            kinds <= LETTERS or kinds <= DIGITS):
         factor *= UNMIXED_FACTOR
     return FormatFit(fixed_text, fmt.name, factor)
 

@@ -91,10 +91,11 @@ MIN_LINE_RATIO = 1.5
 PLATE_LINE_RATIO = (2.4, 10.0)
 #: a line whose box comes this close (px) to its region's edge runs into it
 GROW_TOUCH_PX = 2
-#: a region is grown past the text running into its edge at most this many times (a
-#: region grown taller shows the detector more of the line, which may then run on past
-#: its side: a first growth can reveal the need for a second)
-GROW_TIMES = 2
+#: a region is grown past the text running into its edge at most this many times: the
+#: line may run on past the grown side too (the locator held one group of a plate split
+#: by gaps), and a region grown taller shows the detector more of it; sideways growth
+#: also stops once the region is as wide as the longest plate line
+GROW_TIMES = 4
 
 
 @dataclass(frozen=True)
@@ -486,22 +487,28 @@ def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int, width: int)
     region cut (an F then reads as an E, a B as a P): the region then takes in the line's
     padded box and a line height beyond it. A line that reaches a side runs on past it (a
     plate whose gaps split it for the locator, whose candidate then held only a part):
-    the region grows by two line heights there, room for a character and its margin. A
-    band or a sticker the wider region takes in beside the plate is dropped by its field
-    (`_on_plate_field`).
+    the region grows there by the row's width (the rest is another group of characters)
+    or two text heights at least (a character and its margin), while it is narrower than
+    the longest plate line. Heights and widths are the text's own, without the detector's
+    unclip margin. A band or a sticker the wider region takes in beside the plate is
+    dropped by its field (`_on_plate_field`).
     """
     x0, y0, x1, y1 = box
     pts = np.concatenate([c for row in rows for c in row])
-    line_h = max(_row_height(row) for row in rows)
+    line_h = max(_row_text_size(row)[1] for row in rows)  # without the unclip margin
     padded = np.concatenate([_pad(c) for row in rows for c in row])
     top = y0 > 0 and float(pts[:, 1].min()) <= GROW_TOUCH_PX
     bottom = y1 < height and float(pts[:, 1].max()) >= (y1 - y0) - 1 - GROW_TOUCH_PX
     new_y0 = int(max(0, float(padded[:, 1].min()) + y0 - line_h)) if top else y0
     new_y1 = int(min(height, float(padded[:, 1].max()) + y0 + line_h)) if bottom else y1
-    left = x0 > 0 and float(pts[:, 0].min()) <= GROW_TOUCH_PX
-    right = x1 < width and float(pts[:, 0].max()) >= (x1 - x0) - 1 - GROW_TOUCH_PX
-    new_x0 = int(max(0, x0 - 2 * line_h)) if left else x0
-    new_x1 = int(min(width, x1 + 2 * line_h)) if right else x1
+    # sideways only while the region is narrower than the longest plate line and the
+    # margins a growth adds at both its sides
+    sideways = x1 - x0 < (PLATE_LINE_RATIO[1] + 4) * line_h
+    left = sideways and x0 > 0 and float(pts[:, 0].min()) <= GROW_TOUCH_PX
+    right = sideways and x1 < width and float(pts[:, 0].max()) >= (x1 - x0) - 1 - GROW_TOUCH_PX
+    step = max(2 * line_h, max(_row_text_size(row)[0] for row in rows))
+    new_x0 = int(max(0, x0 - step)) if left else x0
+    new_x1 = int(min(width, x1 + step)) if right else x1
     return new_x0, new_y0, new_x1, new_y1
 
 

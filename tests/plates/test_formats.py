@@ -16,6 +16,7 @@ from controller.plates.formats import (
     LETTER_TO_DIGIT,
     LETTERS,
     UNMATCHED_FACTOR,
+    UNMIXED_FACTOR,
     PlateFormat,
     display,
     fit_formats,
@@ -121,6 +122,9 @@ def test_a_word_or_a_number_weighs_less_than_a_letter_digit_mix() -> None:
     assert fit_formats("7ABC123", us).factor == 1.0
     assert fit_formats("ARIZONA", us).factor < 1.0  # a state name
     assert fit_formats("20140428", us).factor < 1.0  # a date stamp
+    # US states issue no O: its 0 twin is the same glyph and makes no word a mix
+    assert fit_formats("L0ADING", us).factor == UNMIXED_FACTOR
+    assert fit_formats("HL0KTY1", us).factor == 1.0
 
 
 def test_a_letter_the_format_never_issues_is_read_as_its_digit_twin() -> None:

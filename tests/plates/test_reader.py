@@ -476,3 +476,21 @@ def test_a_region_that_cuts_the_plate_at_its_side_is_read_grown_past_it(
     cut = int(x0 + 0.8 * (x1 - x0))  # through the last characters
     read = reader._read_region(frame, (x0 - 20, y0 - 20, cut, y1 + 20), 0)
     assert read is not None and read.text == "KJA407XY" and read.box[2] > cut
+
+
+def test_a_region_grows_past_its_side_by_its_texts_size_not_its_boxs() -> None:
+    """The detector's box carries an unclip margin: measured by it, a row filling a tight
+    region would grow it past the plate's size, where the plate shrinks out of reach. A
+    side grows by what the region's text shows: two text heights, or the row's width
+    (the rest of a plate cut at a gap is another group of its characters)."""
+    from controller.plates.reader import _grown_past, _row_text_size
+
+    row = [_box(0, 120, 0, 40)]  # fills a 120 x 40 region, all four edges
+    text_w, text_h = _row_text_size(row)
+    assert 0 < text_h < 40 and 2 * text_h < text_w < 120
+    x0, y0, x1, y1 = _grown_past((500, 300, 620, 340), [row], 720, 1280)
+    assert x0 == int(500 - text_w) and x1 == int(620 + text_w)
+    assert y0 < 300 and y1 > 340  # its heads and feet too
+    assert _grown_past((0, 0, 120, 40), [row], 40, 120) == (0, 0, 120, 40)  # image's edge
+    wide = _grown_past((100, 300, 1100, 340), [[_box(0, 1000, 0, 40)]], 720, 1280)
+    assert wide[0] == 100 and wide[2] == 1100  # wider than any plate line: not sideways
