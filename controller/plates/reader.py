@@ -10,9 +10,12 @@ word or a number can: the locator missed the plate), the text detector searches 
 image downscaled (`SEARCH_SIDES`, a larger level only while nothing plate-like is found)
 and each row shaped like a plate's line is read again from the full-resolution image. A
 line read without certainty is read again in two variants (more margin; padded to the
-training width) and the texts vote. Text touching the frame's border (a camera's
-on-screen time or name) ranks lower; a read that is a calendar date is the camera's
-on-screen date, never a plate, and text beside it (its time) is dropped too. A best
+training width) and the texts vote, the third only while it could still change the vote
+(a line read as no character at all, like one of no plate's length, is not read again).
+A small image read whole first is localised only when that read is unsure. Text
+touching the frame's border (a camera's on-screen time or name) ranks lower; a read that
+is a calendar date is the camera's on-screen date, never a plate, and text beside it (its
+time) is dropped too. A best
 read still unsure at the end is read again at two larger scales of its region, and the
 three reads vote; the second scale is skipped once it could not change the vote.
 """
@@ -143,25 +146,27 @@ class PlateReader:
         """The plate in `image` (the best read), or nothing when no text was found."""
         h, w = image.shape[:2]
         regions: list[tuple[int, int, int, int, int]] = []
-        if self._finder is not None:  # a plate model: its boxes, best first
-            found = self._finder.find(image)[:self._max_candidates]
-        else:
-            if max(h, w) <= WHOLE_SIDE:
-                regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
-            found = [(c.x0, c.y0, c.x1, c.y1)
-                     for c in candidates(image, self._max_candidates)]
-        for x0, y0, x1, y1 in found:
-            mx, my = int((x1 - x0) * 0.25) + 4, int((y1 - y0) * 0.6) + 4
-            regions.append((max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx),
-                            min(h, y1 + my), 0))
+        if self._finder is None and max(h, w) <= WHOLE_SIDE:
+            regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
+        located = False
         reads: list[PlateRead] = []
         overlays: list[Box] = []  # the camera's on-screen dates found so far
         best: PlateRead | None = None
-        for rx0, ry0, rx1, ry1, side in regions:
+        index = 0
+        while not _good(best):
+            if index == len(regions):
+                if located:
+                    break
+                # the plate-shaped regions only once they are needed: a small image whose
+                # whole read is sure needs no localisation (its cost is then saved)
+                located = True
+                regions.extend(self._located(image))
+                continue
+            rx0, ry0, rx1, ry1, side = regions[index]
+            index += 1
             best = self._take(reads, overlays, self._read_region(
                 image, (rx0, ry0, rx1, ry1), side, overlays=overlays))
-            if _good(best):
-                break
+        # (not located: the whole read was sure, so the search below is not run)
         tried = [(r[0], r[1], r[2], r[3]) for r in regions]
         for side in SEARCH_SIDES:
             # only for a plate the classical regions missed: a plate-like read of theirs
@@ -181,6 +186,21 @@ class PlateReader:
         if self._return_heap:
             return_freed_heap()
         return [best] if best is not None else []
+
+    def _located(self, image: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+        """The plate model's or the classical locator's boxes, best first, with margins."""
+        h, w = image.shape[:2]
+        if self._finder is not None:  # a plate model: its boxes, best first
+            found = self._finder.find(image)[:self._max_candidates]
+        else:
+            found = [(c.x0, c.y0, c.x1, c.y1)
+                     for c in candidates(image, self._max_candidates)]
+        regions = []
+        for x0, y0, x1, y1 in found:
+            mx, my = int((x1 - x0) * 0.25) + 4, int((y1 - y0) * 0.6) + 4
+            regions.append((max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx),
+                            min(h, y1 + my), 0))
+        return regions
 
     @staticmethod
     def _take(reads: list[PlateRead], overlays: list[Box],
@@ -328,6 +348,8 @@ class PlateReader:
         padded to the recogniser's training width) gives a text and a score (confidence
         times format factor); equal texts add up, so a character the plate's frame adds or
         hides in one variant is outvoted. The confidence is the winner's best single one.
+        A variant is not read once the ones still to read could not outvote the leader
+        (`_decided`: the text is the same; the padded read costs the most, 320 columns).
         """
         lines = [_character_band(rectify(crop, _pad(c))) for c in group]
         votes: dict[str, float] = {}
@@ -345,6 +367,8 @@ class PlateReader:
             if variant == "plain":
                 plain = reads
             if not any(r.text for r in reads):
+                if variant == VARIANTS[0]:
+                    break  # no character at all: of no plate's length, as below
                 continue
             fitted, conf = _fit_read(reads, self.formats)
             votes[fitted.text] = votes.get(fitted.text, 0.0) + conf * fitted.factor
@@ -354,6 +378,9 @@ class PlateReader:
                     (fitted.matched and conf * fitted.factor >= GOOD_ENOUGH)
                     or not self._near_length(fitted.text)):
                 break  # a sure read needs no second opinion, nor does one of no plate's length
+            left = len(VARIANTS) - 1 - VARIANTS.index(variant)
+            if left and _decided(votes, left, self._max_vote):
+                break  # the variants still to read could not outvote the leader
         if not votes:
             return FormatFit("", None, 0.0), 0.0
         text = max(votes, key=lambda t: votes[t])

@@ -152,6 +152,50 @@ def test_a_sure_read_is_not_read_again(reader: PlateReader,
     assert fitted.text == "LND908BG" and fake.calls == 1
 
 
+def test_the_padded_variant_is_not_read_once_the_first_two_decide_the_vote(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    # plain 0.7 and bordered 0.6 agree: 1.3 leads by more than one more read can add
+    fake = _FakeRecogniser("KJA407XY", 0.7)
+    monkeypatch.setattr(reader, "_recogniser", fake)
+    line = np.full((40, 60, 3), 200, np.uint8)
+    fitted, conf = reader._read_group(line, [_box(5, 55, 5, 35)])
+    assert fitted.text == "KJA407XY" and conf == pytest.approx(0.7)
+    assert fake.calls == 2
+
+
+def test_a_line_read_as_no_character_at_all_is_not_read_again(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    # as a read of no plate's length: the other variants are not asked
+    fake = _FakeRecogniser("", 0.9)
+    monkeypatch.setattr(reader, "_recogniser", fake)
+    line = np.full((40, 60, 3), 200, np.uint8)
+    fitted, conf = reader._read_group(line, [_box(5, 55, 5, 35)])
+    assert fitted.text == "" and conf == 0.0 and fake.calls == 1
+
+
+@pytest.mark.parametrize("whole_conf,located", [(0.95, False), (0.7, True)])
+def test_a_small_image_is_localised_only_when_its_whole_read_is_unsure(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch, whole_conf: float,
+        located: bool) -> None:
+    import controller.plates.reader as reader_module
+    from controller.plates.locate import Candidate
+    from controller.plates.reader import WHOLE_DET_SIDE, PlateRead
+
+    calls: list[str] = []
+    monkeypatch.setattr(reader_module, "candidates", lambda image, limit: calls.append(
+        "locate") or [Candidate(100, 100, 200, 130, 1.0)])
+
+    def region(image: np.ndarray, box: tuple[int, int, int, int], side: int,
+               **_: object) -> PlateRead:
+        calls.append("whole" if side == WHOLE_DET_SIDE else "region")
+        return PlateRead("KJA407XY", whole_conf if side else 0.95, box, "ng")
+
+    monkeypatch.setattr(reader, "_read_region", region)
+    reads = reader.read(np.zeros((400, 600, 3), np.uint8))
+    assert [r.text for r in reads] == ["KJA407XY"]
+    assert calls == (["whole", "locate", "region"] if located else ["whole"])
+
+
 def test_a_cameras_on_screen_text_at_the_frame_border_loses_to_the_plate() -> None:
     """A camera name burnt into the corner fits the format as well as the plate does;
     text touching the frame's border is taken for on-screen text and ranks lower."""
