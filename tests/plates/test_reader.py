@@ -133,44 +133,25 @@ class _FakeRecogniser:
         return LineRead("KJA407XY", (0.6,) * 8)
 
 
-def test_an_unsure_read_is_outvoted_by_the_other_variants(
-        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = _FakeRecogniser("XKJA407XY", 0.8)
-    monkeypatch.setattr(reader, "_recogniser", fake)
-    line = np.full((40, 60, 3), 200, np.uint8)
-    fitted, conf = reader._read_group(line, [_box(5, 55, 5, 35)])
-    assert fitted.text == "KJA407XY" and fitted.format_name == "ng" and conf == pytest.approx(0.7)
-    assert fake.calls == 3
-
-
-def test_a_sure_read_is_not_read_again(reader: PlateReader,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = _FakeRecogniser("LND908BG", 0.98)
-    monkeypatch.setattr(reader, "_recogniser", fake)
-    line = np.full((40, 60, 3), 200, np.uint8)
-    fitted, _ = reader._read_group(line, [_box(5, 55, 5, 35)])
-    assert fitted.text == "LND908BG" and fake.calls == 1
-
-
-def test_the_padded_variant_is_not_read_once_the_first_two_decide_the_vote(
-        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("plain,plain_conf,text,conf,calls", [
+    # an unsure read of one character too many: outvoted by the other two variants
+    ("XKJA407XY", 0.8, "KJA407XY", 0.7, 3),
+    # a sure read needs no second opinion
+    ("LND908BG", 0.98, "LND908BG", 0.98, 1),
     # plain 0.7 and bordered 0.6 agree: 1.3 leads by more than one more read can add
-    fake = _FakeRecogniser("KJA407XY", 0.7)
+    ("KJA407XY", 0.7, "KJA407XY", 0.7, 2),
+    # a line read as no character at all, like one of no plate's length: not asked again
+    ("", 0.9, "", 0.0, 1),
+])
+def test_a_line_is_read_again_only_while_another_variant_could_change_its_text(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch, plain: str,
+        plain_conf: float, text: str, conf: float, calls: int) -> None:
+    fake = _FakeRecogniser(plain, plain_conf)
     monkeypatch.setattr(reader, "_recogniser", fake)
     line = np.full((40, 60, 3), 200, np.uint8)
-    fitted, conf = reader._read_group(line, [_box(5, 55, 5, 35)])
-    assert fitted.text == "KJA407XY" and conf == pytest.approx(0.7)
-    assert fake.calls == 2
-
-
-def test_a_line_read_as_no_character_at_all_is_not_read_again(
-        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
-    # as a read of no plate's length: the other variants are not asked
-    fake = _FakeRecogniser("", 0.9)
-    monkeypatch.setattr(reader, "_recogniser", fake)
-    line = np.full((40, 60, 3), 200, np.uint8)
-    fitted, conf = reader._read_group(line, [_box(5, 55, 5, 35)])
-    assert fitted.text == "" and conf == 0.0 and fake.calls == 1
+    fitted, got = reader._read_group(line, [_box(5, 55, 5, 35)])
+    assert (fitted.text, fake.calls) == (text, calls) and got == pytest.approx(conf)
+    assert fitted.format_name == ("ng" if text else None)
 
 
 @pytest.mark.parametrize("whole_conf,located", [(0.95, False), (0.7, True)])
