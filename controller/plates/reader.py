@@ -22,7 +22,7 @@ three reads vote; the second scale is skipped once it could not change the vote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -31,7 +31,6 @@ import numpy as np
 from controller.plates.fields import stray_boxes
 from controller.plates.finder import PlateFinder
 from controller.plates.formats import (
-    CORRECTION_FACTOR,
     DEFAULT_FORMATS,
     UNMIXED_FACTOR,
     FormatFit,
@@ -427,26 +426,12 @@ def _fit_read(reads: list[LineRead], formats: tuple[PlateFormat, ...]
         other = [other[i] for i in kept] if len(other) == len(kept) + 1 else []
         groups = [groups[i] for i in kept] if len(groups) == len(kept) + 1 else []
         fitted = fit_formats(raw, formats)
-    if _positions_free(fitted, formats):
-        # no format fixes the positions: the plate's groups still fix their kinds
-        grouped, swaps = odd_one_out(raw, groups)
-        refit = fit_formats(grouped, formats) if swaps else fitted
-        if swaps and refit.format_name == fitted.format_name:
-            swapped = [i for i in range(len(raw)) if raw[i] != grouped[i]]
-            # priced as a format's swap is: a correction's factor, or the model's own
-            # probability of the twin where that is better
-            own = list(conf)
-            for i in swapped:
-                own[i] = other[i][1] if len(other) == len(raw) and \
-                    other[i][0] == grouped[i] else 0.0
-            factor = refit.factor * CORRECTION_FACTOR ** swaps
-            if len(other) == len(raw):  # a swapped character's other kind: the read one
-                other = [(raw[i], conf[i]) if i in swapped else o
-                         for i, o in enumerate(other)]
-            if float(np.mean(own)) * refit.factor > float(np.mean(conf)) * factor:
-                conf, factor = own, refit.factor
-            raw = grouped
-            fitted = FormatFit(refit.text, refit.format_name, factor)
+    layout = _group_layout(raw, groups, fitted, formats)
+    if layout is not None:
+        # no format fixes the positions, the plate's own groups do: fitted to them as to
+        # a format (the table's swap, or the model's own twin below where it scores more)
+        formats = (layout, *formats)
+        fitted = fit_formats(raw, (layout,))
     mean = float(np.mean(conf))
     if len(other) != len(raw):
         return fitted, mean
@@ -475,16 +460,23 @@ def _line_groups(reads: list[LineRead]) -> list[int]:
         if len(read.groups) != len(read.text):
             return []
         base = out[-1] + 1 if out else 0
-        out.extend(base + g - (read.groups[0] if read.groups else 0) for g in read.groups)
+        out.extend(base + g for g in read.groups)  # a line's groups count from 0
     return out
 
 
-def _positions_free(fitted: FormatFit, formats: tuple[PlateFormat, ...]) -> bool:
-    """Whether `fitted` fits a format that fixes no position at its length (only `A`
-    templates, as the catch-all), and one that issues every letter."""
+def _group_layout(raw: str, groups: list[int], fitted: FormatFit,
+                  formats: tuple[PlateFormat, ...]) -> PlateFormat | None:
+    """The format of `raw`'s own groups (`formats.odd_one_out`: each all letters or all
+    digits) where `fitted` fits a format fixing no position at its length (only `A`
+    templates, as the catch-all) and issuing every letter; None where they fix nothing."""
     fmt = next((f for f in formats if f.name == fitted.format_name), None)
-    return fmt is not None and not fmt.never and all(
-        set(t) == {"A"} for t in fmt.templates if len(t) == len(fitted.text))
+    if fmt is None or fmt.never or not all(
+            set(t) == {"A"} for t in fmt.templates if len(t) == len(raw)):
+        return None
+    grouped, swaps = odd_one_out(raw, groups)
+    if not swaps:
+        return None
+    return replace(fmt, templates=("".join("D" if ch.isdigit() else "L" for ch in grouped),))
 
 
 def _stray_end(raw: str, conf: list[float], formats: tuple[PlateFormat, ...]) -> bool:
@@ -522,7 +514,8 @@ def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int, width: int)
     """
     x0, y0, x1, y1 = box
     pts = np.concatenate([c for row in rows for c in row])
-    line_h = max(_row_text_size(row)[1] for row in rows)  # without the unclip margin
+    sizes = [_row_text_size(row) for row in rows]  # without the unclip margin
+    line_h = max(h for _, h in sizes)
     padded = np.concatenate([_pad(c) for row in rows for c in row])
     top = y0 > 0 and float(pts[:, 1].min()) <= GROW_TOUCH_PX
     bottom = y1 < height and float(pts[:, 1].max()) >= (y1 - y0) - 1 - GROW_TOUCH_PX
@@ -533,7 +526,7 @@ def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int, width: int)
     sideways = x1 - x0 < (PLATE_LINE_RATIO[1] + 4) * line_h
     left = sideways and x0 > 0 and float(pts[:, 0].min()) <= GROW_TOUCH_PX
     right = sideways and x1 < width and float(pts[:, 0].max()) >= (x1 - x0) - 1 - GROW_TOUCH_PX
-    step = max(2 * line_h, max(_row_text_size(row)[0] for row in rows))
+    step = max(2 * line_h, max(w for w, _ in sizes))
     new_x0 = int(max(0, x0 - step)) if left else x0
     new_x1 = int(min(width, x1 + step)) if right else x1
     return new_x0, new_y0, new_x1, new_y1
