@@ -171,11 +171,14 @@ def render_health(status: Status, fresh: Freshness = LIVE) -> RenderableType:
     h = status.health
     s = status.store
     lines = []
+    # the CPU's load, then its temperature: each says which it is, or that it is unknown
     temp = Text("CPU ")
+    temp.append("busy —" if h.cpu_pct is None else f"{h.cpu_pct:.0f}% busy")
     if h.cpu_temp_c is None:
-        temp.append("—")
+        temp.append("  temperature —", style="dim")
     else:
-        temp.append(f"{h.cpu_temp_c:.1f} °C", style="red" if h.cpu_temp_c >= 75 else "green")
+        temp.append(f"  {h.cpu_temp_c:.1f} °C",
+                    style="red" if h.cpu_temp_c >= 75 else "green")
     temp.append("  throttled " if h.throttled else "  not throttled",
                 style="bold red" if h.throttled else "dim")
     if h.throttle_flags:
