@@ -9,8 +9,9 @@ deny hit, ``info`` for an allow hit, ``unlisted`` for a vehicle on no list (kept
 shorter ``retention_days.plate_unlisted``). It says listed or not, never the plate.
 A ``watch`` or ``deny`` hit (exact, then fuzzy) raises
 an ISA-18.2 alarm on the channel ``camera/<name>/plates/<list>/<priority>``, a vehicle on
-no list optionally one on ``.../plates/unknown/<priority>``; an ``allow`` hit is only
-recorded. Channels carry no plate text, so alarm records do not leak it either.
+no list optionally one on ``.../plates/unknown/<priority>``, held active until no such
+read came for ``SIGHTING_HOLD_S``; an ``allow`` hit is only recorded. Channels carry no
+plate text, so alarm records do not leak it either.
 A camera whose reader cannot be loaded (a missing model file) holds an alarm on
 ``camera/<name>/plates/unavailable`` until a reader loads.
 """
@@ -42,6 +43,9 @@ PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")
 ALARM_LISTS = ("watch", "deny", "unknown")
 #: the register names its top priority "critical", the alarm desk "urgent"
 DESK_PRIORITY = {"low": "low", "medium": "medium", "high": "high", "critical": "urgent"}
+#: a sighting holds its alarm active this long: another read of a listed vehicle within
+#: it (a new track of the same visit) is the same alarm, not a new one
+SIGHTING_HOLD_S = 60.0
 #: raises the alarm of a channel at wall time t (called on a plate thread)
 RaiseAlarm = Callable[[str, float], None]
 #: sets a channel to a value at wall time t (called on a plate thread)
@@ -174,14 +178,29 @@ def camera_plate_stage(cam: CameraConfig, records: PlateRecords, set_channel: Se
     return stage
 
 
-def desk_alarm(loop: asyncio.AbstractEventLoop,
-               desk: Callable[[], AlarmDesk | None]) -> RaiseAlarm:
-    """Raise a plate channel's alarm on the service's loop: a 1, then back to 0."""
-    set_channel = desk_channel(loop, desk)
+def desk_alarm(loop: asyncio.AbstractEventLoop, desk: Callable[[], AlarmDesk | None],
+               hold_s: float = SIGHTING_HOLD_S) -> RaiseAlarm:
+    """Raise a plate channel's alarm on the service's loop: a 1, back to 0 once `hold_s`
+    pass without another sighting on that channel (ISA-18.2's off-delay).
+
+    A listed vehicle waiting at a gate, or lost and found again by the tracker, is read
+    once per track: each read returning its alarm to normal at once made one alarm
+    chatter in and out for one visit (the demo's looping clip showed it)."""
+    pending: dict[str, asyncio.TimerHandle] = {}
+
+    def clear(channel: str) -> None:
+        pending.pop(channel, None)
+        _observe(desk, channel, time.time(), 0.0)
+
+    def sighted(channel: str, t: float) -> None:
+        held = pending.pop(channel, None)
+        if held is not None:
+            held.cancel()  # still active: the hold starts again from this sighting
+        _observe(desk, channel, t, 1.0)
+        pending[channel] = loop.call_later(hold_s, clear, channel)
 
     def raise_alarm(channel: str, t: float) -> None:
-        set_channel(channel, t, 1.0)
-        set_channel(channel, t + 0.001, 0.0)
+        loop.call_soon_threadsafe(sighted, channel, t)
 
     return raise_alarm
 
@@ -191,11 +210,14 @@ def desk_channel(loop: asyncio.AbstractEventLoop,
     """Set a plate channel on the service's loop (from a plate thread)."""
 
     def set_channel(channel: str, t: float, value: float) -> None:
-        def observe() -> None:
-            current = desk()
-            if current is not None:
-                current.observe(channel, t, value)
-
-        loop.call_soon_threadsafe(observe)
+        loop.call_soon_threadsafe(_observe, desk, channel, t, value)
 
     return set_channel
+
+
+def _observe(desk: Callable[[], AlarmDesk | None], channel: str, t: float,
+             value: float) -> None:
+    """A channel's value at wall time t to the desk, if it is up (on the service's loop)."""
+    current = desk()
+    if current is not None:
+        current.observe(channel, t, value)
