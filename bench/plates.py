@@ -65,7 +65,7 @@ def truth_box(path: Path) -> tuple[int, int, int, int]:
 
 def load(path: Path) -> np.ndarray:
     """A photo as BGR pixels; one that cannot be decoded ends the run naming it."""
-    image = load(path)
+    image = cv2.imread(str(path))
     if image is None:
         raise SystemExit(f"cannot read image {path}")
     return image
