@@ -9,9 +9,10 @@ When no classical region gives a plate-like read (one fitting a format more sure
 word or a number can: the locator missed the plate), the text detector searches the whole
 image downscaled (`SEARCH_SIDES`, a larger level only while nothing plate-like is found)
 and each row shaped like a plate's line is read again from the full-resolution image. A
-line read without certainty is read again in two variants (more margin; padded to the
-training width) and the texts vote, the third only while it could still change the vote
-(a line read as no character at all, like one of no plate's length, is not read again).
+line read without certainty (or with one unsure character) is read again in two variants
+(more margin; padded to the training width) and the texts vote, the third only while it
+could still change the vote (a line read as no character at all, like one of no plate's
+length, is not read again).
 A small image read whole first is localised only when that read is unsure. Text
 touching the frame's border (a camera's on-screen time or name) ranks lower; a read that
 is a calendar date is the camera's on-screen date, never a plate, and text beside it (its
@@ -67,6 +68,9 @@ ROW_GAP = 1.5
 EDGE_FACTOR = 0.5
 #: a read at least this good (fitting a format) ends the search
 GOOD_ENOUGH = 0.9
+#: a line whose least sure character is below this is read in the other variants too,
+#: however sure the rest (a mark between groups, a cut end read as a character)
+SURE_CHAR = 0.6
 #: detector input height for a candidate crop
 CROP_HEIGHT = 96
 #: the detector input heights an unsure read's region is read at again (4/3 and twice
@@ -374,7 +378,8 @@ class PlateReader:
             if fitted.text not in best or conf > best[fitted.text][0]:
                 best[fitted.text] = (conf, fitted)
             if variant == VARIANTS[0] and (
-                    (fitted.matched and conf * fitted.factor >= GOOD_ENOUGH)
+                    (fitted.matched and conf * fitted.factor >= GOOD_ENOUGH
+                     and min(c for r in reads for c in r.char_conf) >= SURE_CHAR)
                     or not self._near_length(fitted.text)):
                 break  # a sure read needs no second opinion, nor does one of no plate's length
             left = len(VARIANTS) - 1 - VARIANTS.index(variant)
