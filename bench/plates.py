@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from controller.plates.formats import fit_formats, formats_named, normalise  # noqa: E402
-from controller.plates.reader import PlateReader  # noqa: E402
+from controller.plates.reader import PlateRead, PlateReader  # noqa: E402
 
 FOLDER_FORMATS = {"us": ["us"], "br": ["br"]}
 
@@ -69,6 +69,13 @@ def load(path: Path) -> np.ndarray:
     if image is None:
         raise SystemExit(f"cannot read image {path}")
     return image
+
+
+def timed_read(reader: PlateReader, image: np.ndarray) -> tuple[PlateRead | None, float]:
+    """edgewarden's read of a photo (None: nothing read) and the seconds it took."""
+    start = time.perf_counter()
+    reads = reader.read(image)
+    return (reads[0] if reads else None), time.perf_counter() - start
 
 
 def box_iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -144,12 +151,11 @@ def main() -> int:
         ours: list[tuple[str, str, float]] = []
         for path, want in items:
             image = load(path)
-            start = time.perf_counter()
-            reads = reader.read(image)
-            ours.append((want, reads[0].text if reads else "", time.perf_counter() - start))
+            read, seconds = timed_read(reader, image)
+            ours.append((want, read.text if read else "", seconds))
             if args.misses and ours[-1][1] != want:
                 truth = truth_box(path)
-                box = reads[0].box if reads else (0, 0, 0, 0)
+                box = read.box if read else (0, 0, 0, 0)
                 iou = box_iou(truth, box)
                 print(f"miss {name}/{path.name}: want {want} read {ours[-1][1] or '-'} "
                       f"box {list(box)} truth {list(truth)} iou {iou:.2f}: "
@@ -179,14 +185,11 @@ def main() -> int:
         for i in sample:
             path, want = items[i]
             image = load(path)
-            start = time.perf_counter()
-            reads = again.read(image)
-            ours_again.append((want, reads[0].text if reads else "",
-                               time.perf_counter() - start))
+            read, seconds = timed_read(again, image)
+            ours_again.append((want, read.text if read else "", seconds))
             start = time.perf_counter()
             got = baseline_read(baseline_engine, image, formats)
             theirs.append((want, got, time.perf_counter() - start))
-        del again
         rows.append((name, "edgewarden, same sample", len(sample), *figures(ours_again),
                      float("nan")))
         rows.append((name, "baseline: rapidocr full", len(sample), *figures(theirs),
