@@ -7,8 +7,9 @@ to bottom; the formats correct look-alikes. The best read wins; it stops early o
 read fits a format with high confidence; within a region, rows are read tallest first.
 When no classical region gives a plate-like read (one fitting a format more surely than a
 word or a number can: the locator missed the plate), the text detector searches the whole
-image downscaled (`SEARCH_SIDES`, a larger level only while nothing plate-like is found)
-and each row shaped like a plate's line is read again from the full-resolution image. A
+image downscaled (`SEARCH_SIDES`, a larger level only while nothing plate-like is found;
+last, the larger with its contrast equalised, for a plate in shade) and each row shaped
+like a plate's line is read again from the full-resolution image. A
 line read without certainty (or with one unsure character) is read again in two variants
 (more margin; padded to the training width) and the texts vote, the third only while it
 could still change the vote (a line read as no character at all, like one of no plate's
@@ -88,6 +89,14 @@ WHOLE_DET_SIDE = 320
 #: (960 costs about 3x the 640 level and ~130 MB more peak memory while it runs; before
 #: dates were dropped and rows judged by their own text it lost as many plates as it found)
 SEARCH_SIDES = (640, 960)
+#: the last search level, while still nothing plate-like was found: the detector sees the
+#: whole image at the larger side with its contrast equalised (CLAHE on the lightness,
+#: clip 2 on an 8x8 grid): a plate in shade or at dusk, its characters dark on dark grey,
+#: gives the detector too weak a contrast to find a line in, and the locator none to see
+#: (equalising the locator's image instead moved its boxes and lost more than it found)
+EQUALISED_SEARCH_SIDE = 960
+#: CLAHE's clip limit and grid for that level (a gentle one: stronger grew noise into text)
+CLAHE_CLIP, CLAHE_GRID = 2.0, (8, 8)
 #: text rows of that search re-read at most (most plate-like first)
 SEARCH_ROWS = 6
 #: a row of the search whose text (the detector's unclip margin taken off) is narrower
@@ -171,12 +180,14 @@ class PlateReader:
                 image, (rx0, ry0, rx1, ry1), side, overlays=overlays))
         # (not located: the whole read was sure, so the search below is not run)
         tried = [(r[0], r[1], r[2], r[3]) for r in regions]
-        for side in SEARCH_SIDES:
+        levels = [(side, False) for side in SEARCH_SIDES]
+        levels.append((EQUALISED_SEARCH_SIDE, True))
+        for side, equalise in levels:
             # only for a plate the classical regions missed: a plate-like read of theirs
             # found the plate, and an unsure one is checked at larger scales below
             if _plate_like(best) or max(h, w) <= side:
                 break
-            for box in self._text_regions(image, side):
+            for box in self._text_regions(image, side, equalise):
                 if any(_box_iou(box, t) > 0.6 for t in tried):
                     continue
                 tried.append(box)
@@ -239,8 +250,10 @@ class PlateReader:
         text = max(votes, key=lambda t: votes[t])
         return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
 
-    def _text_regions(self, image: np.ndarray, side: int) -> list[tuple[int, int, int, int]]:
-        """Regions around the text rows the detector finds in the downscaled whole image.
+    def _text_regions(self, image: np.ndarray, side: int, equalise: bool = False
+                      ) -> list[tuple[int, int, int, int]]:
+        """Regions around the text rows the detector finds in the downscaled whole image
+        (`equalise`: its contrast equalised first, `_equalised`).
 
         The classical locator misses plates without a crisp outline or split by a gap;
         the text detector finds their lines, and each row is then read again from the
@@ -250,6 +263,8 @@ class PlateReader:
         scale = side / max(h, w)
         small = cv2.resize(image, (max(32, round(w * scale)), max(32, round(h * scale))),
                            interpolation=cv2.INTER_AREA)
+        if equalise:
+            small = _equalised(small)
         sx, sy = w / small.shape[1], h / small.shape[0]
         scored: list[tuple[float, tuple[int, int, int, int]]] = []
         for row in _rows([b.corners for b in self._detector.detect(small)]):
@@ -535,6 +550,17 @@ def _grown_past(box: Box, rows: list[list[np.ndarray]], height: int, width: int)
     new_x0 = int(max(0, x0 - step)) if left else x0
     new_x1 = int(min(width, x1 + step)) if right else x1
     return new_x0, new_y0, new_x1, new_y1
+
+
+def _equalised(image: np.ndarray) -> np.ndarray:
+    """`image` with its lightness's contrast equalised locally (CLAHE): dark text on a
+    dark plate stands out as it would in daylight; colours are kept (BGR or grey in)."""
+    clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_GRID)
+    if image.ndim == 2:
+        return clahe.apply(image)
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    lab[:, :, 0] = clahe.apply(lab[:, :, 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
 
 
 def _at_edge(box: tuple[int, int, int, int], width: int, height: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -320,23 +321,24 @@ def test_the_second_scale_is_not_read_once_the_vote_is_decided(
 
 @pytest.mark.parametrize("format_name,confidence,sides", [
     ("ng", 0.7, []),  # a plate-like read: the locator found the plate
-    ("ng", 0.6, [640, 960]),  # no surer than a word or a number can be: still searched
-    (None, 0.6, [640, 960]),  # nothing fits: both levels are searched
+    # no surer than a word or a number can be: still searched, the equalised level last
+    ("ng", 0.6, [(640, False), (960, False), (960, True)]),
+    (None, 0.6, [(640, False), (960, False), (960, True)]),  # nothing fits: every level
 ])
 def test_the_whole_image_is_searched_only_when_no_region_read_is_plate_like(
         reader: PlateReader, monkeypatch: pytest.MonkeyPatch, format_name: str | None,
-        confidence: float, sides: list[int]) -> None:
+        confidence: float, sides: list[tuple[int, bool]]) -> None:
     import controller.plates.reader as reader_module
     from controller.plates.locate import Candidate
     from controller.plates.reader import PlateRead
 
-    searches: list[int] = []
+    searches: list[tuple[int, bool]] = []
     monkeypatch.setattr(reader_module, "candidates",
                         lambda image, limit: [Candidate(100, 100, 200, 130, 1.0)])
     monkeypatch.setattr(reader, "_read_region", lambda *a, **k: PlateRead(
         "KJA407XY", confidence, (100, 100, 200, 130), format_name))
-    monkeypatch.setattr(reader, "_text_regions",
-                        lambda image, side: searches.append(side) or [])
+    monkeypatch.setattr(reader, "_text_regions", lambda image, side, equalise=False:
+                        searches.append((side, equalise)) or [])
     monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
     reads = reader.read(np.zeros((1080, 1920, 3), np.uint8))
     assert [r.text for r in reads] == ["KJA407XY"]
@@ -352,11 +354,50 @@ def test_the_second_search_level_is_skipped_once_the_first_finds_a_plate(
     monkeypatch.setattr(reader_module, "candidates", lambda image, limit: [])
     monkeypatch.setattr(reader, "_read_region", lambda *a, **k: PlateRead(
         "KJA407XY", 0.8, (300, 300, 400, 330), "ng"))
-    monkeypatch.setattr(reader, "_text_regions",
-                        lambda image, side: searches.append(side) or [(290, 290, 410, 340)])
+    monkeypatch.setattr(reader, "_text_regions", lambda image, side, equalise=False:
+                        searches.append(side) or [(290, 290, 410, 340)])
     monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
     assert [r.text for r in reader.read(np.zeros((1080, 1920, 3), np.uint8))] == ["KJA407XY"]
     assert searches == [640]
+
+
+def test_the_equalised_search_reads_its_rows_from_the_original_image(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The equalised copy only shows the detector where the text is: the recogniser reads
+    the camera's own pixels, so a plate's read does not hang on the equalisation."""
+    import controller.plates.reader as reader_module
+    from controller.plates.reader import PlateRead
+
+    image = np.full((1080, 1920, 3), 40, np.uint8)
+    seen: list[bool] = []
+    monkeypatch.setattr(reader_module, "candidates", lambda image, limit: [])
+    monkeypatch.setattr(reader, "_text_regions", lambda image, side, equalise=False:
+                        [(300, 300, 420, 340)] if equalise else [])
+
+    def read_region(source: np.ndarray, box: object, side: int, **_: object) -> PlateRead:
+        seen.append(source is image)
+        return PlateRead("KJA407XY", 0.95, (310, 305, 410, 335), "ng")
+
+    monkeypatch.setattr(reader, "_read_region", read_region)
+    assert [r.text for r in reader.read(image)] == ["KJA407XY"]
+    assert seen == [True]
+
+
+def test_equalising_brings_out_dark_text_and_keeps_the_image_shape() -> None:
+    from controller.plates.reader import _equalised
+
+    rng = np.random.default_rng(3)
+    dark = np.full((240, 320, 3), 30, np.uint8)
+    dark[100:140, 60:260] = 42  # a dim plate
+    dark[110:130, 80:240:12] = 34  # its dark strokes, 8 levels below the plate
+    dark = np.clip(dark + rng.normal(0, 1, dark.shape), 0, 255).astype(np.uint8)
+    out = _equalised(dark)
+    assert out.shape == dark.shape and out.dtype == np.uint8
+    plate, stroke = (slice(112, 128), slice(81, 90)), (slice(112, 128), slice(80, 81))
+    before = float(dark[plate].mean()) - float(dark[stroke].mean())
+    after = float(out[plate].mean()) - float(out[stroke].mean())
+    assert after > 1.5 * before  # (1.0: unchanged)
+    assert _equalised(dark[:, :, 0]).shape == dark.shape[:2]  # grey in, grey out
 
 
 # ------------------------------------------------------------------ on-screen date and time
@@ -523,3 +564,15 @@ def test_a_region_grows_past_its_side_by_its_texts_size_not_its_boxs() -> None:
     assert _grown_past((0, 0, 120, 40), [row], 40, 120) == (0, 0, 120, 40)  # image's edge
     wide = _grown_past((100, 300, 1100, 340), [[_box(0, 1000, 0, 40)]], 720, 1280)
     assert wide[0] == 100 and wide[2] == 1100  # wider than any plate line: not sideways
+
+
+@pytest.mark.parametrize("photo,plate", [("wts-lg-000018.jpg", "CG2H2U"),
+                                         ("wts-lg-000113.jpg", "AG4V3U")])
+def test_a_plate_in_the_shade_is_read_through_the_equalised_search(
+        shared_data: Path, photo: str, plate: str) -> None:
+    """Real photos of dark plates at dusk: neither the locator nor the plain searches
+    find their lines (they read other text); the equalised level finds them."""
+    image = cv2.imread(str(shared_data / "plates" / "us" / photo))
+    assert image is not None
+    reads = PlateReader(formats_named(["us"])).read(image)
+    assert [r.text for r in reads] == [plate]
