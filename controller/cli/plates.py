@@ -116,6 +116,7 @@ def run_read(args: argparse.Namespace) -> int:
         finder = open_plate_finder(args.plate_model, threads=args.threads)
     reader = PlateReader(formats, model_dir=args.models, threads=args.threads, finder=finder)
     rows: list[tuple[str, int, str, float, list[int]]] = []
+    unreadable: list[str] = []  # one line for each input that could not be read
     console = Console(stderr=True)
     with ExitStack() as stack:
         sink = stack.enter_context(args.jsonl.open("w", encoding="utf-8")) \
@@ -126,15 +127,25 @@ def run_read(args: argparse.Namespace) -> int:
             disable=len(inputs) < PROGRESS_FROM and not any(v for _, v in inputs)))
         task = progress.add_task("images", total=len(inputs))
         for path, is_video in inputs:
-            for index, image in frames(path, is_video, args.every):
-                reads = reader.read(image)
-                if sink is not None:
-                    sink.write(json.dumps({"file": str(path), "frame": index,
-                                           "plates": [r.as_json() for r in reads]}) + "\n")
-                for r in reads:
-                    rows.append((str(path), index, r.text, r.confidence, list(r.box)))
-                if not reads:
-                    rows.append((str(path), index, "", 0.0, []))
+            try:
+                for index, image in frames(path, is_video, args.every):
+                    reads = reader.read(image)
+                    if sink is not None:
+                        sink.write(json.dumps({"file": str(path), "frame": index,
+                                               "plates": [r.as_json() for r in reads]})
+                                   + "\n")
+                    for r in reads:
+                        rows.append((str(path), index, r.text, r.confidence, list(r.box)))
+                    if not reads:
+                        rows.append((str(path), index, "", 0.0, []))
+            except UsageError as exc:
+                # one bad file among many: named, skipped, and the run goes on (a corrupt
+                # photo in a folder of a thousand must not cost the other reads)
+                if len(inputs) == 1:
+                    raise
+                unreadable.append(str(exc))
+                progress.console.print(f"edgewarden plates: {exc}, skipped",
+                                       markup=False, highlight=False, soft_wrap=True)
             progress.advance(task)
     table = Table(title=f"plates read in {len(inputs)} input(s)")
     for column in ("file", "frame", "plate", "confidence", "box"):
@@ -143,4 +154,7 @@ def run_read(args: argparse.Namespace) -> int:
         table.add_row(file, str(index), text or "-", f"{conf:.2f}" if text else "-",
                       " ".join(map(str, box)) if box else "-")
     Console().print(table)
+    if unreadable:
+        raise UsageError(f"{len(unreadable)} of {len(inputs)} inputs could not be read "
+                         "(named above); the table has the others")
     return 0

@@ -110,3 +110,27 @@ def test_importing_the_service_loads_no_ocr_runtime() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_corrupt_image_among_others_is_named_and_the_others_are_read(
+        tmp_path: Path) -> None:
+    """A folder with one broken photo: the rest is read (table and JSONL), the broken one
+    is named on its own line, and the exit status still says the run was not clean."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a_gate.png"), scene("ABC-123DE", seed=1)[0])
+    (folder / "b_broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    cv2.imwrite(str(folder / "c_yard.png"), scene("LND-908BG", seed=2)[0])
+    out = tmp_path / "reads.jsonl"
+    done = run(str(folder), "--jsonl", str(out))
+    assert done.returncode == 2
+    assert f"edgewarden plates: {folder / 'b_broken.jpg'}: not a readable image, skipped" \
+        in done.stderr.splitlines()
+    assert done.stderr.strip().splitlines()[-1] == ("edgewarden plates: 1 of 3 inputs "
+                                                    "could not be read (named above); "
+                                                    "the table has the others")
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(Path(o["file"]).name, [p["text"] for p in o["plates"]]) for o in lines] == [
+        ("a_gate.png", ["ABC123DE"]), ("c_yard.png", ["LND908BG"])]
+    assert "ABC123DE" in done.stdout and "LND908BG" in done.stdout
+    assert "Traceback" not in done.stderr
