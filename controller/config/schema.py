@@ -236,6 +236,20 @@ RETENTION_CLASSES = ("reading", "alarm", "event", "health", "audit", "link", "re
                      "plate", "plate_unlisted")
 
 
+def retention_merged(defaults: dict[str, float], given: dict[str, float]
+                     ) -> dict[str, float]:
+    """A config file's retention table over the defaults: the kinds it names take its
+    days, the others keep theirs (a site that sets `reading` alone must not keep plate
+    reads forever). Reads of vehicles on no list it leaves out are kept no longer than
+    its hits: the default `plate_unlisted`, or `plate` where that is shorter."""
+    out = {**defaults, **given}
+    if "plate" in given and "plate_unlisted" not in given:
+        hits, unlisted = given["plate"], defaults.get("plate_unlisted", 0.0)
+        out["plate_unlisted"] = unlisted if not hits or (unlisted and unlisted < hits) \
+            else hits
+    return out
+
+
 def retention_problem(days: typing.Mapping[str, float]) -> tuple[str, str] | None:
     """(key, problem) of a retention table naming no record class, or keeping plate reads
     of vehicles on no list longer than hits (0 = forever is the longest); else None."""
@@ -270,10 +284,11 @@ class StoreConfig(_Checked):
     media_budget_mb: float = bounded(0.0, NON_NEGATIVE)
     # records queued for the writer; beyond it readings/health/events are dropped (counted)
     max_pending_records: int = bounded(100_000, AT_LEAST_ONE)
-    # days to keep each record kind; a kind not listed (or 0) is kept forever. Plate reads
-    # (text, crop, snapshot) are personal data: hits (`plate`) are kept 30 days, reads of
-    # vehicles on no list (`plate_unlisted`) 7 and never longer than hits; a table without
-    # `plate_unlisted` keeps those reads as long as `plate`
+    # days to keep each record kind; 0 is forever. A config file's table sets the kinds it
+    # names, the others keep these defaults (`retention_merged`). Plate reads (text, crop,
+    # snapshot) are personal data: hits (`plate`) are kept 30 days, reads of vehicles on
+    # no list (`plate_unlisted`) 7 and never longer than hits. (Built in code, the table
+    # is taken as given, and a kind it leaves out is kept forever.)
     retention_days: dict[str, float] = field(
         default_factory=lambda: {
             "reading": 30.0,
@@ -286,7 +301,8 @@ class StoreConfig(_Checked):
             "plate": 30.0,
             "plate_unlisted": 7.0,
         },
-        metadata={**each_value(NON_NEGATIVE), "table": retention_problem},
+        metadata={**each_value(NON_NEGATIVE), "table": retention_problem,
+                  "merge": retention_merged},
     )
     # minimum seconds between stored readings per channel ("node/channel" or "*"); 0 = all
     downsample_s: dict[str, float] = field(default_factory=dict,
@@ -844,6 +860,10 @@ def _build(tp: Any, value: Any, key: str, source: str, loc: _KeyLocator) -> Any:
             sub = f"{key}.{name}" if key else name
             if name in value:
                 kwargs[name] = _build(hints[name], value[name], sub, source, loc)
+                merge = f.metadata.get("merge")
+                if merge is not None and f.default_factory is not dataclasses.MISSING:
+                    # a table over a default table: what it names, on top of the defaults
+                    kwargs[name] = merge(f.default_factory(), kwargs[name])
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise fail(f"missing required key {name!r}")
         try:

@@ -14,6 +14,7 @@ from controller.config import (
     Config,
     ConfigError,
     DetectConfig,
+    StoreConfig,
     config_to_dict,
     load_config,
     parse_config,
@@ -130,6 +131,22 @@ def test_errors_name_file_line_and_key(text: str, line: int, key: str, problem: 
     assert problem in str(err)
     assert str(err).startswith(f"site.toml:{line}: ")
     assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("table,changed", [
+    # a site that keeps its readings longer keeps every other default, plate reads too
+    ("reading = 60", {"reading": 60.0}),
+    # hits kept 3 days: reads of vehicles on no list no longer than that
+    ("plate = 3", {"plate": 3.0, "plate_unlisted": 3.0}),
+    # hits kept 14 days: the others keep their shorter default
+    ("plate = 14", {"plate": 14.0}),
+    ("plate = 0", {"plate": 0.0}),  # hits forever: the others still 7 days
+    ("audit = 0\nplate_unlisted = 2", {"audit": 0.0, "plate_unlisted": 2.0}),
+])
+def test_a_retention_table_sets_what_it_names_over_the_defaults(
+        table: str, changed: dict[str, float]) -> None:
+    days = parse_config(f"[store.retention_days]\n{table}\n").store.retention_days
+    assert days == {**StoreConfig().retention_days, **changed}
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
