@@ -26,6 +26,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from controller.cli.signal_flags import SignalFlags
 from controller.control.client import ControlClient, ControlError
 from controller.control.schema import Plates, Status
 from controller.errors import EdgewardenError
@@ -175,13 +176,11 @@ def _tui(socket_path: Path, seconds: float | None, site: Any) -> None:
 
 def _live_table(console: Console, socket_path: Path, seconds: float | None,
                 svc: _ServiceThread) -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = SignalFlags((signal.SIGINT, signal.SIGTERM)).install()
     deadline = None if seconds is None else time.monotonic() + seconds
     with ControlClient(socket_path) as client, Live(console=console,
                                                     refresh_per_second=2) as live:
-        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+        while not stop.seen() and (deadline is None or time.monotonic() < deadline):
             if not svc.thread.is_alive():
                 raise EdgewardenError("the demo service stopped unexpectedly")
             try:

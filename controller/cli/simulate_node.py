@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from pathlib import Path
 
+from controller.cli.signal_flags import SignalFlags
 from controller.errors import UsageError
 from controller.simulation.node import PtyNode, SimNodeOptions, simulated_uid
 from firmware_bridge.node.sensors import CHANNELS, FAULT_KINDS
@@ -59,20 +59,15 @@ def run(args: argparse.Namespace) -> int:
         node = PtyNode(options)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    stop = threading.Event()
-    toggle = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    signal.signal(signal.SIGUSR1, lambda *_: toggle.set())
+    signals = SignalFlags((signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)).install()
     node.start()
     print(node.path, flush=True)
     print(f"node {uid} on {node.slave_path}"
           + (" in pairing mode" if args.pairing else ""), file=sys.stderr, flush=True)
     try:
         unplugged = False
-        while not stop.wait(0.05):
-            if toggle.is_set():  # SIGUSR1: pull / put back the cable
-                toggle.clear()
+        while not signals.wait(0.05, signal.SIGTERM, signal.SIGINT):
+            if signals.take(signal.SIGUSR1):  # pull / put back the cable
                 unplugged = not unplugged
                 (node.unplug if unplugged else node.replug)()
                 print("unplugged" if unplugged else "replugged", file=sys.stderr, flush=True)
