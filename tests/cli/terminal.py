@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -23,6 +24,11 @@ class Terminal:
 
         def take_tty() -> None:  # the session's controlling terminal, as a login shell's
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            # an interactive shell runs its foreground job with Ctrl-C's signals at their
+            # defaults, though the tests may run in the background of one (`pytest &`),
+            # which ignores them, and an ignored SIGINT is inherited through exec
+            for sig in (signal.SIGINT, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_DFL)
 
         self.proc = subprocess.Popen([sys.executable, *python, *CLI[1:], *args],
                                      stdin=slave, stdout=slave, stderr=slave,
