@@ -64,33 +64,43 @@ def _join_neighbours(blobs: list[Candidate]) -> list[Candidate]:
     of about its height, and the scan starts again. A blob whose left edge is further
     right than three of the first's heights cannot be joined to it (the gap allowed is
     1.5 of the taller height, at most 1/0.6 of the first's), nor can any after it, so
-    the inner scan stops there: a frame's hundreds of blobs cost milliseconds, not tens.
+    the inner scan stops there. After a join the scan starts again at the first blob
+    whose reach takes in the grown one: the scans before it end short of it, as they did
+    (its left edge is unchanged), so they still find nothing; a frame's hundreds of blobs
+    cost a millisecond, not tens.
     """
     out = [(c.x0, c.y0, c.x1, c.y1, c.score) for c in sorted(blobs, key=lambda c: c.x0)]
-    joined = True
-    while joined:
-        joined = False
-        for i, (ax0, ay0, ax1, ay1, ascore) in enumerate(out):
-            ha = ay1 - ay0
-            reach = ax1 + 3 * ha
-            for j in range(i + 1, len(out)):
-                bx0, by0, bx1, by1, bscore = out[j]
-                if bx0 >= reach:
-                    break  # the list is in order of x0: nothing further is near enough
-                hb = by1 - by0
-                overlap = min(ay1, by1) - max(ay0, by0)
-                gap = bx0 - ax1
-                if overlap > 0.5 * min(ha, hb) and 0.6 < ha / hb < 1.6 \
-                        and gap < 1.5 * max(ha, hb):
-                    # x0 stays ax0 (the smaller), so the list stays in order of x0
-                    out[i] = (min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1),
-                              max(ascore, bscore))
-                    del out[j]
-                    joined = True
-                    break
-            if joined:
-                break
+    start = 0
+    while (pair := _first_join(out, start)) is not None:
+        i, j = pair
+        ax0, ay0, ax1, ay1, ascore = out[i]
+        _, by0, bx1, by1, bscore = out[j]
+        # x0 stays ax0 (the smaller), so the list stays in order of x0
+        out[i] = (ax0, min(ay0, by0), max(ax1, bx1), max(ay1, by1), max(ascore, bscore))
+        del out[j]
+        start = next((k for k in range(i) if out[k][2] + 3 * (out[k][3] - out[k][1]) > ax0),
+                     i)
     return [Candidate(*c) for c in out]
+
+
+def _first_join(out: list[tuple[int, int, int, int, float]], start: int
+                ) -> tuple[int, int] | None:
+    """The first pair (i >= start, j > i) of blobs on one row, of about one height and
+    near enough to join, in the scan's order; None when there is none."""
+    for i in range(start, len(out)):
+        _, ay0, ax1, ay1, _ = out[i]
+        ha = ay1 - ay0
+        reach = ax1 + 3 * ha
+        for j in range(i + 1, len(out)):
+            bx0, by0, _, by1, _ = out[j]
+            if bx0 >= reach:
+                break  # the list is in order of x0: nothing further is near enough
+            hb = by1 - by0
+            overlap = (ay1 if ay1 < by1 else by1) - (ay0 if ay0 > by0 else by0)
+            if overlap > 0.5 * (ha if ha < hb else hb) and 0.6 < ha / hb < 1.6 \
+                    and bx0 - ax1 < 1.5 * (ha if ha > hb else hb):
+                return i, j
+    return None
 
 
 def _stroke_strength(hat: np.ndarray) -> np.ndarray | None:
@@ -127,6 +137,7 @@ def _blobs(gray: np.ndarray, op: int, scale: float) -> list[Candidate]:
         binary = cv2.dilate(cv2.erode(binary, square, iterations=2), square, iterations=2)
         found, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         contours.extend(found)
+    means = BoxMeans(grad8)
     out: list[Candidate] = []
     for contour in contours:
         x, y, bw, bh = cv2.boundingRect(contour)
@@ -134,16 +145,39 @@ def _blobs(gray: np.ndarray, op: int, scale: float) -> list[Candidate]:
             continue
         if bw > ww * 0.9 or bh > hh * 0.5:
             continue
-        density = float(grad8[y:y + bh, x:x + bw].mean())
+        density = means.mean(x, y, bw, bh)
         fill = cv2.contourArea(contour) / float(bw * bh)
-        score = max(0.0, density - _strokes_around(grad8, x, y, bw, bh)) * fill
+        score = max(0.0, density - _strokes_around(means, x, y, bw, bh)) * fill
         inv = 1.0 / scale
         out.append(Candidate(int(x * inv), int(y * inv), int((x + bw) * inv),
                              int((y + bh) * inv), score))
     return out
 
 
-def _strokes_around(grad: np.ndarray, x: int, y: int, bw: int, bh: int) -> float:
+class BoxMeans:
+    """Means of an 8-bit image over boxes, from its integral image.
+
+    A frame has a few hundred blobs, each with its box and two strips to average: summed
+    areas make each mean four look-ups. The sums of whole numbers are exact, so each mean
+    is the one numpy's `mean` gives."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self._sums = cv2.integral(image, sdepth=cv2.CV_64F)
+        self._height, self._width = image.shape[:2]
+
+    def mean(self, x: int, y: int, bw: int, bh: int) -> float:
+        """The mean over columns x..x+bw and rows y..y+bh (clipped to the image); NaN
+        for a box with no pixel inside."""
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(self._width, x + bw), min(self._height, y + bh)
+        if x1 <= x0 or y1 <= y0:
+            return float("nan")
+        s = self._sums
+        total = s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0]
+        return float(total / ((x1 - x0) * (y1 - y0)))
+
+
+def _strokes_around(means: BoxMeans, x: int, y: int, bw: int, bh: int) -> float:
     """The mean vertical-stroke density in strips half the box's height above and below.
 
     A plate's characters end at its band (above and below is the plate's blank margin,
@@ -151,6 +185,6 @@ def _strokes_around(grad: np.ndarray, x: int, y: int, bw: int, bh: int) -> float
     carry on past it: the strokes a band has in excess of its surroundings are its own.
     """
     half = max(1, bh // 2)
-    strips = [grad[max(0, y - half):y, x:x + bw], grad[y + bh:y + bh + half, x:x + bw]]
-    means = [float(s.mean()) for s in strips if s.size]
-    return sum(means) / len(means) if means else 0.0
+    strips = [means.mean(x, y - half, bw, half), means.mean(x, y + bh, bw, half)]
+    inside = [m for m in strips if m == m]  # NaN: the strip lies outside the image
+    return sum(inside) / len(inside) if inside else 0.0

@@ -492,17 +492,17 @@ def test_a_slanted_plate_the_locator_misses_is_found_by_the_text_search(
 def test_strokes_that_carry_on_past_a_band_are_not_the_bands_own() -> None:
     """Bars of a gate crossing a band have as many strokes above and below it; a plate's
     characters end at its band."""
-    from controller.plates.locate import _strokes_around
+    from controller.plates.locate import BoxMeans, _strokes_around
 
     grad = np.zeros((200, 400), np.uint8)
     for x in range(10, 190, 12):  # bars from top to bottom
         grad[:, x:x + 3] = 255
     for x in range(210, 390, 12):  # strokes only in the band y 80..120
         grad[80:120, x:x + 3] = 255
-    bars = _strokes_around(grad, 10, 80, 180, 40)
+    bars = _strokes_around(BoxMeans(grad), 10, 80, 180, 40)
     band = float(grad[80:120, 10:190].mean())
     assert bars == pytest.approx(band, rel=0.05)
-    assert _strokes_around(grad, 210, 80, 180, 40) == 0.0
+    assert _strokes_around(BoxMeans(grad), 210, 80, 180, 40) == 0.0
 
 
 def test_a_region_that_cuts_the_characters_feet_is_read_grown_past_them(
