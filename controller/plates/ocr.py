@@ -144,7 +144,11 @@ class TextRecogniser:
         model was trained (320); a short line then reads differently, a second opinion.
         """
         width = self.input_width(line, max_ratio)
-        resized = cv2.resize(line, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+        # shrunk by area (a tall line shrunk bilinearly aliases its strokes: a camera of
+        # twice the shared photos' resolution read one more US plate exactly so)
+        shrink = line.shape[0] > REC_HEIGHT
+        resized = cv2.resize(line, (width, REC_HEIGHT),
+                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         # the model's input is the resized line and the width it is padded to, no more:
         # the same pair gives the same output, so a line read before is not run again
         key = hashlib.blake2b(resized.tobytes(), digest_size=16,
