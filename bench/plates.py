@@ -15,6 +15,8 @@ on general principles only: another region's photos are kept back for review.
     uv run python bench/plates.py [--sample N] [--folders us br] [--limit N] [--misses]
                                   [--formats generic]
 
+A folder is read with the built-in format of its name (`folder_formats`: a region kept
+back for review and named for one, e.g. `ng`, gets it; any other name, `generic`).
 `--formats` reads every folder with the given formats instead of the folder's own: with
 `generic` (any mix of 4 to 10), the figures of a region whose format the reader is not told.
 """
@@ -35,10 +37,23 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from controller.plates.formats import fit_formats, formats_named, normalise  # noqa: E402
+from controller.plates.formats import (  # noqa: E402
+    DEFAULT_FORMATS,
+    FORMATS,
+    fit_formats,
+    formats_named,
+    normalise,
+)
 from controller.plates.reader import PlateRead, PlateReader  # noqa: E402
 
-FOLDER_FORMATS = {"us": ["us"], "br": ["br"]}
+
+def folder_formats(name: str) -> list[str]:
+    """The formats a folder's photos are read with: a folder named after a built-in
+    format is read with it (`ng` with the product's default, `ng` and `generic`, as a
+    Nigerian site is set up), any other region with `generic` (a format not told)."""
+    if name == DEFAULT_FORMATS[0]:
+        return list(DEFAULT_FORMATS)
+    return [name] if name in FORMATS else ["generic"]
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -145,7 +160,9 @@ def main() -> int:
     items_by: dict[str, list[tuple[Path, str]]] = {}
     # edgewarden on every folder first, so its peak RSS is its own (the baseline's is larger)
     for name in args.folders:
-        formats = formats_named(args.formats or FOLDER_FORMATS.get(name, ["generic"]))
+        names = args.formats or folder_formats(name)
+        print(f"{name}: read with formats {', '.join(names)}")
+        formats = formats_named(names)
         reader = PlateReader(formats, threads=1)
         items = photos(args.data / name)
         if args.limit:
@@ -166,7 +183,7 @@ def main() -> int:
         rows.append((name, "edgewarden", len(items), *figures(ours), rss_mb()))
     baseline_engine = None
     for name in args.folders if args.sample != 0 else []:
-        formats = formats_named(args.formats or FOLDER_FORMATS.get(name, ["generic"]))
+        formats = formats_named(args.formats or folder_formats(name))
         items = items_by[name]
         wanted = len(items) if args.sample is None else min(args.sample, len(items))
         step = max(1, len(items) // max(1, wanted))
