@@ -4,6 +4,9 @@ Characters on a plate make a tight band of strong horizontal gradients; a black-
 (dark on light) and a top-hat (light on dark) transform bring them out, a wide closing
 joins them into a blob, and blobs shaped like a plate are the candidates, best first.
 Cheap (a few ms on a downscaled frame), so the OCR runs only on a few small crops.
+The OCR reads them in order and stops at the first sure read, so those that hold a row of
+separate character-shaped marks (a plate's characters; a grille, a lamp or a bumper's edge
+holds none, or far more) come first.
 """
 
 from __future__ import annotations
@@ -15,6 +18,20 @@ import numpy as np
 
 #: the widths the frame is analysed at: small plates show at the first, large at the second
 WORK_WIDTHS = (960, 400)
+#: the height (px) a candidate is looked at to count its character-shaped marks
+MARKS_HEIGHT = 32
+#: a character-shaped mark: of this share of the candidate's height, no wider than
+#: this many of its own heights, its pixels filling at least this share of its box
+MARK_HEIGHT_SHARE = (0.35, 0.98)
+MARK_MAX_ASPECT = 1.2
+MARK_MIN_FILL = 0.15
+#: marks on one row: centres within this share of the height of the row's median, and
+#: heights within these factors of the median height
+ROW_CENTRE_SHARE = 0.25
+ROW_HEIGHT_FACTORS = (0.7, 1.3)
+#: the marks a plate's row of characters makes (a plate holds 4 to 10; a row split by
+#: the locator, or a character merged with the frame, shows one fewer, two lines more)
+PLATE_MARKS = (3, 12)
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,14 @@ def _iou(a: Candidate, b: Candidate) -> float:
 
 
 def candidates(image: np.ndarray, limit: int = 6) -> list[Candidate]:
-    """Up to `limit` plate-shaped regions of a BGR image, highest stroke density first."""
+    """Up to `limit` plate-shaped regions of a BGR image: those holding a row of
+    character-shaped marks first (`character_marks`), each kind highest stroke density
+    first.
+
+    On the shared US photos the read came from the first region for 114 of 222 in order
+    of density alone, for 143 with the marks first: a middle photo's detector passes went
+    from 2.8 to 1.8 and its recogniser runs from 2.1 to 1.5 (exact reads 194 -> 195; BR
+    113 of 114 either way)."""
     h, w = image.shape[:2]
     full = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     found: list[Candidate] = []
@@ -54,7 +78,46 @@ def candidates(image: np.ndarray, limit: int = 6) -> list[Candidate]:
             kept.append(cand)
         if len(kept) == limit:
             break
+    # a stable sort: within each kind, the order of stroke density is kept
+    kept.sort(key=lambda c: not PLATE_MARKS[0] <= character_marks(full, c) <= PLATE_MARKS[1])
     return kept
+
+
+def character_marks(gray: np.ndarray, cand: Candidate) -> int:
+    """How many character-shaped marks stand in one row in `cand`'s region of `gray`.
+
+    The region is looked at `MARKS_HEIGHT` pixels high and split into ink and ground by
+    Otsu's threshold, both ways round (dark characters on a light plate, or light on
+    dark); the marks are the connected parts of about a character's height and shape, and
+    those whose centres and heights agree with the marks' median make the row."""
+    crop = gray[cand.y0:cand.y1, cand.x0:cand.x1]
+    h, w = crop.shape[:2]
+    if h < 4 or w < 8:
+        return 0
+    width = max(8, round(w * MARKS_HEIGHT / h))
+    small = cv2.resize(crop, (width, MARKS_HEIGHT),
+                       interpolation=cv2.INTER_AREA if h > MARKS_HEIGHT else cv2.INTER_LINEAR)
+    _, ink = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return max(_marks_in_row(ink), _marks_in_row(cv2.bitwise_not(ink)))
+
+
+def _marks_in_row(binary: np.ndarray) -> int:
+    """The character-shaped connected parts of `binary` (white) that stand in one row."""
+    height = binary.shape[0]
+    count, _, stats, centres = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    low, high = MARK_HEIGHT_SHARE[0] * height, MARK_HEIGHT_SHARE[1] * height
+    marks = [(float(centres[i][1]), int(stats[i, cv2.CC_STAT_HEIGHT]))
+             for i in range(1, count)
+             if low <= stats[i, cv2.CC_STAT_HEIGHT] <= high
+             and stats[i, cv2.CC_STAT_WIDTH] <= MARK_MAX_ASPECT * stats[i, cv2.CC_STAT_HEIGHT]
+             and stats[i, cv2.CC_STAT_AREA] >= MARK_MIN_FILL * stats[i, cv2.CC_STAT_WIDTH]
+             * stats[i, cv2.CC_STAT_HEIGHT]]
+    if len(marks) < 3:
+        return len(marks)
+    mid_y = float(np.median([y for y, _ in marks]))
+    mid_h = float(np.median([mh for _, mh in marks]))
+    return sum(1 for y, mh in marks if abs(y - mid_y) < ROW_CENTRE_SHARE * height
+               and ROW_HEIGHT_FACTORS[0] * mid_h <= mh <= ROW_HEIGHT_FACTORS[1] * mid_h)
 
 
 def _join_neighbours(blobs: list[Candidate]) -> list[Candidate]:

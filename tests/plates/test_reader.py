@@ -13,7 +13,7 @@ from controller.config import CameraConfig
 from controller.errors import EdgewardenError
 from controller.plates.formats import formats_named
 from controller.plates.ocr import DET_MODEL, REC_MODEL, default_model_dir
-from controller.plates.reader import GOOD_ENOUGH, PlateReader
+from controller.plates.reader import EDGE_FACTOR, GOOD_ENOUGH, PlateReader
 from controller.plates.stage import ReadFn
 from controller.service.plate_records import shipped_reader
 from controller.simulation.plates import scene, two_line_plate
@@ -194,9 +194,16 @@ def test_a_cameras_on_screen_text_at_the_frame_border_loses_to_the_plate() -> No
     reads = PlateReader(formats_named(["ng"])).read(frame)
     assert [r.text for r in reads] == ["KJA407XY"]
     assert x0 <= reads[0].box[0] and reads[0].box[2] <= x1 and y0 <= reads[0].box[1] <= y1
-    # a vehicle crop is cut at the vehicle's box, so there the border says nothing
+    # a vehicle crop is cut at the vehicle's box, so there the border says nothing: the
+    # same text alone is read as surely as a plate in a crop, at half that in a frame
+    alone = np.full_like(frame, 100)
+    alone[:41, :331] = frame[:41, :331]
     crops = PlateReader(formats_named(["ng"]), whole_frames=False)
-    assert [r.text for r in crops.read(frame)] == ["GTE501KD"]
+    [in_crop] = crops.read(alone)
+    [in_frame] = PlateReader(formats_named(["ng"])).read(alone)
+    assert in_crop.text == in_frame.text == "GTE501KD"
+    assert in_crop.confidence >= GOOD_ENOUGH
+    assert in_frame.confidence == pytest.approx(EDGE_FACTOR * in_crop.confidence)
 
 
 def test_text_touching_the_frame_border_is_at_the_edge() -> None:
@@ -489,6 +496,49 @@ def test_a_slanted_plate_the_locator_misses_is_found_by_the_text_search(
 
 
 # ------------------------------------------------------------------ the locator
+def test_a_row_of_characters_is_counted_and_bars_a_lamp_or_a_blank_are_not() -> None:
+    from controller.plates.locate import Candidate, character_marks
+    from controller.simulation.plates import plate_image
+
+    def marks(gray: np.ndarray) -> int:
+        return character_marks(gray, Candidate(0, 0, gray.shape[1], gray.shape[0], 1.0))
+
+    plate = cv2.cvtColor(plate_image("ABC-123DE", 360), cv2.COLOR_BGR2GRAY)
+    assert marks(plate) == 8  # the dash is no character; the frame is no character
+    assert marks(cv2.bitwise_not(plate)) == 8  # light characters on a dark plate
+    bars = np.full((40, 260), 60, np.uint8)
+    for x in range(0, 260, 6):  # a grille's bars, most of the region's height
+        bars[2:38, x:x + 2] = 230
+    lamp = np.full((40, 260), 60, np.uint8)
+    lamp[5:35, 20:240] = 220
+    assert marks(bars) > 12
+    assert marks(lamp) == 0
+    assert marks(np.full((40, 200), 128, np.uint8)) == 0
+
+
+def test_the_region_with_a_row_of_characters_is_read_before_a_denser_grille(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OCR reads the regions in order and stops at the first sure read: a grille
+    whose strokes outweigh the plate's must not cost the first detector pass."""
+    from controller.plates import locate
+
+    frame, plate = scene("KJA-407XY", seed=3, plate_width=200)
+    for x in range(120, 380, 6):
+        cv2.rectangle(frame, (x, 420), (x + 2, 460), (230, 230, 230), -1)
+
+    def first(found: list[locate.Candidate]) -> tuple[int, int, int, int]:
+        return found[0].x0, found[0].y0, found[0].x1, found[0].y1
+
+    def overlaps_plate(box: tuple[int, int, int, int]) -> bool:
+        return min(box[2], plate[2]) > max(box[0], plate[0]) \
+            and min(box[3], plate[3]) > max(box[1], plate[1])
+
+    with monkeypatch.context() as m:  # by stroke density alone, the grille comes first
+        m.setattr(locate, "PLATE_MARKS", (0, 10 ** 6))
+        assert not overlaps_plate(first(locate.candidates(frame, 8)))
+    assert overlaps_plate(first(locate.candidates(frame, 8)))
+
+
 def test_strokes_that_carry_on_past_a_band_are_not_the_bands_own() -> None:
     """Bars of a gate crossing a band have as many strokes above and below it; a plate's
     characters end at its band."""
