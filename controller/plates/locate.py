@@ -104,20 +104,19 @@ def character_marks(gray: np.ndarray, cand: Candidate) -> int:
 def _marks_in_row(binary: np.ndarray) -> int:
     """The character-shaped connected parts of `binary` (white) that stand in one row."""
     height = binary.shape[0]
-    count, _, stats, centres = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    low, high = MARK_HEIGHT_SHARE[0] * height, MARK_HEIGHT_SHARE[1] * height
-    marks = [(float(centres[i][1]), int(stats[i, cv2.CC_STAT_HEIGHT]))
-             for i in range(1, count)
-             if low <= stats[i, cv2.CC_STAT_HEIGHT] <= high
-             and stats[i, cv2.CC_STAT_WIDTH] <= MARK_MAX_ASPECT * stats[i, cv2.CC_STAT_HEIGHT]
-             and stats[i, cv2.CC_STAT_AREA] >= MARK_MIN_FILL * stats[i, cv2.CC_STAT_WIDTH]
-             * stats[i, cv2.CC_STAT_HEIGHT]]
-    if len(marks) < 3:
-        return len(marks)
-    mid_y = float(np.median([y for y, _ in marks]))
-    mid_h = float(np.median([mh for _, mh in marks]))
-    return sum(1 for y, mh in marks if abs(y - mid_y) < ROW_CENTRE_SHARE * height
-               and ROW_HEIGHT_FACTORS[0] * mid_h <= mh <= ROW_HEIGHT_FACTORS[1] * mid_h)
+    _, _, stats, centres = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    tall = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)  # [0] is the background
+    wide = stats[1:, cv2.CC_STAT_WIDTH]
+    shaped = ((MARK_HEIGHT_SHARE[0] * height <= tall) & (tall <= MARK_HEIGHT_SHARE[1] * height)
+              & (wide <= MARK_MAX_ASPECT * tall)
+              & (stats[1:, cv2.CC_STAT_AREA] >= MARK_MIN_FILL * wide * tall))
+    ys, hs = centres[1:, 1][shaped], tall[shaped]
+    if len(hs) < 3:
+        return len(hs)
+    in_row = (np.abs(ys - np.median(ys)) < ROW_CENTRE_SHARE * height) \
+        & (ROW_HEIGHT_FACTORS[0] * np.median(hs) <= hs) \
+        & (hs <= ROW_HEIGHT_FACTORS[1] * np.median(hs))
+    return int(in_row.sum())
 
 
 def _join_neighbours(blobs: list[Candidate]) -> list[Candidate]:
@@ -208,7 +207,7 @@ def _blobs(gray: np.ndarray, op: int, scale: float) -> list[Candidate]:
             continue
         if bw > ww * 0.9 or bh > hh * 0.5:
             continue
-        density = means.mean(x, y, bw, bh)
+        density = means.mean(x, y, bw, bh) or 0.0  # (a contour's box is inside)
         fill = cv2.contourArea(contour) / float(bw * bh)
         score = max(0.0, density - _strokes_around(means, x, y, bw, bh)) * fill
         inv = 1.0 / scale
@@ -228,13 +227,13 @@ class BoxMeans:
         self._sums = cv2.integral(image, sdepth=cv2.CV_64F)
         self._height, self._width = image.shape[:2]
 
-    def mean(self, x: int, y: int, bw: int, bh: int) -> float:
-        """The mean over columns x..x+bw and rows y..y+bh (clipped to the image); NaN
+    def mean(self, x: int, y: int, bw: int, bh: int) -> float | None:
+        """The mean over columns x..x+bw and rows y..y+bh (clipped to the image); None
         for a box with no pixel inside."""
         x0, y0 = max(0, x), max(0, y)
         x1, y1 = min(self._width, x + bw), min(self._height, y + bh)
         if x1 <= x0 or y1 <= y0:
-            return float("nan")
+            return None
         s = self._sums
         total = s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0]
         return float(total / ((x1 - x0) * (y1 - y0)))
@@ -249,5 +248,5 @@ def _strokes_around(means: BoxMeans, x: int, y: int, bw: int, bh: int) -> float:
     """
     half = max(1, bh // 2)
     strips = [means.mean(x, y - half, bw, half), means.mean(x, y + bh, bw, half)]
-    inside = [m for m in strips if m == m]  # NaN: the strip lies outside the image
+    inside = [m for m in strips if m is not None]  # None: the strip is outside the image
     return sum(inside) / len(inside) if inside else 0.0
