@@ -55,6 +55,7 @@ from controller.plates.ocr import (
     rectify,
     return_freed_heap,
 )
+from controller.plates.voting import by_character
 
 #: a box in image pixels: x0, y0, x1, y1
 Box = tuple[int, int, int, int]
@@ -232,7 +233,9 @@ class PlateReader:
 
         The detector sees the region's characters larger, so its line boxes (and what
         the recogniser gets) differ: a character the first scale cut off or added is
-        outvoted when two scales agree.
+        outvoted when two scales agree; three reads of one length that all differ vote
+        character by character (`voting.by_character`; the read's confidence is the
+        surest one's times the least share a position was won by).
         """
         h, w = image.shape[:2]
         x0, y0, x1, y1 = best.box
@@ -249,7 +252,17 @@ class PlateReader:
                 reads.append(read)
                 votes[read.text] = votes.get(read.text, 0.0) + read.confidence
         text = max(votes, key=lambda t: votes[t])
-        return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
+        winner = max((r for r in reads if r.text == text), key=lambda r: r.confidence)
+        # three reads of one length, no two alike, may each have a different character
+        # wrong: they vote position by position, as a track's frames do
+        voted = by_character([(r.text, r.confidence) for r in reads])
+        if voted is None or voted[0] == text:
+            return winner
+        fitted = fit_formats(voted[0], self.formats)
+        if not fitted.matched:
+            return winner
+        surest = max(r.confidence for r in reads if len(r.text) == len(voted[0]))
+        return PlateRead(fitted.text, surest * voted[1], winner.box, fitted.format_name)
 
     def _text_regions(self, image: np.ndarray, side: int, equalise: bool = False
                       ) -> list[tuple[int, int, int, int]]:

@@ -231,6 +231,27 @@ def test_an_unsure_best_read_is_outvoted_by_two_larger_scales_that_agree(
     assert voted.text == "KJA407XY" and heights == list(RESCALE_HEIGHTS)
 
 
+def test_three_scales_each_wrong_in_a_different_place_vote_character_by_character(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.plates.reader import PlateRead
+
+    at_height = {128: PlateRead("KJA4O7XY", 0.7, (101, 100, 200, 130), "ng"),
+                 192: PlateRead("KJA407YY", 0.6, (99, 100, 200, 130), "ng")}
+
+    def at_scale(image: np.ndarray, box: tuple[int, int, int, int], det_side: int,
+                 crop_height: int = 0) -> PlateRead:
+        return at_height[crop_height]
+
+    monkeypatch.setattr(reader, "_read_region", at_scale)
+    unsure = PlateRead("KXA407XY", 0.8, (100, 100, 200, 130), "ng")
+    voted = reader._rescale_vote(np.zeros((300, 400, 3), np.uint8), unsure)
+    # no two reads agree; each position's majority gives the plate, in the surest's box,
+    # as sure as the surest read times the least share a position was won by
+    assert voted.text == "KJA407XY" and voted.format_name == "ng"
+    assert voted.box == unsure.box
+    assert voted.confidence == pytest.approx(0.8 * 1.3 / 2.1)
+
+
 # ------------------------------------------------------------------ a camera's formats
 SITE = {"gh": "LL-DDDD-DD", "moto": "LLL/DDDDL", "short": "LLL/DDDD"}
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.plates.voting import PlateVote
+from controller.plates.voting import BY_CHARACTER_MIN, PlateVote, by_character
 
 
 def test_two_agreeing_reads_settle_the_vote() -> None:
@@ -59,3 +59,40 @@ def test_the_vote_settles_within_its_attempts_and_never_invents_a_length(
     if verdict is not None:
         assert len(verdict.text) == 8 and 0.0 <= verdict.confidence <= 1.0
         assert verdict.agreeing <= verdict.attempts == used
+
+
+def test_three_reads_each_wrong_in_a_different_place_vote_the_plate_right() -> None:
+    voted = by_character([("CCY020", 0.88), ("CCV120", 0.8), ("CLV020", 0.85)])
+    assert voted is not None
+    text, share = voted
+    assert text == "CCV020"
+    # each position's winner had two of the three reads: about two thirds of its weight
+    assert share == pytest.approx(min(1.68 / 2.53, 1.73 / 2.53, 1.65 / 2.53))
+
+
+def test_a_character_vote_needs_three_reads_of_one_length() -> None:
+    assert by_character([("CCY020", 0.9), ("CCV120", 0.9)]) is None
+    assert by_character([("CCY020", 0.9), ("CCV120", 0.9), ("", 0.0), ("", 0.0)]) is None
+    # the odd length is left out of the vote, not padded into it
+    voted = by_character([("CCY020", 0.9), ("CCV120", 0.9), ("CLV020", 0.9),
+                          ("XCCV020", 1.0)])
+    assert voted is not None and voted[0] == "CCV020"
+
+
+@given(st.lists(st.tuples(st.text("AB01", min_size=1, max_size=4), st.floats(0.01, 1.0)),
+                max_size=8))
+def test_a_character_vote_takes_every_character_from_a_read_at_its_place(
+        reads: list[tuple[str, float]]) -> None:
+    voted = by_character(reads)
+    lengths = [len(t) for t, _ in reads]
+    if voted is None:
+        assert max((lengths.count(n) for n in lengths), default=0) < BY_CHARACTER_MIN
+        return
+    text, share = voted
+    same = [t for t, _ in reads if len(t) == len(text)]
+    assert len(same) >= BY_CHARACTER_MIN and lengths.count(len(text)) == max(
+        lengths.count(n) for n in lengths)
+    assert all(any(t[i] == ch for t in same) for i, ch in enumerate(text))
+    assert 0.0 < share <= 1.0
+    if len(set(same)) == 1:
+        assert text == same[0] and share == pytest.approx(1.0)
