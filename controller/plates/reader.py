@@ -19,7 +19,8 @@ touching the frame's border (a camera's on-screen time or name) ranks lower; a r
 is a calendar date is the camera's on-screen date, never a plate, and text beside it (its
 time) is dropped too. A best
 read still unsure at the end is read again at two larger scales of its region, and the
-three reads vote; the second scale is skipped once it could not change the vote.
+three reads vote (character by character when all three differ and are of one length);
+the second scale is skipped once it could not change the vote.
 """
 
 from __future__ import annotations
