@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -92,6 +93,15 @@ def frames(path: Path, is_video: bool, every: int) -> Iterator[tuple[int, np.nda
         capture.release()
 
 
+def common_folder(paths: list[Path]) -> Path | None:
+    """The deepest folder holding every input (resolved), or None for inputs in no
+    common folder but the root (their full paths say more there)."""
+    if not paths:
+        return None
+    folder = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
+    return None if folder == Path(folder.anchor) else folder
+
+
 def run_read(args: argparse.Namespace) -> int:
     if args.every < 1:
         raise UsageError(f"--every {args.every}: must be at least 1")
@@ -147,11 +157,20 @@ def run_read(args: argparse.Namespace) -> int:
                 progress.console.print(f"edgewarden plates: {exc}, skipped",
                                        markup=False, highlight=False, soft_wrap=True)
             progress.advance(task)
-    table = Table(title=f"plates read in {len(inputs)} input(s)")
-    for column in ("file", "frame", "plate", "confidence", "box"):
-        table.add_column(column)
+    base = common_folder([path for path, _ in inputs])
+    where = f" in {base}" if base is not None else ""
+    table = Table(title=f"plates read in {len(inputs)} input(s){where}")
+    # a narrow terminal (or a pipe: 80 columns) must not cut the part of a path that
+    # tells the files apart, nor a plate: the file is named under the inputs' common
+    # folder (in the title) and wraps rather than ends in an ellipsis
+    table.add_column("file", overflow="fold")
+    table.add_column("frame", no_wrap=True)
+    table.add_column("plate", no_wrap=True)
+    table.add_column("confidence", no_wrap=True)
+    table.add_column("box")
     for file, index, text, conf, box in rows:
-        table.add_row(file, str(index), text or "-", f"{conf:.2f}" if text else "-",
+        shown = str(Path(file).resolve().relative_to(base)) if base is not None else file
+        table.add_row(shown, str(index), text or "-", f"{conf:.2f}" if text else "-",
                       " ".join(map(str, box)) if box else "-")
     Console().print(table)
     if unreadable:

@@ -38,6 +38,21 @@ def test_a_folder_of_images_gives_a_table_and_one_json_object_per_image(
     assert 0.0 < plate["confidence"] <= 1.0 and len(plate["box"]) == 4
 
 
+def test_the_table_on_80_columns_names_every_file_and_cuts_no_plate(tmp_path: Path) -> None:
+    # a pipe is 80 columns wide: a deep folder's paths cut at the end hid the files' names
+    folder = tmp_path / ("gate-camera-photographs-of-the-north-entrance-" * 2) / "week-48"
+    folder.mkdir(parents=True)
+    for i, plate in enumerate(["ABC-123DE", "KJA-407XY"]):
+        frame, _ = scene(plate, seed=i)
+        cv2.imwrite(str(folder / f"car{i}.jpg"), frame)
+    done = run(str(folder))
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if ".jpg" in line]
+    assert any("car0.jpg" in r and "ABC123DE" in r for r in rows), done.stdout
+    assert any("car1.jpg" in r and "KJA407XY" in r for r in rows), done.stdout
+    assert "…" not in done.stdout and max(map(len, done.stdout.splitlines())) <= 80
+
+
 def test_a_video_gives_one_json_object_per_frame_read(tmp_path: Path) -> None:
     video = tmp_path / "gate.mp4"
     frame, _ = scene("LND-908BG", seed=2, size=(640, 360), plate_width=160)
