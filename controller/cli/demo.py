@@ -201,8 +201,10 @@ def _render(st: Status) -> Group:
         nodes.add_row(c.node, state.get(c.node, "?"), c.channel, f"{c.value:.2f}", c.unit,
                       f"{c.score:.2f}")
     alarms = Table(title="alarms (ISA-18.2)", title_justify="left")
-    for col in ("alarm", "state", "severity", "value", "chatter/h"):
-        alarms.add_column(col)
+    # an alarm's name says which camera, node or channel: wrapped, never cut short
+    alarms.add_column("alarm", overflow="fold")
+    for col in ("state", "severity", "value", "chatter/h"):
+        alarms.add_column(col, no_wrap=True)
     for a in st.alarms:
         style = "red" if a.state.startswith("active") else "yellow"
         value = "" if a.value is None else f"{a.value:.2f}"
