@@ -159,6 +159,9 @@ def run_read(args: argparse.Namespace) -> int:
             progress.advance(task)
     base = common_folder([path for path, _ in inputs])
     where = f" in {base}" if base is not None else ""
+    # each input's name in the table, worked out once (a video has a row per frame read)
+    names = {str(path): str(path.resolve().relative_to(base)) if base is not None
+             else str(path) for path, _ in inputs}
     table = Table(title=f"plates read in {len(inputs)} input(s){where}")
     # a narrow terminal (or a pipe: 80 columns) must not cut the part of a path that
     # tells the files apart, nor a plate: the file is named under the inputs' common
@@ -169,8 +172,7 @@ def run_read(args: argparse.Namespace) -> int:
     table.add_column("confidence", no_wrap=True)
     table.add_column("box")
     for file, index, text, conf, box in rows:
-        shown = str(Path(file).resolve().relative_to(base)) if base is not None else file
-        table.add_row(shown, str(index), text or "-", f"{conf:.2f}" if text else "-",
+        table.add_row(names[file], str(index), text or "-", f"{conf:.2f}" if text else "-",
                       " ".join(map(str, box)) if box else "-")
     Console().print(table)
     if unreadable:
