@@ -20,7 +20,10 @@ is a calendar date is the camera's on-screen date, never a plate, and text besid
 time) is dropped too. A best
 read still unsure at the end is read again at two larger scales of its region, and the
 three reads vote (character by character when all three differ and are of one length);
-the second scale is skipped once it could not change the vote.
+the second scale is skipped once it could not change the vote. One still unsure then is
+checked in each colour channel alone, as grey (where a coloured emblem or frame picture
+is a grey lighter than the characters, no longer read as one of them), the regions that
+gave a read searched again, and the channels' reads and the colour one vote.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ from controller.plates.voting import by_character
 
 #: a box in image pixels: x0, y0, x1, y1
 Box = tuple[int, int, int, int]
+#: a region to read: a box and the detector's long side for it (0: at CROP_HEIGHT)
+Region = tuple[int, int, int, int, int]
 #: how each line is read: as rectified; with its edge pixels repeated for more margin;
 #: padded to the recogniser's training width. Later ones only when the first is unsure.
 VARIANTS = ("plain", "border", "padded")
@@ -159,13 +164,29 @@ class PlateReader:
 
     def read(self, image: np.ndarray) -> list[PlateRead]:
         """The plate in `image` (the best read), or nothing when no text was found."""
+        overlays: list[Box] = []  # the camera's on-screen dates found so far
+        searched: list[Region] = []
+        best = self._search(image, overlays, searched)
+        if best is not None and not _good(best):
+            best = self._rescale_vote(image, best)
+        if best is not None and not _good(best):
+            best = self._channel_vote(image, best, overlays, searched)
+        if self._return_heap:
+            return_freed_heap()
+        return [best] if best is not None else []
+
+    def _search(self, image: np.ndarray, overlays: list[Box], searched: list[Region]
+                ) -> PlateRead | None:
+        """The best read of the regions searched in turn until one is sure: the whole
+        small image, the located regions, then the whole-image text search's rows; each
+        region that gave a read goes to `searched` (with its detector side, 0 for
+        CROP_HEIGHT)."""
         h, w = image.shape[:2]
-        regions: list[tuple[int, int, int, int, int]] = []
+        regions: list[Region] = []
         if self._finder is None and max(h, w) <= WHOLE_SIDE:
             regions.append((0, 0, w, h, WHOLE_DET_SIDE))  # a vehicle crop or a plate
         located = False
         reads: list[PlateRead] = []
-        overlays: list[Box] = []  # the camera's on-screen dates found so far
         best: PlateRead | None = None
         index = 0
         while not _good(best):
@@ -179,8 +200,10 @@ class PlateReader:
                 continue
             rx0, ry0, rx1, ry1, side = regions[index]
             index += 1
-            best = self._take(reads, overlays, self._read_region(
-                image, (rx0, ry0, rx1, ry1), side, overlays=overlays))
+            read = self._read_region(image, (rx0, ry0, rx1, ry1), side, overlays=overlays)
+            if read is not None:
+                searched.append(regions[index - 1])
+            best = self._take(reads, overlays, read)
         # (not located: the whole read was sure, so the search below is not run)
         tried = [(r[0], r[1], r[2], r[3]) for r in regions]
         levels = [(side, False) for side in SEARCH_SIDES]
@@ -194,17 +217,15 @@ class PlateReader:
                 if any(_box_iou(box, t) > 0.6 for t in tried):
                     continue
                 tried.append(box)
-                best = self._take(reads, overlays,
-                                  self._read_region(image, box, 0, overlays=overlays))
+                read = self._read_region(image, box, 0, overlays=overlays)
+                if read is not None:
+                    searched.append((*box, 0))
+                best = self._take(reads, overlays, read)
                 if _good(best):
                     break
-        if best is not None and not _good(best):
-            best = self._rescale_vote(image, best)
-        if self._return_heap:
-            return_freed_heap()
-        return [best] if best is not None else []
+        return best
 
-    def _located(self, image: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+    def _located(self, image: np.ndarray) -> list[Region]:
         """The plate model's or the classical locator's boxes, best first, with margins."""
         h, w = image.shape[:2]
         if self._finder is not None:  # a plate model: its boxes, best first
@@ -264,6 +285,44 @@ class PlateReader:
             return winner
         surest = max(r.confidence for r in reads if len(r.text) == len(voted[0]))
         return PlateRead(fitted.text, surest * voted[1], winner.box, fitted.format_name)
+
+    def _channel_vote(self, image: np.ndarray, best: PlateRead, overlays: list[Box],
+                      searched: list[Region]) -> PlateRead:
+        """A read still unsure after the rescale vote checked in each colour channel of
+        the image alone (blue, green, red, each as grey); equal texts add up.
+
+        A plate's emblem, sticker or frame picture is coloured, its characters dark on a
+        light field: in one channel alone the mark is no longer a saturated blob but a
+        grey lighter than the characters (in some channels near the field's: an orange one
+        in the red), and the recogniser stops reading it as a character, while the
+        characters, dark in every channel, read as before. Each channel reads again the
+        regions of the colour image's search that gave a read, in its order, until a
+        read is sure (then its own rescale vote); a channel is skipped once it could not
+        change the vote. A plate read surely in colour is never read again.
+        """
+        if image.ndim != 3:
+            return best
+        reads = [best]
+        votes = {best.text: best.confidence}
+        for channel in range(3):
+            if _decided(votes, 3 - channel, self._max_vote):
+                break  # the channels still to read could not outvote the leader
+            grey = cv2.cvtColor(np.ascontiguousarray(image[:, :, channel]),
+                                cv2.COLOR_GRAY2BGR)
+            found: list[PlateRead] = []
+            read: PlateRead | None = None
+            for x0, y0, x1, y1, side in searched:
+                read = self._take(found, overlays, self._read_region(
+                    grey, (x0, y0, x1, y1), side, overlays=overlays))
+                if _good(read):
+                    break
+            if read is not None and not _good(read):
+                read = self._rescale_vote(grey, read)
+            if read is not None:
+                reads.append(read)
+                votes[read.text] = votes.get(read.text, 0.0) + read.confidence
+        text = max(votes, key=lambda t: votes[t])
+        return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
 
     def _text_regions(self, image: np.ndarray, side: int, equalise: bool = False
                       ) -> list[tuple[int, int, int, int]]:

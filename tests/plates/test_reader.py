@@ -647,3 +647,84 @@ def test_a_plate_in_the_shade_is_read_through_the_equalised_search(
     assert image is not None
     reads = PlateReader(formats_named(["us"])).read(image)
     assert [r.text for r in reads] == [plate]
+
+
+# ------------------------------------------------------------------ the colour channels
+def _channel_of(image: np.ndarray, source: np.ndarray) -> int | None:
+    """Which of `source`'s channels `image` is (as grey: all three alike), or None."""
+    if image.shape != source.shape or not (
+            (image[:, :, 0] == image[:, :, 1]).all() and (image[:, :, 1] == image[:, :, 2]).all()):
+        return None
+    return next((c for c in range(3) if (image[:, :, 0] == source[:, :, c]).all()), None)
+
+
+def _coloured() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+
+
+def test_an_unsure_read_is_outvoted_by_the_colour_channels_read_alone(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An emblem between the groups read as a 0 in colour; in a channel alone it is a
+    grey the recogniser does not take for a character."""
+    import controller.plates.reader as reader_module
+    from controller.plates.locate import Candidate
+    from controller.plates.reader import PlateRead
+
+    image = _coloured()
+    seen: list[int | None] = []
+
+    def read_region(img: np.ndarray, box: tuple[int, int, int, int], det_side: int,
+                    crop_height: int = 0, overlays: object = None) -> PlateRead:
+        channel = _channel_of(img, image)
+        if img is not image:
+            seen.append(channel)
+            assert channel is not None  # each channel of the photo itself, as grey
+            return PlateRead("FB8R4T", 0.95, (101, 100, 200, 130), "generic")
+        return PlateRead("FB80R4T", 0.8, (100, 100, 200, 130), "generic")
+
+    monkeypatch.setattr(reader_module, "candidates",
+                        lambda image, limit: [Candidate(100, 100, 200, 130, 1.0)])
+    monkeypatch.setattr(reader, "_read_region", read_region)
+    monkeypatch.setattr(reader, "_text_regions", lambda image, side, equalise=False: [])
+    monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
+    (voted,) = reader.read(image)
+    assert (voted.text, voted.confidence, voted.box) == ("FB8R4T", 0.95, (101, 100, 200, 130))
+    # blue and green agree (0.95 + 0.95 against 0.8): red could no longer change the vote
+    assert seen == [0, 1]
+
+
+@pytest.mark.parametrize("colour_conf,grey_reads", [
+    (0.95, 0),  # a sure read in colour: no channel is read
+    (0.8, 3),   # unsure, and the channels read no better: all three are read, it stays
+])
+def test_the_channels_are_read_only_for_an_unsure_read_and_never_outvote_it_alone(
+        reader: PlateReader, monkeypatch: pytest.MonkeyPatch, colour_conf: float,
+        grey_reads: int) -> None:
+    import controller.plates.reader as reader_module
+    from controller.plates.locate import Candidate
+    from controller.plates.reader import PlateRead
+
+    image = _coloured()
+    grey: list[tuple[int, int, int, int]] = []
+    texts = iter(["KJA4O7XY", "KJA407YY", "XJA407XY"])
+
+    def read_region(img: np.ndarray, box: tuple[int, int, int, int], det_side: int,
+                    crop_height: int = 0, overlays: object = None) -> PlateRead | None:
+        if box == (0, 0, 10, 10):
+            return None  # a region without text: not searched again in the channels
+        if img is image:
+            return PlateRead("KJA407XY", colour_conf, (100, 100, 200, 130), "ng")
+        grey.append(box)
+        return PlateRead(next(texts), 0.5, (100, 100, 200, 130), "ng")
+
+    monkeypatch.setattr(reader_module, "candidates", lambda image, limit: [
+        Candidate(0, 0, 10, 10, 1.0), Candidate(100, 100, 200, 130, 0.5)])
+    monkeypatch.setattr(reader, "_located", lambda image: [
+        (0, 0, 10, 10, 0), (100, 100, 200, 130, 0)])
+    monkeypatch.setattr(reader, "_read_region", read_region)
+    monkeypatch.setattr(reader, "_text_regions", lambda image, side, equalise=False: [])
+    monkeypatch.setattr(reader, "_rescale_vote", lambda image, best: best)
+    (read,) = reader.read(image)
+    assert (read.text, read.confidence) == ("KJA407XY", colour_conf)
+    assert grey == [(100, 100, 200, 130)] * grey_reads
