@@ -265,20 +265,17 @@ class PlateReader:
         region = (int(max(0, x0 - 0.8 * bh)), int(max(0, y0 - 0.9 * bh)),
                   int(min(w, x1 + 0.8 * bh)), int(min(h, y1 + 0.9 * bh)))
         reads = [best]
-        votes = {best.text: best.confidence}
         for done, height in enumerate(RESCALE_HEIGHTS):
-            if _decided(votes, len(RESCALE_HEIGHTS) - done, self._max_vote):
+            if _decided(_summed(reads), len(RESCALE_HEIGHTS) - done, self._max_vote):
                 break  # the scales still to read could not outvote the leader
             read = self._read_region(image, region, 0, height)
             if read is not None:
                 reads.append(read)
-                votes[read.text] = votes.get(read.text, 0.0) + read.confidence
-        text = max(votes, key=lambda t: votes[t])
-        winner = max((r for r in reads if r.text == text), key=lambda r: r.confidence)
+        winner = _winner(reads)
         # three reads of one length, no two alike, may each have a different character
         # wrong: they vote position by position, as a track's frames do
         voted = by_character([(r.text, r.confidence) for r in reads])
-        if voted is None or voted[0] == text:
+        if voted is None or voted[0] == winner.text:
             return winner
         fitted = fit_formats(voted[0], self.formats)
         if not fitted.matched:
@@ -300,12 +297,9 @@ class PlateReader:
         read is sure (then its own rescale vote); a channel is skipped once it could not
         change the vote. A plate read surely in colour is never read again.
         """
-        if image.ndim != 3:
-            return best
         reads = [best]
-        votes = {best.text: best.confidence}
         for channel in range(3):
-            if _decided(votes, 3 - channel, self._max_vote):
+            if _decided(_summed(reads), 3 - channel, self._max_vote):
                 break  # the channels still to read could not outvote the leader
             grey = cv2.cvtColor(np.ascontiguousarray(image[:, :, channel]),
                                 cv2.COLOR_GRAY2BGR)
@@ -320,9 +314,7 @@ class PlateReader:
                 read = self._rescale_vote(grey, read)
             if read is not None:
                 reads.append(read)
-                votes[read.text] = votes.get(read.text, 0.0) + read.confidence
-        text = max(votes, key=lambda t: votes[t])
-        return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
+        return _winner(reads)
 
     def _text_regions(self, image: np.ndarray, side: int, equalise: bool = False
                       ) -> list[tuple[int, int, int, int]]:
@@ -675,6 +667,21 @@ def _beside(box: Box, date: Box) -> bool:
         return False
     return (box[0] < date[2] + 2 * height and box[2] > date[0] - 2 * height
             and box[1] < date[3] + height and box[3] > date[1] - height)
+
+
+def _summed(reads: list[PlateRead]) -> dict[str, float]:
+    """Each text's summed confidence over `reads`, in the order the texts first came."""
+    votes: dict[str, float] = {}
+    for read in reads:
+        votes[read.text] = votes.get(read.text, 0.0) + read.confidence
+    return votes
+
+
+def _winner(reads: list[PlateRead]) -> PlateRead:
+    """The surest read of the text with the most summed confidence (the first on a tie)."""
+    votes = _summed(reads)
+    text = max(votes, key=lambda t: votes[t])
+    return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
 
 
 def _decided(votes: dict[str, float], left: int, most: float) -> bool:
