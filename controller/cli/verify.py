@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if key_text is None:
         if not sys.stdin.isatty():
             raise UsageError("--verification-key is required when not on a terminal")
-        key_text = pw.prompt_existing("Verification key")
+        key_text = pw.prompt_existing("Verification key", "--verification-key KEY")
     try:
         seed = decode_verification_key(key_text)
     except ValueError as exc:

@@ -85,17 +85,44 @@ def read_from_fd(fd: int) -> str:
     return text
 
 
-def prompt_new() -> str:
-    """Ask twice on the terminal; UsageError when they differ."""
-    first = getpass.getpass("New admin passphrase: ")
-    second = getpass.getpass("Repeat the passphrase: ")
+def prompt_new(instead: str = "--passphrase-fd N") -> str:
+    """Ask twice on the terminal; UsageError when they differ (`instead`: the option
+    that gives it without one, named when there is no terminal)."""
+    first = _ask("New admin passphrase", instead)
+    second = _ask("Repeat the passphrase", instead)
     if first != second:
         raise UsageError("the two passphrases differ")
     passphrase_bytes(first)
     return first
 
 
-def prompt_existing(what: str = "Admin passphrase") -> str:
-    text = getpass.getpass(f"{what}: ")
+def prompt_existing(what: str = "Admin passphrase", instead: str = "--passphrase-fd N"
+                    ) -> str:
+    text = _ask(what, instead)
     passphrase_bytes(text, what.lower())
     return text
+
+
+def _ask(what: str, instead: str) -> str:
+    """One line typed on the controlling terminal, not echoed.
+
+    Without a terminal (a script, `ssh host cmd` without -t, a service) getpass would
+    read stdin instead and echo what it reads, or end in a traceback at its end: the
+    command stops with one line naming the option that gives the secret instead."""
+    if not _has_terminal():
+        raise UsageError(f"no terminal to ask for the {what.lower()} on: give it with "
+                         f"{instead} (or run on a terminal, e.g. `ssh -t`)")
+    try:
+        return getpass.getpass(f"{what}: ")
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError(f"no {what.lower()} given (end of input)") from None
+
+
+def _has_terminal() -> bool:
+    """Whether this process has a controlling terminal getpass can ask on."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True

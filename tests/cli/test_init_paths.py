@@ -1,4 +1,5 @@
-"""`edgewarden init` as a user meets it: a read-only parent, Ctrl-C at the prompts."""
+"""`edgewarden init` as a user meets it: a read-only parent, Ctrl-C or Ctrl-D at the
+prompts, no terminal at all (a script, `ssh host edgewarden init` without -t)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,44 @@ def test_ctrl_c_at_a_passphrase_prompt_exits_130_quietly(tmp_path: Path, answers
     assert rc == 130, term.text
     assert "Traceback" not in term.text and "KeyboardInterrupt" not in term.text
     assert not (tmp_path / "data").exists()  # nothing half-made
+
+
+@pytest.mark.parametrize("command", [
+    ("init",),
+    ("verify", "--verification-key", "KEY", "--identity", "ID"),
+])
+def test_a_passphrase_asked_for_without_a_terminal_is_one_line_naming_the_option(
+        tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A new session has no controlling terminal: getpass would read stdin (echoing it)
+    and end in a traceback at its end; the command says how to give it instead."""
+    data = tmp_path / "data"
+    if command[0] == "verify":  # an identity that asks for its passphrase
+        made = subprocess.run([*CLI, "init", "--data-dir", str(data), "--passphrase-fd", "0"],
+                              input="a long passphrase 12345\n", capture_output=True,
+                              text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+        key = next(w for w in made.stdout.split() if w.startswith("ewvk1-"))
+        given = {"ID": str(data / "keys" / "identity.age"), "KEY": key}
+        command = tuple(given.get(a, a) for a in command)
+    out = subprocess.run([*CLI, *command, "--data-dir", str(data)],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         start_new_session=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and "EOFError" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no terminal" in lines[0] and "--passphrase-fd N" in lines[0]
+    if command[0] == "init":
+        assert not data.exists()  # nothing made
+
+
+def test_ctrl_d_at_a_passphrase_prompt_is_one_line(tmp_path: Path) -> None:
+    term = Terminal("init", "--data-dir", str(tmp_path / "data"))
+    term.read_until("New admin passphrase:")
+    term.type(b"\x04")  # Ctrl-D: end of input on an empty line
+    rc = term.finish()
+    assert rc == 2, term.text
+    assert "Traceback" not in term.text and "no new admin passphrase given" in term.text
+    assert not (tmp_path / "data").exists()
 
 
 def test_ctrl_c_while_the_command_is_still_loading_shows_no_traceback(tmp_path: Path
