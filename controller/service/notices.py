@@ -17,6 +17,7 @@ import msgspec
 from controller.anomaly.alarm import AlarmTransition, AlarmView
 from controller.anomaly.desk import node_alarm_message
 from controller.control import schema
+from controller.service.plate_channels import plate_alarm_message
 from firmware_bridge.reading import Reading
 
 
@@ -31,6 +32,11 @@ def _detail(detail: Mapping[str, Any] | None) -> schema.AlarmDetail | None:
     return None if detail is None else msgspec.convert(detail, schema.AlarmDetail)
 
 
+def _message(channel: str, detail: Mapping[str, Any] | None) -> str | None:
+    """The alarm's one line: a node's silent channels and port, or a plate alarm's."""
+    return node_alarm_message(dict(detail)) if detail else plate_alarm_message(channel)
+
+
 def alarm_notice(tr: AlarmTransition, detail: Mapping[str, Any] | None,
                  seq: int | None) -> schema.AlarmNotice:
     return schema.AlarmNotice(
@@ -38,7 +44,7 @@ def alarm_notice(tr: AlarmTransition, detail: Mapping[str, Any] | None,
         event=tr.event, from_state=str(tr.from_state), to_state=str(tr.to_state),
         severity=tr.severity, priority=tr.priority, value=tr.value, score=tr.score,
         user=tr.user, comment=tr.comment, chatter_per_hour=tr.chatter_per_hour,
-        detail=_detail(detail), message=node_alarm_message(dict(detail)) if detail else None)
+        detail=_detail(detail), message=_message(tr.channel, detail))
 
 
 def alarm_of(v: AlarmView, detail: Mapping[str, Any] | None) -> schema.Alarm:
@@ -51,7 +57,7 @@ def alarm_of(v: AlarmView, detail: Mapping[str, Any] | None) -> schema.Alarm:
         shelved_by=v.shelved_by or None, shelved_until=v.shelved_until,
         shelve_reason=v.shelve_reason or None, suppressed=v.suppress_reason or None,
         chatter_per_hour=v.chatter_per_hour, chattering=v.chattering,
-        detail=_detail(detail), message=node_alarm_message(dict(detail)) if detail else None)
+        detail=_detail(detail), message=_message(v.channel, detail))
 
 
 def detection_notice(n: Mapping[str, Any], seq: int | None) -> schema.DetectionNotice:

@@ -33,6 +33,7 @@ from controller.errors import EdgewardenError
 from controller.plates.register import Register
 from controller.plates.stage import PlateStage, ReadFn, TrackPlate
 from controller.service.notices import plate_notice
+from controller.service.plate_channels import ALARM_LISTS, plate_channel, unavailable_channel
 from controller.store.records import MediaRef
 from controller.store.retention_class import UNLISTED
 from controller.store.writer import RecordWriter
@@ -40,7 +41,6 @@ from controller.store.writer import RecordWriter
 log = logging.getLogger("plates")
 
 PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")
-ALARM_LISTS = ("watch", "deny", "unknown")
 #: the register names its top priority "critical", the alarm desk "urgent"
 DESK_PRIORITY = {"low": "low", "medium": "medium", "high": "high", "critical": "urgent"}
 #: a sighting holds its alarm active this long: another read of a listed vehicle within
@@ -53,15 +53,6 @@ SetChannel = Callable[[str, float, float], None]
 #: makes a camera's plate reader; runs on the camera's plate thread, so a slow load never
 #: holds the service's loop (the service's `plate_reader` seam: tests pass slow or failing ones)
 ReaderLoader = Callable[[CameraConfig], ReadFn]
-
-
-def plate_channel(camera: str, list_name: str, priority: str) -> str:
-    return f"camera/{camera}/plates/{list_name}/{priority}"
-
-
-def unavailable_channel(camera: str) -> str:
-    """1 while the camera's plate reader could not be loaded."""
-    return f"camera/{camera}/plates/unavailable"
 
 
 def plate_rules(cameras: Sequence[CameraConfig]) -> dict[str, ChannelRulesConfig]:

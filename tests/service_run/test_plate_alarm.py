@@ -57,6 +57,9 @@ def test_a_watch_listed_plate_at_the_gate_raises_its_alarm(tmp_path: Path) -> No
         alarms = _watch_alarms(client, channel)
         assert alarms, (tmp_path / "service.log").read_text()[-3000:]
         assert alarms[0]["priority"] == "high"
+        # its line says which list and where the read is, not the plate
+        assert alarms[0]["message"].startswith("vehicle on the watch list")
+        assert PLATE.replace("-", "") not in json.dumps(alarms)
         others = [a for a in client.call("status")["alarms"] if "plates" in a["channel"]
                   and a["channel"] != channel]
         assert others == []

@@ -32,6 +32,9 @@ def render_alarm_detail(alarm: Alarm | None, now: float) -> Table | Text:
     table = detail_grid()
     table.add_row("alarm", f"{alarm.id}  ({alarm.severity or 'no severity'})")
     table.add_row("value", f"{format_value(alarm.value)} since {ago(alarm.since, now)}")
+    if alarm.message:  # a node's silent channels and port, where a plate alarm's read is
+        # one line, so that the panel's few rows (80x24) still show the latest transitions
+        table.add_row("says", Text(alarm.message, no_wrap=True, overflow="ellipsis"))
     if alarm.acked_by:
         table.add_row("acked by", alarm.acked_by)
     if alarm.shelved_until is not None:
